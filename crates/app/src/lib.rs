@@ -1,0 +1,348 @@
+//! disconcierge's application: it turns [`Settings`] into a running service.
+//!
+//! [`Application::build`] does everything that can fail at startup (open and migrate the database, load the
+//! runtime configuration, bind the listeners) and [`Application::run`] serves until a shutdown signal. `main`
+//! and the integration tests call exactly these two, so what the tests start is what production runs —
+//! only the listen addresses (port 0) and the database differ.
+
+pub mod admin;
+pub mod api;
+pub mod healthcheck;
+pub mod metrics;
+pub mod runtime_config;
+pub mod server;
+pub mod settings;
+pub mod telemetry;
+
+use crate::api::ApiState;
+use crate::metrics::Metrics;
+use crate::runtime_config::{RuntimeConfigError, RuntimeConfigService};
+use crate::settings::{DatabaseKind, Settings};
+use crate::telemetry::TelemetryHandle;
+use disconcierge_core::format_duration;
+use disconcierge_store::{ConnectOptions, Store, StoreError};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error(
+        "the database schema is older than this binary ({pending} migration(s) pending) and DC_DATABASE_AUTO_MIGRATE \
+         is false; run `disconcierge migrate` first, or set DC_DATABASE_AUTO_MIGRATE=true"
+    )]
+    MigrationsPending { pending: usize },
+    #[error(transparent)]
+    RuntimeConfig(#[from] RuntimeConfigError),
+    #[error(
+        "startup did not finish within DC_STARTUP_TIMEOUT={0}; the database may be unreachable or locked — check \
+         DC_DATABASE, or raise DC_STARTUP_TIMEOUT"
+    )]
+    StartupTimeout(String),
+    #[error(
+        "could not listen on {addr} ({var}): {source}. Is another program using that port? Change {var}"
+    )]
+    Bind {
+        var: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Serve(#[from] server::ServeError),
+}
+
+/// One line about a schema's migrations, for logs, `/readyz` and the CLI.
+pub fn describe_migrations(status: &disconcierge_store::MigrationStatus) -> String {
+    let list = |v: &[i64]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if status.is_current() {
+        return format!(
+            "schema current ({} migrations applied)",
+            status.applied.len()
+        );
+    }
+    let mut parts = Vec::new();
+    if !status.pending.is_empty() {
+        parts.push(format!(
+            "pending: {} (run `disconcierge migrate`)",
+            list(&status.pending)
+        ));
+    }
+    if !status.unknown.is_empty() {
+        parts.push(format!(
+            "unknown to this binary: {} (the database was migrated by a newer disconcierge; upgrade the binary)",
+            list(&status.unknown)
+        ));
+    }
+    if !status.modified.is_empty() {
+        parts.push(format!("changed since applied: {}", list(&status.modified)));
+    }
+    if !status.failed.is_empty() {
+        parts.push(format!("failed: {}", list(&status.failed)));
+    }
+    format!("schema not current; {}", parts.join("; "))
+}
+
+/// Opens the database described by the settings (without migrating it).
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
+    let opts = connect_options(settings);
+    disconcierge_store::connect(&opts).await
+}
+
+pub fn connect_options(settings: &Settings) -> ConnectOptions {
+    ConnectOptions {
+        kind: match settings.database.kind {
+            DatabaseKind::Sqlite => disconcierge_store::DatabaseKind::Sqlite,
+            DatabaseKind::Postgres => disconcierge_store::DatabaseKind::Postgres,
+        },
+        url_or_path: settings.database.url_or_path.clone(),
+        slow_threshold: settings.database.slow_threshold,
+        max_connections: settings.database.max_connections,
+    }
+}
+
+/// Brings the schema up to date, or refuses with a clear reason (see `ARCHITECTURE.md`, "Migrations").
+async fn ensure_schema(store: &dyn Store, auto_migrate: bool) -> Result<(), AppError> {
+    let status = store.migration_status().await?;
+    if !status.unknown.is_empty() {
+        // Refuse: an older binary must never write into a schema it does not understand.
+        return Err(StoreError::SchemaTooNew {
+            unknown: status.unknown.clone(),
+        }
+        .into());
+    }
+    if status.pending.is_empty() {
+        return Ok(());
+    }
+    if !auto_migrate {
+        return Err(AppError::MigrationsPending {
+            pending: status.pending.len(),
+        });
+    }
+    // The store logs what it applied.
+    store.migrate().await?;
+    Ok(())
+}
+
+pub struct Application {
+    settings: Settings,
+    store: Arc<dyn Store>,
+    runtime: RuntimeConfigService,
+    metrics: Arc<Metrics>,
+    telemetry: Option<Arc<TelemetryHandle>>,
+    api_listener: std::net::TcpListener,
+    api_addr: SocketAddr,
+    api_tls: Option<rustls::ServerConfig>,
+}
+
+impl Application {
+    /// Prepares everything that can fail at startup, within `DC_STARTUP_TIMEOUT`.
+    pub async fn build(
+        settings: Settings,
+        telemetry: Option<Arc<TelemetryHandle>>,
+    ) -> Result<Application, AppError> {
+        let timeout = settings.startup_timeout;
+        match tokio::time::timeout(timeout, Self::build_inner(settings, telemetry)).await {
+            Ok(result) => result,
+            Err(_) => Err(AppError::StartupTimeout(format_duration(timeout))),
+        }
+    }
+
+    async fn build_inner(
+        settings: Settings,
+        telemetry: Option<Arc<TelemetryHandle>>,
+    ) -> Result<Application, AppError> {
+        tracing::info!(
+            database = %settings.database.display(),
+            kind = ?settings.database.kind,
+            instance = %settings.instance_id,
+            "starting disconcierge {}",
+            env!("CARGO_PKG_VERSION")
+        );
+        let store = open_store(&settings).await?;
+        ensure_schema(store.as_ref(), settings.database.auto_migrate).await?;
+        let runtime = RuntimeConfigService::load_or_init(store.clone()).await?;
+        if let Some(t) = &telemetry {
+            t.apply(&runtime.current().config.log_levels);
+        }
+        let api_tls = settings
+            .api
+            .tls
+            .as_ref()
+            .map(server::tls_config)
+            .transpose()?;
+        let api_listener =
+            std::net::TcpListener::bind(settings.api.listen).map_err(|source| AppError::Bind {
+                var: "DC_API_LISTEN",
+                addr: settings.api.listen,
+                source,
+            })?;
+        let api_addr = api_listener.local_addr().map_err(|source| AppError::Bind {
+            var: "DC_API_LISTEN",
+            addr: settings.api.listen,
+            source,
+        })?;
+        let metrics = Arc::new(Metrics::new(&settings.instance_id));
+        Ok(Application {
+            settings,
+            store,
+            runtime,
+            metrics,
+            telemetry,
+            api_listener,
+            api_addr,
+            api_tls,
+        })
+    }
+
+    /// The address the API listener is bound to (with the real port when `DC_API_LISTEN` asked for port 0).
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// `http://` or `https://` base URL of the API listener.
+    pub fn api_url(&self) -> String {
+        let scheme = if self.api_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.api_addr)
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    pub fn runtime_config(&self) -> RuntimeConfigService {
+        self.runtime.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops gracefully within `DC_SHUTDOWN_TIMEOUT`.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), AppError> {
+        let started = Instant::now();
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let grace = self.settings.shutdown_timeout;
+
+        let missing = self.settings.missing();
+        if missing.is_empty() {
+            tracing::info!("configuration complete");
+        } else {
+            tracing::warn!(
+                "not configured yet, so only the database and the admin API are running: {}",
+                missing.join(" ")
+            );
+        }
+
+        // Apply runtime-configuration changes (log levels now; more components subscribe as they arrive).
+        if let Some(telemetry) = self.telemetry.clone() {
+            let mut rx = self.runtime.subscribe();
+            let cancel = cancel.clone();
+            tasks.spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        changed = rx.changed() => {
+                            if changed.is_err() { break; }
+                            let levels = rx.borrow_and_update().config.log_levels.clone();
+                            telemetry.apply(&levels);
+                        }
+                    }
+                }
+            });
+        }
+
+        let state = ApiState {
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            runtime: self.runtime.clone(),
+            started,
+            instance_id: self.settings.instance_id.clone(),
+        };
+        let api = tokio::spawn(server::serve(
+            "API",
+            self.api_listener,
+            api::router(state),
+            self.api_tls,
+            self.settings.api.timeouts.clone(),
+            cancel.clone(),
+            grace,
+        ));
+        tracing::info!(
+            target: "disconcierge_app::api",
+            "admin API listening on {}://{}",
+            if self.settings.api.tls.is_some() { "https" } else { "http" },
+            self.api_addr
+        );
+
+        tokio::pin!(api);
+        let served_early = tokio::select! {
+            _ = shutdown => None,
+            result = &mut api => Some(result),
+        };
+        if let Some(result) = served_early {
+            // The API listener died on its own: stop everything and report why.
+            cancel.cancel();
+            tasks.close();
+            tasks.wait().await;
+            self.store.close().await;
+            return match result {
+                Ok(r) => r.map_err(AppError::from),
+                Err(join) => Err(AppError::Serve(server::ServeError::Io {
+                    listener: "API",
+                    source: std::io::Error::other(join.to_string()),
+                })),
+            };
+        }
+
+        tracing::info!("shutting down (at most {})", format_duration(grace));
+        cancel.cancel();
+        tasks.close();
+        let drained = tokio::time::timeout(grace + Duration::from_millis(100), async {
+            let _ = (&mut api).await;
+            tasks.wait().await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "shutdown timeout reached; abandoning remaining work (it resumes at the next start)"
+            );
+        }
+        self.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (containers, systemd).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("received SIGINT"),
+        _ = term => tracing::info!("received SIGTERM"),
+    }
+}

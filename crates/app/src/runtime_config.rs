@@ -1,0 +1,124 @@
+//! The runtime configuration in force, shared by every component.
+//!
+//! [`RuntimeConfigService`] owns the copy that components read (a `tokio::sync::watch` channel: reading is a
+//! cheap `Arc` clone, and a change wakes every subscriber). Writes go through [`RuntimeConfigService::update`],
+//! which validates, saves with optimistic concurrency (so two admins editing at once cannot silently
+//! overwrite each other) and then publishes. [`RuntimeConfigService::reload`] re-reads the database; it is
+//! the seam through which PostgreSQL LISTEN/NOTIFY (another instance changed the configuration) and the
+//! periodic refresh arrive.
+
+use disconcierge_core::model::StoredRuntimeConfig;
+use disconcierge_core::runtime_config::{RuntimeConfig, ValidationErrors};
+use disconcierge_store::{Store, StoreError};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeConfigError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error(
+        "the configuration was changed by someone else in the meantime (now at version {current}); reload it, \
+         re-apply your change and save again"
+    )]
+    Conflict { current: i64 },
+    #[error("could not read or save the runtime configuration: {0}")]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone)]
+pub struct RuntimeConfigService {
+    store: Arc<dyn Store>,
+    tx: Arc<watch::Sender<Arc<StoredRuntimeConfig>>>,
+}
+
+impl RuntimeConfigService {
+    /// Loads the stored configuration, writing the defaults on first start.
+    pub async fn load_or_init(
+        store: Arc<dyn Store>,
+    ) -> Result<RuntimeConfigService, RuntimeConfigError> {
+        let stored = match store.load_runtime_config().await? {
+            Some(stored) => stored,
+            None => {
+                tracing::info!("no runtime configuration stored yet; saving the defaults");
+                store
+                    .save_runtime_config(&RuntimeConfig::default(), None, Some("init"))
+                    .await?;
+                store
+                    .load_runtime_config()
+                    .await?
+                    .ok_or(StoreError::NotFound("runtime configuration"))?
+            }
+        };
+        if let Err(errors) = stored.config.validate() {
+            // Keep running with what is stored (it was valid for whoever saved it), but say what to fix.
+            tracing::warn!(%errors, "the stored runtime configuration has invalid values; fix them in the admin UI");
+        }
+        let (tx, _) = watch::channel(Arc::new(stored));
+        Ok(RuntimeConfigService {
+            store,
+            tx: Arc::new(tx),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn current(&self) -> Arc<StoredRuntimeConfig> {
+        self.tx.borrow().clone()
+    }
+
+    /// A receiver that sees every change.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<StoredRuntimeConfig>> {
+        self.tx.subscribe()
+    }
+
+    /// Validates, saves (only if nobody saved since `expected_version`) and publishes a new configuration.
+    pub async fn update(
+        &self,
+        config: RuntimeConfig,
+        expected_version: i64,
+        updated_by: &str,
+    ) -> Result<Arc<StoredRuntimeConfig>, RuntimeConfigError> {
+        config.validate()?;
+        let saved = match self
+            .store
+            .save_runtime_config(&config, Some(expected_version), Some(updated_by))
+            .await
+        {
+            Ok(saved) => Arc::new(saved),
+            Err(StoreError::Conflict) => {
+                // Someone else saved; make sure we serve their version, then tell the caller.
+                self.reload().await?;
+                return Err(RuntimeConfigError::Conflict {
+                    current: self.current().version,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(
+            version = saved.version,
+            by = updated_by,
+            "runtime configuration changed"
+        );
+        self.publish(saved.clone());
+        Ok(saved)
+    }
+
+    /// Re-reads the stored configuration and publishes it if it is newer. Returns whether it changed.
+    pub async fn reload(&self) -> Result<bool, RuntimeConfigError> {
+        let Some(stored) = self.store.load_runtime_config().await? else {
+            return Ok(false);
+        };
+        Ok(self.publish(Arc::new(stored)))
+    }
+
+    fn publish(&self, new: Arc<StoredRuntimeConfig>) -> bool {
+        self.tx.send_if_modified(|current| {
+            if new.version > current.version {
+                *current = new;
+                true
+            } else {
+                false
+            }
+        })
+    }
+}

@@ -1,0 +1,855 @@
+//! Static settings: the `DC_*` variables, read once at startup from the environment and a dotenv file.
+//!
+//! Precedence: a variable set in the process environment wins over the same variable in the dotenv file
+//! (as DisConcierge's `godotenv` did), and the file never modifies the process environment. Every invalid
+//! value is reported at once, each message naming the variable, the bad value (never for secrets) and what
+//! is accepted. What can change at runtime lives in [`disconcierge_core::RuntimeConfig`] instead.
+
+pub mod dotenv;
+pub mod vars;
+
+use disconcierge_core::log::{LogComponent, LogLevel};
+use disconcierge_core::secret::{SecretString, redact_url};
+use disconcierge_core::{format_duration, parse_duration};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use vars::{VARS, VarSpec};
+
+/// Where a value came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Environment,
+    File(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Environment => f.write_str("the environment"),
+            Origin::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// The raw `DC_*` values and where each came from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    values: BTreeMap<String, (String, Origin)>,
+    /// The dotenv file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Sources {
+    /// Reads the process environment and a dotenv file: `config_file` if given (it must exist), else `.env`
+    /// in the current directory if there is one.
+    pub fn from_process(config_file: Option<&Path>) -> Result<Sources, SettingsError> {
+        let env = std::env::vars().filter(|(k, _)| k.starts_with("DC_"));
+        let file = match config_file {
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from(".env")).filter(|p| p.is_file()),
+        };
+        Sources::from_parts(env, file.as_deref())
+    }
+
+    /// Builds sources from explicit environment pairs and an optional dotenv file (used by tests too).
+    pub fn from_parts(
+        env: impl IntoIterator<Item = (String, String)>,
+        file: Option<&Path>,
+    ) -> Result<Sources, SettingsError> {
+        let mut values = BTreeMap::new();
+        if let Some(path) = file {
+            let pairs = dotenv::read_file(path).map_err(|e| SettingsError::File {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            for (k, v) in pairs {
+                if k.starts_with("DC_") {
+                    values.insert(k, (v, Origin::File(path.to_path_buf())));
+                }
+            }
+        }
+        for (k, v) in env {
+            if k.starts_with("DC_") {
+                values.insert(k, (v, Origin::Environment));
+            }
+        }
+        Ok(Sources {
+            values,
+            file: file.map(Path::to_path_buf),
+        })
+    }
+
+    /// The value of a variable (or one of its aliases) and its origin, if set.
+    fn get(&self, spec: &VarSpec) -> Option<(&str, &Origin, &'static str)> {
+        std::iter::once(spec.name)
+            .chain(spec.aliases.iter().copied())
+            .find_map(|n| self.values.get(n).map(|(v, o)| (v.as_str(), o, n)))
+    }
+}
+
+/// One invalid variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidVar {
+    pub var: &'static str,
+    /// `None` for secrets: their values are never shown.
+    pub value: Option<String>,
+    pub origin: Origin,
+    pub expected: String,
+}
+
+impl fmt::Display for InvalidVar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(v) => write!(
+                f,
+                "{}={:?} (from {}): {}",
+                self.var, v, self.origin, self.expected
+            ),
+            None => write!(
+                f,
+                "{} (from {}, value hidden): {}",
+                self.var, self.origin, self.expected
+            ),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("could not read the configuration file {}: {reason}", path.display())]
+    File { path: PathBuf, reason: String },
+    #[error(
+        "invalid configuration ({} problem{}):\n{}\nFix the value(s) above in the environment or the .env file; \
+         `disconcierge config check` shows the effective configuration.",
+        .0.len(), if .0.len() == 1 { "" } else { "s" },
+        .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n")
+    )]
+    Invalid(Vec<InvalidVar>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlmProvider {
+    OpenAi,
+    OpenAiChat,
+    Ollama,
+}
+
+impl LlmProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LlmProvider::OpenAi => "openai",
+            LlmProvider::OpenAiChat => "openai-chat",
+            LlmProvider::Ollama => "ollama",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub min_version: TlsVersion,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpTimeouts {
+    pub read: Duration,
+    pub read_header: Duration,
+    pub write: Duration,
+    pub idle: Duration,
+}
+
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    pub kind: DatabaseKind,
+    /// SQLite path or PostgreSQL URL. May hold a password: shown only through [`DatabaseSettings::display`].
+    pub url_or_path: String,
+    pub slow_threshold: Duration,
+    pub max_connections: u32,
+    pub auto_migrate: bool,
+}
+
+impl DatabaseSettings {
+    /// The location with any password replaced by `***`.
+    pub fn display(&self) -> String {
+        redact_url(&self.url_or_path)
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("kind", &self.kind)
+            .field("url_or_path", &self.display())
+            .field("slow_threshold", &self.slow_threshold)
+            .field("max_connections", &self.max_connections)
+            .field("auto_migrate", &self.auto_migrate)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// The environment's level per component (the runtime configuration may override them).
+    pub levels: BTreeMap<LogComponent, LogLevel>,
+    /// Level of the Discord library itself (`DC_DISCORD_DISCORDGO_LOG_LEVEL`).
+    pub discord_library: LogLevel,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    pub size: u32,
+    pub max_age: Duration,
+    pub sleep_empty: Duration,
+    pub sleep_paused: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscordSettings {
+    pub token: Option<SecretString>,
+    pub application_id: Option<u64>,
+    pub guild_id: Option<u64>,
+    pub startup_message: String,
+    pub gateway_intents: u64,
+    pub gateway_enabled: bool,
+    pub api_base_url: Option<String>,
+    pub gateway_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    pub tls: Option<TlsSettings>,
+    pub public_key: Option<String>,
+    pub timeouts: HttpTimeouts,
+}
+
+#[derive(Debug, Clone)]
+pub struct CorsSettings {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub allow_credentials: bool,
+    pub max_age: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub listen: SocketAddr,
+    pub external_url: Option<String>,
+    pub tls: Option<TlsSettings>,
+    pub secret: Option<SecretString>,
+    pub cors: CorsSettings,
+    pub timeouts: HttpTimeouts,
+    pub session_max_age: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    pub provider: LlmProvider,
+    pub openai_token: Option<SecretString>,
+    pub openai_base_url: String,
+    pub openai_model: String,
+    pub ollama_url: String,
+    pub ollama_model: String,
+}
+
+/// Every static setting, typed and validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub startup_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub development: bool,
+    pub instance_id: String,
+    pub queue: QueueSettings,
+    pub llm: LlmSettings,
+    pub discord: DiscordSettings,
+    pub webhook: WebhookSettings,
+    pub api: ApiSettings,
+}
+
+/// Settings plus what an admin should hear about them (typos, obsolete variables, placeholders).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub warnings: Vec<String>,
+    /// Each known variable's effective value as `config check` prints it (secrets redacted).
+    pub effective: Vec<(&'static str, String, &'static str)>,
+}
+
+/// Reads typed values from [`Sources`], collecting every problem instead of stopping at the first.
+struct Reader<'a> {
+    sources: &'a Sources,
+    errors: Vec<InvalidVar>,
+    warnings: Vec<String>,
+}
+
+impl<'a> Reader<'a> {
+    fn spec(name: &str) -> &'static VarSpec {
+        vars::spec(name).unwrap_or_else(|| panic!("{name} is missing from settings::vars::VARS"))
+    }
+
+    /// The raw value (set, or the default), trimmed; `None` when neither is set or it is empty.
+    fn raw(&mut self, name: &'static str) -> Option<(String, Origin)> {
+        let spec = Self::spec(name);
+        match self.sources.get(spec) {
+            Some((v, origin, used)) => {
+                if used != spec.name {
+                    self.warnings.push(format!(
+                        "{used} is an older name of {}; it still works, but prefer {} in new configuration.",
+                        spec.name, spec.name
+                    ));
+                }
+                let v = v.trim();
+                (!v.is_empty()).then(|| (v.to_string(), origin.clone()))
+            }
+            None => {
+                (!spec.default.is_empty()).then(|| (spec.default.to_string(), Origin::Environment))
+            }
+        }
+    }
+
+    fn fail(
+        &mut self,
+        name: &'static str,
+        value: &str,
+        origin: Origin,
+        expected: impl Into<String>,
+    ) {
+        let spec = Self::spec(name);
+        self.errors.push(InvalidVar {
+            var: spec.name,
+            value: (!spec.secret).then(|| value.to_string()),
+            origin,
+            expected: expected.into(),
+        });
+    }
+
+    fn string(&mut self, name: &'static str) -> Option<String> {
+        self.raw(name).map(|(v, _)| v)
+    }
+
+    fn secret(&mut self, name: &'static str) -> Option<SecretString> {
+        self.raw(name).map(|(v, _)| SecretString::from(v))
+    }
+
+    /// Parses a value with `parse`; on failure records `expected` and returns `fallback`.
+    fn parsed<T>(
+        &mut self,
+        name: &'static str,
+        fallback: T,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> T {
+        match self.raw(name) {
+            None => fallback,
+            Some((v, origin)) => match parse(&v) {
+                Some(t) => t,
+                None => {
+                    self.fail(name, &v, origin, expected);
+                    fallback
+                }
+            },
+        }
+    }
+
+    fn duration(&mut self, name: &'static str) -> Duration {
+        match self.raw(name) {
+            None => Duration::ZERO,
+            Some((v, origin)) => match parse_duration(&v) {
+                Ok(d) => d,
+                Err(e) => {
+                    let expected = e.to_string();
+                    self.fail(name, &v, origin, expected);
+                    Duration::ZERO
+                }
+            },
+        }
+    }
+
+    fn bool(&mut self, name: &'static str) -> bool {
+        self.parsed(
+            name,
+            false,
+            "expected true or false (also 1/0, yes/no, on/off)",
+            parse_bool,
+        )
+    }
+
+    fn u32(&mut self, name: &'static str, min: u32, max: u32) -> u32 {
+        let expected = format!("expected a whole number from {min} to {max}");
+        self.parsed(name, min, &expected, |v| {
+            v.parse::<u32>().ok().filter(|n| (min..=max).contains(n))
+        })
+    }
+
+    fn level(&mut self, name: &'static str) -> LogLevel {
+        self.parsed(
+            name,
+            LogLevel::Info,
+            "expected a log level: ERROR, WARN, INFO, DEBUG, TRACE or OFF",
+            |v| v.parse().ok(),
+        )
+    }
+
+    fn snowflake(&mut self, name: &'static str, what: &str) -> Option<u64> {
+        let (v, origin) = self.raw(name)?;
+        match v.parse::<u64>() {
+            Ok(id) if id > 0 => Some(id),
+            _ if v.starts_with("your") || v.contains("here") => {
+                // The example .env's placeholders: not configured yet rather than wrong.
+                self.warnings.push(format!(
+                    "{name} still holds the placeholder {v:?}; set it to your {what}."
+                ));
+                None
+            }
+            _ => {
+                self.fail(
+                    name,
+                    &v,
+                    origin,
+                    format!("expected a Discord id (a number such as 1234567890123456789): {what}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn listen(&mut self, name: &'static str) -> SocketAddr {
+        let fallback = SocketAddr::from(([127, 0, 0, 1], 0));
+        self.parsed(
+            name,
+            fallback,
+            "expected HOST:PORT such as 127.0.0.1:5000, 0.0.0.0:5000, [::1]:5000 or :5000 (every interface)",
+            parse_listen,
+        )
+    }
+
+    fn url(&mut self, name: &'static str, schemes: &[&str]) -> Option<String> {
+        let (v, origin) = self.raw(name)?;
+        let ok = schemes.iter().any(|s| {
+            v.strip_prefix(s)
+                .and_then(|rest| rest.strip_prefix("://"))
+                .is_some_and(|rest| !rest.is_empty())
+        });
+        if ok {
+            Some(v.trim_end_matches('/').to_string())
+        } else {
+            let expected = format!("expected a URL starting with {}://", schemes.join("://, "));
+            self.fail(name, &v, origin, expected);
+            None
+        }
+    }
+
+    fn list(&mut self, name: &'static str) -> Vec<String> {
+        self.string(name)
+            .map(|v| {
+                v.split([' ', ','])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn tls(
+        &mut self,
+        cert: &'static str,
+        key: &'static str,
+        min: &'static str,
+    ) -> Option<TlsSettings> {
+        let cert_file = self.string(cert);
+        let key_file = self.string(key);
+        let min_version = self.parsed(
+            min,
+            TlsVersion::Tls12,
+            "expected 771 (TLS 1.2) or 772 (TLS 1.3); older versions are insecure and not offered",
+            |v| match v {
+                "771" => Some(TlsVersion::Tls12),
+                "772" => Some(TlsVersion::Tls13),
+                _ => None,
+            },
+        );
+        match (cert_file, key_file) {
+            (None, None) => None,
+            (Some(c), Some(k)) => Some(TlsSettings {
+                cert_file: c.into(),
+                key_file: k.into(),
+                min_version,
+            }),
+            (Some(c), None) => {
+                self.fail(
+                    key,
+                    "",
+                    Origin::Environment,
+                    format!("must be set too, because {cert}={c:?} is set"),
+                );
+                None
+            }
+            (None, Some(k)) => {
+                self.fail(
+                    cert,
+                    "",
+                    Origin::Environment,
+                    format!("must be set too, because {key}={k:?} is set"),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" | "yes" | "y" | "on" => Some(true),
+        "0" | "f" | "false" | "no" | "n" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Reads `HOST:PORT`; `:PORT` (Go's form) means every interface. Host names are resolved once.
+pub fn parse_listen(v: &str) -> Option<SocketAddr> {
+    if let Some(port) = v.strip_prefix(':') {
+        return port
+            .parse::<u16>()
+            .ok()
+            .map(|p| SocketAddr::from(([0, 0, 0, 0], p)));
+    }
+    if let Ok(addr) = v.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    let (host, port) = v.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    if host.is_empty() || host.contains('/') {
+        return None;
+    }
+    v.to_socket_addrs().ok()?.next()
+}
+
+impl Settings {
+    /// Reads every variable; returns the settings with warnings, or every problem found.
+    pub fn load(sources: &Sources) -> Result<Loaded, SettingsError> {
+        let mut r = Reader {
+            sources,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
+
+        let kind = r.parsed(
+            "DC_DATABASE_TYPE",
+            DatabaseKind::Sqlite,
+            "expected sqlite or postgres",
+            |v| match v.to_ascii_lowercase().as_str() {
+                "sqlite" | "sqlite3" => Some(DatabaseKind::Sqlite),
+                "postgres" | "postgresql" | "pg" => Some(DatabaseKind::Postgres),
+                _ => None,
+            },
+        );
+        let url_or_path = r.string("DC_DATABASE").unwrap_or_default();
+        if kind == DatabaseKind::Postgres
+            && !(url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://"))
+        {
+            r.fail(
+                "DC_DATABASE",
+                &redact_url(&url_or_path),
+                Origin::Environment,
+                "with DC_DATABASE_TYPE=postgres, expected a URL such as postgres://user:password@host:5432/dbname",
+            );
+        }
+        let database = DatabaseSettings {
+            kind,
+            url_or_path,
+            slow_threshold: r.duration("DC_DATABASE_SLOW_THRESHOLD"),
+            max_connections: r.u32("DC_DATABASE_MAX_CONNECTIONS", 1, 1000),
+            auto_migrate: r.bool("DC_DATABASE_AUTO_MIGRATE"),
+        };
+
+        let mut levels = BTreeMap::new();
+        for (component, var) in [
+            (LogComponent::General, "DC_LOG_LEVEL"),
+            (LogComponent::Discord, "DC_DISCORD_LOG_LEVEL"),
+            (LogComponent::Llm, "DC_LLM_LOG_LEVEL"),
+            (LogComponent::Database, "DC_DATABASE_LOG_LEVEL"),
+            (LogComponent::Webhook, "DC_DISCORD_WEBHOOK_SERVER_LOG_LEVEL"),
+            (LogComponent::Api, "DC_API_LOG_LEVEL"),
+        ] {
+            let level = r.level(var);
+            levels.insert(component, level);
+        }
+        let log = LogSettings {
+            levels,
+            discord_library: r.level("DC_DISCORD_DISCORDGO_LOG_LEVEL"),
+            format: r.parsed(
+                "DC_LOG_FORMAT",
+                LogFormat::Text,
+                "expected text or json",
+                |v| match v.to_ascii_lowercase().as_str() {
+                    "text" | "pretty" | "human" => Some(LogFormat::Text),
+                    "json" => Some(LogFormat::Json),
+                    _ => None,
+                },
+            ),
+        };
+
+        let startup_timeout = r.duration("DC_STARTUP_TIMEOUT");
+        let shutdown_timeout = r.duration("DC_SHUTDOWN_TIMEOUT");
+        let development = r.bool("DC_DEVELOPMENT");
+        let instance_id = r
+            .string("DC_INSTANCE_ID")
+            .unwrap_or_else(default_instance_id);
+
+        let queue = QueueSettings {
+            size: r.u32("DC_QUEUE_SIZE", 1, 1_000_000),
+            max_age: r.duration("DC_QUEUE_MAX_AGE"),
+            sleep_empty: r.duration("DC_QUEUE_SLEEP_EMPTY"),
+            sleep_paused: r.duration("DC_QUEUE_SLEEP_PAUSED"),
+        };
+        if queue.max_age > Duration::from_secs(14 * 60) {
+            let v = format_duration(queue.max_age);
+            r.fail(
+                "DC_QUEUE_MAX_AGE",
+                &v,
+                Origin::Environment,
+                "must be at most 14m: Discord interaction tokens expire after 15 minutes",
+            );
+        }
+
+        let provider = r.parsed(
+            "DC_LLM_PROVIDER",
+            LlmProvider::OpenAi,
+            "expected openai, openai-chat or ollama",
+            |v| match v.to_ascii_lowercase().as_str() {
+                "openai" => Some(LlmProvider::OpenAi),
+                "openai-chat" | "openai_chat" | "chat-completions" => Some(LlmProvider::OpenAiChat),
+                "ollama" => Some(LlmProvider::Ollama),
+                _ => None,
+            },
+        );
+        let llm = LlmSettings {
+            provider,
+            openai_token: r.secret("DC_OPENAI_TOKEN"),
+            openai_base_url: r
+                .url("DC_OPENAI_BASE_URL", &["http", "https"])
+                .unwrap_or_default(),
+            openai_model: r.string("DC_OPENAI_MODEL").unwrap_or_default(),
+            ollama_url: r
+                .url("DC_OLLAMA_URL", &["http", "https"])
+                .unwrap_or_default(),
+            ollama_model: r.string("DC_OLLAMA_MODEL").unwrap_or_default(),
+        };
+        if let Some(id) = r.string("DC_OPENAI_ASSISTANT_ID") {
+            r.warnings.push(format!(
+                "DC_OPENAI_ASSISTANT_ID={id:?} is ignored: OpenAI shut the Assistants API down on 2026-08-26 and \
+                 disconcierge uses its successor, the Responses API with Conversations. Set DC_OPENAI_MODEL to \
+                 your assistant's model (now {:?}) and copy the assistant's instructions into the runtime \
+                 configuration (admin UI -> Configuration -> LLM instructions); then remove \
+                 DC_OPENAI_ASSISTANT_ID.",
+                llm.openai_model
+            ));
+        }
+
+        let discord = DiscordSettings {
+            token: r.secret("DC_DISCORD_TOKEN"),
+            application_id: r.snowflake(
+                "DC_DISCORD_APPLICATION_ID",
+                "application id (Developer Portal -> General Information)",
+            ),
+            guild_id: r.snowflake("DC_DISCORD_GUILD_ID", "test server's id"),
+            startup_message: r.string("DC_DISCORD_STARTUP_MESSAGE").unwrap_or_default(),
+            gateway_intents: r.parsed(
+                "DC_DISCORD_GATEWAY_INTENTS",
+                3_243_773,
+                "expected the intents bit set as a whole number, such as 3243773",
+                |v| v.parse::<u64>().ok(),
+            ),
+            gateway_enabled: r.bool("DC_DISCORD_GATEWAY_ENABLED"),
+            api_base_url: r.url("DC_DISCORD_API_BASE_URL", &["http", "https"]),
+            gateway_url: r.url("DC_DISCORD_GATEWAY_URL", &["ws", "wss"]),
+        };
+
+        let webhook = WebhookSettings {
+            enabled: r.bool("DC_DISCORD_WEBHOOK_SERVER_ENABLED"),
+            listen: r.listen("DC_DISCORD_WEBHOOK_SERVER_LISTEN"),
+            tls: r.tls(
+                "DC_DISCORD_WEBHOOK_SERVER_SSL_CERT_FILE",
+                "DC_DISCORD_WEBHOOK_SERVER_SSL_KEY_FILE",
+                "DC_DISCORD_WEBHOOK_SERVER_SSL_TLS_MIN_VERSION",
+            ),
+            public_key: r.string("DC_DISCORD_WEBHOOK_SERVER_PUBLIC_KEY"),
+            timeouts: HttpTimeouts {
+                read: r.duration("DC_DISCORD_WEBHOOK_SERVER_READ_TIMEOUT"),
+                read_header: r.duration("DC_DISCORD_WEBHOOK_SERVER_READ_HEADER_TIMEOUT"),
+                write: r.duration("DC_DISCORD_WEBHOOK_SERVER_WRITE_TIMEOUT"),
+                idle: r.duration("DC_DISCORD_WEBHOOK_SERVER_IDLE_TIMEOUT"),
+            },
+        };
+        if webhook.enabled {
+            let key = webhook.public_key.clone().unwrap_or_default();
+            if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                r.fail(
+                    "DC_DISCORD_WEBHOOK_SERVER_PUBLIC_KEY",
+                    &key,
+                    Origin::Environment,
+                    "the webhook server is enabled, so this must be your application's public key: 64 hex \
+                     characters (Developer Portal -> General Information -> Public Key)",
+                );
+            }
+        }
+
+        let api = ApiSettings {
+            listen: r.listen("DC_API_LISTEN"),
+            external_url: r.url("DC_API_EXTERNAL_URL", &["http", "https"]),
+            tls: r.tls(
+                "DC_API_SSL_CERT_FILE",
+                "DC_API_SSL_KEY_FILE",
+                "DC_API_SSL_TLS_MIN_VERSION",
+            ),
+            secret: r.secret("DC_API_SECRET"),
+            cors: CorsSettings {
+                allow_origins: r.list("DC_API_CORS_ALLOW_ORIGINS"),
+                allow_methods: r.list("DC_API_CORS_ALLOW_METHODS"),
+                allow_headers: r.list("DC_API_CORS_ALLOW_HEADERS"),
+                expose_headers: r.list("DC_API_CORS_EXPOSE_HEADERS"),
+                allow_credentials: r.bool("DC_API_CORS_ALLOW_CREDENTIALS"),
+                max_age: r.duration("DC_API_CORS_MAX_AGE"),
+            },
+            timeouts: HttpTimeouts {
+                read: r.duration("DC_API_READ_TIMEOUT"),
+                read_header: r.duration("DC_API_READ_HEADER_TIMEOUT"),
+                write: r.duration("DC_API_WRITE_TIMEOUT"),
+                idle: r.duration("DC_API_IDLE_TIMEOUT"),
+            },
+            session_max_age: r.duration("DC_API_SESSION_MAX_AGE"),
+        };
+
+        for (name, tls) in [
+            ("DC_API_SSL_CERT_FILE", &api.tls),
+            ("DC_DISCORD_WEBHOOK_SERVER_SSL_CERT_FILE", &webhook.tls),
+        ] {
+            let in_use = name.starts_with("DC_API") || webhook.enabled;
+            if let Some(tls) = tls.as_ref().filter(|_| in_use) {
+                for file in [&tls.cert_file, &tls.key_file] {
+                    if !file.is_file() {
+                        r.warnings.push(format!(
+                            "TLS file {} (from {name} or its key) does not exist; the listener will not start until it does.",
+                            file.display()
+                        ));
+                    }
+                }
+            }
+        }
+
+        // Unknown DC_* variables are most likely typos.
+        for (name, (_, origin)) in &sources.values {
+            if vars::spec(name).is_none() {
+                let hint = vars::closest(name)
+                    .map(|c| format!(" Did you mean {c}?"))
+                    .unwrap_or_default();
+                r.warnings.push(format!(
+                    "{name} (from {origin}) is not a disconcierge setting and is ignored.{hint}"
+                ));
+            }
+        }
+
+        let effective = VARS
+            .iter()
+            .map(|spec| {
+                let shown = match sources.get(spec) {
+                    _ if spec.secret => disconcierge_core::secret::describe_secret(
+                        r.sources
+                            .get(spec)
+                            .map(|(v, ..)| SecretString::from(v.to_string()))
+                            .as_ref(),
+                    )
+                    .to_string(),
+                    Some((v, origin, _)) => format!("{} (from {origin})", redact_url(v)),
+                    None if spec.default.is_empty() => "(not set)".to_string(),
+                    None => format!("{} (default)", spec.default),
+                };
+                (spec.name, shown, spec.help)
+            })
+            .collect();
+
+        if r.errors.is_empty() {
+            Ok(Loaded {
+                settings: Settings {
+                    database,
+                    log,
+                    startup_timeout,
+                    shutdown_timeout,
+                    development,
+                    instance_id,
+                    queue,
+                    llm,
+                    discord,
+                    webhook,
+                    api,
+                },
+                warnings: r.warnings,
+                effective,
+            })
+        } else {
+            Err(SettingsError::Invalid(r.errors))
+        }
+    }
+
+    /// What is still to configure before the bot can do its work, one line each with how to fix it.
+    pub fn missing(&self) -> Vec<String> {
+        let mut missing = Vec::new();
+        if self.discord.token.is_none() {
+            missing.push(
+                "DC_DISCORD_TOKEN is not set: the bot cannot connect to Discord. Create a bot in the Discord Developer \
+                 Portal (your application -> Bot -> Reset Token) and put the token in .env as DC_DISCORD_TOKEN=..."
+                    .to_string(),
+            );
+        }
+        match self.llm.provider {
+            LlmProvider::OpenAi if self.llm.openai_token.is_none() => missing.push(
+                "DC_OPENAI_TOKEN is not set: the bot cannot answer with DC_LLM_PROVIDER=openai. Put an API key in .env \
+                 as DC_OPENAI_TOKEN=..., or use a local model with DC_LLM_PROVIDER=ollama (DC_OLLAMA_URL, \
+                 DC_OLLAMA_MODEL)."
+                    .to_string(),
+            ),
+            _ => {}
+        }
+        missing
+    }
+}
+
+fn default_instance_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "disconcierge".to_string());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests;

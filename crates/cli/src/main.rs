@@ -1,0 +1,290 @@
+//! The `disconcierge` command line: the binary's edge, where errors become messages and exit codes.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use disconcierge_app::settings::{Loaded, Settings, Sources, vars};
+use disconcierge_app::{Application, admin, healthcheck, telemetry};
+use disconcierge_core::parse_duration;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "disconcierge", version = version_line(), about = "A Discord AI concierge and support desk.")]
+struct Cli {
+    /// Dotenv file to read (default: .env in the current directory, if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bot: database, admin API, Discord and the LLM workers.
+    Run,
+    /// Create or migrate the database and create an admin account.
+    Init {
+        /// Admin account to create (prompted for when omitted on a terminal).
+        #[arg(long, value_name = "NAME")]
+        admin_user: Option<String>,
+        /// Read the admin password from the first line of standard input.
+        #[arg(long, conflicts_with = "password_env")]
+        password_stdin: bool,
+        /// Read the admin password from this environment variable.
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Probe a running instance (exit 0 when ready), for container health checks.
+    Healthcheck {
+        /// URL to probe (default: /readyz on DC_API_LISTEN).
+        #[arg(long)]
+        url: Option<String>,
+        /// Probe liveness (/healthz) instead of readiness (/readyz).
+        #[arg(long)]
+        live: bool,
+        /// How long to wait for an answer.
+        #[arg(long, default_value = "5s", value_parser = |s: &str| parse_duration(s))]
+        timeout: std::time::Duration,
+    },
+    /// Print the version and git revision.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print the effective values (secrets redacted).
+    Check,
+    /// Print a documented .env with every variable and its default.
+    Example,
+}
+
+fn version_line() -> &'static str {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (git ",
+        env!("DC_GIT_REVISION"),
+        ")"
+    )
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // `{:#}` prints the whole chain on one line: what failed, and why.
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(config: Option<&std::path::Path>) -> Result<Loaded> {
+    let sources = Sources::from_process(config)?;
+    Ok(Settings::load(&sources)?)
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Version => {
+            println!("disconcierge {}", version_line());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
+            print!("{}", vars::example_env());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => config_check(cli.config.as_deref()),
+        Command::Run => {
+            let loaded = load(cli.config.as_deref())?;
+            let telemetry = Arc::new(telemetry::init(&loaded.settings.log)?);
+            for warning in &loaded.warnings {
+                tracing::warn!("{warning}");
+            }
+            let app = Application::build(loaded.settings, Some(telemetry)).await?;
+            app.run(disconcierge_app::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let loaded = load(cli.config.as_deref())?;
+            telemetry::init(&loaded.settings.log)?;
+            let store = disconcierge_app::open_store(&loaded.settings).await?;
+            let report = store.migrate().await?;
+            println!("{}", disconcierge_app::describe_migrations(&report.status));
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init {
+            admin_user,
+            password_stdin,
+            password_env,
+        } => {
+            init(
+                cli.config.as_deref(),
+                admin_user,
+                password_stdin,
+                password_env,
+            )
+            .await
+        }
+        Command::Healthcheck { url, live, timeout } => {
+            let url = match url {
+                Some(u) => u,
+                None => {
+                    let loaded = load(cli.config.as_deref())?;
+                    let api = &loaded.settings.api;
+                    healthcheck::probe_url(
+                        api.listen,
+                        api.tls.is_some(),
+                        if live { "/healthz" } else { "/readyz" },
+                    )
+                }
+            };
+            match healthcheck::probe(&url, timeout).await {
+                Ok(_) => {
+                    println!("ok: {url}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("unhealthy: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+fn config_check(config: Option<&std::path::Path>) -> Result<ExitCode> {
+    let sources = Sources::from_process(config)?;
+    match &sources.file {
+        Some(f) => println!("# configuration file: {}", f.display()),
+        None => println!("# configuration file: none (no .env in the current directory)"),
+    }
+    let loaded = match Settings::load(&sources) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for (name, shown, _) in &loaded.effective {
+        println!("{name}={shown}");
+    }
+    for w in &loaded.warnings {
+        println!("warning: {w}");
+    }
+    for m in loaded.settings.missing() {
+        println!("to configure: {m}");
+    }
+    println!("configuration is valid");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn init(
+    config: Option<&std::path::Path>,
+    admin_user: Option<String>,
+    password_stdin: bool,
+    password_env: Option<String>,
+) -> Result<ExitCode> {
+    let loaded = load(config)?;
+    telemetry::init(&loaded.settings.log)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let store = disconcierge_app::open_store(&loaded.settings).await?;
+    let report = store.migrate().await?;
+    println!(
+        "database {}: {}",
+        loaded.settings.database.display(),
+        disconcierge_app::describe_migrations(&report.status)
+    );
+
+    let interactive = std::io::stdin().is_terminal() && !password_stdin && password_env.is_none();
+    let username = match admin_user {
+        Some(u) => u,
+        None if interactive => prompt("Admin username: ")?,
+        None => {
+            let admins = store.count_admins().await?;
+            store.close().await;
+            if admins == 0 {
+                bail!(
+                    "no admin account exists yet and none was requested; run `disconcierge init` on a terminal, or \
+                     pass --admin-user NAME with --password-stdin or --password-env VAR"
+                );
+            }
+            println!("{admins} admin account(s) exist; no new one created");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    admin::validate_username(&username)?;
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("could not read the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else if let Some(var) = password_env {
+        std::env::var(&var).with_context(|| {
+            format!("the environment variable {var} (from --password-env) is not set")
+        })?
+    } else if interactive {
+        let first = rpassword::prompt_password("Admin password: ")?;
+        admin::validate_password(&first)?;
+        let second = rpassword::prompt_password("Repeat the password: ")?;
+        if first != second {
+            bail!("the two passwords differ; nothing was created, run `disconcierge init` again");
+        }
+        first
+    } else {
+        bail!(
+            "no password given for {username:?}: use --password-stdin or --password-env VAR (or run on a terminal)"
+        );
+    };
+    let account = admin::create_admin(store.as_ref(), &username, &password).await?;
+    store.close().await;
+    println!(
+        "admin account {:?} created; sign in at {}/disconcierge",
+        account.username,
+        admin_url(&loaded.settings)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn admin_url(settings: &Settings) -> String {
+    settings.api.external_url.clone().unwrap_or_else(|| {
+        healthcheck::probe_url(settings.api.listen, settings.api.tls.is_some(), "")
+    })
+}
+
+fn prompt(question: &str) -> Result<String> {
+    print!("{question}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}

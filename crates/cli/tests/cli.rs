@@ -1,0 +1,296 @@
+//! The binary as an admin meets it: `config check`, `init`, `run` + `healthcheck`, `version`.
+//!
+//! Each test runs `disconcierge` in a fresh temporary directory (so no stray `.env` is read) with a
+//! controlled environment.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const DISCORD_TOKEN: &str = "MTA5ODc2NTQzMjEwOTg3NjU0.TOKEN-discord-SHOULD-NEVER-PRINT";
+const OPENAI_TOKEN: &str = "sk-proj-TOKEN-openai-SHOULD-NEVER-PRINT";
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let p =
+            std::env::temp_dir().join(format!("dc-cli-{}-{:x}", std::process::id(), rand_u64()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish()
+}
+
+fn cmd(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_disconcierge"));
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../app/tests/fixtures")
+        .join(name)
+}
+
+#[test]
+fn config_check_rejects_a_bad_duration_naming_the_variable() {
+    let dir = TempDir::new();
+    let out = cmd(&dir.0)
+        .args(["config", "check"])
+        .env("DC_QUEUE_MAX_AGE", "abc")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("DC_QUEUE_MAX_AGE=\"abc\""), "{all}");
+    assert!(all.contains("200ms"), "{all}");
+}
+
+#[test]
+fn config_check_accepts_the_seed_env_with_only_the_assistants_note() {
+    let dir = TempDir::new();
+    let out = cmd(&dir.0)
+        .args([
+            "--config",
+            fixture("disconcierge-seed.env").to_str().unwrap(),
+            "config",
+            "check",
+        ])
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("configuration is valid"), "{all}");
+    assert!(all.contains("DC_QUEUE_MAX_AGE=3m (from"), "{all}");
+    assert!(all.contains("warning: DC_OPENAI_ASSISTANT_ID"), "{all}");
+    // The example's secrets are placeholders, but they are still never printed.
+    assert!(
+        !all.contains("your-assistant-token") && !all.contains("your-discord-bot-token"),
+        "{all}"
+    );
+    assert!(!all.contains("your-api-secret"), "{all}");
+}
+
+#[test]
+fn config_check_never_prints_tokens_or_database_passwords() {
+    let dir = TempDir::new();
+    let out = cmd(&dir.0)
+        .args(["config", "check"])
+        .env("DC_DISCORD_TOKEN", DISCORD_TOKEN)
+        .env("DC_OPENAI_TOKEN", OPENAI_TOKEN)
+        .env("DC_DATABASE_TYPE", "postgres")
+        .env(
+            "DC_DATABASE",
+            "postgres://dc:DBPASS-SHOULD-NEVER-PRINT@127.0.0.1:1/dc",
+        )
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("DC_DISCORD_TOKEN=<set, redacted>"), "{all}");
+    for secret in [DISCORD_TOKEN, OPENAI_TOKEN, "DBPASS-SHOULD-NEVER-PRINT"] {
+        assert!(!all.contains(secret), "{secret} printed:\n{all}");
+    }
+}
+
+#[test]
+fn version_names_the_version_and_revision() {
+    let dir = TempDir::new();
+    let out = cmd(&dir.0).arg("version").output().unwrap();
+    let all = text(&out);
+    assert!(out.status.success());
+    assert!(
+        all.starts_with(&format!("disconcierge {} (git ", env!("CARGO_PKG_VERSION"))),
+        "{all}"
+    );
+}
+
+#[test]
+fn init_creates_the_database_and_one_admin_and_refuses_a_duplicate() {
+    let dir = TempDir::new();
+    let run = |user: &str, password: &str| {
+        let mut child = cmd(&dir.0)
+            .args(["init", "--admin-user", user, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run("admin", "a long enough password");
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("admin account \"admin\" created"), "{all}");
+    assert!(dir.0.join("disconcierge.sqlite3").is_file());
+    assert!(!all.contains("a long enough password"));
+
+    let out = run("ADMIN", "another long password");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("already exists"), "{}", text(&out));
+
+    let out = run("second", "short");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("at least 10 characters"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Reads the child's stderr until the API announces its address; returns it and everything read so far.
+fn wait_for_listen(child: &mut Child, log: &std::sync::Arc<std::sync::Mutex<String>>) -> String {
+    let stderr = child.stderr.take().unwrap();
+    let log2 = log.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stderr);
+        let mut line = String::new();
+        let mut sent = false;
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            log2.lock().unwrap().push_str(&line);
+            if let Some(i) = line.find("listening on ").filter(|_| !sent) {
+                let url = line[i + "listening on ".len()..].trim().to_string();
+                let _ = tx.send(url);
+                sent = true;
+            }
+            line.clear();
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("no listen line; log so far:\n{}", log.lock().unwrap()))
+}
+
+#[test]
+fn run_starts_without_credentials_says_what_is_missing_and_stops_on_sigterm() {
+    let dir = TempDir::new();
+    let mut child = cmd(&dir.0)
+        .arg("run")
+        .env("DC_API_LISTEN", "127.0.0.1:0")
+        .env("DC_LOG_FORMAT", "text")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let url = wait_for_listen(&mut child, &log);
+
+    let health = cmd(&dir.0)
+        .args(["healthcheck", "--url", &format!("{url}/readyz")])
+        .output()
+        .unwrap();
+    assert!(health.status.success(), "{}", text(&health));
+    assert!(dir.0.join("disconcierge.sqlite3").is_file());
+
+    stop(&mut child);
+    let all = log.lock().unwrap().clone();
+    let missing: Vec<_> = all
+        .lines()
+        .filter(|l| l.contains("not configured yet"))
+        .collect();
+    assert_eq!(missing.len(), 1, "{all}");
+    assert!(
+        missing[0].contains("DC_DISCORD_TOKEN") && missing[0].contains("DC_OPENAI_TOKEN"),
+        "{all}"
+    );
+    assert!(all.contains("stopped"), "{all}");
+
+    // The port is closed now: the probe fails with a clear message and exit code 1.
+    let health = cmd(&dir.0)
+        .args([
+            "healthcheck",
+            "--url",
+            &format!("{url}/readyz"),
+            "--timeout",
+            "2s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(health.status.code(), Some(1));
+    assert!(
+        text(&health).contains("Is disconcierge running"),
+        "{}",
+        text(&health)
+    );
+}
+
+#[test]
+fn run_never_logs_the_tokens() {
+    let dir = TempDir::new();
+    let mut child = cmd(&dir.0)
+        .arg("run")
+        .env("DC_API_LISTEN", "127.0.0.1:0")
+        .env("DC_DISCORD_TOKEN", DISCORD_TOKEN)
+        .env("DC_OPENAI_TOKEN", OPENAI_TOKEN)
+        .env("DC_API_SECRET", "API-SECRET-SHOULD-NEVER-PRINT")
+        .env("DC_LOG_LEVEL", "TRACE")
+        .env("DC_DATABASE_LOG_LEVEL", "TRACE")
+        .env("DC_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let _url = wait_for_listen(&mut child, &log);
+    stop(&mut child);
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let all = format!("{stdout}{}", log.lock().unwrap());
+    assert!(all.contains(r#""level":"#), "json logs expected:\n{all}");
+    for secret in [DISCORD_TOKEN, OPENAI_TOKEN, "API-SECRET-SHOULD-NEVER-PRINT"] {
+        assert!(!all.contains(secret), "{secret} logged:\n{all}");
+    }
+}
+
+fn stop(child: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            // Give the stderr reader a moment to drain the last lines.
+            std::thread::sleep(Duration::from_millis(100));
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not stop within 20 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,911 @@
+// The `Store` implementation shared by both backends.
+//
+// This file is not a module: `sqlite.rs` and `postgres.rs` each `include!` it, so the same method bodies
+// are compiled once against `sqlx::Sqlite` and once against `sqlx::Postgres` (sqlx's generic bounds would
+// make one generic implementation far harder to read). Each includer defines before the `include!`:
+//
+// * `Db` (the sqlx database type) and `DbRow` (its row type);
+// * `struct Backend { pool: sqlx::Pool<Db> }` and `const KIND: DatabaseKind`;
+// * `MIGRATOR`, the embedded migrations;
+// * `ts(DateTime<Utc>)`, which turns a timestamp into the value bound for the backend's timestamp columns;
+// * `begin_write(&Pool)`, which starts a transaction that will write;
+// * `CLAIM` and `MIGRATIONS_TABLE_EXISTS`, the dialect-specific statements.
+//
+// It is formatted with `rustfmt --edition 2024 src/backend_impl.rs` (cargo fmt does not see it).
+
+use crate::sql;
+use crate::{DatabaseKind, MigrationReport, MigrationStatus, Store, StoreError};
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use disconcierge_core::RuntimeConfig;
+use disconcierge_core::model::{
+    AdminAccount, AdminSession, ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep,
+    ClearCommand, DiscordMessage, FeedbackKind, InteractionLog, LlmCallLog, NewChatCommand,
+    RuntimeConfigHistoryEntry, StoredRuntimeConfig, TokenUsage, UnknownVariant, User, UserFeedback,
+};
+use sqlx::Row as _;
+use sqlx::types::Json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+// ----- Value conversions -----
+
+/// A Discord id as stored: the same 64 bits, read as signed. Lossless both ways.
+fn id(v: u64) -> i64 {
+    v as i64
+}
+
+fn opt_id(v: Option<u64>) -> Option<i64> {
+    v.map(id)
+}
+
+fn col_err(col: &str, e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: col.to_string(),
+        source: Box::new(e),
+    }
+}
+
+fn get_u64(row: &DbRow, col: &str) -> Result<u64, sqlx::Error> {
+    Ok(row.try_get::<i64, _>(col)? as u64)
+}
+
+fn get_opt_u64(row: &DbRow, col: &str) -> Result<Option<u64>, sqlx::Error> {
+    Ok(row.try_get::<Option<i64>, _>(col)?.map(|v| v as u64))
+}
+
+fn get_opt_u32(row: &DbRow, col: &str) -> Result<Option<u32>, sqlx::Error> {
+    row.try_get::<Option<i64>, _>(col)?
+        .map(|v| u32::try_from(v).map_err(|e| col_err(col, e)))
+        .transpose()
+}
+
+fn get_u32(row: &DbRow, col: &str) -> Result<u32, sqlx::Error> {
+    u32::try_from(row.try_get::<i64, _>(col)?).map_err(|e| col_err(col, e))
+}
+
+fn get_enum<T: std::str::FromStr<Err = UnknownVariant>>(
+    row: &DbRow,
+    col: &str,
+) -> Result<T, sqlx::Error> {
+    row.try_get::<String, _>(col)?
+        .parse()
+        .map_err(|e| col_err(col, e))
+}
+
+fn ts_opt(t: Option<DateTime<Utc>>) -> Option<TsValue> {
+    t.map(ts)
+}
+
+fn count_to_u32(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn usage_columns(u: Option<TokenUsage>) -> [Option<i64>; 3] {
+    match u {
+        Some(u) => [
+            Some(i64::from(u.prompt_tokens)),
+            Some(i64::from(u.completion_tokens)),
+            Some(i64::from(u.total_tokens)),
+        ],
+        None => [None, None, None],
+    }
+}
+
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, StoreError> {
+    TimeDelta::from_std(lease)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .ok_or_else(|| StoreError::InvalidArgument(format!("lease of {lease:?} is too long")))
+}
+
+// ----- Row mappers -----
+
+fn user_from_row(row: &DbRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        discord_id: get_u64(row, "discord_id")?,
+        username: row.try_get("username")?,
+        global_name: row.try_get("global_name")?,
+        priority: row.try_get("priority")?,
+        ignored: row.try_get("ignored")?,
+        limit_override: get_opt_u32(row, "limit_override")?,
+        llm_model: row.try_get("llm_model")?,
+        llm_instructions: row.try_get("llm_instructions")?,
+        llm_temperature: row.try_get("llm_temperature")?,
+        conversation_id: row.try_get("conversation_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn chat_command_from_row(row: &DbRow) -> Result<ChatCommand, sqlx::Error> {
+    let usage = match (
+        get_opt_u32(row, "prompt_tokens")?,
+        get_opt_u32(row, "completion_tokens")?,
+        get_opt_u32(row, "total_tokens")?,
+    ) {
+        (p, c, Some(total)) => Some(TokenUsage {
+            prompt_tokens: p.unwrap_or(0),
+            completion_tokens: c.unwrap_or(0),
+            total_tokens: total,
+        }),
+        _ => None,
+    };
+    Ok(ChatCommand {
+        id: row.try_get("id")?,
+        interaction_id: get_u64(row, "interaction_id")?,
+        interaction_token: row.try_get("interaction_token")?,
+        token_expires_at: row.try_get("token_expires_at")?,
+        application_id: get_u64(row, "application_id")?,
+        user_id: get_u64(row, "user_id")?,
+        guild_id: get_opt_u64(row, "guild_id")?,
+        channel_id: get_opt_u64(row, "channel_id")?,
+        private: row.try_get("private")?,
+        prompt: row.try_get("prompt")?,
+        response: row.try_get("response")?,
+        error: row.try_get("error")?,
+        state: get_enum(row, "state")?,
+        step: get_enum(row, "step")?,
+        priority: row.try_get("priority")?,
+        attempts: get_u32(row, "attempts")?,
+        usage,
+        usage_counted: row.try_get("usage_counted")?,
+        lease_owner: row.try_get("lease_owner")?,
+        lease_expires_at: row.try_get("lease_expires_at")?,
+        discord_message_id: get_opt_u64(row, "discord_message_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+fn admin_from_row(row: &DbRow) -> Result<AdminAccount, sqlx::Error> {
+    Ok(AdminAccount {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn session_from_row(row: &DbRow) -> Result<AdminSession, sqlx::Error> {
+    Ok(AdminSession {
+        token_hash: row.try_get("token_hash")?,
+        admin_id: row.try_get("admin_id")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+fn stored_config_from_row(row: &DbRow) -> Result<StoredRuntimeConfig, StoreError> {
+    let Json(value): Json<serde_json::Value> = row.try_get("config")?;
+    let config =
+        serde_json::from_value::<RuntimeConfig>(value).map_err(|e| StoreError::Corrupt {
+            what: "runtime configuration",
+            message: e.to_string(),
+        })?;
+    Ok(StoredRuntimeConfig {
+        config,
+        version: row.try_get("version")?,
+        updated_at: row.try_get("updated_at")?,
+        updated_by: row.try_get("updated_by")?,
+    })
+}
+
+fn map_rows<T>(
+    rows: Vec<DbRow>,
+    f: impl Fn(&DbRow) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, StoreError> {
+    rows.iter()
+        .map(|r| f(r).map_err(StoreError::from))
+        .collect()
+}
+
+// ----- Migrations -----
+
+impl Backend {
+    async fn applied_migrations(&self) -> Result<Vec<(i64, bool, Vec<u8>)>, StoreError> {
+        let exists: bool = sqlx::query_scalar(MIGRATIONS_TABLE_EXISTS)
+            .fetch_one(&self.pool)
+            .await?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_as(sql::APPLIED_MIGRATIONS)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn user_update(
+        &self,
+        query: sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
+    ) -> Result<User, StoreError> {
+        let row = query.fetch_optional(&self.pool).await?;
+        match row {
+            Some(row) => Ok(user_from_row(&row)?),
+            None => Err(StoreError::NotFound("user")),
+        }
+    }
+}
+
+fn known_migrations() -> Vec<(i64, &'static [u8])> {
+    MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| (m.version, &*m.checksum))
+        .collect()
+}
+
+fn map_migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
+    use sqlx::migrate::MigrateError as M;
+    match e {
+        M::VersionMissing(v) => StoreError::SchemaTooNew { unknown: vec![v] },
+        M::VersionMismatch(version) => StoreError::MigrationModified { version },
+        M::Dirty(version) => StoreError::MigrationFailed { version },
+        e => StoreError::Migrate(e),
+    }
+}
+
+#[async_trait]
+impl Store for Backend {
+    fn kind(&self) -> DatabaseKind {
+        KIND
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let before = self.migration_status().await?;
+        before.ensure_migratable()?;
+        if before.pending.is_empty() {
+            return Ok(MigrationReport {
+                applied: Vec::new(),
+                status: before,
+            });
+        }
+        let mut conn = self.pool.acquire().await?;
+        // `run_direct` is `run` on a connection we keep hold of (`run` on `&mut conn` trips over a
+        // higher-ranked lifetime bound in async-trait code).
+        if let Err(e) = MIGRATOR.run_direct(None, &mut *conn, false).await {
+            // The migrator may still hold its lock on this connection: do not give it back to the pool.
+            conn.close_on_drop();
+            return Err(map_migrate_error(e));
+        }
+        drop(conn);
+        let status = self.migration_status().await?;
+        let applied = before
+            .pending
+            .iter()
+            .filter(|v| status.applied.contains(v))
+            .copied()
+            .collect();
+        tracing::info!(?applied, "applied database migrations");
+        Ok(MigrationReport { applied, status })
+    }
+
+    async fn migration_status(&self) -> Result<MigrationStatus, StoreError> {
+        let applied = self.applied_migrations().await?;
+        Ok(crate::compare_migrations(&known_migrations(), &applied))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ----- Runtime configuration -----
+
+    async fn load_runtime_config(&self) -> Result<Option<StoredRuntimeConfig>, StoreError> {
+        let row = sqlx::query(sql::LOAD_RUNTIME_CONFIG)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stored_config_from_row).transpose()
+    }
+
+    async fn save_runtime_config(
+        &self,
+        config: &RuntimeConfig,
+        expected_version: Option<i64>,
+        updated_by: Option<&str>,
+    ) -> Result<StoredRuntimeConfig, StoreError> {
+        let value = serde_json::to_value(config).map_err(|e| {
+            StoreError::InvalidArgument(format!("runtime configuration is not serializable: {e}"))
+        })?;
+        let now = Utc::now();
+        let mut tx = begin_write(&self.pool).await?;
+        let query = match expected_version {
+            None => sqlx::query(sql::UPSERT_RUNTIME_CONFIG),
+            Some(0) => sqlx::query(sql::INSERT_RUNTIME_CONFIG),
+            Some(_) => sqlx::query(sql::UPDATE_RUNTIME_CONFIG),
+        };
+        let query = query.bind(Json(&value)).bind(ts(now)).bind(updated_by);
+        let query = match expected_version {
+            Some(v) if v != 0 => query.bind(v),
+            _ => query,
+        };
+        let Some(row) = query.fetch_optional(&mut *tx).await? else {
+            return Err(StoreError::Conflict);
+        };
+        let stored = stored_config_from_row(&row)?;
+        sqlx::query(sql::INSERT_RUNTIME_CONFIG_HISTORY)
+            .bind(stored.version)
+            .bind(Json(&value))
+            .bind(updated_by)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn runtime_config_history(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<RuntimeConfigHistoryEntry>, StoreError> {
+        let rows = sqlx::query(sql::RUNTIME_CONFIG_HISTORY)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, |row| {
+            let Json(config) = row.try_get("config")?;
+            Ok(RuntimeConfigHistoryEntry {
+                version: row.try_get("version")?,
+                config,
+                updated_by: row.try_get("updated_by")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        })
+    }
+
+    // ----- Admin accounts and sessions -----
+
+    async fn create_admin(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<AdminAccount, StoreError> {
+        let row = sqlx::query(sql::INSERT_ADMIN)
+            .bind(username)
+            .bind(crate::username_key(username))
+            .bind(password_hash)
+            .bind(ts(Utc::now()))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| StoreError::from_write(e, "admin account", "admin account"))?;
+        Ok(admin_from_row(&row)?)
+    }
+
+    async fn admin(&self, id: i64) -> Result<Option<AdminAccount>, StoreError> {
+        let row = sqlx::query(sql::ADMIN_BY_ID)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(admin_from_row).transpose()?)
+    }
+
+    async fn admin_by_username(&self, username: &str) -> Result<Option<AdminAccount>, StoreError> {
+        let row = sqlx::query(sql::ADMIN_BY_USERNAME)
+            .bind(crate::username_key(username))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(admin_from_row).transpose()?)
+    }
+
+    async fn count_admins(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(sql::COUNT_ADMINS)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn update_admin_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query(sql::UPDATE_ADMIN_PASSWORD)
+            .bind(id)
+            .bind(password_hash)
+            .bind(ts(Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("admin account"));
+        }
+        sqlx::query(sql::DELETE_ADMIN_SESSIONS_FOR)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_admin(&self, id: i64) -> Result<(), StoreError> {
+        // Sessions go with it (ON DELETE CASCADE).
+        let done = sqlx::query(sql::DELETE_ADMIN)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("admin account"));
+        }
+        Ok(())
+    }
+
+    async fn create_admin_session(
+        &self,
+        admin_id: i64,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<AdminSession, StoreError> {
+        let row = sqlx::query(sql::INSERT_ADMIN_SESSION)
+            .bind(token_hash)
+            .bind(admin_id)
+            .bind(ts(Utc::now()))
+            .bind(ts(expires_at))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| StoreError::from_write(e, "admin session", "admin account"))?;
+        Ok(session_from_row(&row)?)
+    }
+
+    async fn admin_session(&self, token_hash: &str) -> Result<Option<AdminSession>, StoreError> {
+        let row = sqlx::query(sql::ADMIN_SESSION)
+            .bind(token_hash)
+            .bind(ts(Utc::now()))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(session_from_row).transpose()?)
+    }
+
+    async fn delete_admin_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::DELETE_ADMIN_SESSION)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_admin_sessions_for(&self, admin_id: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(sql::DELETE_ADMIN_SESSIONS_FOR)
+            .bind(admin_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_expired_sessions(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query(sql::DELETE_EXPIRED_SESSIONS)
+            .bind(ts(Utc::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    // ----- Users -----
+
+    async fn upsert_user(
+        &self,
+        discord_id: u64,
+        username: &str,
+        global_name: Option<&str>,
+    ) -> Result<User, StoreError> {
+        let row = sqlx::query(sql::UPSERT_USER)
+            .bind(id(discord_id))
+            .bind(username)
+            .bind(global_name)
+            .bind(ts(Utc::now()))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(user_from_row(&row)?)
+    }
+
+    async fn user(&self, discord_id: u64) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(sql::USER)
+            .bind(id(discord_id))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn set_user_priority(&self, discord_id: u64, priority: bool) -> Result<User, StoreError> {
+        self.user_update(
+            sqlx::query(sql::SET_USER_PRIORITY)
+                .bind(id(discord_id))
+                .bind(priority)
+                .bind(ts(Utc::now())),
+        )
+        .await
+    }
+
+    async fn set_user_ignored(&self, discord_id: u64, ignored: bool) -> Result<User, StoreError> {
+        self.user_update(
+            sqlx::query(sql::SET_USER_IGNORED)
+                .bind(id(discord_id))
+                .bind(ignored)
+                .bind(ts(Utc::now())),
+        )
+        .await
+    }
+
+    async fn set_user_limit_override(
+        &self,
+        discord_id: u64,
+        limit: Option<u32>,
+    ) -> Result<User, StoreError> {
+        self.user_update(
+            sqlx::query(sql::SET_USER_LIMIT_OVERRIDE)
+                .bind(id(discord_id))
+                .bind(limit.map(i64::from))
+                .bind(ts(Utc::now())),
+        )
+        .await
+    }
+
+    async fn set_user_llm_overrides(
+        &self,
+        discord_id: u64,
+        model: Option<String>,
+        instructions: Option<String>,
+        temperature: Option<f32>,
+    ) -> Result<User, StoreError> {
+        self.user_update(
+            sqlx::query(sql::SET_USER_LLM_OVERRIDES)
+                .bind(id(discord_id))
+                .bind(model)
+                .bind(instructions)
+                .bind(temperature)
+                .bind(ts(Utc::now())),
+        )
+        .await
+    }
+
+    async fn set_user_conversation(
+        &self,
+        discord_id: u64,
+        conversation_id: Option<String>,
+    ) -> Result<User, StoreError> {
+        self.user_update(
+            sqlx::query(sql::SET_USER_CONVERSATION)
+                .bind(id(discord_id))
+                .bind(conversation_id)
+                .bind(ts(Utc::now())),
+        )
+        .await
+    }
+
+    // ----- Chat commands -----
+
+    async fn insert_chat_command(&self, new: NewChatCommand) -> Result<ChatCommand, StoreError> {
+        if new.state == ChatCommandState::InProgress {
+            return Err(StoreError::InvalidArgument(
+                "a chat command cannot be recorded in_progress: it must be claimed".into(),
+            ));
+        }
+        let (step, finished_at) = if new.state.is_terminal() {
+            (ChatCommandStep::Done, Some(new.created_at))
+        } else {
+            (ChatCommandStep::Enqueued, None)
+        };
+        let row = sqlx::query(sql::INSERT_CHAT_COMMAND)
+            .bind(id(new.interaction_id))
+            .bind(&new.interaction_token)
+            .bind(ts(new.token_expires_at))
+            .bind(id(new.application_id))
+            .bind(id(new.user_id))
+            .bind(opt_id(new.guild_id))
+            .bind(opt_id(new.channel_id))
+            .bind(new.private)
+            .bind(&new.prompt)
+            .bind(new.state.as_str())
+            .bind(step.as_str())
+            .bind(ts(new.created_at))
+            .bind(ts_opt(finished_at))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| StoreError::from_write(e, "chat command", "user"))?;
+        match row {
+            Some(row) => Ok(chat_command_from_row(&row)?),
+            None => Err(StoreError::NotFound("user")),
+        }
+    }
+
+    async fn chat_command(&self, id: i64) -> Result<Option<ChatCommand>, StoreError> {
+        let row = sqlx::query(sql::CHAT_COMMAND)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(chat_command_from_row).transpose()?)
+    }
+
+    async fn chat_command_by_interaction(
+        &self,
+        interaction_id: u64,
+    ) -> Result<Option<ChatCommand>, StoreError> {
+        let row = sqlx::query(sql::CHAT_COMMAND_BY_INTERACTION)
+            .bind(id(interaction_id))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(chat_command_from_row).transpose()?)
+    }
+
+    async fn claim_next_chat_command(
+        &self,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ChatCommand>, StoreError> {
+        let until = lease_end(now, lease)?;
+        let row = sqlx::query(CLAIM)
+            .bind(owner)
+            .bind(ts(until))
+            .bind(ts(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(chat_command_from_row).transpose()?)
+    }
+
+    async fn renew_lease(
+        &self,
+        id: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::RENEW_LEASE)
+            .bind(id)
+            .bind(owner)
+            .bind(ts(until))
+            .bind(ts(Utc::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn update_chat_command_progress(
+        &self,
+        id: i64,
+        owner: &str,
+        step: ChatCommandStep,
+        partial_response: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::UPDATE_PROGRESS)
+            .bind(id)
+            .bind(owner)
+            .bind(step.as_str())
+            .bind(partial_response)
+            .bind(ts(Utc::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn finish_chat_command(
+        &self,
+        id: i64,
+        owner: &str,
+        outcome: &ChatCommandOutcome,
+    ) -> Result<bool, StoreError> {
+        if !outcome.state.is_terminal() {
+            return Err(StoreError::InvalidArgument(format!(
+                "finish_chat_command needs a final state, got {}",
+                outcome.state
+            )));
+        }
+        let [prompt, completion, total] = usage_columns(outcome.usage);
+        let done = sqlx::query(sql::FINISH_CHAT_COMMAND)
+            .bind(id)
+            .bind(owner)
+            .bind(outcome.state.as_str())
+            .bind(outcome.response.as_deref())
+            .bind(outcome.error.as_deref())
+            .bind(prompt)
+            .bind(completion)
+            .bind(total)
+            .bind(outcome.counts_toward_limit())
+            .bind(opt_id(outcome.discord_message_id))
+            .bind(ts(Utc::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn requeue_chat_command(
+        &self,
+        id: i64,
+        owner: &str,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::REQUEUE_CHAT_COMMAND)
+            .bind(id)
+            .bind(owner)
+            .bind(error)
+            .bind(ts(Utc::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn transition_chat_command(
+        &self,
+        id: i64,
+        from: ChatCommandState,
+        to: ChatCommandState,
+    ) -> Result<bool, StoreError> {
+        if from == ChatCommandState::InProgress || to == ChatCommandState::InProgress {
+            return Err(StoreError::InvalidArgument(format!(
+                "transition_chat_command({from} -> {to}): in_progress commands belong to the worker \
+                 holding their lease; use claim/finish/requeue"
+            )));
+        }
+        let now = Utc::now();
+        let (step, finished_at) = if to.is_terminal() {
+            (Some(ChatCommandStep::Done), Some(now))
+        } else if to == ChatCommandState::Queued {
+            (Some(ChatCommandStep::Enqueued), None)
+        } else {
+            (None, None)
+        };
+        let done = sqlx::query(sql::TRANSITION_CHAT_COMMAND)
+            .bind(id)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(step.map(ChatCommandStep::as_str))
+            .bind(ts_opt(finished_at))
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn expire_chat_commands(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query(sql::EXPIRE_CHAT_COMMANDS)
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn count_user_commands_since(
+        &self,
+        user_id: u64,
+        since: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        let n: i64 = sqlx::query_scalar(sql::COUNT_USER_COMMANDS_SINCE)
+            .bind(id(user_id))
+            .bind(ts(since))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count_to_u32(n))
+    }
+
+    async fn oldest_counted_command_since(
+        &self,
+        user_id: u64,
+        since: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(sqlx::query_scalar(sql::OLDEST_COUNTED_COMMAND_SINCE)
+            .bind(id(user_id))
+            .bind(ts(since))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn user_in_flight(&self, user_id: u64) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(sql::USER_IN_FLIGHT)
+            .bind(id(user_id))
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn queued_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(sql::QUEUED_COUNT)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    // ----- Logs and feedback -----
+
+    async fn insert_interaction_log(&self, log: &InteractionLog) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(sql::INSERT_INTERACTION_LOG)
+            .bind(id(log.interaction_id))
+            .bind(&log.interaction_type)
+            .bind(opt_id(log.user_id))
+            .bind(opt_id(log.guild_id))
+            .bind(opt_id(log.channel_id))
+            .bind(Json(&log.payload))
+            .bind(ts(log.received_at))
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn insert_discord_message(&self, message: &DiscordMessage) -> Result<i64, StoreError> {
+        sqlx::query_scalar(sql::INSERT_DISCORD_MESSAGE)
+            .bind(id(message.message_id))
+            .bind(id(message.channel_id))
+            .bind(opt_id(message.guild_id))
+            .bind(opt_id(message.user_id))
+            .bind(message.chat_command_id)
+            .bind(&message.content)
+            .bind(message.payload.as_ref().map(Json))
+            .bind(ts(message.created_at))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| StoreError::from_write(e, "discord message", "chat command"))
+    }
+
+    async fn insert_llm_call_log(&self, log: &LlmCallLog) -> Result<i64, StoreError> {
+        let [prompt, completion, total] = usage_columns(log.usage);
+        sqlx::query_scalar(sql::INSERT_LLM_CALL_LOG)
+            .bind(log.chat_command_id)
+            .bind(&log.provider)
+            .bind(&log.operation)
+            .bind(log.model.as_deref())
+            .bind(Json(&log.request))
+            .bind(log.response.as_ref().map(Json))
+            .bind(log.http_status.map(i64::from))
+            .bind(log.error.as_deref())
+            .bind(ts(log.started_at))
+            .bind(i64::try_from(log.duration_ms).unwrap_or(i64::MAX))
+            .bind(prompt)
+            .bind(completion)
+            .bind(total)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| StoreError::from_write(e, "LLM call log", "chat command"))
+    }
+
+    async fn insert_clear_command(&self, clear: &ClearCommand) -> Result<i64, StoreError> {
+        sqlx::query_scalar(sql::INSERT_CLEAR_COMMAND)
+            .bind(id(clear.interaction_id))
+            .bind(id(clear.user_id))
+            .bind(opt_id(clear.guild_id))
+            .bind(opt_id(clear.channel_id))
+            .bind(ts(clear.created_at))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| StoreError::from_write(e, "clear command", "user"))
+    }
+
+    async fn last_clear_command(&self, user_id: u64) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(sqlx::query_scalar(sql::LAST_CLEAR_COMMAND)
+            .bind(id(user_id))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn insert_user_feedback(&self, feedback: &UserFeedback) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::INSERT_USER_FEEDBACK)
+            .bind(feedback.chat_command_id)
+            .bind(id(feedback.user_id))
+            .bind(feedback.kind.as_str())
+            .bind(feedback.detail.as_deref())
+            .bind(ts(feedback.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::from_write(e, "feedback", "chat command"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn feedback_counts(
+        &self,
+        chat_command_id: i64,
+    ) -> Result<BTreeMap<FeedbackKind, u32>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(sql::FEEDBACK_COUNTS)
+            .bind(chat_command_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|(kind, n)| {
+                let kind = kind
+                    .parse::<FeedbackKind>()
+                    .map_err(|e| StoreError::Corrupt {
+                        what: "feedback kind",
+                        message: e.to_string(),
+                    })?;
+                Ok((kind, count_to_u32(n)))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,607 @@
+//! disconcierge's storage: the one crate that knows SQL.
+//!
+//! Everything the bot persists goes through one repository API, the [`Store`] trait, implemented for
+//! SQLite (a single file; the default for one instance) and PostgreSQL (for several instances sharing a
+//! queue). Both backends run the same queries wherever the SQL is the same and pass the same test-suite
+//! (`tests/repository.rs`), so the rest of the code never needs to know which one it talks to.
+//!
+//! # Design notes
+//!
+//! * **Schema** lives in `migrations/sqlite` and `migrations/postgres`, one versioned (not reversible)
+//!   migration set per backend, embedded in the binary. [`Store::migrate`] applies what is pending;
+//!   [`Store::migration_status`] tells whether the database is behind (pending migrations) or ahead (applied
+//!   migrations this binary does not know: it was migrated by a newer disconcierge) of the binary.
+//! * **Time** always comes from the application (`now` parameters or `Utc::now()` here), never from the
+//!   database's clock, so that both backends behave alike and tests can control it. Timestamps are kept
+//!   with microsecond precision.
+//! * **Discord ids** are `u64` in the domain and stored in signed 64-bit columns; the cast is lossless both
+//!   ways.
+//! * **The queue** is the `chat_commands` table. Workers claim commands with a lease
+//!   ([`Store::claim_next_chat_command`]); a command whose lease expired (its worker died) is claimed
+//!   again. Every later write by a worker checks that it still holds the lease.
+//! * **Secrets**: database URLs are shown only through [`disconcierge_core::secret::redact_url`];
+//!   interaction tokens and password hashes are stored but never logged.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use disconcierge_core::RuntimeConfig;
+use disconcierge_core::model::{
+    AdminAccount, AdminSession, ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep,
+    ClearCommand, DiscordMessage, FeedbackKind, InteractionLog, LlmCallLog, NewChatCommand,
+    RuntimeConfigHistoryEntry, StoredRuntimeConfig, User, UserFeedback,
+};
+use disconcierge_core::secret::redact_url;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+mod error;
+mod postgres;
+mod sql;
+mod sqlite;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use error::StoreError;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatabaseKind::Sqlite => "sqlite",
+            DatabaseKind::Postgres => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for DatabaseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DatabaseKind::Sqlite => "SQLite",
+            DatabaseKind::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+/// Reads `sqlite` (also `sqlite3`) and `postgres` (also `postgresql`, `pg`), in any case.
+impl FromStr for DatabaseKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "sqlite" | "sqlite3" => Ok(DatabaseKind::Sqlite),
+            "postgres" | "postgresql" | "pg" => Ok(DatabaseKind::Postgres),
+            _ => Err(format!(
+                "unknown database type {s:?}; expected sqlite or postgres"
+            )),
+        }
+    }
+}
+
+/// How to reach the database.
+#[derive(Clone)]
+pub struct ConnectOptions {
+    pub kind: DatabaseKind,
+    /// SQLite: a file path (created with its directory if missing) or a `sqlite:` URL.
+    /// PostgreSQL: a `postgres://` URL. May contain a password: it is never shown (see the `Debug` impl).
+    pub url_or_path: String,
+    /// Statements slower than this are logged at WARN (target `sqlx::query`); every statement is logged at
+    /// TRACE.
+    pub slow_threshold: Duration,
+    /// Upper bound on pooled connections. SQLite uses at most [`SQLITE_MAX_CONNECTIONS`] of them, since its
+    /// writes serialize anyway.
+    pub max_connections: u32,
+}
+
+/// SQLite allows one writer at a time; more connections only help concurrent readers (WAL mode).
+pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
+
+impl ConnectOptions {
+    /// SQLite at a path, with defaults for the rest.
+    pub fn sqlite(path: impl Into<String>) -> Self {
+        ConnectOptions {
+            kind: DatabaseKind::Sqlite,
+            url_or_path: path.into(),
+            slow_threshold: Duration::from_millis(200),
+            max_connections: SQLITE_MAX_CONNECTIONS,
+        }
+    }
+
+    /// PostgreSQL at a URL, with defaults for the rest.
+    pub fn postgres(url: impl Into<String>) -> Self {
+        ConnectOptions {
+            kind: DatabaseKind::Postgres,
+            url_or_path: url.into(),
+            slow_threshold: Duration::from_millis(200),
+            max_connections: 10,
+        }
+    }
+
+    /// The location with any password replaced by `***`, fit for logs and error messages.
+    pub fn redacted_location(&self) -> String {
+        redact_url(&self.url_or_path)
+    }
+}
+
+impl fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("kind", &self.kind)
+            .field("url_or_path", &self.redacted_location())
+            .field("slow_threshold", &self.slow_threshold)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// Opens a connection pool. Does not migrate: call [`Store::migration_status`] or [`Store::migrate`]
+/// next, so that the caller decides whether a schema change may happen now.
+pub async fn connect(opts: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match opts.kind {
+        DatabaseKind::Sqlite => Arc::new(sqlite::Backend::connect(opts).await?),
+        DatabaseKind::Postgres => Arc::new(postgres::Backend::connect(opts).await?),
+    })
+}
+
+/// What [`Store::migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Versions applied by this call, oldest first. Empty when the schema was already current.
+    pub applied: Vec<i64>,
+    /// The state after migrating.
+    pub status: MigrationStatus,
+}
+
+/// How the database's schema compares with the migrations built into this binary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Versions known to this binary and applied, oldest first.
+    pub applied: Vec<i64>,
+    /// Versions known to this binary and not applied yet.
+    pub pending: Vec<i64>,
+    /// Versions applied in the database that this binary does not know: a newer disconcierge migrated it.
+    pub unknown: Vec<i64>,
+    /// Versions whose applied SQL differs from this binary's (a different build migrated the database).
+    pub modified: Vec<i64>,
+    /// Versions that started but did not finish (left "dirty").
+    pub failed: Vec<i64>,
+}
+
+impl MigrationStatus {
+    /// Whether the schema is exactly what this binary expects.
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty()
+            && self.unknown.is_empty()
+            && self.modified.is_empty()
+            && self.failed.is_empty()
+    }
+
+    /// Errors for a schema this binary must not touch (too new, modified, half-applied). Pending
+    /// migrations are fine here: [`Store::migrate`] applies them.
+    pub fn ensure_migratable(&self) -> Result<(), StoreError> {
+        if !self.unknown.is_empty() {
+            return Err(StoreError::SchemaTooNew {
+                unknown: self.unknown.clone(),
+            });
+        }
+        if let Some(&version) = self.failed.first() {
+            return Err(StoreError::MigrationFailed { version });
+        }
+        if let Some(&version) = self.modified.first() {
+            return Err(StoreError::MigrationModified { version });
+        }
+        Ok(())
+    }
+
+    /// Errors unless [`MigrationStatus::is_current`]: what to check before serving with an existing schema.
+    pub fn ensure_current(&self) -> Result<(), StoreError> {
+        self.ensure_migratable()?;
+        if !self.pending.is_empty() {
+            return Err(StoreError::SchemaOutdated {
+                pending: self.pending.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Compares the migrations built into the binary (`known`: version, checksum) with those recorded in the
+/// database (`applied`: version, success, checksum).
+fn compare_migrations(known: &[(i64, &[u8])], applied: &[(i64, bool, Vec<u8>)]) -> MigrationStatus {
+    let mut status = MigrationStatus::default();
+    for (version, success, checksum) in applied {
+        match known.iter().find(|(v, _)| v == version) {
+            None => status.unknown.push(*version),
+            Some(_) if !success => status.failed.push(*version),
+            Some((_, known_sum)) if *known_sum != checksum.as_slice() => {
+                status.modified.push(*version)
+            }
+            Some(_) => status.applied.push(*version),
+        }
+    }
+    status.pending = known
+        .iter()
+        .map(|(v, _)| *v)
+        .filter(|v| !applied.iter().any(|(a, _, _)| a == v))
+        .collect();
+    status
+}
+
+/// The case-insensitive form of an admin username, which is what is unique and what logins look up.
+fn username_key(username: &str) -> String {
+    username.to_lowercase()
+}
+
+/// The repository: every read and write of the application's data.
+///
+/// Obtain one with [`connect`]. All methods behave identically on SQLite and PostgreSQL. Methods that
+/// change one row by id return [`StoreError::NotFound`] when there is no such row, unless documented
+/// otherwise; lease-guarded methods return `false` instead, because losing a lease is an expected event.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ----- Foundation -----
+
+    fn kind(&self) -> DatabaseKind;
+
+    /// Checks that the database answers (for health checks).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Applies pending migrations. Refuses, without changing anything, a database migrated by a newer
+    /// disconcierge ([`StoreError::SchemaTooNew`]) or one whose applied migrations differ from this
+    /// binary's. Safe to run concurrently from several instances (PostgreSQL takes a lock).
+    async fn migrate(&self) -> Result<MigrationReport, StoreError>;
+
+    /// Compares the database's applied migrations with this binary's, without changing anything.
+    async fn migration_status(&self) -> Result<MigrationStatus, StoreError>;
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    async fn close(&self);
+
+    // ----- Runtime configuration -----
+
+    /// The stored runtime configuration, or `None` before the first save.
+    async fn load_runtime_config(&self) -> Result<Option<StoredRuntimeConfig>, StoreError>;
+
+    /// Saves the runtime configuration and appends it to the history, atomically.
+    ///
+    /// `expected_version` gives optimistic concurrency to editors: `Some(v)` saves only if the stored
+    /// version is still `v` (`Some(0)`: only if nothing is stored yet), otherwise returns
+    /// [`StoreError::Conflict`] and changes nothing. `None` saves unconditionally (insert or overwrite);
+    /// meant for the application itself, e.g. importing settings at first start. The returned version is
+    /// the stored one plus one (1 for the first save).
+    async fn save_runtime_config(
+        &self,
+        config: &RuntimeConfig,
+        expected_version: Option<i64>,
+        updated_by: Option<&str>,
+    ) -> Result<StoredRuntimeConfig, StoreError>;
+
+    /// The latest `limit` saved versions, newest first.
+    async fn runtime_config_history(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<RuntimeConfigHistoryEntry>, StoreError>;
+
+    // ----- Admin accounts and sessions -----
+
+    /// Creates an admin. Usernames are unique regardless of case ([`StoreError::AlreadyExists`]); the
+    /// spelling given here is kept for display. `password_hash` is the caller's argon2id PHC string.
+    async fn create_admin(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<AdminAccount, StoreError>;
+
+    async fn admin(&self, id: i64) -> Result<Option<AdminAccount>, StoreError>;
+
+    /// Looks an admin up by username, ignoring case (for logins).
+    async fn admin_by_username(&self, username: &str) -> Result<Option<AdminAccount>, StoreError>;
+
+    /// How many admins exist (zero means the setup flow must create the first one).
+    async fn count_admins(&self) -> Result<u64, StoreError>;
+
+    /// Replaces an admin's password hash and, in the same transaction, revokes all of that admin's
+    /// sessions: whoever knew the old password is logged out. Create a new session afterwards to keep the
+    /// current user logged in.
+    async fn update_admin_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError>;
+
+    /// Deletes an admin and their sessions.
+    async fn delete_admin(&self, id: i64) -> Result<(), StoreError>;
+
+    /// Records a session. `token_hash` is a hash of the session token (never the token itself), so a copy
+    /// of the database does not hand out logins.
+    async fn create_admin_session(
+        &self,
+        admin_id: i64,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<AdminSession, StoreError>;
+
+    /// The session with this token hash, if it exists and has not expired.
+    async fn admin_session(&self, token_hash: &str) -> Result<Option<AdminSession>, StoreError>;
+
+    /// Logs one session out. Returns whether it existed.
+    async fn delete_admin_session(&self, token_hash: &str) -> Result<bool, StoreError>;
+
+    /// Logs an admin out everywhere. Returns how many sessions were removed.
+    async fn delete_admin_sessions_for(&self, admin_id: i64) -> Result<u64, StoreError>;
+
+    /// Removes expired sessions (housekeeping). Returns how many were removed.
+    async fn delete_expired_sessions(&self) -> Result<u64, StoreError>;
+
+    // ----- Users -----
+
+    /// Records a user seen on Discord, or refreshes their names. Settings (priority, ignored, limits, LLM
+    /// overrides, conversation) of an existing user are kept.
+    async fn upsert_user(
+        &self,
+        discord_id: u64,
+        username: &str,
+        global_name: Option<&str>,
+    ) -> Result<User, StoreError>;
+
+    async fn user(&self, discord_id: u64) -> Result<Option<User>, StoreError>;
+
+    /// Priority users go first in the queue. Applies to commands recorded from now on.
+    async fn set_user_priority(&self, discord_id: u64, priority: bool) -> Result<User, StoreError>;
+
+    async fn set_user_ignored(&self, discord_id: u64, ignored: bool) -> Result<User, StoreError>;
+
+    /// Commands per 6 hours for this user; `None` returns to the configured default.
+    async fn set_user_limit_override(
+        &self,
+        discord_id: u64,
+        limit: Option<u32>,
+    ) -> Result<User, StoreError>;
+
+    /// Per-user LLM settings; each `None` returns that setting to the configured default.
+    async fn set_user_llm_overrides(
+        &self,
+        discord_id: u64,
+        model: Option<String>,
+        instructions: Option<String>,
+        temperature: Option<f32>,
+    ) -> Result<User, StoreError>;
+
+    /// The user's current LLM conversation; `None` makes the next command start a new one (`/clear`).
+    async fn set_user_conversation(
+        &self,
+        discord_id: u64,
+        conversation_id: Option<String>,
+    ) -> Result<User, StoreError>;
+
+    // ----- Chat commands (the queue) -----
+
+    /// Records a command. The user must exist ([`StoreError::NotFound`] otherwise); their current
+    /// priority is copied onto the command. An interaction recorded twice (Discord retries, two
+    /// instances) gives [`StoreError::AlreadyExists`], so exactly one recording wins.
+    async fn insert_chat_command(&self, new: NewChatCommand) -> Result<ChatCommand, StoreError>;
+
+    async fn chat_command(&self, id: i64) -> Result<Option<ChatCommand>, StoreError>;
+
+    async fn chat_command_by_interaction(
+        &self,
+        interaction_id: u64,
+    ) -> Result<Option<ChatCommand>, StoreError>;
+
+    /// Takes the next command to answer, if any, for `lease` from `now`.
+    ///
+    /// Candidates are queued commands and in-progress ones whose lease expired (their worker died or hung),
+    /// whose interaction token is still valid; priority commands first, then the oldest. The chosen
+    /// command becomes `in_progress` with `owner` holding the lease, and its `attempts` grows by one, in
+    /// one atomic statement: concurrent claimers (tasks or instances) never get the same command. The
+    /// caller decides what too many attempts mean (see `chat_command_max_attempts`).
+    async fn claim_next_chat_command(
+        &self,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ChatCommand>, StoreError>;
+
+    /// Extends a lease. `false` if `owner` no longer holds the command (another worker took it over):
+    /// the caller must stop working on it.
+    async fn renew_lease(
+        &self,
+        id: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records progress while answering: the step and, if given, the answer so far. `false` if `owner`
+    /// lost the lease.
+    async fn update_chat_command_progress(
+        &self,
+        id: i64,
+        owner: &str,
+        step: ChatCommandStep,
+        partial_response: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends a command held by `owner` with a final state, and releases the lease. A `None` response
+    /// keeps the partial one. Consumed tokens make it count toward the user's limit (see
+    /// [`ChatCommandOutcome::counts_toward_limit`]). `false` if `owner` lost the lease: then nothing is
+    /// written. A non-final state is an [`StoreError::InvalidArgument`].
+    async fn finish_chat_command(
+        &self,
+        id: i64,
+        owner: &str,
+        outcome: &ChatCommandOutcome,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives a command held by `owner` back to the queue (e.g. a retryable failure, or shutdown), keeping
+    /// its attempt count; `error`, if given, records why. `false` if `owner` lost the lease.
+    async fn requeue_chat_command(
+        &self,
+        id: i64,
+        owner: &str,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Moves a command that nobody holds from one state to another (e.g. `received` → `queued` once
+    /// admitted, `queued` → `aborted` by an admin). `false` if it was not in state `from`. Moving into a
+    /// final state sets `finished_at`. Commands `in_progress` are their worker's: use the lease-guarded
+    /// methods for them (`from = InProgress` is an [`StoreError::InvalidArgument`]).
+    async fn transition_chat_command(
+        &self,
+        id: i64,
+        from: ChatCommandState,
+        to: ChatCommandState,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks as `expired` the live commands whose interaction token ran out by `now` (they can no
+    /// longer be answered), except those a worker is still holding. Returns how many.
+    async fn expire_chat_commands(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// How many of a user's commands created at or after `since` count toward the limit (consumed
+    /// tokens). With `since = now - 6h` this is the user's current usage.
+    async fn count_user_commands_since(
+        &self,
+        user_id: u64,
+        since: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
+
+    /// When the oldest command counting toward the limit in the window starting at `since` was created:
+    /// the user gets a command back 6 h after it.
+    async fn oldest_counted_command_since(
+        &self,
+        user_id: u64,
+        since: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Whether the user has a command queued or being answered.
+    async fn user_in_flight(&self, user_id: u64) -> Result<bool, StoreError>;
+
+    /// How many commands wait in the queue (not counting those being answered).
+    async fn queued_count(&self) -> Result<u64, StoreError>;
+
+    // ----- Logs and feedback -----
+
+    /// Returns the new row's id.
+    async fn insert_interaction_log(&self, log: &InteractionLog) -> Result<i64, StoreError>;
+
+    /// Returns the new row's id.
+    async fn insert_discord_message(&self, message: &DiscordMessage) -> Result<i64, StoreError>;
+
+    /// Returns the new row's id.
+    async fn insert_llm_call_log(&self, log: &LlmCallLog) -> Result<i64, StoreError>;
+
+    /// Records a `/clear`. An interaction recorded twice gives [`StoreError::AlreadyExists`]. Returns the
+    /// new row's id.
+    async fn insert_clear_command(&self, clear: &ClearCommand) -> Result<i64, StoreError>;
+
+    /// When the user last used `/clear` (for its cooldown).
+    async fn last_clear_command(&self, user_id: u64) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Records feedback. Returns `false`, without error, for a repeated vote (same user, answer and
+    /// kind), which is not recorded; free-text [`FeedbackKind::Other`] is always recorded. The chat
+    /// command must exist ([`StoreError::NotFound`]).
+    async fn insert_user_feedback(&self, feedback: &UserFeedback) -> Result<bool, StoreError>;
+
+    /// Votes per kind on one answer; kinds without votes are absent.
+    async fn feedback_counts(
+        &self,
+        chat_command_id: i64,
+    ) -> Result<BTreeMap<FeedbackKind, u32>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_kind_names() {
+        assert_eq!(
+            "PostgreSQL".parse::<DatabaseKind>().unwrap(),
+            DatabaseKind::Postgres
+        );
+        assert_eq!(
+            "sqlite3".parse::<DatabaseKind>().unwrap(),
+            DatabaseKind::Sqlite
+        );
+        let err = "mysql".parse::<DatabaseKind>().unwrap_err();
+        assert!(err.contains("sqlite or postgres"), "{err}");
+        assert_eq!(DatabaseKind::Postgres.as_str(), "postgres");
+    }
+
+    #[test]
+    fn connect_options_debug_hides_the_password() {
+        let opts = ConnectOptions::postgres("postgres://dc:hunter2@db/dc");
+        let dbg = format!("{opts:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("postgres://dc:***@db/dc"), "{dbg}");
+    }
+
+    #[test]
+    fn migration_status_verdicts() {
+        let current = MigrationStatus {
+            applied: vec![1, 2],
+            ..Default::default()
+        };
+        assert!(current.is_current());
+        current.ensure_current().unwrap();
+
+        let behind = MigrationStatus {
+            applied: vec![1],
+            pending: vec![2],
+            ..Default::default()
+        };
+        assert!(!behind.is_current());
+        behind.ensure_migratable().unwrap();
+        assert!(matches!(
+            behind.ensure_current(),
+            Err(StoreError::SchemaOutdated { .. })
+        ));
+
+        let ahead = MigrationStatus {
+            applied: vec![1, 2],
+            unknown: vec![3],
+            ..Default::default()
+        };
+        assert!(!ahead.is_current());
+        let err = ahead.ensure_migratable().unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }));
+        assert!(err.to_string().contains("upgrade"), "{err}");
+    }
+
+    #[test]
+    fn compares_known_and_applied_migrations() {
+        let known: Vec<(i64, &[u8])> = vec![(1, b"a"), (2, b"b"), (3, b"c")];
+        let applied = vec![
+            (1, true, b"a".to_vec()),
+            (2, true, b"x".to_vec()),
+            (4, true, b"d".to_vec()),
+        ];
+        let s = compare_migrations(&known, &applied);
+        assert_eq!(s.applied, [1]);
+        assert_eq!(s.modified, [2]);
+        assert_eq!(s.pending, [3]);
+        assert_eq!(s.unknown, [4]);
+        assert!(s.failed.is_empty());
+
+        let s = compare_migrations(&known, &[(1, false, b"a".to_vec())]);
+        assert_eq!(s.failed, [1]);
+        assert_eq!(s.pending, [2, 3]);
+        assert!(matches!(
+            s.ensure_migratable(),
+            Err(StoreError::MigrationFailed { version: 1 })
+        ));
+
+        let fresh = compare_migrations(&known, &[]);
+        assert_eq!(fresh.pending, [1, 2, 3]);
+        assert!(!fresh.is_current());
+    }
+
+    #[test]
+    fn usernames_compare_without_case() {
+        assert_eq!(username_key("Admin"), username_key("aDMIN"));
+        assert_eq!(username_key("ÉLODIE"), "élodie");
+    }
+}

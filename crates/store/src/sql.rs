@@ -1,0 +1,252 @@
+//! SQL text shared by both backends.
+//!
+//! sqlx's SQLite driver accepts PostgreSQL's `$1` placeholders, and both databases accept `RETURNING`,
+//! `ON CONFLICT` upserts and the same functions used here, so one string serves both. Statements that
+//! differ live in `sqlite.rs` / `postgres.rs`.
+//!
+//! State names in the SQL are those of `ChatCommandState::as_str` (checked by a test below). Where a
+//! query should use a partial index, it repeats the index's `WHERE` term word for word: SQLite uses a
+//! partial index only when the query's `WHERE` visibly contains that term. The backends' unit tests check
+//! the query plans of the hot paths.
+
+// ----- Migrations -----
+
+pub(crate) const APPLIED_MIGRATIONS: &str =
+    "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version";
+
+// ----- Runtime configuration -----
+
+pub(crate) const LOAD_RUNTIME_CONFIG: &str =
+    "SELECT config, version, updated_at, updated_by FROM runtime_config WHERE id = 1";
+
+/// Unconditional save: insert version 1, or overwrite and bump the version.
+pub(crate) const UPSERT_RUNTIME_CONFIG: &str = "\
+    INSERT INTO runtime_config (id, config, version, updated_at, updated_by) \
+    VALUES (1, $1, 1, $2, $3) \
+    ON CONFLICT (id) DO UPDATE SET config = excluded.config, version = runtime_config.version + 1, \
+        updated_at = excluded.updated_at, updated_by = excluded.updated_by \
+    RETURNING config, version, updated_at, updated_by";
+
+/// First save only (expected version 0): no row when one exists already.
+pub(crate) const INSERT_RUNTIME_CONFIG: &str = "\
+    INSERT INTO runtime_config (id, config, version, updated_at, updated_by) \
+    VALUES (1, $1, 1, $2, $3) \
+    ON CONFLICT (id) DO NOTHING \
+    RETURNING config, version, updated_at, updated_by";
+
+/// Compare-and-set on the version: no row when someone else saved in between.
+pub(crate) const UPDATE_RUNTIME_CONFIG: &str = "\
+    UPDATE runtime_config SET config = $1, version = version + 1, updated_at = $2, updated_by = $3 \
+    WHERE id = 1 AND version = $4 \
+    RETURNING config, version, updated_at, updated_by";
+
+pub(crate) const INSERT_RUNTIME_CONFIG_HISTORY: &str = "\
+    INSERT INTO runtime_config_history (version, config, updated_by, updated_at) VALUES ($1, $2, $3, $4)";
+
+pub(crate) const RUNTIME_CONFIG_HISTORY: &str = "\
+    SELECT version, config, updated_by, updated_at FROM runtime_config_history \
+    ORDER BY version DESC, id DESC LIMIT $1";
+
+// ----- Admin accounts and sessions -----
+
+pub(crate) const INSERT_ADMIN: &str = "\
+    INSERT INTO admin_accounts (username, username_key, password_hash, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $4) RETURNING *";
+
+pub(crate) const ADMIN_BY_ID: &str = "SELECT * FROM admin_accounts WHERE id = $1";
+
+pub(crate) const ADMIN_BY_USERNAME: &str = "SELECT * FROM admin_accounts WHERE username_key = $1";
+
+pub(crate) const COUNT_ADMINS: &str = "SELECT COUNT(*) FROM admin_accounts";
+
+pub(crate) const UPDATE_ADMIN_PASSWORD: &str =
+    "UPDATE admin_accounts SET password_hash = $2, updated_at = $3 WHERE id = $1";
+
+pub(crate) const DELETE_ADMIN: &str = "DELETE FROM admin_accounts WHERE id = $1";
+
+pub(crate) const INSERT_ADMIN_SESSION: &str = "\
+    INSERT INTO admin_sessions (token_hash, admin_id, created_at, expires_at) VALUES ($1, $2, $3, $4) \
+    RETURNING *";
+
+pub(crate) const ADMIN_SESSION: &str =
+    "SELECT * FROM admin_sessions WHERE token_hash = $1 AND expires_at > $2";
+
+pub(crate) const DELETE_ADMIN_SESSION: &str = "DELETE FROM admin_sessions WHERE token_hash = $1";
+
+pub(crate) const DELETE_ADMIN_SESSIONS_FOR: &str = "DELETE FROM admin_sessions WHERE admin_id = $1";
+
+pub(crate) const DELETE_EXPIRED_SESSIONS: &str =
+    "DELETE FROM admin_sessions WHERE expires_at <= $1";
+
+// ----- Users -----
+
+/// New user, or fresh names for a known one; settings are left alone.
+pub(crate) const UPSERT_USER: &str = "\
+    INSERT INTO users (discord_id, username, global_name, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $4) \
+    ON CONFLICT (discord_id) DO UPDATE SET username = excluded.username, \
+        global_name = excluded.global_name, updated_at = excluded.updated_at \
+    RETURNING *";
+
+pub(crate) const USER: &str = "SELECT * FROM users WHERE discord_id = $1";
+
+pub(crate) const SET_USER_PRIORITY: &str =
+    "UPDATE users SET priority = $2, updated_at = $3 WHERE discord_id = $1 RETURNING *";
+
+pub(crate) const SET_USER_IGNORED: &str =
+    "UPDATE users SET ignored = $2, updated_at = $3 WHERE discord_id = $1 RETURNING *";
+
+pub(crate) const SET_USER_LIMIT_OVERRIDE: &str =
+    "UPDATE users SET limit_override = $2, updated_at = $3 WHERE discord_id = $1 RETURNING *";
+
+pub(crate) const SET_USER_LLM_OVERRIDES: &str = "\
+    UPDATE users SET llm_model = $2, llm_instructions = $3, llm_temperature = $4, updated_at = $5 \
+    WHERE discord_id = $1 RETURNING *";
+
+pub(crate) const SET_USER_CONVERSATION: &str =
+    "UPDATE users SET conversation_id = $2, updated_at = $3 WHERE discord_id = $1 RETURNING *";
+
+// ----- Chat commands -----
+
+/// Copies the user's priority; no row when the user does not exist.
+pub(crate) const INSERT_CHAT_COMMAND: &str = "\
+    INSERT INTO chat_commands (interaction_id, interaction_token, token_expires_at, application_id, \
+        user_id, guild_id, channel_id, private, prompt, state, step, priority, created_at, updated_at, \
+        finished_at) \
+    SELECT $1, $2, $3, $4, u.discord_id, $6, $7, $8, $9, $10, $11, u.priority, $12, $12, $13 \
+    FROM users u WHERE u.discord_id = $5 \
+    RETURNING *";
+
+pub(crate) const CHAT_COMMAND: &str = "SELECT * FROM chat_commands WHERE id = $1";
+
+pub(crate) const CHAT_COMMAND_BY_INTERACTION: &str =
+    "SELECT * FROM chat_commands WHERE interaction_id = $1";
+
+// The claim statement is dialect-specific (row locking): see `CLAIM` in `sqlite.rs` / `postgres.rs`.
+
+pub(crate) const RENEW_LEASE: &str = "\
+    UPDATE chat_commands SET lease_expires_at = $3, updated_at = $4 \
+    WHERE id = $1 AND lease_owner = $2 AND state = 'in_progress'";
+
+pub(crate) const UPDATE_PROGRESS: &str = "\
+    UPDATE chat_commands SET step = $3, response = COALESCE($4, response), updated_at = $5 \
+    WHERE id = $1 AND lease_owner = $2 AND state = 'in_progress'";
+
+pub(crate) const FINISH_CHAT_COMMAND: &str = "\
+    UPDATE chat_commands SET state = $3, step = 'done', response = COALESCE($4, response), error = $5, \
+        prompt_tokens = $6, completion_tokens = $7, total_tokens = $8, \
+        usage_counted = (usage_counted OR $9), discord_message_id = COALESCE($10, discord_message_id), \
+        lease_owner = NULL, lease_expires_at = NULL, finished_at = $11, updated_at = $11 \
+    WHERE id = $1 AND lease_owner = $2 AND state = 'in_progress'";
+
+pub(crate) const REQUEUE_CHAT_COMMAND: &str = "\
+    UPDATE chat_commands SET state = 'queued', step = 'enqueued', error = COALESCE($3, error), \
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = $4 \
+    WHERE id = $1 AND lease_owner = $2 AND state = 'in_progress'";
+
+pub(crate) const TRANSITION_CHAT_COMMAND: &str = "\
+    UPDATE chat_commands SET state = $3, step = COALESCE($4, step), \
+        finished_at = COALESCE($5, finished_at), updated_at = $6 \
+    WHERE id = $1 AND state = $2";
+
+pub(crate) const EXPIRE_CHAT_COMMANDS: &str = "\
+    UPDATE chat_commands SET state = 'expired', step = 'done', lease_owner = NULL, \
+        lease_expires_at = NULL, finished_at = $1, updated_at = $1 \
+    WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at <= $1 \
+      AND (state <> 'in_progress' OR lease_expires_at < $1)";
+
+pub(crate) const COUNT_USER_COMMANDS_SINCE: &str = "\
+    SELECT COUNT(*) FROM chat_commands WHERE user_id = $1 AND usage_counted AND created_at >= $2";
+
+pub(crate) const OLDEST_COUNTED_COMMAND_SINCE: &str = "\
+    SELECT created_at FROM chat_commands WHERE user_id = $1 AND usage_counted AND created_at >= $2 \
+    ORDER BY created_at LIMIT 1";
+
+pub(crate) const USER_IN_FLIGHT: &str = "\
+    SELECT EXISTS (SELECT 1 FROM chat_commands \
+        WHERE user_id = $1 AND state IN ('queued', 'in_progress'))";
+
+/// The redundant `state IN (...)` lets SQLite count over the claim index instead of the table.
+pub(crate) const QUEUED_COUNT: &str = "\
+    SELECT COUNT(*) FROM chat_commands WHERE state IN ('queued', 'in_progress') AND state = 'queued'";
+
+// ----- Logs and feedback -----
+
+pub(crate) const INSERT_INTERACTION_LOG: &str = "\
+    INSERT INTO interaction_logs (interaction_id, interaction_type, user_id, guild_id, channel_id, \
+        payload, received_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+
+pub(crate) const INSERT_DISCORD_MESSAGE: &str = "\
+    INSERT INTO discord_messages (message_id, channel_id, guild_id, user_id, chat_command_id, content, \
+        payload, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+
+pub(crate) const INSERT_LLM_CALL_LOG: &str = "\
+    INSERT INTO llm_call_logs (chat_command_id, provider, operation, model, request, response, \
+        http_status, error, started_at, duration_ms, prompt_tokens, completion_tokens, total_tokens) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+
+pub(crate) const INSERT_CLEAR_COMMAND: &str = "\
+    INSERT INTO clear_commands (interaction_id, user_id, guild_id, channel_id, created_at) \
+    VALUES ($1, $2, $3, $4, $5) RETURNING id";
+
+pub(crate) const LAST_CLEAR_COMMAND: &str = "\
+    SELECT created_at FROM clear_commands WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1";
+
+/// A repeated single vote hits the partial unique index and inserts nothing.
+pub(crate) const INSERT_USER_FEEDBACK: &str = "\
+    INSERT INTO user_feedback (chat_command_id, user_id, kind, detail, created_at) \
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+
+pub(crate) const FEEDBACK_COUNTS: &str = "\
+    SELECT kind, COUNT(*) FROM user_feedback WHERE chat_command_id = $1 GROUP BY kind";
+
+/// Hot-path queries whose plans the backends' tests check, with the table they must not scan.
+#[cfg(test)]
+pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
+    (COUNT_USER_COMMANDS_SINCE, "chat_commands"),
+    (OLDEST_COUNTED_COMMAND_SINCE, "chat_commands"),
+    (USER_IN_FLIGHT, "chat_commands"),
+    (QUEUED_COUNT, "chat_commands"),
+    (EXPIRE_CHAT_COMMANDS, "chat_commands"),
+    (CHAT_COMMAND_BY_INTERACTION, "chat_commands"),
+    (FEEDBACK_COUNTS, "user_feedback"),
+    (ADMIN_SESSION, "admin_sessions"),
+    (ADMIN_BY_USERNAME, "admin_accounts"),
+    (LAST_CLEAR_COMMAND, "clear_commands"),
+];
+
+#[cfg(test)]
+mod tests {
+    use disconcierge_core::model::ChatCommandState;
+
+    #[test]
+    fn state_names_in_sql_match_the_domain() {
+        let all = [
+            crate::sqlite::CLAIM,
+            crate::postgres::CLAIM,
+            super::EXPIRE_CHAT_COMMANDS,
+            super::USER_IN_FLIGHT,
+            super::QUEUED_COUNT,
+            super::REQUEUE_CHAT_COMMAND,
+            super::FINISH_CHAT_COMMAND,
+        ]
+        .concat();
+        let mut rest = all.as_str();
+        let mut found = 0;
+        // Every quoted word in these statements is a state name (or the step names below).
+        while let Some(start) = rest.find('\'') {
+            let end = rest[start + 1..].find('\'').unwrap() + start + 1;
+            let word = &rest[start + 1..end];
+            let is_step = ["done", "enqueued"].contains(&word);
+            assert!(
+                is_step || word.parse::<ChatCommandState>().is_ok(),
+                "{word:?} is not a chat command state"
+            );
+            found += 1;
+            rest = &rest[end + 1..];
+        }
+        assert!(found > 10);
+    }
+}

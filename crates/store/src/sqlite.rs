@@ -1,0 +1,225 @@
+//! The SQLite backend: one file, WAL journal, one writer at a time.
+//!
+//! Timestamps are TEXT in one fixed-width format (see [`ts`]) so that SQL comparisons on them are correct;
+//! sqlx's own encoding drops trailing zero digits, which would make `'...:00Z' > '...:00.5Z'`.
+
+use crate::ConnectOptions;
+use sqlx::ConnectOptions as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::str::FromStr;
+
+type Db = sqlx::Sqlite;
+type DbRow = sqlx::sqlite::SqliteRow;
+type TsValue = String;
+
+const KIND: DatabaseKind = DatabaseKind::Sqlite;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a connection waits for another's write to finish before giving up with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Is the `_sqlx_migrations` table there (false on a fresh database)?
+const MIGRATIONS_TABLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+     WHERE type = 'table' AND name = '_sqlx_migrations')";
+
+/// Claims the next command in one statement. SQLite runs one writer at a time and a write statement
+/// takes the write lock before it reads, so the sub-select and the update cannot interleave with another
+/// claim. `$1` owner, `$2` lease end, `$3` now.
+pub(crate) const CLAIM: &str = "\
+    UPDATE chat_commands SET state = 'in_progress', lease_owner = $1, lease_expires_at = $2, \
+        attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
+    WHERE id = ( \
+        SELECT id FROM chat_commands \
+        WHERE state IN ('queued', 'in_progress') \
+          AND (state = 'queued' OR lease_expires_at < $3) \
+          AND token_expires_at > $3 \
+        ORDER BY priority DESC, created_at, id \
+        LIMIT 1) \
+    RETURNING *";
+
+/// A timestamp as stored: `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always UTC and always 6 fractional digits, so
+/// that text order is time order. sqlx reads it back as RFC 3339.
+fn ts(t: DateTime<Utc>) -> TsValue {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Starts a transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so that it waits for other
+/// writers up front (busy timeout) instead of failing when it first writes after reading.
+async fn begin_write(pool: &sqlx::Pool<Db>) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// A store on a SQLite file.
+pub(crate) struct Backend {
+    pool: sqlx::Pool<Db>,
+}
+
+impl Backend {
+    pub(crate) async fn connect(opts: &ConnectOptions) -> Result<Self, StoreError> {
+        let location = opts.redacted_location();
+        let fail = |hint: &'static str, source: sqlx::Error| StoreError::Connect {
+            kind: KIND,
+            location: location.clone(),
+            hint,
+            source,
+        };
+        let raw = opts.url_or_path.trim();
+        let options = if raw.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(raw).map_err(|e| {
+                fail(
+                    "use a file path or a URL such as sqlite:///var/lib/disconcierge/dc.sqlite3",
+                    e,
+                )
+            })?
+        } else {
+            SqliteConnectOptions::new().filename(raw)
+        };
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .log_statements(log::LevelFilter::Trace)
+            .log_slow_statements(log::LevelFilter::Warn, opts.slow_threshold);
+
+        if let Some(dir) = options.get_filename().parent()
+            && dir != Path::new("")
+            && !dir.exists()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                fail(
+                    "could not create its directory; check that the parent directory exists and \
+                     is writable by this user",
+                    sqlx::Error::Io(e),
+                )
+            })?;
+        }
+
+        let pool = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.clamp(1, crate::SQLITE_MAX_CONNECTIONS))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                fail(
+                    "check that the path is right, that the directory is writable by this user, and \
+                     that the file is a SQLite database",
+                    e,
+                )
+            })?;
+        Ok(Backend { pool })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> &sqlx::Pool<Db> {
+        &self.pool
+    }
+}
+
+include!("backend_impl.rs");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_sort_as_text() {
+        let a = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let b = DateTime::from_timestamp(1_700_000_000, 500_000_000).unwrap();
+        let c = DateTime::from_timestamp(1_700_000_001, 0).unwrap();
+        assert_eq!(ts(a), "2023-11-14T22:13:20.000000Z");
+        assert!(ts(a) < ts(b) && ts(b) < ts(c));
+        let back = DateTime::parse_from_rfc3339(&ts(b)).unwrap();
+        assert_eq!(back, b);
+    }
+
+    async fn store() -> (crate::testing::TestDb, &'static Backend) {
+        let db = crate::testing::TestDb::sqlite().await;
+        let backend = Backend::connect(&db.opts).await.unwrap();
+        (db, Box::leak(Box::new(backend)))
+    }
+
+    /// Every hot-path query reads an index, never the whole table.
+    #[tokio::test]
+    async fn hot_paths_use_indexes() {
+        let (_db, backend) = store().await;
+        let mut queries: Vec<(&str, &str)> = crate::sql::HOT_PATHS.to_vec();
+        queries.push((CLAIM, "chat_commands"));
+        for (query, table) in queries {
+            let explain = format!("EXPLAIN QUERY PLAN {query}");
+            let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(explain))
+                .fetch_all(backend.pool())
+                .await
+                .unwrap();
+            let plan: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+            assert!(
+                plan.iter().any(|d| d.contains(table)),
+                "plan of {query} does not mention {table}: {plan:?}"
+            );
+            for detail in &plan {
+                // "SCAN t USING [COVERING] INDEX i" walks an index; a bare "SCAN t" reads the table.
+                let full_scan = detail.starts_with(&format!("SCAN {table}"))
+                    && !detail.contains("USING INDEX")
+                    && !detail.contains("USING COVERING INDEX");
+                assert!(!full_scan, "{query}\nscans {table}: {plan:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn creates_the_file_and_its_directory() {
+        let db = crate::testing::TestDb::sqlite().await;
+        let dir = Path::new(&db.opts.url_or_path).parent().unwrap().to_owned();
+        let path = dir.join("a/b/new.sqlite3");
+        let backend = Backend::connect(&ConnectOptions::sqlite(path.to_str().unwrap()))
+            .await
+            .unwrap();
+        assert!(path.exists());
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(backend.pool())
+            .await
+            .unwrap();
+        assert_eq!(journal, "wal");
+        let backend = &backend;
+        let pragma = |name: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+                .fetch_one(backend.pool())
+                .await
+                .unwrap()
+        };
+        assert_eq!(pragma("foreign_keys").await, 1);
+        assert_eq!(pragma("busy_timeout").await, 5000);
+        assert_eq!(pragma("synchronous").await, 1, "NORMAL");
+
+        // A `sqlite:` URL works too.
+        let url_path = dir.join("c/url.sqlite3");
+        let store = crate::connect(&ConnectOptions::sqlite(format!(
+            "sqlite://{}",
+            url_path.display()
+        )))
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        assert!(url_path.exists());
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_location_says_what_to_check() {
+        let err =
+            match crate::connect(&ConnectOptions::sqlite("/proc/disconcierge/dc.sqlite3")).await {
+                Ok(_) => panic!("opened a database under /proc"),
+                Err(e) => e,
+            };
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(
+                "could not open the SQLite database at /proc/disconcierge/dc.sqlite3: "
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("writable"), "{msg}");
+    }
+}

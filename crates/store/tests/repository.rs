@@ -1,0 +1,1329 @@
+//! The repository contract, run against both backends.
+//!
+//! Each test below is written once, against `&dyn Store`, and `both!` instantiates it as
+//! `sqlite::<name>` and `postgres::<name>`. The PostgreSQL ones need `DC_TEST_POSTGRES_URL` (e.g.
+//! `postgres://postgres@127.0.0.1:5432/postgres`); without it they print `SKIPPED (PostgreSQL): ...` and
+//! pass. Every test gets a fresh database.
+
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use disconcierge_core::RuntimeConfig;
+use disconcierge_core::model::{
+    ChatCommandOutcome, ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage,
+    FeedbackKind, InteractionLog, LlmCallLog, NewChatCommand, TokenUsage, UserFeedback,
+};
+use disconcierge_store::testing::TestDb;
+use disconcierge_store::{DatabaseKind, Store, StoreError};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(disconcierge_store::DatabaseKind::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[cfg_attr(not(dc_test_postgres), ignore = "PostgreSQL: set DC_TEST_POSTGRES_URL to run")]
+                async fn $name() {
+                    super::$name(disconcierge_store::DatabaseKind::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+both!(
+    migrate_is_idempotent_and_status_current,
+    schema_from_a_newer_binary_is_refused,
+    runtime_config_versions_conflicts_and_history,
+    admin_usernames_are_unique_without_case,
+    admin_sessions_expire_and_are_revoked,
+    upsert_user_keeps_settings,
+    chat_command_insert_and_duplicate_interaction,
+    claim_takes_priority_then_oldest,
+    concurrent_claims_take_each_command_once,
+    expired_lease_is_reclaimed_and_old_owner_locked_out,
+    only_the_lease_owner_progresses_and_finishes,
+    requeue_and_transitions,
+    expire_commands_with_dead_tokens,
+    usage_window_counts_only_consumed_commands,
+    feedback_one_vote_per_kind_except_other,
+    logs_are_inserted,
+);
+
+/// A fresh, migrated database of `kind`, or `None` when PostgreSQL is not configured.
+async fn fresh(kind: DatabaseKind) -> Option<TestDb> {
+    match kind {
+        DatabaseKind::Sqlite => Some(TestDb::sqlite().await),
+        DatabaseKind::Postgres => TestDb::postgres().await,
+    }
+}
+
+async fn fresh_unmigrated(kind: DatabaseKind) -> Option<TestDb> {
+    match kind {
+        DatabaseKind::Sqlite => Some(TestDb::sqlite_unmigrated().await),
+        DatabaseKind::Postgres => TestDb::postgres_unmigrated().await,
+    }
+}
+
+/// Whole seconds, so that values survive the database's microsecond precision unchanged.
+fn t0() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(0)
+}
+
+fn mins(n: i64) -> TimeDelta {
+    TimeDelta::minutes(n)
+}
+
+fn new_command(interaction_id: u64, user_id: u64, created_at: DateTime<Utc>) -> NewChatCommand {
+    NewChatCommand {
+        interaction_id,
+        interaction_token: format!("token-{interaction_id}"),
+        token_expires_at: created_at + mins(15),
+        application_id: 42,
+        user_id,
+        guild_id: Some(7),
+        channel_id: Some(8),
+        private: false,
+        prompt: format!("question {interaction_id}"),
+        state: ChatCommandState::Queued,
+        created_at,
+    }
+}
+
+fn outcome(state: ChatCommandState, usage: Option<TokenUsage>) -> ChatCommandOutcome {
+    ChatCommandOutcome {
+        state,
+        response: Some("answer".into()),
+        error: None,
+        usage,
+        discord_message_id: Some(555),
+    }
+}
+
+const USAGE: TokenUsage = TokenUsage {
+    prompt_tokens: 10,
+    completion_tokens: 20,
+    total_tokens: 30,
+};
+
+const LEASE: Duration = Duration::from_secs(60);
+
+// ----- Migrations -----
+
+async fn migrate_is_idempotent_and_status_current(kind: DatabaseKind) {
+    let Some(db) = fresh_unmigrated(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    assert_eq!(store.kind(), kind);
+    store.ping().await.unwrap();
+
+    let status = store.migration_status().await.unwrap();
+    assert!(!status.is_current());
+    assert!(status.applied.is_empty());
+    assert_eq!(status.pending, [1]);
+    assert!(matches!(
+        status.ensure_current(),
+        Err(StoreError::SchemaOutdated { .. })
+    ));
+
+    let report = store.migrate().await.unwrap();
+    assert_eq!(report.applied, [1]);
+    assert!(report.status.is_current(), "{:?}", report.status);
+    assert_eq!(report.status.applied, [1]);
+
+    let again = store.migrate().await.unwrap();
+    assert!(
+        again.applied.is_empty(),
+        "second migrate applied {:?}",
+        again.applied
+    );
+    let status = store.migration_status().await.unwrap();
+    assert!(status.is_current(), "{status:?}");
+    assert_eq!(status.applied, [1]);
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM _sqlx_migrations").await,
+        1
+    );
+    // The schema is usable.
+    assert_eq!(store.count_admins().await.unwrap(), 0);
+}
+
+async fn schema_from_a_newer_binary_is_refused(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    db.add_fake_applied_migration(20991231).await;
+
+    let status = store.migration_status().await.unwrap();
+    assert_eq!(status.unknown, [20991231]);
+    assert_eq!(status.applied, [1]);
+    assert!(status.pending.is_empty());
+    assert!(!status.is_current());
+
+    let err = store.migrate().await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::SchemaTooNew { unknown } if unknown == &[20991231]),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("newer disconcierge"), "{msg}");
+    assert!(msg.contains("20991231"), "{msg}");
+    assert!(msg.contains("upgrade the binary"), "{msg}");
+    // Nothing was touched.
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM _sqlx_migrations").await,
+        2
+    );
+}
+
+// ----- Runtime configuration -----
+
+async fn runtime_config_versions_conflicts_and_history(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    assert_eq!(store.load_runtime_config().await.unwrap(), None);
+
+    let defaults = RuntimeConfig::default();
+    // Expecting a version that does not exist is a conflict, and writes nothing.
+    assert!(matches!(
+        store
+            .save_runtime_config(&defaults, Some(3), Some("ann"))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.load_runtime_config().await.unwrap(), None);
+
+    let first = store
+        .save_runtime_config(&defaults, Some(0), None)
+        .await
+        .unwrap();
+    assert_eq!(first.version, 1);
+    assert_eq!(first.config, defaults);
+    assert_eq!(first.updated_by, None);
+    // "Only if nothing is stored yet" no longer holds.
+    assert!(matches!(
+        store.save_runtime_config(&defaults, Some(0), None).await,
+        Err(StoreError::Conflict)
+    ));
+
+    let mut changed = defaults.clone();
+    changed.paused = true;
+    changed.llm_temperature = Some(0.25);
+    changed.user_chat_command_limit_6h = 3;
+    let second = store
+        .save_runtime_config(&changed, Some(1), Some("ann"))
+        .await
+        .unwrap();
+    assert_eq!(second.version, 2);
+    assert_eq!(second.updated_by.as_deref(), Some("ann"));
+
+    // Bob edited version 1 too: his save must not overwrite Ann's.
+    let mut bobs = defaults.clone();
+    bobs.paused_message = "bob was here".into();
+    let err = store
+        .save_runtime_config(&bobs, Some(1), Some("bob"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict));
+    assert!(err.to_string().contains("reload"), "{err}");
+
+    let loaded = store.load_runtime_config().await.unwrap().unwrap();
+    assert_eq!(loaded.version, 2);
+    assert_eq!(loaded.config, changed);
+    assert_eq!(loaded.updated_by.as_deref(), Some("ann"));
+    assert_eq!(loaded.updated_at, second.updated_at);
+
+    // Unconditional save bumps the version.
+    let third = store
+        .save_runtime_config(&defaults, None, None)
+        .await
+        .unwrap();
+    assert_eq!(third.version, 3);
+    assert_eq!(
+        store.load_runtime_config().await.unwrap().unwrap().config,
+        defaults
+    );
+
+    let history = store.runtime_config_history(10).await.unwrap();
+    let versions: Vec<_> = history.iter().map(|h| h.version).collect();
+    assert_eq!(versions, [3, 2, 1], "conflicts must not be recorded");
+    assert_eq!(history[1].updated_by.as_deref(), Some("ann"));
+    assert_eq!(history[1].config["paused"], serde_json::json!(true));
+    assert_eq!(history[0].config["paused"], serde_json::json!(false));
+    assert_eq!(store.runtime_config_history(1).await.unwrap().len(), 1);
+}
+
+// ----- Admin accounts -----
+
+async fn admin_usernames_are_unique_without_case(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    assert_eq!(store.count_admins().await.unwrap(), 0);
+    let admin = store.create_admin("Admin", "$argon2id$one").await.unwrap();
+    assert_eq!(admin.username, "Admin");
+    assert_eq!(admin.password_hash, "$argon2id$one");
+
+    let err = store
+        .create_admin("aDMIN", "$argon2id$two")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
+    assert_eq!(store.count_admins().await.unwrap(), 1);
+
+    let found = store.admin_by_username("ADMIN").await.unwrap().unwrap();
+    assert_eq!(found, admin);
+    assert_eq!(store.admin(admin.id).await.unwrap(), Some(admin.clone()));
+    assert_eq!(store.admin_by_username("nobody").await.unwrap(), None);
+
+    let other = store.create_admin("other", "$argon2id$x").await.unwrap();
+    assert_ne!(other.id, admin.id);
+    assert_eq!(store.count_admins().await.unwrap(), 2);
+
+    store.delete_admin(other.id).await.unwrap();
+    assert_eq!(store.admin(other.id).await.unwrap(), None);
+    assert!(matches!(
+        store.delete_admin(other.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // The name is free again.
+    store.create_admin("OTHER", "$argon2id$y").await.unwrap();
+}
+
+async fn admin_sessions_expire_and_are_revoked(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let admin = store.create_admin("root", "$argon2id$old").await.unwrap();
+    let now = t0();
+
+    let live = store
+        .create_admin_session(admin.id, "live-hash", now + mins(60))
+        .await
+        .unwrap();
+    assert_eq!(live.admin_id, admin.id);
+    assert_eq!(live.expires_at, now + mins(60));
+    store
+        .create_admin_session(admin.id, "stale-hash", now - mins(1))
+        .await
+        .unwrap();
+
+    assert_eq!(store.admin_session("live-hash").await.unwrap(), Some(live));
+    assert_eq!(store.admin_session("stale-hash").await.unwrap(), None);
+    assert_eq!(store.admin_session("unknown").await.unwrap(), None);
+    assert_eq!(store.delete_expired_sessions().await.unwrap(), 1);
+    assert_eq!(store.delete_expired_sessions().await.unwrap(), 0);
+
+    // A session for a missing admin is refused.
+    assert!(matches!(
+        store
+            .create_admin_session(admin.id + 1000, "orphan", now + mins(5))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Logging out one session.
+    store
+        .create_admin_session(admin.id, "second", now + mins(60))
+        .await
+        .unwrap();
+    assert!(store.delete_admin_session("second").await.unwrap());
+    assert!(!store.delete_admin_session("second").await.unwrap());
+    assert!(store.admin_session("live-hash").await.unwrap().is_some());
+
+    // A password change logs out everywhere.
+    store
+        .create_admin_session(admin.id, "third", now + mins(60))
+        .await
+        .unwrap();
+    store
+        .update_admin_password(admin.id, "$argon2id$new")
+        .await
+        .unwrap();
+    assert_eq!(store.admin_session("live-hash").await.unwrap(), None);
+    assert_eq!(store.admin_session("third").await.unwrap(), None);
+    let updated = store.admin(admin.id).await.unwrap().unwrap();
+    assert_eq!(updated.password_hash, "$argon2id$new");
+    assert!(updated.updated_at >= admin.updated_at);
+    assert!(matches!(
+        store.update_admin_password(admin.id + 1000, "x").await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Revoking all of one admin's sessions leaves the others'.
+    let other = store.create_admin("other", "$argon2id$o").await.unwrap();
+    for hash in ["a1", "a2"] {
+        store
+            .create_admin_session(admin.id, hash, now + mins(60))
+            .await
+            .unwrap();
+    }
+    store
+        .create_admin_session(other.id, "o1", now + mins(60))
+        .await
+        .unwrap();
+    assert_eq!(store.delete_admin_sessions_for(admin.id).await.unwrap(), 2);
+    assert!(store.admin_session("o1").await.unwrap().is_some());
+
+    // Deleting an admin deletes their sessions.
+    store.delete_admin(other.id).await.unwrap();
+    assert_eq!(store.admin_session("o1").await.unwrap(), None);
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM admin_sessions").await,
+        0
+    );
+}
+
+// ----- Users -----
+
+async fn upsert_user_keeps_settings(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    // Beyond i64::MAX: must still round-trip.
+    let big = u64::MAX - 5;
+    let user = store.upsert_user(big, "ann", Some("Ann")).await.unwrap();
+    assert_eq!(user.discord_id, big);
+    assert!(!user.priority && !user.ignored);
+    assert_eq!(user.limit_override, None);
+
+    store.set_user_priority(big, true).await.unwrap();
+    store.set_user_ignored(big, true).await.unwrap();
+    store.set_user_limit_override(big, Some(7)).await.unwrap();
+    store
+        .set_user_llm_overrides(
+            big,
+            Some("gpt-x".into()),
+            Some("be brief".into()),
+            Some(0.5),
+        )
+        .await
+        .unwrap();
+    let set = store
+        .set_user_conversation(big, Some("conv_1".into()))
+        .await
+        .unwrap();
+    assert_eq!(set.conversation_id.as_deref(), Some("conv_1"));
+
+    let again = store.upsert_user(big, "ann2", None).await.unwrap();
+    assert_eq!(again.username, "ann2");
+    assert_eq!(again.global_name, None);
+    assert!(again.priority);
+    assert!(again.ignored);
+    assert_eq!(again.limit_override, Some(7));
+    assert_eq!(again.llm_model.as_deref(), Some("gpt-x"));
+    assert_eq!(again.llm_instructions.as_deref(), Some("be brief"));
+    assert_eq!(again.llm_temperature, Some(0.5));
+    assert_eq!(again.conversation_id.as_deref(), Some("conv_1"));
+    assert_eq!(again.created_at, user.created_at);
+    assert_eq!(store.user(big).await.unwrap(), Some(again));
+
+    let reset = store.set_user_limit_override(big, None).await.unwrap();
+    assert_eq!(reset.limit_override, None);
+    let reset = store
+        .set_user_llm_overrides(big, None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            reset.llm_model,
+            reset.llm_instructions,
+            reset.llm_temperature
+        ),
+        (None, None, None)
+    );
+    let reset = store.set_user_conversation(big, None).await.unwrap();
+    assert_eq!(reset.conversation_id, None);
+
+    assert_eq!(store.user(1).await.unwrap(), None);
+    assert!(matches!(
+        store.set_user_priority(1, true).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+// ----- Chat commands -----
+
+async fn chat_command_insert_and_duplicate_interaction(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(10, "ann", None).await.unwrap();
+    store.set_user_priority(10, true).await.unwrap();
+
+    let mut new = new_command(u64::MAX - 1, 10, now);
+    new.private = true;
+    new.guild_id = None;
+    let cmd = store.insert_chat_command(new.clone()).await.unwrap();
+    assert!(cmd.id > 0);
+    assert_eq!(cmd.interaction_id, u64::MAX - 1);
+    assert_eq!(cmd.interaction_token, "token-18446744073709551614");
+    assert_eq!(cmd.token_expires_at, now + mins(15));
+    assert_eq!(cmd.application_id, 42);
+    assert_eq!(cmd.user_id, 10);
+    assert_eq!(cmd.guild_id, None);
+    assert_eq!(cmd.channel_id, Some(8));
+    assert!(cmd.private);
+    assert!(cmd.priority, "priority is copied from the user");
+    assert_eq!(cmd.state, ChatCommandState::Queued);
+    assert_eq!(cmd.step, ChatCommandStep::Enqueued);
+    assert_eq!(cmd.attempts, 0);
+    assert_eq!(cmd.usage, None);
+    assert!(!cmd.usage_counted);
+    assert_eq!(cmd.lease_owner, None);
+    assert_eq!(cmd.created_at, now);
+    assert_eq!(cmd.finished_at, None);
+    assert!(!format!("{cmd:?}").contains("token-"));
+
+    assert_eq!(store.chat_command(cmd.id).await.unwrap(), Some(cmd.clone()));
+    assert_eq!(
+        store
+            .chat_command_by_interaction(u64::MAX - 1)
+            .await
+            .unwrap(),
+        Some(cmd.clone())
+    );
+    assert_eq!(store.chat_command(cmd.id + 100).await.unwrap(), None);
+
+    // The same interaction again (a retry, another instance): refused.
+    let err = store.insert_chat_command(new).await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
+
+    // Unknown author.
+    let err = store
+        .insert_chat_command(new_command(2, 999, now))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+    // A command refused at once is recorded finished.
+    let mut limited = new_command(3, 10, now);
+    limited.state = ChatCommandState::RateLimited;
+    let limited = store.insert_chat_command(limited).await.unwrap();
+    assert_eq!(limited.state, ChatCommandState::RateLimited);
+    assert_eq!(limited.step, ChatCommandStep::Done);
+    assert_eq!(limited.finished_at, Some(now));
+}
+
+async fn claim_takes_priority_then_oldest(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "plain", None).await.unwrap();
+    store.upsert_user(2, "vip", None).await.unwrap();
+    store.set_user_priority(2, true).await.unwrap();
+
+    let plain_old = store
+        .insert_chat_command(new_command(101, 1, now - mins(5)))
+        .await
+        .unwrap();
+    let plain_new = store
+        .insert_chat_command(new_command(102, 1, now - mins(4)))
+        .await
+        .unwrap();
+    let vip_new = store
+        .insert_chat_command(new_command(103, 2, now - mins(2)))
+        .await
+        .unwrap();
+    let vip_old = store
+        .insert_chat_command(new_command(104, 2, now - mins(3)))
+        .await
+        .unwrap();
+    // Never claimable: a final state, and a token that already expired.
+    let mut ignored = new_command(105, 1, now - mins(10));
+    ignored.state = ChatCommandState::Ignored;
+    store.insert_chat_command(ignored).await.unwrap();
+    store
+        .insert_chat_command(new_command(106, 1, now - mins(20)))
+        .await
+        .unwrap();
+    assert_eq!(store.queued_count().await.unwrap(), 5);
+
+    let mut order = Vec::new();
+    while let Some(cmd) = store
+        .claim_next_chat_command("worker", LEASE, now)
+        .await
+        .unwrap()
+    {
+        assert_eq!(cmd.state, ChatCommandState::InProgress);
+        assert_eq!(cmd.lease_owner.as_deref(), Some("worker"));
+        assert_eq!(cmd.lease_expires_at, Some(now + mins(1)));
+        assert_eq!(cmd.attempts, 1);
+        assert_eq!(cmd.started_at, Some(now));
+        order.push(cmd.id);
+        assert!(order.len() <= 4, "claimed too many: {order:?}");
+    }
+    assert_eq!(order, [vip_old.id, vip_new.id, plain_old.id, plain_new.id]);
+    // The expired-token command stays queued until expired.
+    assert_eq!(store.queued_count().await.unwrap(), 1);
+}
+
+async fn concurrent_claims_take_each_command_once(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let now = t0();
+    db.store.upsert_user(1, "ann", None).await.unwrap();
+    let mut all = HashSet::new();
+    for i in 0..20 {
+        let cmd = db
+            .store
+            .insert_chat_command(new_command(
+                1000 + i,
+                1,
+                now - mins(1) + TimeDelta::seconds(i as i64),
+            ))
+            .await
+            .unwrap();
+        all.insert(cmd.id);
+    }
+    // Two "instances", four claimers each.
+    let second: Arc<dyn Store> = db.connect_again().await;
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let store = if w % 2 == 0 {
+            db.store.clone()
+        } else {
+            second.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let owner = format!("worker-{w}");
+            let mut mine = Vec::new();
+            while let Some(cmd) = store
+                .claim_next_chat_command(&owner, LEASE, now)
+                .await
+                .unwrap()
+            {
+                assert_eq!(cmd.lease_owner.as_deref(), Some(owner.as_str()));
+                mine.push(cmd.id);
+                tokio::task::yield_now().await;
+            }
+            mine
+        }));
+    }
+    let mut claimed = Vec::new();
+    for task in tasks {
+        claimed.extend(task.await.unwrap());
+    }
+    let unique: HashSet<_> = claimed.iter().copied().collect();
+    assert_eq!(
+        claimed.len(),
+        20,
+        "some command was claimed twice: {claimed:?}"
+    );
+    assert_eq!(unique, all);
+    for id in all {
+        let cmd = db.store.chat_command(id).await.unwrap().unwrap();
+        assert_eq!(
+            cmd.attempts, 1,
+            "command {id} was claimed {} times",
+            cmd.attempts
+        );
+        assert_eq!(cmd.state, ChatCommandState::InProgress);
+    }
+    assert_eq!(db.store.queued_count().await.unwrap(), 0);
+    second.close().await;
+}
+
+async fn expired_lease_is_reclaimed_and_old_owner_locked_out(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    let cmd = store
+        .insert_chat_command(new_command(1, 1, now))
+        .await
+        .unwrap();
+
+    let first = store
+        .claim_next_chat_command("w1", Duration::from_secs(30), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.id, cmd.id);
+    // Held: nobody else gets it.
+    assert_eq!(
+        store
+            .claim_next_chat_command("w2", LEASE, now + TimeDelta::seconds(10))
+            .await
+            .unwrap(),
+        None
+    );
+    // w1 renews to 60 s, so it is still held at 45 s.
+    assert!(
+        store
+            .renew_lease(cmd.id, "w1", now + TimeDelta::seconds(60))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .claim_next_chat_command("w2", LEASE, now + TimeDelta::seconds(45))
+            .await
+            .unwrap(),
+        None
+    );
+    // w1 went silent; after its lease, w2 takes over.
+    let later = now + TimeDelta::seconds(61);
+    let second = store
+        .claim_next_chat_command("w2", LEASE, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.id, cmd.id);
+    assert_eq!(second.attempts, 2);
+    assert_eq!(second.lease_owner.as_deref(), Some("w2"));
+    assert_eq!(second.lease_expires_at, Some(later + mins(1)));
+    assert_eq!(second.started_at, Some(now), "first start is kept");
+
+    // w1 wakes up: every write it tries is refused.
+    assert!(
+        !store
+            .renew_lease(cmd.id, "w1", later + mins(5))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_chat_command_progress(cmd.id, "w1", ChatCommandStep::Streaming, Some("stale"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish_chat_command(
+                cmd.id,
+                "w1",
+                &outcome(ChatCommandState::Completed, Some(USAGE))
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .requeue_chat_command(cmd.id, "w1", None)
+            .await
+            .unwrap()
+    );
+    let current = store.chat_command(cmd.id).await.unwrap().unwrap();
+    assert_eq!(current.lease_owner.as_deref(), Some("w2"));
+    assert_eq!(current.response, None);
+
+    assert!(
+        store
+            .finish_chat_command(
+                cmd.id,
+                "w2",
+                &outcome(ChatCommandState::Completed, Some(USAGE))
+            )
+            .await
+            .unwrap()
+    );
+    // Finished: gone from the queue for good, even for its last owner.
+    assert_eq!(
+        store
+            .claim_next_chat_command("w3", LEASE, later + mins(10))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        !store
+            .renew_lease(cmd.id, "w2", later + mins(5))
+            .await
+            .unwrap()
+    );
+}
+
+async fn only_the_lease_owner_progresses_and_finishes(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    let cmd = store
+        .insert_chat_command(new_command(1, 1, now))
+        .await
+        .unwrap();
+    store
+        .claim_next_chat_command("w1", LEASE, now)
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert!(
+        !store
+            .update_chat_command_progress(cmd.id, "w2", ChatCommandStep::Generating, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .update_chat_command_progress(cmd.id, "w1", ChatCommandStep::Streaming, Some("par"))
+            .await
+            .unwrap()
+    );
+    let streaming = store.chat_command(cmd.id).await.unwrap().unwrap();
+    assert_eq!(streaming.step, ChatCommandStep::Streaming);
+    assert_eq!(streaming.response.as_deref(), Some("par"));
+    // No new text: the partial answer stays.
+    assert!(
+        store
+            .update_chat_command_progress(cmd.id, "w1", ChatCommandStep::Finalizing, None)
+            .await
+            .unwrap()
+    );
+    let finalizing = store.chat_command(cmd.id).await.unwrap().unwrap();
+    assert_eq!(finalizing.step, ChatCommandStep::Finalizing);
+    assert_eq!(finalizing.response.as_deref(), Some("par"));
+
+    assert!(
+        !store
+            .finish_chat_command(
+                cmd.id,
+                "w2",
+                &outcome(ChatCommandState::Completed, Some(USAGE))
+            )
+            .await
+            .unwrap()
+    );
+    let err = store
+        .finish_chat_command(cmd.id, "w1", &outcome(ChatCommandState::Queued, None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidArgument(_)), "{err:?}");
+
+    assert!(
+        store
+            .finish_chat_command(
+                cmd.id,
+                "w1",
+                &outcome(ChatCommandState::Completed, Some(USAGE))
+            )
+            .await
+            .unwrap()
+    );
+    let done = store.chat_command(cmd.id).await.unwrap().unwrap();
+    assert_eq!(done.state, ChatCommandState::Completed);
+    assert_eq!(done.step, ChatCommandStep::Done);
+    assert_eq!(done.response.as_deref(), Some("answer"));
+    assert_eq!(done.usage, Some(USAGE));
+    assert!(done.usage_counted);
+    assert_eq!(done.discord_message_id, Some(555));
+    assert_eq!(done.lease_owner, None);
+    assert_eq!(done.lease_expires_at, None);
+    assert!(done.finished_at.is_some());
+    assert!(
+        !store
+            .finish_chat_command(cmd.id, "w1", &outcome(ChatCommandState::Failed, None))
+            .await
+            .unwrap(),
+        "a finished command cannot be finished again"
+    );
+
+    // A failure without tokens does not count, and keeps the partial answer.
+    let failing = store
+        .insert_chat_command(new_command(2, 1, now))
+        .await
+        .unwrap();
+    store
+        .claim_next_chat_command("w1", LEASE, now)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .update_chat_command_progress(failing.id, "w1", ChatCommandStep::Streaming, Some("half"))
+        .await
+        .unwrap();
+    let failed = ChatCommandOutcome {
+        state: ChatCommandState::Failed,
+        response: None,
+        error: Some("backend timeout".into()),
+        usage: None,
+        discord_message_id: None,
+    };
+    assert!(
+        store
+            .finish_chat_command(failing.id, "w1", &failed)
+            .await
+            .unwrap()
+    );
+    let failed = store.chat_command(failing.id).await.unwrap().unwrap();
+    assert_eq!(failed.state, ChatCommandState::Failed);
+    assert_eq!(failed.error.as_deref(), Some("backend timeout"));
+    assert_eq!(failed.response.as_deref(), Some("half"));
+    assert!(!failed.usage_counted);
+    assert_eq!(failed.usage, None);
+}
+
+async fn requeue_and_transitions(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    assert!(!store.user_in_flight(1).await.unwrap());
+
+    // Received, then admitted.
+    let mut received = new_command(1, 1, now);
+    received.state = ChatCommandState::Received;
+    let cmd = store.insert_chat_command(received).await.unwrap();
+    assert!(!store.user_in_flight(1).await.unwrap());
+    assert_eq!(store.queued_count().await.unwrap(), 0);
+    assert!(
+        !store
+            .transition_chat_command(cmd.id, ChatCommandState::Queued, ChatCommandState::Aborted)
+            .await
+            .unwrap(),
+        "not in the expected state"
+    );
+    assert!(
+        store
+            .transition_chat_command(cmd.id, ChatCommandState::Received, ChatCommandState::Queued)
+            .await
+            .unwrap()
+    );
+    assert!(store.user_in_flight(1).await.unwrap());
+    assert_eq!(store.queued_count().await.unwrap(), 1);
+
+    // Claimed, then given back: queued again, lease gone, attempts kept.
+    store
+        .claim_next_chat_command("w1", LEASE, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.queued_count().await.unwrap(), 0);
+    assert!(store.user_in_flight(1).await.unwrap());
+    assert!(
+        !store
+            .requeue_chat_command(cmd.id, "w2", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .requeue_chat_command(cmd.id, "w1", Some("rate limited by backend"))
+            .await
+            .unwrap()
+    );
+    let requeued = store.chat_command(cmd.id).await.unwrap().unwrap();
+    assert_eq!(requeued.state, ChatCommandState::Queued);
+    assert_eq!(requeued.step, ChatCommandStep::Enqueued);
+    assert_eq!(requeued.lease_owner, None);
+    assert_eq!(requeued.attempts, 1);
+    assert_eq!(requeued.error.as_deref(), Some("rate limited by backend"));
+    let again = store
+        .claim_next_chat_command("w2", LEASE, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.id, cmd.id);
+    assert_eq!(again.attempts, 2);
+
+    // In-progress commands are the worker's.
+    let err = store
+        .transition_chat_command(
+            cmd.id,
+            ChatCommandState::InProgress,
+            ChatCommandState::Aborted,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidArgument(_)));
+    store
+        .finish_chat_command(cmd.id, "w2", &outcome(ChatCommandState::Completed, None))
+        .await
+        .unwrap();
+    assert!(!store.user_in_flight(1).await.unwrap());
+
+    // An admin aborts a queued command.
+    let queued = store
+        .insert_chat_command(new_command(2, 1, now))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .transition_chat_command(
+                queued.id,
+                ChatCommandState::Queued,
+                ChatCommandState::Aborted
+            )
+            .await
+            .unwrap()
+    );
+    let aborted = store.chat_command(queued.id).await.unwrap().unwrap();
+    assert_eq!(aborted.state, ChatCommandState::Aborted);
+    assert_eq!(aborted.step, ChatCommandStep::Done);
+    assert!(aborted.finished_at.is_some());
+    assert_eq!(
+        store
+            .claim_next_chat_command("w1", LEASE, now)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn expire_commands_with_dead_tokens(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    let start = now - mins(20);
+    // Token valid until now - 5 min.
+    let held = store
+        .insert_chat_command(new_command(1, 1, start))
+        .await
+        .unwrap();
+    store
+        .claim_next_chat_command("w1", Duration::from_secs(3600), start)
+        .await
+        .unwrap()
+        .unwrap();
+    let abandoned = store
+        .insert_chat_command(new_command(3, 1, start))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_next_chat_command("w2", LEASE, start + mins(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, abandoned.id);
+    let stale_queued = store
+        .insert_chat_command(new_command(2, 1, start))
+        .await
+        .unwrap();
+    let fresh_cmd = store
+        .insert_chat_command(new_command(4, 1, now))
+        .await
+        .unwrap();
+
+    // stale_queued (dead token) and abandoned (dead token, lease over) expire; the command w1 still holds
+    // and the fresh one do not.
+    assert_eq!(store.expire_chat_commands(now).await.unwrap(), 2);
+    let state = |id| async move { store.chat_command(id).await.unwrap().unwrap().state };
+    assert_eq!(state(held.id).await, ChatCommandState::InProgress);
+    assert_eq!(state(stale_queued.id).await, ChatCommandState::Expired);
+    assert_eq!(state(abandoned.id).await, ChatCommandState::Expired);
+    assert_eq!(state(fresh_cmd.id).await, ChatCommandState::Queued);
+    let expired = store.chat_command(abandoned.id).await.unwrap().unwrap();
+    assert_eq!(expired.lease_owner, None);
+    assert_eq!(expired.finished_at, Some(now));
+    assert_eq!(store.expire_chat_commands(now).await.unwrap(), 0);
+}
+
+/// Creates a command for `user` at `at` and takes it to the end through a worker.
+async fn answered(
+    store: &dyn Store,
+    interaction_id: u64,
+    user: u64,
+    at: DateTime<Utc>,
+    usage: Option<TokenUsage>,
+) -> i64 {
+    let cmd = store
+        .insert_chat_command(new_command(interaction_id, user, at))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_next_chat_command("w", LEASE, at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, cmd.id);
+    let state = if usage.is_some() {
+        ChatCommandState::Completed
+    } else {
+        ChatCommandState::Failed
+    };
+    assert!(
+        store
+            .finish_chat_command(cmd.id, "w", &outcome(state, usage))
+            .await
+            .unwrap()
+    );
+    cmd.id
+}
+
+async fn usage_window_counts_only_consumed_commands(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    let hours = TimeDelta::hours;
+    store.upsert_user(1, "ann", None).await.unwrap();
+    store.upsert_user(2, "bob", None).await.unwrap();
+
+    answered(store, 1, 1, now - hours(7), Some(USAGE)).await; // outside the window
+    answered(store, 2, 1, now - hours(5), Some(USAGE)).await;
+    answered(store, 3, 1, now - hours(2), None).await; // failed, no tokens
+    answered(store, 4, 1, now - mins(30), Some(USAGE)).await;
+    answered(store, 5, 2, now - mins(10), Some(USAGE)).await; // someone else
+    // Queued, not answered yet.
+    store
+        .insert_chat_command(new_command(6, 1, now - mins(1)))
+        .await
+        .unwrap();
+
+    let since = now - hours(6);
+    assert_eq!(store.count_user_commands_since(1, since).await.unwrap(), 2);
+    assert_eq!(store.count_user_commands_since(2, since).await.unwrap(), 1);
+    assert_eq!(store.count_user_commands_since(3, since).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .count_user_commands_since(1, now - hours(8))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store.oldest_counted_command_since(1, since).await.unwrap(),
+        Some(now - hours(5))
+    );
+    assert_eq!(
+        store.oldest_counted_command_since(1, now).await.unwrap(),
+        None
+    );
+    // Exactly at the boundary counts.
+    assert_eq!(
+        store
+            .count_user_commands_since(1, now - mins(30))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+// ----- Feedback and logs -----
+
+fn feedback(chat_command_id: i64, user_id: u64, kind: FeedbackKind) -> UserFeedback {
+    UserFeedback {
+        chat_command_id,
+        user_id,
+        kind,
+        detail: (kind == FeedbackKind::Other).then(|| "it said 1+1=3".to_string()),
+        created_at: t0(),
+    }
+}
+
+async fn feedback_one_vote_per_kind_except_other(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    store.upsert_user(1, "ann", None).await.unwrap();
+    let answer = answered(store, 1, 1, t0(), Some(USAGE)).await;
+    let other_answer = answered(store, 2, 1, t0(), Some(USAGE)).await;
+
+    let vote = |user, kind| async move {
+        store
+            .insert_user_feedback(&feedback(answer, user, kind))
+            .await
+            .unwrap()
+    };
+    assert!(vote(1, FeedbackKind::Good).await);
+    assert!(
+        !vote(1, FeedbackKind::Good).await,
+        "a repeated vote is not recorded"
+    );
+    assert!(vote(1, FeedbackKind::Outdated).await);
+    assert!(vote(2, FeedbackKind::Good).await);
+    assert!(vote(1, FeedbackKind::Other).await);
+    assert!(vote(1, FeedbackKind::Other).await, "free text may repeat");
+    assert!(
+        store
+            .insert_user_feedback(&feedback(other_answer, 1, FeedbackKind::Good))
+            .await
+            .unwrap()
+    );
+
+    let counts = store.feedback_counts(answer).await.unwrap();
+    let expected = BTreeMap::from([
+        (FeedbackKind::Good, 2),
+        (FeedbackKind::Outdated, 1),
+        (FeedbackKind::Other, 2),
+    ]);
+    assert_eq!(counts, expected);
+    assert_eq!(
+        store.feedback_counts(other_answer).await.unwrap(),
+        BTreeMap::from([(FeedbackKind::Good, 1)])
+    );
+    assert!(
+        store
+            .feedback_counts(answer + 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM user_feedback WHERE detail = 'it said 1+1=3'")
+            .await,
+        2
+    );
+
+    let err = store
+        .insert_user_feedback(&feedback(answer + 100, 1, FeedbackKind::Good))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+async fn logs_are_inserted(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    let cmd = answered(store, 1, 1, now, Some(USAGE)).await;
+
+    let log_id = store
+        .insert_interaction_log(&InteractionLog {
+            interaction_id: u64::MAX - 3,
+            interaction_type: "application_command".into(),
+            user_id: Some(1),
+            guild_id: None,
+            channel_id: Some(8),
+            payload: serde_json::json!({"data": {"name": "chat"}}),
+            received_at: now,
+        })
+        .await
+        .unwrap();
+    let second_log = store
+        .insert_interaction_log(&InteractionLog {
+            interaction_id: 2,
+            interaction_type: "modal_submit".into(),
+            user_id: None,
+            guild_id: None,
+            channel_id: None,
+            payload: serde_json::json!({}),
+            received_at: now,
+        })
+        .await
+        .unwrap();
+    assert!(second_log > log_id);
+    assert_eq!(
+        db.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM interaction_logs WHERE id = {log_id} AND interaction_id = {} \
+             AND interaction_type = 'application_command' AND user_id = 1 AND channel_id = 8",
+            (u64::MAX - 3) as i64
+        ))
+        .await,
+        1
+    );
+
+    let message = DiscordMessage {
+        message_id: 9001,
+        channel_id: 8,
+        guild_id: Some(7),
+        user_id: Some(1),
+        chat_command_id: Some(cmd),
+        content: "answer".into(),
+        payload: Some(serde_json::json!({"components": []})),
+        created_at: now,
+    };
+    store.insert_discord_message(&message).await.unwrap();
+    let orphan = DiscordMessage {
+        chat_command_id: Some(cmd + 100),
+        ..message.clone()
+    };
+    assert!(matches!(
+        store.insert_discord_message(&orphan).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        db.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM discord_messages WHERE message_id = 9001 AND chat_command_id = {cmd}"
+        ))
+        .await,
+        1
+    );
+
+    let call = LlmCallLog {
+        chat_command_id: Some(cmd),
+        provider: "openai".into(),
+        operation: "responses.create".into(),
+        model: Some("gpt-test".into()),
+        request: serde_json::json!({"input": "hi"}),
+        response: Some(serde_json::json!({"output": "hello"})),
+        http_status: Some(200),
+        error: None,
+        started_at: now,
+        duration_ms: 1234,
+        usage: Some(USAGE),
+    };
+    store.insert_llm_call_log(&call).await.unwrap();
+    store
+        .insert_llm_call_log(&LlmCallLog {
+            chat_command_id: None,
+            response: None,
+            http_status: None,
+            error: Some("connection refused".into()),
+            usage: None,
+            ..call.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        db.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM llm_call_logs WHERE chat_command_id = {cmd} AND provider = 'openai' \
+             AND http_status = 200 AND duration_ms = 1234 AND total_tokens = 30 AND error IS NULL"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        db.scalar_i64(
+            "SELECT COUNT(*) FROM llm_call_logs WHERE chat_command_id IS NULL \
+             AND error = 'connection refused' AND total_tokens IS NULL AND response IS NULL"
+        )
+        .await,
+        1
+    );
+
+    assert_eq!(store.last_clear_command(1).await.unwrap(), None);
+    let clear = |interaction_id, at| ClearCommand {
+        interaction_id,
+        user_id: 1,
+        guild_id: Some(7),
+        channel_id: Some(8),
+        created_at: at,
+    };
+    store
+        .insert_clear_command(&clear(50, now - mins(10)))
+        .await
+        .unwrap();
+    store.insert_clear_command(&clear(51, now)).await.unwrap();
+    assert!(matches!(
+        store.insert_clear_command(&clear(51, now)).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(store.last_clear_command(1).await.unwrap(), Some(now));
+    assert_eq!(store.last_clear_command(2).await.unwrap(), None);
+}
