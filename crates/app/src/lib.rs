@@ -17,10 +17,10 @@ pub mod telemetry;
 use crate::api::ApiState;
 use crate::metrics::Metrics;
 use crate::runtime_config::{RuntimeConfigError, RuntimeConfigService};
-use crate::settings::{DatabaseKind, Settings};
+use crate::settings::Settings;
 use crate::telemetry::TelemetryHandle;
 use disconcierge_core::format_duration;
-use disconcierge_store::{ConnectOptions, Store, StoreError};
+use disconcierge_store::{Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -95,20 +95,7 @@ pub fn describe_migrations(status: &disconcierge_store::MigrationStatus) -> Stri
 
 /// Opens the database described by the settings (without migrating it).
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
-    let opts = connect_options(settings);
-    disconcierge_store::connect(&opts).await
-}
-
-pub fn connect_options(settings: &Settings) -> ConnectOptions {
-    ConnectOptions {
-        kind: match settings.database.kind {
-            DatabaseKind::Sqlite => disconcierge_store::DatabaseKind::Sqlite,
-            DatabaseKind::Postgres => disconcierge_store::DatabaseKind::Postgres,
-        },
-        url_or_path: settings.database.url_or_path.clone(),
-        slow_threshold: settings.database.slow_threshold,
-        max_connections: settings.database.max_connections,
-    }
+    disconcierge_store::connect(&settings.database.connect).await
 }
 
 /// Brings the schema up to date, or refuses with a clear reason (see `ARCHITECTURE.md`, "Migrations").
@@ -164,7 +151,7 @@ impl Application {
     ) -> Result<Application, AppError> {
         tracing::info!(
             database = %settings.database.display(),
-            kind = ?settings.database.kind,
+            kind = %settings.database.connect.kind,
             instance = %settings.instance_id,
             "starting disconcierge {}",
             env!("CARGO_PKG_VERSION")

@@ -11,6 +11,7 @@ pub mod vars;
 use disconcierge_core::log::{LogComponent, LogLevel};
 use disconcierge_core::secret::{SecretString, redact_url};
 use disconcierge_core::{format_duration, parse_duration};
+use disconcierge_store::{ConnectOptions, DatabaseKind};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -131,12 +132,6 @@ pub enum SettingsError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatabaseKind {
-    Sqlite,
-    Postgres,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
@@ -180,32 +175,18 @@ pub struct HttpTimeouts {
     pub idle: Duration,
 }
 
-#[derive(Clone)]
+/// Where the database is and how to use it. `connect` may hold a password: its `Debug` and
+/// [`ConnectOptions::redacted_location`] hide it.
+#[derive(Debug, Clone)]
 pub struct DatabaseSettings {
-    pub kind: DatabaseKind,
-    /// SQLite path or PostgreSQL URL. May hold a password: shown only through [`DatabaseSettings::display`].
-    pub url_or_path: String,
-    pub slow_threshold: Duration,
-    pub max_connections: u32,
+    pub connect: ConnectOptions,
     pub auto_migrate: bool,
 }
 
 impl DatabaseSettings {
     /// The location with any password replaced by `***`.
     pub fn display(&self) -> String {
-        redact_url(&self.url_or_path)
-    }
-}
-
-impl fmt::Debug for DatabaseSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseSettings")
-            .field("kind", &self.kind)
-            .field("url_or_path", &self.display())
-            .field("slow_threshold", &self.slow_threshold)
-            .field("max_connections", &self.max_connections)
-            .field("auto_migrate", &self.auto_migrate)
-            .finish()
+        self.connect.redacted_location()
     }
 }
 
@@ -565,11 +546,7 @@ impl Settings {
             "DC_DATABASE_TYPE",
             DatabaseKind::Sqlite,
             "expected sqlite or postgres",
-            |v| match v.to_ascii_lowercase().as_str() {
-                "sqlite" | "sqlite3" => Some(DatabaseKind::Sqlite),
-                "postgres" | "postgresql" | "pg" => Some(DatabaseKind::Postgres),
-                _ => None,
-            },
+            |v| v.parse().ok(),
         );
         let url_or_path = r.string("DC_DATABASE").unwrap_or_default();
         if kind == DatabaseKind::Postgres
@@ -583,10 +560,12 @@ impl Settings {
             );
         }
         let database = DatabaseSettings {
-            kind,
-            url_or_path,
-            slow_threshold: r.duration("DC_DATABASE_SLOW_THRESHOLD"),
-            max_connections: r.u32("DC_DATABASE_MAX_CONNECTIONS", 1, 1000),
+            connect: ConnectOptions {
+                kind,
+                url_or_path,
+                slow_threshold: r.duration("DC_DATABASE_SLOW_THRESHOLD"),
+                max_connections: r.u32("DC_DATABASE_MAX_CONNECTIONS", 1, 1000),
+            },
             auto_migrate: r.bool("DC_DATABASE_AUTO_MIGRATE"),
         };
 

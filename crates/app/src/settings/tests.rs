@@ -20,9 +20,12 @@ fn fixture(name: &str) -> PathBuf {
 fn defaults_are_disconcierge_defaults() {
     let loaded = load(&[]).unwrap();
     let s = &loaded.settings;
-    assert_eq!(s.database.kind, DatabaseKind::Sqlite);
-    assert_eq!(s.database.url_or_path, "disconcierge.sqlite3");
-    assert_eq!(s.database.slow_threshold, Duration::from_millis(200));
+    assert_eq!(s.database.connect.kind, DatabaseKind::Sqlite);
+    assert_eq!(s.database.connect.url_or_path, "disconcierge.sqlite3");
+    assert_eq!(
+        s.database.connect.slow_threshold,
+        Duration::from_millis(200)
+    );
     assert_eq!(s.queue.size, 100);
     assert_eq!(s.queue.max_age, Duration::from_secs(180));
     assert_eq!(s.discord.gateway_intents, 3_243_773);
@@ -81,7 +84,10 @@ fn the_seed_env_file_is_accepted_unchanged_with_the_assistants_note() {
     let sources = Sources::from_parts(Vec::new(), Some(&fixture("disconcierge-seed.env"))).unwrap();
     let loaded = Settings::load(&sources).unwrap();
     let s = &loaded.settings;
-    assert_eq!(s.database.url_or_path, "/home/foo/disconcierge.sqlite3");
+    assert_eq!(
+        s.database.connect.url_or_path,
+        "/home/foo/disconcierge.sqlite3"
+    );
     assert_eq!(s.queue.max_age, Duration::from_secs(180));
     assert_eq!(s.queue.sleep_paused, Duration::from_secs(5));
     assert!(s.development);
