@@ -294,3 +294,24 @@ fn stop(child: &mut Child) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_database_connection_error_names_the_place_but_not_the_password() {
+    let dir = TempDir::new();
+    // Nothing listens on port 1: the connection is refused at once.
+    let out = cmd(&dir.0)
+        .arg("run")
+        .env("DC_API_LISTEN", "127.0.0.1:0")
+        .env("DC_DATABASE_TYPE", "postgres")
+        .env(
+            "DC_DATABASE",
+            "postgres://dc:DBPASS-SHOULD-NEVER-PRINT@127.0.0.1:1/dc",
+        )
+        .env("DC_STARTUP_TIMEOUT", "10s")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("postgres://dc:***@127.0.0.1:1/dc"), "{all}");
+    assert!(!all.contains("DBPASS-SHOULD-NEVER-PRINT"), "{all}");
+}
