@@ -30,7 +30,7 @@ use tokio_util::task::TaskTracker;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(
         "the database schema is older than this binary ({pending} migration(s) pending) and DC_DATABASE_AUTO_MIGRATE \

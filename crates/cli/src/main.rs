@@ -8,7 +8,7 @@ use disconcierge_core::parse_duration;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 #[derive(Parser)]
 #[command(name = "disconcierge", version = version_line(), about = "A Discord AI concierge and support desk.")]
@@ -91,12 +91,40 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            // `{:#}` prints the whole chain on one line: what failed, and why.
-            tracing::error!("{e:#}");
-            eprintln!("error: {e:#}");
+            let message = describe(&e);
+            if LOGGING.get().is_some() {
+                tracing::error!("{message}");
+            } else {
+                eprintln!("error: {message}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// Set once the logger is installed: from then on errors go to the log (text or JSON), not raw stderr.
+static LOGGING: OnceLock<()> = OnceLock::new();
+
+fn init_logging(settings: &Settings) -> Result<telemetry::TelemetryHandle> {
+    let handle = telemetry::init(&settings.log)?;
+    let _ = LOGGING.set(());
+    Ok(handle)
+}
+
+/// The error and its causes on one line. Our error messages already include their cause's text, so a
+/// cause whose text is already there is not repeated.
+fn describe(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn load(config: Option<&std::path::Path>) -> Result<Loaded> {
@@ -121,7 +149,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => config_check(cli.config.as_deref()),
         Command::Run => {
             let loaded = load(cli.config.as_deref())?;
-            let telemetry = Arc::new(telemetry::init(&loaded.settings.log)?);
+            let telemetry = Arc::new(init_logging(&loaded.settings)?);
             for warning in &loaded.warnings {
                 tracing::warn!("{warning}");
             }
@@ -131,7 +159,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Migrate => {
             let loaded = load(cli.config.as_deref())?;
-            telemetry::init(&loaded.settings.log)?;
+            init_logging(&loaded.settings)?;
             let store = disconcierge_app::open_store(&loaded.settings).await?;
             let report = store.migrate().await?;
             println!("{}", disconcierge_app::describe_migrations(&report.status));
@@ -211,7 +239,7 @@ async fn init(
     password_env: Option<String>,
 ) -> Result<ExitCode> {
     let loaded = load(config)?;
-    telemetry::init(&loaded.settings.log)?;
+    init_logging(&loaded.settings)?;
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
