@@ -1,0 +1,1 @@
+//! Discord simulator (being written).

@@ -1,0 +1,1 @@
+//! LLM simulator (being written).
