@@ -7,10 +7,12 @@
 //! app) all agree on one vocabulary.
 
 pub mod duration;
+pub mod limits;
 pub mod log;
 pub mod model;
 pub mod runtime_config;
 pub mod secret;
+pub mod split;
 
 pub use duration::{format_duration, parse_duration};
 pub use runtime_config::RuntimeConfig;
