@@ -82,11 +82,11 @@ fn best_cut(text: &str, budget: usize) -> usize {
         .map(|(i, _)| i)
         .unwrap_or(0);
 
-    let candidates: [&dyn Fn(&str) -> Option<usize>; 4] = [
-        &|w: &str| w.rfind("\n\n").map(|i| i + 1),
-        &|w: &str| w.rfind('\n').map(|i| i + 1),
-        &|w: &str| last_sentence_end(w),
-        &|w: &str| w.rfind(char::is_whitespace).map(|i| i + 1),
+    let candidates: [fn(&str) -> Option<usize>; 4] = [
+        |w| w.rfind("\n\n").map(|i| i + 1),
+        |w| w.rfind('\n').map(|i| i + 1),
+        last_sentence_end,
+        |w| w.rfind(char::is_whitespace).map(|i| i + 1),
     ];
     for find in candidates {
         if let Some(i) = find(window).filter(|i| *i > min) {
