@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod api;
 pub mod healthcheck;
+pub mod llm;
 pub mod metrics;
 pub mod runtime_config;
 pub mod server;
@@ -55,6 +56,8 @@ pub enum AppError {
     },
     #[error(transparent)]
     Serve(#[from] server::ServeError),
+    #[error("could not set up the LLM backend: {0}")]
+    Llm(#[from] disconcierge_llm::LlmError),
 }
 
 /// One line about a schema's migrations, for logs, `/readyz` and the CLI.
@@ -130,6 +133,8 @@ pub struct Application {
     api_listener: std::net::TcpListener,
     api_addr: SocketAddr,
     api_tls: Option<rustls::ServerConfig>,
+    llm: Arc<dyn disconcierge_llm::LlmBackend>,
+    llm_log_writer: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -180,6 +185,9 @@ impl Application {
             source,
         })?;
         let metrics = Arc::new(Metrics::new(&settings.instance_id));
+        let (sink, writer) = llm::store_sink(store.clone());
+        let llm = llm::backend(&settings.llm, sink)?;
+        let llm_log_writer = tokio::spawn(writer);
         Ok(Application {
             settings,
             store,
@@ -189,7 +197,14 @@ impl Application {
             api_listener,
             api_addr,
             api_tls,
+            llm,
+            llm_log_writer,
         })
+    }
+
+    /// The configured LLM backend (its calls are logged to the database).
+    pub fn llm(&self) -> Arc<dyn disconcierge_llm::LlmBackend> {
+        self.llm.clone()
     }
 
     /// The address the API listener is bound to (with the real port when `DC_API_LISTEN` asked for port 0).
@@ -283,7 +298,7 @@ impl Application {
             cancel.cancel();
             tasks.close();
             tasks.wait().await;
-            self.store.close().await;
+            close_down(self.llm, self.llm_log_writer, self.store.as_ref()).await;
             return match result {
                 Ok(r) => r.map_err(AppError::from),
                 Err(join) => Err(AppError::Serve(server::ServeError::Io {
@@ -306,10 +321,27 @@ impl Application {
                 "shutdown timeout reached; abandoning remaining work (it resumes at the next start)"
             );
         }
-        self.store.close().await;
+        close_down(self.llm, self.llm_log_writer, self.store.as_ref()).await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Last steps of a stop: store the remaining LLM call logs, then close the database.
+async fn close_down(
+    llm: Arc<dyn disconcierge_llm::LlmBackend>,
+    llm_log_writer: tokio::task::JoinHandle<()>,
+    store: &dyn Store,
+) {
+    // The writer ends once the backend (the last holder of its sink) is gone and every log is stored.
+    drop(llm);
+    if tokio::time::timeout(Duration::from_secs(5), llm_log_writer)
+        .await
+        .is_err()
+    {
+        tracing::warn!("some LLM call logs could not be stored before shutdown");
+    }
+    store.close().await;
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (containers, systemd).

@@ -1,0 +1,111 @@
+//! Wiring the LLM backend into the application: which provider, which model, and where call logs go.
+//!
+//! Call logs are written by one background task fed through an unbounded channel: recording a log never
+//! waits for the database on the answer's path, and the task drains what is left at shutdown, so no log
+//! is lost on a graceful stop.
+
+use crate::settings::{LlmProvider, LlmSettings};
+use disconcierge_core::RuntimeConfig;
+use disconcierge_core::model::LlmCallLog;
+use disconcierge_llm::{BackendConfig, CallSink, LlmBackend, LlmError};
+use disconcierge_store::Store;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Sends call logs to the writer task.
+pub struct StoreSink {
+    tx: mpsc::UnboundedSender<LlmCallLog>,
+}
+
+impl CallSink for StoreSink {
+    fn record(&self, log: LlmCallLog) {
+        if self.tx.send(log).is_err() {
+            tracing::warn!(target: "disconcierge_app::llm", "LLM call log dropped: the log writer has stopped");
+        }
+    }
+}
+
+/// Creates the sink and the task that writes its logs; the task ends when every sink is dropped and the
+/// channel is drained.
+pub fn store_sink(
+    store: Arc<dyn Store>,
+) -> (Arc<StoreSink>, impl std::future::Future<Output = ()> + Send) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<LlmCallLog>();
+    let writer = async move {
+        while let Some(log) = rx.recv().await {
+            if let Err(e) = store.insert_llm_call_log(&log).await {
+                tracing::error!(target: "disconcierge_app::llm", error = %e, "could not store an LLM call log");
+            }
+        }
+    };
+    (Arc::new(StoreSink { tx }), writer)
+}
+
+/// The backend for the configured provider.
+pub fn backend(
+    settings: &LlmSettings,
+    sink: Arc<dyn CallSink>,
+) -> Result<Arc<dyn LlmBackend>, LlmError> {
+    let config = match settings.provider {
+        LlmProvider::OpenAi => BackendConfig::OpenAi {
+            base_url: settings.openai_base_url.clone(),
+            token: settings.openai_token.clone(),
+            embedding_model: None,
+        },
+        LlmProvider::OpenAiChat => BackendConfig::OpenAiChat {
+            base_url: settings.openai_base_url.clone(),
+            token: settings.openai_token.clone(),
+            embedding_model: None,
+        },
+        LlmProvider::Ollama => BackendConfig::Ollama {
+            base_url: settings.ollama_url.clone(),
+            embedding_model: None,
+        },
+    };
+    disconcierge_llm::build(config, sink)
+}
+
+/// The model to use: the runtime configuration's, else the provider's from the environment.
+pub fn model(settings: &LlmSettings, runtime: &RuntimeConfig) -> String {
+    if !runtime.llm_model.is_empty() {
+        return runtime.llm_model.clone();
+    }
+    match settings.provider {
+        LlmProvider::OpenAi | LlmProvider::OpenAiChat => settings.openai_model.clone(),
+        LlmProvider::Ollama => settings.ollama_model.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use disconcierge_store::testing::TestDb;
+
+    #[tokio::test]
+    async fn call_logs_reach_the_database_and_nothing_is_lost_at_shutdown() {
+        let db = TestDb::sqlite().await;
+        let (sink, writer) = store_sink(db.store.clone());
+        let task = tokio::spawn(writer);
+        for i in 0..50 {
+            sink.record(LlmCallLog {
+                chat_command_id: None,
+                provider: "openai".into(),
+                operation: format!("op{i}"),
+                model: Some("m".into()),
+                request: serde_json::json!({"i": i}),
+                response: None,
+                http_status: Some(200),
+                error: None,
+                started_at: chrono::Utc::now(),
+                duration_ms: 1,
+                usage: None,
+            });
+        }
+        drop(sink);
+        task.await.unwrap();
+        assert_eq!(
+            db.scalar_i64("SELECT COUNT(*) FROM llm_call_logs").await,
+            50
+        );
+    }
+}
