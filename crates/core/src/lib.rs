@@ -6,6 +6,7 @@
 //! here can be unit-tested without a network or a database, and so that the adapters (store, discord, llm,
 //! app) all agree on one vocabulary.
 
+pub mod admission;
 pub mod duration;
 pub mod limits;
 pub mod log;
