@@ -146,12 +146,15 @@ async fn openai_keeps_the_history_in_the_conversation() {
     assert!(sim.requests_to(Endpoint::Assistants).is_empty());
 }
 
+/// What a failure must turn into.
+type Expect = fn(&LlmError) -> bool;
+
 #[tokio::test]
 async fn failures_become_typed_errors_and_are_logged() {
     for provider in PROVIDERS {
         let sim = sim().await;
         let (llm, sink) = backend(&sim, provider);
-        let cases: Vec<(Failure, fn(&LlmError) -> bool)> = vec![
+        let cases: Vec<(Failure, Expect)> = vec![
             (Failure::server_error(), |e| {
                 matches!(e, LlmError::Server { status: 500, .. })
             }),
