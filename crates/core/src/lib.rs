@@ -8,6 +8,7 @@
 
 pub mod admission;
 pub mod duration;
+pub mod history;
 pub mod limits;
 pub mod log;
 pub mod model;
