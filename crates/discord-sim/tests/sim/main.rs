@@ -1,0 +1,8 @@
+//! Integration tests of the simulator against real twilight clients (one binary: faster to build).
+
+mod common;
+mod driver;
+mod gateway;
+mod rest;
+mod validation;
+mod webhook;

@@ -1,0 +1,181 @@
+//! The end-to-end harness: [`spawn_app`] starts the real disconcierge — `Application::build` and
+//! `Application::run`, the code path `main` uses — on port 0 with a fresh database, pointed through its
+//! ordinary configuration (`DC_DISCORD_API_BASE_URL`, `DC_DISCORD_GATEWAY_URL`, `DC_OPENAI_BASE_URL`,
+//! `DC_OLLAMA_URL`, the webhook public key) at a local Discord and a local LLM.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use disconcierge_e2e::{Backend, spawn_app};
+//! let app = spawn_app(Backend::Sqlite, &[("DC_LLM_PROVIDER", "ollama")]).await;
+//! let health = reqwest::get(format!("{}/healthz", app.api_url)).await.unwrap();
+//! assert!(health.status().is_success());
+//! app.stop().await;
+//! # }
+//! ```
+//!
+//! Test logs are silent unless `DC_TEST_LOG` is set (to a level such as `debug`, or `1` for `info`).
+
+use disconcierge_app::Application;
+use disconcierge_app::settings::{Settings, Sources};
+use disconcierge_discord_sim::DiscordSim;
+use disconcierge_llm_sim::LlmSim;
+use disconcierge_store::Store;
+use disconcierge_store::testing::TestDb;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Which database the application runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The bot token the simulated Discord accepts.
+pub const BOT_TOKEN: &str = "e2e-bot-token";
+/// The API key the simulated OpenAI accepts.
+pub const OPENAI_KEY: &str = "sk-e2e-key";
+
+/// A running application with its simulators and database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT` of the admin API listener.
+    pub api_url: String,
+    pub store: Arc<dyn Store>,
+    pub runtime: disconcierge_app::runtime_config::RuntimeConfigService,
+    llm_backend: Option<Arc<dyn disconcierge_llm::LlmBackend>>,
+    pub discord: DiscordSim,
+    pub llm: LlmSim,
+    db: Option<TestDb>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), disconcierge_app::AppError>>>,
+}
+
+impl TestApp {
+    /// The application's own LLM backend (its calls are logged to the database like any other). Drop the
+    /// clone before [`TestApp::stop`]: the log writer finishes when the last holder is gone.
+    pub fn llm_backend(&self) -> Arc<dyn disconcierge_llm::LlmBackend> {
+        self.llm_backend.clone().expect("present until stop")
+    }
+
+    /// The test database (for direct SQL checks).
+    pub fn db(&self) -> &TestDb {
+        self.db.as_ref().expect("present until stop")
+    }
+
+    /// Stops the application gracefully (errors fail the test) and hands back the database, so a test can
+    /// check what was written during the shutdown.
+    pub async fn stop(mut self) -> TestDb {
+        self.llm_backend.take();
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let task = self.task.take().expect("not stopped twice");
+        match tokio::time::timeout(Duration::from_secs(20), task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => panic!("the application stopped with an error: {e}"),
+            Ok(Err(join)) => panic!("the application panicked: {join}"),
+            Err(_) => panic!("the application did not stop within 20 s"),
+        }
+        self.db.take().expect("present until stop")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // A test that panicked before `stop()`: do not leave the application running.
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn init_test_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let Ok(level) = std::env::var("DC_TEST_LOG") else {
+            return;
+        };
+        let level = if level == "1" {
+            "info".to_string()
+        } else {
+            level
+        };
+        let filter: tracing_subscriber::filter::Targets =
+            format!("warn,disconcierge={level},disconcierge_app={level}")
+                .parse()
+                .unwrap_or_default();
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let _ = tracing_subscriber::registry()
+            .with(filter)
+            .with(tracing_subscriber::fmt::layer().with_test_writer())
+            .try_init();
+    });
+}
+
+/// Starts the simulators and the application on `backend`; `env` adds or overrides `DC_*` settings.
+/// Returns `None` (the test is then skipped) for PostgreSQL when `DC_TEST_POSTGRES_URL` is not set.
+pub async fn try_spawn_app(backend: Backend, env: &[(&str, &str)]) -> Option<TestApp> {
+    init_test_logging();
+    let db = match backend {
+        Backend::Sqlite => TestDb::sqlite_unmigrated().await,
+        Backend::Postgres => TestDb::postgres_unmigrated().await?,
+    };
+    let discord = DiscordSim::start().await;
+    let llm = LlmSim::builder().api_key(OPENAI_KEY).start().await;
+
+    let mut vars: Vec<(String, String)> = vec![
+        ("DC_DATABASE_TYPE", db.opts.kind.as_str().to_string()),
+        ("DC_DATABASE", db.opts.url_or_path.clone()),
+        ("DC_API_LISTEN", "127.0.0.1:0".into()),
+        ("DC_SHUTDOWN_TIMEOUT", "5s".into()),
+        ("DC_DISCORD_TOKEN", BOT_TOKEN.into()),
+        ("DC_DISCORD_API_BASE_URL", discord.api_base_url()),
+        ("DC_DISCORD_GATEWAY_URL", discord.gateway_url()),
+        ("DC_DISCORD_WEBHOOK_SERVER_LISTEN", "127.0.0.1:0".into()),
+        (
+            "DC_DISCORD_WEBHOOK_SERVER_PUBLIC_KEY",
+            discord.public_key_hex(),
+        ),
+        ("DC_OPENAI_TOKEN", OPENAI_KEY.into()),
+        ("DC_OPENAI_BASE_URL", llm.openai_base_url()),
+        ("DC_OLLAMA_URL", llm.ollama_url()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let loaded = Settings::load(&Sources::from_parts(vars, None).expect("no file"))
+        .expect("valid test settings");
+
+    let app = Application::build(loaded.settings, None)
+        .await
+        .expect("the application builds");
+    let api_url = app.api_url();
+    let store = app.store();
+    let runtime = app.runtime_config();
+    let llm_backend = app.llm();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(async {
+        let _ = rx.await;
+    }));
+    Some(TestApp {
+        api_url,
+        store,
+        runtime,
+        llm_backend: Some(llm_backend),
+        discord,
+        llm,
+        db: Some(db),
+        stop: Some(tx),
+        task: Some(task),
+    })
+}
+
+/// [`try_spawn_app`] for SQLite, which is always available.
+pub async fn spawn_app(backend: Backend, env: &[(&str, &str)]) -> TestApp {
+    try_spawn_app(backend, env)
+        .await
+        .expect("this database backend is available (use try_spawn_app for PostgreSQL)")
+}

@@ -1,0 +1,84 @@
+//! The harness itself: the real application starts against the simulators on both databases, its LLM
+//! backend reaches the simulated LLM, and what it does is stored.
+
+use disconcierge_e2e::{Backend, try_spawn_app};
+use disconcierge_llm::{Limits, LlmRequest};
+use std::time::Duration;
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(disconcierge_e2e::Backend::Sqlite).await;
+            }
+
+            #[tokio::test]
+            #[cfg_attr(
+                not(dc_test_postgres),
+                ignore = "PostgreSQL: set DC_TEST_POSTGRES_URL to run"
+            )]
+            async fn postgres() {
+                super::$name(disconcierge_e2e::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+both!(the_application_answers_through_the_simulated_llm_and_logs_the_call);
+async fn the_application_answers_through_the_simulated_llm_and_logs_the_call(backend: Backend) {
+    for provider in ["openai", "openai-chat", "ollama"] {
+        let Some(app) = try_spawn_app(backend, &[("DC_LLM_PROVIDER", provider)]).await else {
+            return;
+        };
+        let health = reqwest::get(format!("{}/readyz", app.api_url))
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+
+        app.llm.push_reply(disconcierge_llm_sim::Reply::text(
+            "Hello from the simulator",
+        ));
+        let llm = app.llm_backend();
+        let request = LlmRequest {
+            model: "test-model".into(),
+            instructions: "Be kind.".into(),
+            prompt: "Hi there".into(),
+            ..Default::default()
+        };
+        let limits = Limits {
+            first_token: Duration::from_secs(5),
+            total: Duration::from_secs(10),
+        };
+        let mut streamed = String::new();
+        let completion = llm
+            .stream(&request, limits, &mut |d| streamed.push_str(d))
+            .await
+            .unwrap();
+        drop(llm);
+        assert_eq!(completion.text, "Hello from the simulator", "{provider}");
+        assert_eq!(streamed, completion.text, "{provider}");
+
+        // The simulator saw the instructions and the prompt.
+        let seen = app
+            .llm
+            .last_llm_request()
+            .expect("a request reached the simulator");
+        assert_eq!(seen.instructions.as_deref(), Some("Be kind."), "{provider}");
+        assert_eq!(seen.last_user_text(), Some("Hi there"), "{provider}");
+
+        // After a graceful stop, the call is in the database with its request.
+        let db = app.stop().await;
+        assert_eq!(
+            db.scalar_i64("SELECT COUNT(*) FROM llm_call_logs").await,
+            1,
+            "{provider}"
+        );
+        let logged_provider = db
+            .scalar_i64(&format!(
+                "SELECT COUNT(*) FROM llm_call_logs WHERE provider = '{provider}'"
+            ))
+            .await;
+        assert_eq!(logged_provider, 1, "{provider}");
+    }
+}
