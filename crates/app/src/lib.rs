@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod chat;
 pub mod healthcheck;
 pub mod llm;
 pub mod metrics;
@@ -58,6 +59,10 @@ pub enum AppError {
     Serve(#[from] server::ServeError),
     #[error("could not set up the LLM backend: {0}")]
     Llm(#[from] disconcierge_llm::LlmError),
+    #[error("could not start the Discord side: {0}")]
+    Discord(#[from] disconcierge_discord::DiscordError),
+    #[error("{0}")]
+    WebhookKey(#[from] disconcierge_discord::webhook::KeyError),
 }
 
 /// One line about a schema's migrations, for logs, `/readyz` and the CLI.
@@ -135,7 +140,24 @@ pub struct Application {
     api_tls: Option<rustls::ServerConfig>,
     llm: Arc<dyn disconcierge_llm::LlmBackend>,
     llm_log_writer: tokio::task::JoinHandle<()>,
+    /// Present when `DC_DISCORD_TOKEN` is set.
+    discord: Option<DiscordParts>,
 }
+
+/// What the Discord side needs before it connects: the webhook listener is bound at build time (so its
+/// address is known and a busy port fails the start), everything else happens in the background.
+struct DiscordParts {
+    token: disconcierge_core::secret::SecretString,
+    webhook: Option<(
+        std::net::TcpListener,
+        SocketAddr,
+        disconcierge_discord::webhook::Verifier,
+    )>,
+}
+
+/// Workers answering chat commands in this process. The LLM backend's own limits (and, later, the
+/// runtime configuration's request rate) bound the load; several workers let slow answers overlap.
+const CHAT_WORKERS: usize = 4;
 
 impl Application {
     /// Prepares everything that can fail at startup, within `DC_STARTUP_TIMEOUT`.
@@ -188,6 +210,10 @@ impl Application {
         let (sink, writer) = llm::store_sink(store.clone());
         let llm = llm::backend(&settings.llm, sink)?;
         let llm_log_writer = tokio::spawn(writer);
+        let discord = match &settings.discord.token {
+            Some(token) => Some(Self::prepare_discord(&settings, token.clone())?),
+            None => None,
+        };
         Ok(Application {
             settings,
             store,
@@ -199,7 +225,38 @@ impl Application {
             api_tls,
             llm,
             llm_log_writer,
+            discord,
         })
+    }
+
+    /// Checks the Discord settings and binds the webhook listener when it is enabled.
+    fn prepare_discord(
+        settings: &Settings,
+        token: disconcierge_core::secret::SecretString,
+    ) -> Result<DiscordParts, AppError> {
+        let webhook = if settings.webhook.enabled {
+            let key = settings.webhook.public_key.as_deref().unwrap_or_default();
+            let verifier = disconcierge_discord::webhook::Verifier::from_hex(key)?;
+            let listen = settings.webhook.listen;
+            let bind_err = |source| AppError::Bind {
+                var: "DC_DISCORD_WEBHOOK_SERVER_LISTEN",
+                addr: listen,
+                source,
+            };
+            let listener = std::net::TcpListener::bind(listen).map_err(bind_err)?;
+            let addr = listener.local_addr().map_err(bind_err)?;
+            Some((listener, addr, verifier))
+        } else {
+            None
+        };
+        Ok(DiscordParts { token, webhook })
+    }
+
+    /// The webhook listener's address, when enabled.
+    pub fn webhook_addr(&self) -> Option<SocketAddr> {
+        self.discord
+            .as_ref()
+            .and_then(|d| d.webhook.as_ref().map(|(_, addr, _)| *addr))
     }
 
     /// The configured LLM backend (its calls are logged to the database).
@@ -281,6 +338,18 @@ impl Application {
             cancel.clone(),
             grace,
         ));
+        if let Some(parts) = self.discord {
+            let side = DiscordSide {
+                settings: self.settings.clone(),
+                store: self.store.clone(),
+                runtime: self.runtime.clone(),
+                llm: self.llm.clone(),
+                grace,
+            };
+            let cancel = cancel.clone();
+            let tracker = tasks.clone();
+            tasks.spawn(async move { side.run(parts, tracker, cancel).await });
+        }
         tracing::info!(
             target: "disconcierge_app::api",
             "admin API listening on {}://{}",
@@ -324,6 +393,113 @@ impl Application {
         close_down(self.llm, self.llm_log_writer, self.store.as_ref()).await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Connects to Discord in the background, then runs the chat workers, the gateway and the webhook
+/// listener. Discord being unreachable at startup delays only this side: the admin API is already up, and
+/// the connection is retried with backoff. A refused token is reported once and not retried.
+struct DiscordSide {
+    settings: Settings,
+    store: Arc<dyn Store>,
+    runtime: RuntimeConfigService,
+    llm: Arc<dyn disconcierge_llm::LlmBackend>,
+    grace: Duration,
+}
+
+impl DiscordSide {
+    async fn run(self, parts: DiscordParts, tasks: TaskTracker, cancel: CancellationToken) {
+        use disconcierge_discord::{Discord, DiscordConfig, DiscordError, commands::CommandTexts};
+        let config = DiscordConfig {
+            token: parts.token,
+            application_id: self.settings.discord.application_id,
+            guild_id: self.settings.discord.guild_id,
+            api_base_url: self.settings.discord.api_base_url.clone(),
+            gateway_url: self.settings.discord.gateway_url.clone(),
+            intents: self.settings.discord.gateway_intents,
+        };
+        let mut wait = Duration::from_secs(1);
+        let discord = loop {
+            let attempt = tokio::select! {
+                _ = cancel.cancelled() => return,
+                attempt = Discord::connect(config.clone()) => attempt,
+            };
+            match attempt {
+                Ok(d) => break d,
+                Err(e @ DiscordError::Refused { status: 401, .. })
+                | Err(e @ DiscordError::Config(_)) => {
+                    tracing::error!(
+                        target: "disconcierge_app::discord",
+                        "{e}. The bot stays offline until this is fixed and disconcierge restarted; the admin API keeps running."
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(target: "disconcierge_app::discord", "could not reach Discord, retrying in {wait:?}: {e}");
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(60));
+                }
+            }
+        };
+        let config = self.runtime.current().config.clone();
+        let texts = CommandTexts {
+            chat_description: config.chat_command_description.clone(),
+            chat_option_description: config.chat_command_option_description.clone(),
+            private_description: config.private_command_description.clone(),
+            clear_description: config.clear_command_description.clone(),
+            prompt_max_length: u16::try_from(config.chat_command_max_length).unwrap_or(u16::MAX),
+        };
+        if let Err(e) = discord.register_commands(&texts, false).await {
+            tracing::error!(target: "disconcierge_app::discord", "could not register the slash commands: {e}");
+        }
+        let chat = Arc::new(chat::Chat {
+            store: self.store.clone(),
+            runtime: self.runtime.clone(),
+            llm: self.llm.clone(),
+            llm_settings: self.settings.llm.clone(),
+            queue: self.settings.queue.clone(),
+            discord: discord.clone(),
+            instance_id: self.settings.instance_id.clone(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        });
+        let dispatcher =
+            disconcierge_discord::router::Dispatcher::new(discord.clone(), chat.clone());
+        for _ in 0..CHAT_WORKERS {
+            tasks.spawn(chat.clone().run_worker(cancel.clone()));
+        }
+        if let Some((listener, addr, verifier)) = parts.webhook {
+            let stats = Arc::new(disconcierge_discord::webhook::WebhookStats::default());
+            let router = disconcierge_discord::webhook::router(verifier, dispatcher.clone(), stats);
+            match self
+                .settings
+                .webhook
+                .tls
+                .as_ref()
+                .map(server::tls_config)
+                .transpose()
+            {
+                Ok(tls) => {
+                    let timeouts = self.settings.webhook.timeouts.clone();
+                    let (cancel, grace) = (cancel.clone(), self.grace);
+                    tasks.spawn(async move {
+                        if let Err(e) = server::serve("webhook", listener, router, tls, timeouts, cancel, grace).await {
+                            tracing::error!(target: "disconcierge_app::webhook", "the webhook listener stopped: {e}");
+                        }
+                    });
+                    tracing::info!(target: "disconcierge_app::webhook", "webhook interactions listening on {addr}");
+                }
+                Err(e) => tracing::error!(target: "disconcierge_app::webhook", "{e}"),
+            }
+        }
+        if !self.settings.discord.gateway_enabled {
+            return;
+        }
+        if let Err(e) = disconcierge_discord::gateway::run(discord, dispatcher, cancel).await {
+            tracing::error!(target: "disconcierge_app::discord", "the Discord gateway stopped: {e}");
+        }
     }
 }
 

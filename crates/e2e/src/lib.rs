@@ -32,8 +32,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// The bot token the simulated Discord accepts.
-pub const BOT_TOKEN: &str = "e2e-bot-token";
 /// The API key the simulated OpenAI accepts.
 pub const OPENAI_KEY: &str = "sk-e2e-key";
 
@@ -41,6 +39,8 @@ pub const OPENAI_KEY: &str = "sk-e2e-key";
 pub struct TestApp {
     /// `http://127.0.0.1:PORT` of the admin API listener.
     pub api_url: String,
+    /// `http://127.0.0.1:PORT/interactions` when `DC_DISCORD_WEBHOOK_SERVER_ENABLED=true`.
+    pub webhook_url: Option<String>,
     pub store: Arc<dyn Store>,
     pub runtime: disconcierge_app::runtime_config::RuntimeConfigService,
     llm_backend: Option<Arc<dyn disconcierge_llm::LlmBackend>>,
@@ -130,7 +130,7 @@ pub async fn try_spawn_app(backend: Backend, env: &[(&str, &str)]) -> Option<Tes
         ("DC_DATABASE", db.opts.url_or_path.clone()),
         ("DC_API_LISTEN", "127.0.0.1:0".into()),
         ("DC_SHUTDOWN_TIMEOUT", "5s".into()),
-        ("DC_DISCORD_TOKEN", BOT_TOKEN.into()),
+        ("DC_DISCORD_TOKEN", discord.bot_token().to_string()),
         ("DC_DISCORD_API_BASE_URL", discord.api_base_url()),
         ("DC_DISCORD_GATEWAY_URL", discord.gateway_url()),
         ("DC_DISCORD_WEBHOOK_SERVER_LISTEN", "127.0.0.1:0".into()),
@@ -153,6 +153,9 @@ pub async fn try_spawn_app(backend: Backend, env: &[(&str, &str)]) -> Option<Tes
         .await
         .expect("the application builds");
     let api_url = app.api_url();
+    let webhook_url = app
+        .webhook_addr()
+        .map(|a| format!("http://{a}/interactions"));
     let store = app.store();
     let runtime = app.runtime_config();
     let llm_backend = app.llm();
@@ -162,6 +165,7 @@ pub async fn try_spawn_app(backend: Backend, env: &[(&str, &str)]) -> Option<Tes
     }));
     Some(TestApp {
         api_url,
+        webhook_url,
         store,
         runtime,
         llm_backend: Some(llm_backend),

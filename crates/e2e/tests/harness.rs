@@ -82,3 +82,37 @@ async fn the_application_answers_through_the_simulated_llm_and_logs_the_call(bac
         assert_eq!(logged_provider, 1, "{provider}");
     }
 }
+
+#[tokio::test]
+async fn a_refused_discord_token_keeps_the_admin_api_up_and_is_not_retried() {
+    let app = disconcierge_e2e::spawn_app(
+        Backend::Sqlite,
+        &[("DC_DISCORD_TOKEN", "not-the-bot-token")],
+    )
+    .await;
+    // The Discord side tried once and gave up; the API answers meanwhile.
+    let first = app
+        .discord
+        .wait_requests(
+            disconcierge_discord_sim::Method::GET,
+            "/applications/@me",
+            1,
+        )
+        .await;
+    assert_eq!(first[0].status, Some(401));
+    let health = reqwest::get(format!("{}/healthz", app.api_url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    // Give a retry loop every chance to show itself, then check there was none.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.discord.requests().len(),
+        1,
+        "no retries, no registration: {:?}",
+        app.discord.requests()
+    );
+    assert_eq!(app.discord.gateway().connection_count(), 0);
+    app.discord.take_violations();
+    app.stop().await;
+}

@@ -1,0 +1,471 @@
+//! The chat assistant: `/chat` and `/private` answered by the LLM, through the database queue.
+//!
+//! An interaction is recorded (state `received`) *before* it is acknowledged, so nothing acknowledged is
+//! ever lost; admission ([`disconcierge_core::admission`]) decides between a deferred answer and an
+//! explanation; once the acknowledgement is out, the command becomes `queued` and a worker is woken.
+//! Workers claim commands from the database with a lease — the same code for one instance or many — and
+//! answer by editing the deferred response as the text streams in (at most about once a second, Discord's
+//! comfortable edit rate), then write the final text, split into follow-ups when it is long, with the
+//! user's usage line under it.
+
+use crate::runtime_config::RuntimeConfigService;
+use crate::settings::{LlmSettings, QueueSettings};
+use chrono::Utc;
+use disconcierge_core::admission::{self, Admission, Applicant, QueueState};
+use disconcierge_core::limits::Allowance;
+use disconcierge_core::model::{
+    ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep, NewChatCommand,
+};
+use disconcierge_core::split::{DISCORD_SAFE_LIMIT, split_message};
+use disconcierge_discord::Discord;
+use disconcierge_discord::router::{Ack, Bot, Incoming, Invocation};
+use disconcierge_llm::{LlmBackend, LlmRequest, RetryPolicy, StreamEvent};
+use disconcierge_store::{Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+/// How often the answer being generated is shown (Discord allows about 5 edits per 5 s per message).
+pub const EDIT_INTERVAL: Duration = Duration::from_millis(1000);
+/// An interaction token lives 15 minutes.
+const TOKEN_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+pub struct Chat {
+    pub store: Arc<dyn Store>,
+    pub runtime: RuntimeConfigService,
+    pub llm: Arc<dyn LlmBackend>,
+    pub llm_settings: LlmSettings,
+    pub queue: QueueSettings,
+    pub discord: Discord,
+    pub instance_id: String,
+    pub wake: Arc<Notify>,
+}
+
+#[async_trait::async_trait]
+impl Bot for Chat {
+    async fn on_interaction(&self, incoming: Incoming) -> Ack {
+        match incoming {
+            Incoming::Chat {
+                invocation,
+                prompt,
+                private,
+            } => match self.admit(&invocation, prompt, private).await {
+                Ok(ack) => ack,
+                Err(e) => {
+                    tracing::error!(error = %e, interaction = invocation.interaction_id, "could not record a chat command");
+                    Ack::Message {
+                        content: self.runtime.current().config.discord_error_message.clone(),
+                        ephemeral: true,
+                    }
+                }
+            },
+            Incoming::Clear { .. } => Ack::Message {
+                content: "Starting a new conversation is not available yet.".into(),
+                ephemeral: true,
+            },
+            Incoming::Unsupported { what, .. } => {
+                tracing::warn!(what, "unsupported interaction");
+                Ack::Nothing
+            }
+        }
+    }
+
+    async fn acknowledged(&self, interaction_id: u64) {
+        let command = match self.store.chat_command_by_interaction(interaction_id).await {
+            Ok(Some(c)) if c.state == ChatCommandState::Received => c,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "could not find an acknowledged command");
+                return;
+            }
+        };
+        match self
+            .store
+            .transition_chat_command(
+                command.id,
+                ChatCommandState::Received,
+                ChatCommandState::Queued,
+            )
+            .await
+        {
+            Ok(true) => self.wake.notify_one(),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, command = command.id, "could not queue a command")
+            }
+        }
+    }
+}
+
+impl Chat {
+    /// Records the command, then decides whether it is queued.
+    async fn admit(
+        &self,
+        inv: &Invocation,
+        prompt: String,
+        private: bool,
+    ) -> Result<Ack, StoreError> {
+        let config = self.runtime.current().config.clone();
+        let now = Utc::now();
+        let user = self
+            .store
+            .upsert_user(
+                inv.user.id,
+                &inv.user.username,
+                inv.user.global_name.as_deref(),
+            )
+            .await?;
+        let command = match self
+            .store
+            .insert_chat_command(NewChatCommand {
+                interaction_id: inv.interaction_id,
+                interaction_token: inv.token.clone(),
+                token_expires_at: now + TOKEN_LIFETIME,
+                application_id: inv.application_id,
+                user_id: inv.user.id,
+                guild_id: inv.guild_id,
+                channel_id: inv.channel_id,
+                private,
+                prompt,
+                state: ChatCommandState::Received,
+                created_at: now,
+            })
+            .await
+        {
+            Ok(c) => c,
+            // Discord delivered the same interaction twice: the first delivery answers it.
+            Err(StoreError::AlreadyExists(_)) => return Ok(Ack::Nothing),
+            Err(e) => return Err(e),
+        };
+        let since = Allowance::window_start(now);
+        let used = self
+            .store
+            .count_user_commands_since(user.discord_id, since)
+            .await?;
+        let oldest = self
+            .store
+            .oldest_counted_command_since(user.discord_id, since)
+            .await?;
+        let limit = user
+            .limit_override
+            .unwrap_or(config.user_chat_command_limit_6h);
+        let allowance = Allowance::new(used, limit, oldest);
+        let applicant = Applicant {
+            is_bot: inv.user.bot,
+            ignored: user.ignored,
+            priority: user.priority,
+            in_flight: self.store.user_in_flight(user.discord_id).await?,
+            allowance,
+        };
+        let waiting = u32::try_from(self.store.queued_count().await?).unwrap_or(u32::MAX);
+        let queue = QueueState {
+            waiting,
+            capacity: self.queue.size,
+            // Eviction needs the oldest waiting command's id; until the store offers that lookup, a full
+            // queue refuses newcomers (see the queue-full message) rather than dropping anyone.
+            oldest_non_priority: None,
+            oldest: None,
+        };
+        let decision = admission::admit(&applicant, config.paused, &queue);
+        let (state, ack) = match decision {
+            Admission::Accept { .. } => return Ok(Ack::Defer { ephemeral: private }),
+            Admission::Ignore => {
+                tracing::info!(
+                    user = user.discord_id,
+                    bot = inv.user.bot,
+                    "ignored a chat command"
+                );
+                (ChatCommandState::Ignored, Ack::Nothing)
+            }
+            Admission::Paused => (ChatCommandState::Aborted, message(&config.paused_message)),
+            Admission::Busy => (
+                ChatCommandState::Aborted,
+                message(&config.discord_busy_message),
+            ),
+            Admission::RateLimited => (
+                ChatCommandState::RateLimited,
+                message(&allowance.rate_limited_message(&config.discord_rate_limited_message)),
+            ),
+            Admission::QueueFull => (
+                ChatCommandState::Aborted,
+                message(&config.discord_queue_full_message),
+            ),
+        };
+        self.store
+            .transition_chat_command(command.id, ChatCommandState::Received, state)
+            .await?;
+        Ok(ack)
+    }
+
+    /// Answers queued commands until cancelled.
+    pub async fn run_worker(self: Arc<Self>, cancel: CancellationToken) {
+        loop {
+            // Register for a wake-up before looking, so a command queued in between is not missed.
+            let notified = self.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let config = self.runtime.current().config.clone();
+            let idle = if config.paused {
+                self.queue.sleep_paused
+            } else {
+                let lease = config.llm_answer_timeout + Duration::from_secs(60);
+                match self
+                    .store
+                    .claim_next_chat_command(&self.instance_id, lease, Utc::now())
+                    .await
+                {
+                    Ok(Some(command)) => {
+                        self.answer(command).await;
+                        continue;
+                    }
+                    Ok(None) => self.queue.sleep_empty,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not claim a command");
+                        self.queue.sleep_empty
+                    }
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(idle) => {}
+            }
+        }
+    }
+
+    async fn answer(&self, command: ChatCommand) {
+        let config = self.runtime.current().config.clone();
+        let token = command.interaction_token.clone();
+        let user = match self.store.user(command.user_id).await {
+            Ok(Some(u)) => u,
+            _ => {
+                self.fail(&command, "the user record is missing".into(), None)
+                    .await;
+                return;
+            }
+        };
+        let mut request = LlmRequest {
+            model: user
+                .llm_model
+                .clone()
+                .unwrap_or_else(|| crate::llm::model(&self.llm_settings, &config)),
+            instructions: user
+                .llm_instructions
+                .clone()
+                .unwrap_or_else(|| config.llm_instructions.clone()),
+            temperature: user.llm_temperature.or(config.llm_temperature),
+            max_output_tokens: config.llm_max_output_tokens,
+            prompt: command.prompt.clone(),
+            chat_command_id: Some(command.id),
+            ..Default::default()
+        };
+        if self.llm.server_side_conversations() {
+            request.conversation_id = match user.conversation_id.clone() {
+                Some(id) => Some(id),
+                None => match self.llm.create_conversation(Some(command.id)).await {
+                    Ok(id) => {
+                        if let Err(e) = self
+                            .store
+                            .set_user_conversation(user.discord_id, id.clone())
+                            .await
+                        {
+                            tracing::warn!(error = %e, "could not store the new conversation");
+                        }
+                        id
+                    }
+                    Err(e) => {
+                        self.fail(&command, e.to_string(), None).await;
+                        return;
+                    }
+                },
+            };
+        }
+        let _ = self
+            .store
+            .update_chat_command_progress(
+                command.id,
+                &self.instance_id,
+                ChatCommandStep::Generating,
+                None,
+            )
+            .await;
+
+        // Text as it streams, shown by an editor task at most once per EDIT_INTERVAL.
+        let (text_tx, text_rx) = watch::channel(String::new());
+        let editor = tokio::spawn(show_progress(self.discord.clone(), token.clone(), text_rx));
+        let policy = RetryPolicy {
+            first_token_timeout: config.llm_first_token_timeout,
+            total_timeout: config.llm_answer_timeout,
+            ..RetryPolicy::default()
+        };
+        let result =
+            disconcierge_llm::generate(self.llm.as_ref(), &request, &policy, &mut |event| {
+                match event {
+                    StreamEvent::Delta(d) => text_tx.send_modify(|t| t.push_str(d)),
+                    StreamEvent::Restart { .. } => text_tx.send_modify(String::clear),
+                }
+            })
+            .await;
+        drop(text_tx);
+        let _ = editor.await;
+
+        match result {
+            Ok(completion) if !completion.text.trim().is_empty() => {
+                let counts = completion.usage.is_some_and(|u| u.total_tokens > 0);
+                let since = Allowance::window_start(Utc::now());
+                let used = self
+                    .store
+                    .count_user_commands_since(user.discord_id, since)
+                    .await
+                    .unwrap_or(0);
+                let oldest = self
+                    .store
+                    .oldest_counted_command_since(user.discord_id, since)
+                    .await
+                    .ok()
+                    .flatten()
+                    .or(counts.then_some(command.created_at));
+                let limit = user
+                    .limit_override
+                    .unwrap_or(config.user_chat_command_limit_6h);
+                let usage_line =
+                    Allowance::new(used + u32::from(counts), limit, oldest).usage_line();
+                let message_id = self.deliver(&command, &completion.text, &usage_line).await;
+                let outcome = ChatCommandOutcome {
+                    state: ChatCommandState::Completed,
+                    response: Some(completion.text),
+                    error: None,
+                    usage: completion.usage,
+                    discord_message_id: message_id,
+                };
+                if let Err(e) = self
+                    .store
+                    .finish_chat_command(command.id, &self.instance_id, &outcome)
+                    .await
+                {
+                    tracing::error!(error = %e, command = command.id, "could not record a finished command");
+                }
+            }
+            Ok(completion) => {
+                self.fail(
+                    &command,
+                    "the model returned an empty answer".into(),
+                    completion.usage,
+                )
+                .await
+            }
+            Err(e) => self.fail(&command, e.to_string(), None).await,
+        }
+    }
+
+    /// Writes the final answer: the first part into the original response, the rest as follow-ups, the
+    /// usage line under the last part.
+    async fn deliver(&self, command: &ChatCommand, text: &str, usage_line: &str) -> Option<u64> {
+        let mut pieces = split_message(text, DISCORD_SAFE_LIMIT - usage_line.chars().count() - 1);
+        if let Some(last) = pieces.last_mut() {
+            last.push('\n');
+            last.push_str(usage_line);
+        }
+        let token = &command.interaction_token;
+        let first = match self.discord.edit_original(token, &pieces[0], None).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::error!(error = %e, command = command.id, "could not write the answer");
+                None
+            }
+        };
+        for piece in &pieces[1..] {
+            if let Err(e) = self
+                .discord
+                .followup(token, piece, command.private, &[])
+                .await
+            {
+                tracing::error!(error = %e, command = command.id, "could not send the rest of the answer");
+                break;
+            }
+        }
+        first
+    }
+
+    async fn fail(
+        &self,
+        command: &ChatCommand,
+        error: String,
+        usage: Option<disconcierge_core::model::TokenUsage>,
+    ) {
+        tracing::warn!(command = command.id, %error, "chat command failed");
+        let config = self.runtime.current().config.clone();
+        let message_id = self
+            .discord
+            .edit_original(
+                &command.interaction_token,
+                &config.discord_error_message,
+                None,
+            )
+            .await
+            .ok();
+        let outcome = ChatCommandOutcome {
+            state: ChatCommandState::Failed,
+            response: None,
+            error: Some(error),
+            usage,
+            discord_message_id: message_id,
+        };
+        if let Err(e) = self
+            .store
+            .finish_chat_command(command.id, &self.instance_id, &outcome)
+            .await
+        {
+            tracing::error!(error = %e, command = command.id, "could not record a failed command");
+        }
+    }
+}
+
+fn message(content: &str) -> Ack {
+    Ack::Message {
+        content: content.to_string(),
+        ephemeral: true,
+    }
+}
+
+/// Shows the text generated so far, at most once per [`EDIT_INTERVAL`], until the sender is dropped.
+/// It ends as soon as generation ends (never waiting out the interval), and never in the middle of an
+/// edit, so no preview can land after the final answer.
+async fn show_progress(discord: Discord, token: String, mut text: watch::Receiver<String>) {
+    let mut pending = false;
+    loop {
+        if !pending && text.changed().await.is_err() {
+            return;
+        }
+        pending = false;
+        let current = text.borrow_and_update().clone();
+        if current.trim().is_empty() {
+            continue;
+        }
+        // Only the first message's worth; the rest appears with the final answer.
+        let preview = split_message(&current, DISCORD_SAFE_LIMIT - 2)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        if let Err(e) = discord
+            .edit_original(&token, &format!("{preview} …"), None)
+            .await
+        {
+            tracing::warn!(error = %e, "could not show the answer in progress");
+        }
+        let pause = tokio::time::sleep(EDIT_INTERVAL);
+        tokio::pin!(pause);
+        loop {
+            tokio::select! {
+                _ = &mut pause => break,
+                changed = text.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    pending = true;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Editing and adding messages of an interaction's answer.
+//!
+//! Every message goes through the client, whose default `allowed_mentions` pings nobody. An edit that
+//! arrives before Discord processed the acknowledgement gets 404; it is retried briefly.
+
+use crate::{Discord, DiscordError};
+use std::time::Duration;
+use twilight_model::channel::message::{Component, MessageFlags};
+
+const UNKNOWN_TARGET_RETRIES: u32 = 4;
+
+impl Discord {
+    /// Replaces the original response's content (and its buttons, when given). Returns the message id.
+    pub async fn edit_original(
+        &self,
+        token: &str,
+        content: &str,
+        components: Option<&[Component]>,
+    ) -> Result<u64, DiscordError> {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .http
+                .interaction(self.application_id)
+                .update_response(token)
+                .content(Some(content))
+                .components(components)
+                .await;
+            match result {
+                Ok(response) => {
+                    let message = response
+                        .model()
+                        .await
+                        .map_err(|e| DiscordError::Decode(e.to_string()))?;
+                    return Ok(message.id.get());
+                }
+                Err(e) => {
+                    let err = DiscordError::from_http("edit the answer", e);
+                    attempt += 1;
+                    if !err.is_unknown_target() || attempt > UNKNOWN_TARGET_RETRIES {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(Duration::from_millis(150 * u64::from(attempt))).await;
+                }
+            }
+        }
+    }
+
+    /// Adds a follow-up message to the answer. Returns its id.
+    pub async fn followup(
+        &self,
+        token: &str,
+        content: &str,
+        ephemeral: bool,
+        components: &[Component],
+    ) -> Result<u64, DiscordError> {
+        let client = self.http.interaction(self.application_id);
+        let mut request = client
+            .create_followup(token)
+            .content(content)
+            .components(components);
+        if ephemeral {
+            request = request.flags(MessageFlags::EPHEMERAL);
+        }
+        let message = request
+            .await
+            .map_err(|e| DiscordError::from_http("send a follow-up message", e))?
+            .model()
+            .await
+            .map_err(|e| DiscordError::Decode(e.to_string()))?;
+        Ok(message.id.get())
+    }
+}

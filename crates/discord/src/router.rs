@@ -1,0 +1,228 @@
+//! From Discord interactions to domain requests and back.
+//!
+//! [`Incoming`] is what the application needs of an interaction (who, where, what); the application answers
+//! with an [`Ack`], which becomes the interaction's initial response — over REST for interactions from the
+//! gateway, as the HTTP answer for webhook ones. [`Bot::acknowledged`] then tells the application the
+//! acknowledgement is on its way, so that work which edits the response starts only after it.
+
+use crate::Discord;
+use crate::commands::{CHAT, CLEAR, PRIVATE, PROMPT};
+use async_trait::async_trait;
+use std::sync::Arc;
+use twilight_model::application::interaction::application_command::CommandOptionValue;
+use twilight_model::application::interaction::{Interaction, InteractionData};
+use twilight_model::channel::message::{AllowedMentions, MessageFlags};
+use twilight_model::http::interaction::{
+    InteractionResponse, InteractionResponseData, InteractionResponseType,
+};
+
+/// Who invoked a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscordUser {
+    pub id: u64,
+    pub username: String,
+    pub global_name: Option<String>,
+    pub bot: bool,
+}
+
+/// The interaction an answer belongs to. The token lets the bot answer for 15 minutes: never log it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub interaction_id: u64,
+    pub application_id: u64,
+    pub token: String,
+    pub user: DiscordUser,
+    pub guild_id: Option<u64>,
+    pub channel_id: Option<u64>,
+}
+
+impl std::fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invocation")
+            .field("interaction_id", &self.interaction_id)
+            .field("user", &self.user)
+            .field("guild_id", &self.guild_id)
+            .field("channel_id", &self.channel_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request from a user, in domain terms.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    /// `/chat` (public) or `/private` (ephemeral).
+    Chat {
+        invocation: Invocation,
+        prompt: String,
+        private: bool,
+    },
+    /// `/clear`.
+    Clear { invocation: Invocation },
+    /// Anything this version does not handle.
+    Unsupported {
+        invocation: Option<Invocation>,
+        what: String,
+    },
+}
+
+/// The initial response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ack {
+    /// "Thinking…": the answer follows by editing the original response.
+    Defer { ephemeral: bool },
+    /// A message right away.
+    Message { content: String, ephemeral: bool },
+    /// No response at all (ignored users and bots are told nothing).
+    Nothing,
+}
+
+/// The application's side.
+#[async_trait]
+pub trait Bot: Send + Sync {
+    /// Decides the initial response. Must return well within Discord's 3 seconds.
+    async fn on_interaction(&self, incoming: Incoming) -> Ack;
+    /// The acknowledgement of `interaction_id` has been sent.
+    async fn acknowledged(&self, interaction_id: u64);
+}
+
+fn invocation(interaction: &Interaction) -> Option<Invocation> {
+    let user = interaction.author()?;
+    Some(Invocation {
+        interaction_id: interaction.id.get(),
+        application_id: interaction.application_id.get(),
+        token: interaction.token.clone(),
+        user: DiscordUser {
+            id: user.id.get(),
+            username: user.name.clone(),
+            global_name: user.global_name.clone(),
+            bot: user.bot,
+        },
+        guild_id: interaction.guild_id.map(|g| g.get()),
+        channel_id: interaction.channel.as_ref().map(|c| c.id.get()),
+    })
+}
+
+/// Reads an interaction as a domain request.
+pub fn incoming(interaction: &Interaction) -> Incoming {
+    let Some(inv) = invocation(interaction) else {
+        return Incoming::Unsupported {
+            invocation: None,
+            what: format!("{:?} without a user", interaction.kind),
+        };
+    };
+    match &interaction.data {
+        Some(InteractionData::ApplicationCommand(data)) => match data.name.as_str() {
+            CHAT | PRIVATE => {
+                let prompt = data
+                    .options
+                    .iter()
+                    .find(|o| o.name == PROMPT)
+                    .and_then(|o| match &o.value {
+                        CommandOptionValue::String(s) => Some(s.clone()),
+                        _ => None,
+                    });
+                match prompt {
+                    Some(prompt) => Incoming::Chat {
+                        invocation: inv,
+                        prompt,
+                        private: data.name == PRIVATE,
+                    },
+                    None => Incoming::Unsupported {
+                        invocation: Some(inv),
+                        what: format!("/{} without a prompt", data.name),
+                    },
+                }
+            }
+            CLEAR => Incoming::Clear { invocation: inv },
+            other => Incoming::Unsupported {
+                invocation: Some(inv),
+                what: format!("/{other}"),
+            },
+        },
+        _ => Incoming::Unsupported {
+            invocation: Some(inv),
+            what: format!("{:?}", interaction.kind),
+        },
+    }
+}
+
+/// The response for an [`Ack`]; `None` for [`Ack::Nothing`].
+pub fn response(ack: &Ack) -> Option<InteractionResponse> {
+    let flags = |ephemeral: bool| ephemeral.then_some(MessageFlags::EPHEMERAL);
+    match ack {
+        Ack::Defer { ephemeral } => Some(InteractionResponse {
+            kind: InteractionResponseType::DeferredChannelMessageWithSource,
+            data: Some(InteractionResponseData {
+                flags: flags(*ephemeral),
+                ..Default::default()
+            }),
+        }),
+        Ack::Message { content, ephemeral } => Some(InteractionResponse {
+            kind: InteractionResponseType::ChannelMessageWithSource,
+            data: Some(InteractionResponseData {
+                content: Some(content.clone()),
+                flags: flags(*ephemeral),
+                allowed_mentions: Some(AllowedMentions::default()),
+                ..Default::default()
+            }),
+        }),
+        Ack::Nothing => None,
+    }
+}
+
+/// Turns interactions into calls of the [`Bot`] and delivers its acknowledgements.
+pub struct Dispatcher {
+    discord: Discord,
+    bot: Arc<dyn Bot>,
+}
+
+impl Dispatcher {
+    pub fn new(discord: Discord, bot: Arc<dyn Bot>) -> Arc<Dispatcher> {
+        Arc::new(Dispatcher { discord, bot })
+    }
+
+    /// An interaction from the gateway: decide, then acknowledge over REST.
+    pub async fn from_gateway(&self, interaction: Interaction) {
+        let id = interaction.id;
+        let token = interaction.token.clone();
+        let ack = self.bot.on_interaction(incoming(&interaction)).await;
+        let Some(response) = response(&ack) else {
+            return;
+        };
+        let result = self
+            .discord
+            .http
+            .interaction(self.discord.application_id)
+            .create_response(id, &token, &response)
+            .await;
+        match result {
+            Ok(_) => self.bot.acknowledged(id.get()).await,
+            Err(e) => tracing::error!(
+                target: "disconcierge_discord::router",
+                error = %crate::DiscordError::from_http("acknowledge an interaction", e),
+                interaction = id.get(),
+                "could not acknowledge an interaction"
+            ),
+        }
+    }
+}
+
+/// Webhook interactions: the [`Ack`] is the HTTP answer.
+#[async_trait]
+impl crate::webhook::InteractionHandler for Dispatcher {
+    async fn handle(&self, interaction: Interaction) -> InteractionResponse {
+        let id = interaction.id.get();
+        let ack = self.bot.on_interaction(incoming(&interaction)).await;
+        let bot = self.bot.clone();
+        // The answer leaves as soon as this returns; edits that race it are retried (see `respond`).
+        tokio::spawn(async move { bot.acknowledged(id).await });
+        response(&ack).unwrap_or(InteractionResponse {
+            // A webhook must answer something: a private "thinking" that is never followed up.
+            kind: InteractionResponseType::DeferredChannelMessageWithSource,
+            data: Some(InteractionResponseData {
+                flags: Some(MessageFlags::EPHEMERAL),
+                ..Default::default()
+            }),
+        })
+    }
+}

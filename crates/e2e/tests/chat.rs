@@ -1,0 +1,234 @@
+//! `/chat` and `/private` end to end: a person runs the command in the simulated Discord, over the gateway
+//! or the webhook; the real application records it, acknowledges it, queues it, and answers it from the
+//! simulated LLM by editing the deferred response.
+
+use disconcierge_discord_sim::twilight_model::channel::message::MessageFlags;
+use disconcierge_discord_sim::{Method, Via};
+use disconcierge_e2e::{Backend, TestApp, try_spawn_app};
+use disconcierge_llm_sim::Reply;
+
+async fn start(backend: Backend, provider: &str) -> Option<TestApp> {
+    let app = try_spawn_app(
+        backend,
+        &[
+            ("DC_LLM_PROVIDER", provider),
+            ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
+        ],
+    )
+    .await?;
+    app.discord.gateway().wait_ready(1).await;
+    Some(app)
+}
+
+fn via(app: &TestApp, webhook: bool) -> Via {
+    if webhook {
+        Via::Webhook {
+            url: app.webhook_url.clone().expect("webhook enabled"),
+        }
+    } else {
+        Via::Gateway
+    }
+}
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(disconcierge_e2e::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(dc_test_postgres),
+                ignore = "PostgreSQL: set DC_TEST_POSTGRES_URL to run"
+            )]
+            async fn postgres() {
+                super::$name(disconcierge_e2e::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+both!(chat_is_answered_over_gateway_and_webhook_with_every_provider);
+async fn chat_is_answered_over_gateway_and_webhook_with_every_provider(backend: Backend) {
+    for provider in ["openai", "openai-chat", "ollama"] {
+        let Some(app) = start(backend, provider).await else {
+            return;
+        };
+        let guild = app
+            .discord
+            .guild("Test Guild")
+            .member("alice")
+            .text_channel("general")
+            .create();
+        for webhook in [false, true] {
+            let label = format!(
+                "{provider} via {}",
+                if webhook { "webhook" } else { "gateway" }
+            );
+            app.llm
+                .push_reply(Reply::text("Paris is the capital of France."));
+            let interaction = app
+                .discord
+                .user(guild.user("alice"))
+                .run_slash_command(
+                    guild.channel("general"),
+                    "chat",
+                    [("prompt", "capital of France?")],
+                    via(&app, webhook),
+                )
+                .await;
+            interaction.wait_ack().await;
+            let answer = interaction
+                .wait_original(|m| m.content.contains("Commands used"))
+                .await;
+            assert!(
+                answer
+                    .content
+                    .starts_with("Paris is the capital of France.\n"),
+                "{label}: {}",
+                answer.content
+            );
+            assert!(
+                answer.content.ends_with("-# Commands used: 1/25 (6h)")
+                    || answer.content.ends_with("-# Commands used: 2/25 (6h)"),
+                "{label}: {}",
+                answer.content
+            );
+            assert!(
+                !answer
+                    .flags
+                    .unwrap_or(MessageFlags::empty())
+                    .contains(MessageFlags::EPHEMERAL),
+                "{label}"
+            );
+            // The model got the prompt.
+            assert_eq!(
+                app.llm.last_llm_request().unwrap().last_user_text(),
+                Some("capital of France?"),
+                "{label}"
+            );
+        }
+        app.discord.assert_no_violations();
+        // After a graceful stop (workers finish what they hold), both commands are recorded as completed,
+        // with their token usage.
+        let db = app.stop().await;
+        let completed = db
+            .scalar_i64(
+                "SELECT COUNT(*) FROM chat_commands WHERE state = 'completed' AND total_tokens > 0",
+            )
+            .await;
+        assert_eq!(completed, 2, "{provider}");
+    }
+}
+
+both!(private_answers_are_ephemeral);
+async fn private_answers_are_ephemeral(backend: Backend) {
+    let Some(app) = start(backend, "ollama").await else {
+        return;
+    };
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("bob")
+        .text_channel("general")
+        .create();
+    app.llm.push_reply(Reply::text("Only you can see this."));
+    let interaction = app
+        .discord
+        .user(guild.user("bob"))
+        .run_slash_command(
+            guild.channel("general"),
+            "private",
+            [("prompt", "secret?")],
+            Via::Gateway,
+        )
+        .await;
+    let answer = interaction
+        .wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    assert!(
+        answer
+            .flags
+            .unwrap_or(MessageFlags::empty())
+            .contains(MessageFlags::EPHEMERAL)
+    );
+    assert!(answer.content.starts_with("Only you can see this."));
+    app.discord.assert_no_violations();
+    app.stop().await;
+}
+
+both!(a_long_answer_is_split_and_nothing_can_ping);
+async fn a_long_answer_is_split_and_nothing_can_ping(backend: Backend) {
+    let Some(app) = start(backend, "openai-chat").await else {
+        return;
+    };
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("carol")
+        .text_channel("general")
+        .create();
+    // About 5,000 characters in paragraphs, with mentions that must never ping.
+    let paragraph = "@everyone please read this paragraph about <@&123> and https://example.com/docs/page carefully. ";
+    let answer_text: String = (0..8)
+        .map(|i| format!("Part {i}. {}\n\n", paragraph.repeat(6)))
+        .collect();
+    app.llm.push_reply(Reply::text(answer_text.clone()));
+    let interaction = app
+        .discord
+        .user(guild.user("carol"))
+        .run_slash_command(
+            guild.channel("general"),
+            "chat",
+            [("prompt", "tell me everything")],
+            Via::Gateway,
+        )
+        .await;
+    let last = interaction
+        .wait_followup(|m| m.content.contains("Commands used"))
+        .await;
+    let original = interaction.original().expect("original response");
+    let mut pieces = vec![original.content.clone()];
+    pieces.extend(interaction.followups().into_iter().map(|m| m.content));
+    assert!(pieces.len() >= 3, "{} pieces", pieces.len());
+    assert_eq!(pieces.last().unwrap(), &last.content);
+    for piece in &pieces {
+        assert!(piece.chars().count() <= 2000);
+        // Cut at paragraph boundaries: every piece but the usage line starts a part.
+        assert!(piece.starts_with("Part "), "{piece:.60}");
+    }
+    let words: Vec<&str> = answer_text.split_whitespace().collect();
+    let joined = pieces.join("\n");
+    let got: Vec<&str> = joined
+        .split_whitespace()
+        .filter(|w| !w.starts_with("-#"))
+        .take(words.len())
+        .collect();
+    assert_eq!(got, words, "every word, in order, none cut");
+
+    // Every message the bot wrote disabled mentions.
+    let writes: Vec<_> = app
+        .discord
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.route.starts_with("/webhooks/") && matches!(r.method.as_str(), "PATCH" | "POST")
+        })
+        .collect();
+    assert!(writes.len() >= 3);
+    for w in &writes {
+        let body = w.body.as_ref().expect("json body");
+        assert_eq!(
+            body["allowed_mentions"]["parse"],
+            serde_json::json!([]),
+            "{} {}",
+            w.method,
+            w.route
+        );
+    }
+    let _ = Method::PATCH;
+    app.discord.assert_no_violations();
+    app.stop().await;
+}
