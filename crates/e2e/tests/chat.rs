@@ -232,3 +232,60 @@ async fn a_long_answer_is_split_and_nothing_can_ping(backend: Backend) {
     app.discord.assert_no_violations();
     app.stop().await;
 }
+
+both!(llm_failures_end_in_the_configured_message_and_are_recorded);
+async fn llm_failures_end_in_the_configured_message_and_are_recorded(backend: Backend) {
+    let Some(app) = start(backend, "openai").await else {
+        return;
+    };
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("dave")
+        .text_channel("general")
+        .create();
+    // Every attempt fails: the answer ends in the configured error message, never a raw error.
+    app.llm
+        .fail_next(10, disconcierge_llm_sim::Failure::server_error());
+    let interaction = app
+        .discord
+        .user(guild.user("dave"))
+        .run_slash_command(
+            guild.channel("general"),
+            "chat",
+            [("prompt", "hello?")],
+            Via::Gateway,
+        )
+        .await;
+    let expected = disconcierge_core::RuntimeConfig::default().discord_error_message;
+    let answer = interaction.wait_original(|m| !m.content.is_empty()).await;
+    assert_eq!(answer.content, expected);
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64(
+            "SELECT COUNT(*) FROM chat_commands WHERE state = 'failed' AND error LIKE '%HTTP 500%'"
+        )
+        .await,
+        1
+    );
+    // Each attempt is in the LLM call log, with its error (the conversation was created first).
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM llm_call_logs WHERE error IS NOT NULL")
+            .await,
+        3
+    );
+    assert_eq!(
+        db.scalar_i64(
+            "SELECT COUNT(*) FROM llm_call_logs WHERE operation = 'conversations.create'"
+        )
+        .await,
+        1
+    );
+    // A failed command costs the user nothing.
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE usage_counted")
+            .await,
+        0
+    );
+}
