@@ -60,9 +60,12 @@ impl Bot for Chat {
                     }
                 }
             },
-            Incoming::Clear { .. } => Ack::Message {
-                content: "Starting a new conversation is not available yet.".into(),
-                ephemeral: true,
+            Incoming::Clear { invocation } => match self.clear(&invocation).await {
+                Ok(content) => message(&content),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not start a new conversation");
+                    message(&self.runtime.current().config.discord_error_message)
+                }
             },
             Incoming::Unsupported { what, .. } => {
                 tracing::warn!(what, "unsupported interaction");
@@ -196,6 +199,48 @@ impl Chat {
             .transition_chat_command(command.id, ChatCommandState::Received, state)
             .await?;
         Ok(ack)
+    }
+
+    /// `/clear`: the user's next `/chat` starts a new conversation. The OpenAI conversation is forgotten
+    /// (a new one is created on the next question); for providers whose history disconcierge keeps, the
+    /// recorded clear marks where the history starts.
+    async fn clear(&self, inv: &Invocation) -> Result<String, StoreError> {
+        let config = self.runtime.current().config.clone();
+        let now = Utc::now();
+        let user = self
+            .store
+            .upsert_user(
+                inv.user.id,
+                &inv.user.username,
+                inv.user.global_name.as_deref(),
+            )
+            .await?;
+        if user.ignored || inv.user.bot {
+            return Ok(config.discord_error_message.clone());
+        }
+        if let Some(last) = self.store.last_clear_command(user.discord_id).await? {
+            let cooldown =
+                chrono::TimeDelta::from_std(config.clear_command_cooldown).unwrap_or_default();
+            if now < last + cooldown {
+                return Ok(format!(
+                    "You just started a new conversation. You can do it again {}.",
+                    disconcierge_core::limits::relative_time(last + cooldown)
+                ));
+            }
+        }
+        self.store
+            .insert_clear_command(&disconcierge_core::model::ClearCommand {
+                interaction_id: inv.interaction_id,
+                user_id: user.discord_id,
+                guild_id: inv.guild_id,
+                channel_id: inv.channel_id,
+                created_at: now,
+            })
+            .await?;
+        self.store
+            .set_user_conversation(user.discord_id, None)
+            .await?;
+        Ok("Done: your next question starts a new conversation.".to_string())
     }
 
     /// Answers queued commands until cancelled.

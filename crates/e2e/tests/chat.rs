@@ -289,3 +289,94 @@ async fn llm_failures_end_in_the_configured_message_and_are_recorded(backend: Ba
         0
     );
 }
+
+/// Asks a question and returns the OpenAI conversation the answer was given in.
+async fn ask(
+    app: &TestApp,
+    who: &disconcierge_discord_sim::Actor,
+    channel: disconcierge_discord_sim::twilight_model::id::Id<
+        disconcierge_discord_sim::twilight_model::id::marker::ChannelMarker,
+    >,
+    prompt: &str,
+) -> String {
+    let i = who
+        .run_slash_command(channel, "chat", [("prompt", prompt)], Via::Gateway)
+        .await;
+    i.wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    app.llm
+        .last_llm_request()
+        .unwrap()
+        .conversation
+        .expect("a conversation")
+}
+
+both!(clear_starts_a_new_conversation_with_a_cooldown);
+async fn clear_starts_a_new_conversation_with_a_cooldown(backend: Backend) {
+    let Some(app) = start(backend, "openai").await else {
+        return;
+    };
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("erin")
+        .text_channel("general")
+        .create();
+    let erin = app.discord.user(guild.user("erin"));
+    let channel = guild.channel("general");
+    let first = ask(&app, &erin, channel, "one").await;
+    assert_eq!(
+        ask(&app, &erin, channel, "two").await,
+        first,
+        "the conversation continues"
+    );
+
+    let clear = erin
+        .run_slash_command::<&str>(channel, "clear", [], Via::Gateway)
+        .await;
+    let confirmation = clear.wait_original(|m| !m.content.is_empty()).await;
+    assert!(
+        confirmation.content.contains("new conversation"),
+        "{}",
+        confirmation.content
+    );
+    assert!(
+        confirmation
+            .flags
+            .unwrap_or(MessageFlags::empty())
+            .contains(MessageFlags::EPHEMERAL)
+    );
+
+    let third = ask(&app, &erin, channel, "three").await;
+    assert_ne!(third, first, "after /clear a new conversation starts");
+    // The model of the new conversation did not see the old messages.
+    let seen: Vec<String> = app
+        .llm
+        .last_llm_request()
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.text.clone())
+        .collect();
+    assert_eq!(seen, ["three"]);
+
+    // A second /clear right away is refused with when it will be possible.
+    let again = erin
+        .run_slash_command::<&str>(channel, "clear", [], Via::Gateway)
+        .await;
+    let refused = again.wait_original(|m| !m.content.is_empty()).await;
+    assert!(
+        refused
+            .content
+            .contains("You just started a new conversation")
+            && refused.content.contains("<t:"),
+        "{}",
+        refused.content
+    );
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM clear_commands").await,
+        1
+    );
+}
