@@ -14,7 +14,8 @@ use chrono::Utc;
 use disconcierge_core::admission::{self, Admission, Applicant, QueueState};
 use disconcierge_core::limits::Allowance;
 use disconcierge_core::model::{
-    ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep, NewChatCommand,
+    ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep, FeedbackKind,
+    NewChatCommand, UserFeedback,
 };
 use disconcierge_core::split::{DISCORD_SAFE_LIMIT, split_message};
 use disconcierge_discord::Discord;
@@ -67,6 +68,19 @@ impl Bot for Chat {
                     message(&self.runtime.current().config.discord_error_message)
                 }
             },
+            Incoming::FeedbackButton {
+                invocation,
+                command_id,
+                kind,
+            } => self.feedback(&invocation, command_id, kind, None).await,
+            Incoming::FeedbackText {
+                invocation,
+                command_id,
+                text,
+            } => {
+                self.feedback(&invocation, command_id, FeedbackKind::Other, Some(text))
+                    .await
+            }
             Incoming::Unsupported { what, .. } => {
                 tracing::warn!(what, "unsupported interaction");
                 Ack::Nothing
@@ -199,6 +213,82 @@ impl Chat {
             .transition_chat_command(command.id, ChatCommandState::Received, state)
             .await?;
         Ok(ack)
+    }
+
+    /// A feedback button or the "Other" text: one vote per user per button (a repeat changes nothing),
+    /// "Other" as often as the user likes; the answer's buttons then show the new counts.
+    async fn feedback(
+        &self,
+        inv: &Invocation,
+        command_id: i64,
+        kind: FeedbackKind,
+        text: Option<String>,
+    ) -> Ack {
+        let config = self.runtime.current().config.clone();
+        if !config.feedback_enabled {
+            return message("Feedback is turned off right now. Thank you anyway!");
+        }
+        if kind == FeedbackKind::Other && text.is_none() {
+            return Ack::FeedbackModal {
+                command_id,
+                texts: disconcierge_discord::feedback::ModalTexts {
+                    title: config.feedback_modal_title.clone(),
+                    label: config.feedback_modal_input_label.clone(),
+                    placeholder: config.feedback_modal_placeholder.clone(),
+                    min_length: u16::try_from(config.feedback_modal_min_length).unwrap_or(u16::MAX),
+                    max_length: u16::try_from(config.feedback_modal_max_length).unwrap_or(u16::MAX),
+                },
+            };
+        }
+        if let Some(text) = &text {
+            let len = text.chars().count() as u32;
+            if len < config.feedback_modal_min_length || len > config.feedback_modal_max_length {
+                return message(&format!(
+                    "Your feedback must be {} to {} characters long; it was {len}. Please try again.",
+                    config.feedback_modal_min_length, config.feedback_modal_max_length
+                ));
+            }
+        }
+        let result = async {
+            if self.store.chat_command(command_id).await?.is_none() {
+                return Ok(None);
+            }
+            self.store
+                .upsert_user(
+                    inv.user.id,
+                    &inv.user.username,
+                    inv.user.global_name.as_deref(),
+                )
+                .await?;
+            let new = self
+                .store
+                .insert_user_feedback(&UserFeedback {
+                    chat_command_id: command_id,
+                    user_id: inv.user.id,
+                    kind,
+                    detail: text,
+                    created_at: Utc::now(),
+                })
+                .await?;
+            if !new {
+                tracing::debug!(
+                    command_id,
+                    user = inv.user.id,
+                    ?kind,
+                    "repeated feedback ignored"
+                );
+            }
+            self.store.feedback_counts(command_id).await.map(Some)
+        }
+        .await;
+        match result {
+            Ok(Some(counts)) => Ack::UpdateFeedback { command_id, counts },
+            Ok(None) => message("That answer no longer exists."),
+            Err(e) => {
+                tracing::error!(error = %e, command_id, "could not store feedback");
+                message(&config.discord_error_message)
+            }
+        }
     }
 
     /// `/clear`: the user's next `/chat` starts a new conversation. The OpenAI conversation is forgotten
@@ -404,26 +494,39 @@ impl Chat {
         }
     }
 
-    /// Writes the final answer: the first part into the original response, the rest as follow-ups, the
-    /// usage line under the last part.
+    /// Writes the final answer: the first part into the original response, the rest as follow-ups; the
+    /// usage line and the feedback buttons (unless turned off) go under the last part.
     async fn deliver(&self, command: &ChatCommand, text: &str, usage_line: &str) -> Option<u64> {
         let mut pieces = split_message(text, DISCORD_SAFE_LIMIT - usage_line.chars().count() - 1);
         if let Some(last) = pieces.last_mut() {
             last.push('\n');
             last.push_str(usage_line);
         }
+        let no_votes = disconcierge_discord::feedback::Counts::new();
+        let buttons = self
+            .runtime
+            .current()
+            .config
+            .feedback_enabled
+            .then_some((command.id, &no_votes));
         let token = &command.interaction_token;
-        let first = match self.discord.edit_original(token, &pieces[0], None).await {
+        let last = pieces.len() - 1;
+        let first = match self
+            .discord
+            .edit_original(token, &pieces[0], buttons.filter(|_| last == 0))
+            .await
+        {
             Ok(id) => Some(id),
             Err(e) => {
                 tracing::error!(error = %e, command = command.id, "could not write the answer");
                 None
             }
         };
-        for piece in &pieces[1..] {
+        for (i, piece) in pieces.iter().enumerate().skip(1) {
+            let feedback = buttons.filter(|_| i == last);
             if let Err(e) = self
                 .discord
-                .followup(token, piece, command.private, &[])
+                .followup(token, piece, command.private, feedback)
                 .await
             {
                 tracing::error!(error = %e, command = command.id, "could not send the rest of the answer");

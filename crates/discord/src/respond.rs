@@ -5,18 +5,21 @@
 
 use crate::{Discord, DiscordError};
 use std::time::Duration;
-use twilight_model::channel::message::{Component, MessageFlags};
+use twilight_model::channel::message::MessageFlags;
 
 const UNKNOWN_TARGET_RETRIES: u32 = 4;
 
 impl Discord {
-    /// Replaces the original response's content (and its buttons, when given). Returns the message id.
+    /// Replaces the original response's content, with the feedback buttons of `feedback` (a command id and
+    /// its counts) when given. Returns the message id.
     pub async fn edit_original(
         &self,
         token: &str,
         content: &str,
-        components: Option<&[Component]>,
+        feedback: Option<(i64, &crate::feedback::Counts)>,
     ) -> Result<u64, DiscordError> {
+        let buttons = feedback.map(|(id, counts)| crate::feedback::buttons(id, counts));
+        let components = buttons.as_deref();
         let mut attempt = 0;
         loop {
             let result = self
@@ -52,13 +55,16 @@ impl Discord {
         token: &str,
         content: &str,
         ephemeral: bool,
-        components: &[Component],
+        feedback: Option<(i64, &crate::feedback::Counts)>,
     ) -> Result<u64, DiscordError> {
+        let buttons = feedback
+            .map(|(id, counts)| crate::feedback::buttons(id, counts))
+            .unwrap_or_default();
         let client = self.http.interaction(self.application_id);
         let mut request = client
             .create_followup(token)
             .content(content)
-            .components(components);
+            .components(&buttons);
         if ephemeral {
             request = request.flags(MessageFlags::EPHEMERAL);
         }

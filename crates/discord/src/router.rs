@@ -10,6 +10,7 @@ use crate::commands::{CHAT, CLEAR, PRIVATE, PROMPT};
 use async_trait::async_trait;
 use std::sync::Arc;
 use twilight_model::application::interaction::application_command::CommandOptionValue;
+use twilight_model::application::interaction::modal::ModalInteractionComponent;
 use twilight_model::application::interaction::{Interaction, InteractionData};
 use twilight_model::channel::message::{AllowedMentions, MessageFlags};
 use twilight_model::http::interaction::{
@@ -58,6 +59,18 @@ pub enum Incoming {
     },
     /// `/clear`.
     Clear { invocation: Invocation },
+    /// A feedback button under an answer.
+    FeedbackButton {
+        invocation: Invocation,
+        command_id: i64,
+        kind: disconcierge_core::model::FeedbackKind,
+    },
+    /// The "Other" feedback modal, submitted.
+    FeedbackText {
+        invocation: Invocation,
+        command_id: i64,
+        text: String,
+    },
     /// Anything this version does not handle.
     Unsupported {
         invocation: Option<Invocation>,
@@ -72,6 +85,16 @@ pub enum Ack {
     Defer { ephemeral: bool },
     /// A message right away.
     Message { content: String, ephemeral: bool },
+    /// Open the "Other" feedback modal.
+    FeedbackModal {
+        command_id: i64,
+        texts: crate::feedback::ModalTexts,
+    },
+    /// Update the feedback buttons of the message the interaction came from.
+    UpdateFeedback {
+        command_id: i64,
+        counts: crate::feedback::Counts,
+    },
     /// No response at all (ignored users and bots are told nothing).
     Nothing,
 }
@@ -139,11 +162,50 @@ pub fn incoming(interaction: &Interaction) -> Incoming {
                 what: format!("/{other}"),
             },
         },
+        Some(InteractionData::MessageComponent(data)) => {
+            match crate::feedback::parse(&data.custom_id) {
+                Some(crate::feedback::FeedbackId::Button { command_id, kind }) => {
+                    Incoming::FeedbackButton {
+                        invocation: inv,
+                        command_id,
+                        kind,
+                    }
+                }
+                _ => Incoming::Unsupported {
+                    invocation: Some(inv),
+                    what: format!("component {:?}", data.custom_id),
+                },
+            }
+        }
+        Some(InteractionData::ModalSubmit(data)) => match crate::feedback::parse(&data.custom_id) {
+            Some(crate::feedback::FeedbackId::Modal { command_id }) => Incoming::FeedbackText {
+                invocation: inv,
+                command_id,
+                text: modal_value(&data.components, crate::feedback::DETAIL_FIELD)
+                    .unwrap_or_default(),
+            },
+            _ => Incoming::Unsupported {
+                invocation: Some(inv),
+                what: format!("modal {:?}", data.custom_id),
+            },
+        },
         _ => Incoming::Unsupported {
             invocation: Some(inv),
             what: format!("{:?}", interaction.kind),
         },
     }
+}
+
+/// The value of a modal's text input, wherever it sits (in a label or an action row).
+fn modal_value(components: &[ModalInteractionComponent], field: &str) -> Option<String> {
+    components.iter().find_map(|c| match c {
+        ModalInteractionComponent::TextInput(t) if t.custom_id == field => Some(t.value.clone()),
+        ModalInteractionComponent::Label(l) => {
+            modal_value(std::slice::from_ref(&*l.component), field)
+        }
+        ModalInteractionComponent::ActionRow(r) => modal_value(&r.components, field),
+        _ => None,
+    })
 }
 
 /// The response for an [`Ack`]; `None` for [`Ack::Nothing`].
@@ -163,6 +225,25 @@ pub fn response(ack: &Ack) -> Option<InteractionResponse> {
                 content: Some(content.clone()),
                 flags: flags(*ephemeral),
                 allowed_mentions: Some(AllowedMentions::default()),
+                ..Default::default()
+            }),
+        }),
+        Ack::FeedbackModal { command_id, texts } => {
+            let (custom_id, components) = crate::feedback::modal(*command_id, texts);
+            Some(InteractionResponse {
+                kind: InteractionResponseType::Modal,
+                data: Some(InteractionResponseData {
+                    custom_id: Some(custom_id),
+                    title: Some(texts.title.clone()),
+                    components: Some(components),
+                    ..Default::default()
+                }),
+            })
+        }
+        Ack::UpdateFeedback { command_id, counts } => Some(InteractionResponse {
+            kind: InteractionResponseType::UpdateMessage,
+            data: Some(InteractionResponseData {
+                components: Some(crate::feedback::buttons(*command_id, counts)),
                 ..Default::default()
             }),
         }),

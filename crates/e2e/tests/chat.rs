@@ -380,3 +380,156 @@ async fn clear_starts_a_new_conversation_with_a_cooldown(backend: Backend) {
         1
     );
 }
+
+/// The labels of the buttons on a message.
+fn button_labels(
+    message: &disconcierge_discord_sim::twilight_model::channel::Message,
+) -> Vec<String> {
+    use disconcierge_discord_sim::twilight_model::channel::message::Component;
+    message
+        .components
+        .iter()
+        .flat_map(|row| match row {
+            Component::ActionRow(r) => r.components.clone(),
+            _ => Vec::new(),
+        })
+        .filter_map(|c| match c {
+            Component::Button(b) => b.label,
+            _ => None,
+        })
+        .collect()
+}
+
+both!(feedback_buttons_count_one_vote_per_user_and_the_modal_is_stored);
+async fn feedback_buttons_count_one_vote_per_user_and_the_modal_is_stored(backend: Backend) {
+    let Some(app) = start(backend, "ollama").await else {
+        return;
+    };
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("alice")
+        .member("bob")
+        .member("carol")
+        .text_channel("general")
+        .create();
+    app.llm
+        .push_reply(Reply::text("Try turning it off and on again."));
+    let chat = app
+        .discord
+        .user(guild.user("alice"))
+        .run_slash_command(
+            guild.channel("general"),
+            "chat",
+            [("prompt", "it is broken")],
+            via(&app, false),
+        )
+        .await;
+    let answer = chat
+        .wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    assert_eq!(
+        button_labels(&answer),
+        ["Good", "Outdated", "Inaccurate", "Other"]
+    );
+    let command_id = app.db().scalar_i64("SELECT id FROM chat_commands").await;
+    let good = format!("dc:fb:{command_id}:good");
+
+    // Bob votes Good (over the webhook), twice: counted once.
+    for _ in 0..2 {
+        let click = app
+            .discord
+            .user(guild.user("bob"))
+            .click_button(answer.id, &good, via(&app, true))
+            .await;
+        click.wait_ack().await;
+    }
+    // Alice too (over the gateway).
+    let click = app
+        .discord
+        .user(guild.user("alice"))
+        .click_button(answer.id, &good, via(&app, false))
+        .await;
+    click.wait_ack().await;
+    let updated = chat
+        .wait_original(|m| button_labels(m).first().is_some_and(|l| l == "Good · 2"))
+        .await;
+    assert_eq!(
+        button_labels(&updated),
+        ["Good · 2", "Outdated", "Inaccurate", "Other"]
+    );
+
+    // Carol picks Other: a modal opens; her text is stored and counted.
+    let other = format!("dc:fb:{command_id}:other");
+    let carol = app.discord.user(guild.user("carol"));
+    let opened = carol
+        .click_button(answer.id, &other, via(&app, false))
+        .await;
+    opened.wait_modal().await;
+    let submitted = carol
+        .submit_modal(
+            &format!("dc:fbm:{command_id}"),
+            &[("detail", "It was actually the cable.")],
+            via(&app, false),
+        )
+        .await;
+    submitted.wait_ack().await;
+    let updated = chat
+        .wait_original(|m| button_labels(m).last().is_some_and(|l| l == "Other · 1"))
+        .await;
+    assert_eq!(
+        button_labels(&updated),
+        ["Good · 2", "Outdated", "Inaccurate", "Other · 1"]
+    );
+
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM user_feedback WHERE kind = 'good'")
+            .await,
+        2
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM user_feedback WHERE kind = 'other' AND detail = 'It was actually the cable.'").await,
+        1
+    );
+}
+
+both!(feedback_can_be_turned_off_live);
+async fn feedback_can_be_turned_off_live(backend: Backend) {
+    let Some(app) = start(backend, "ollama").await else {
+        return;
+    };
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("alice")
+        .text_channel("general")
+        .create();
+    let current = app.runtime.current();
+    let mut config = current.config.clone();
+    config.feedback_enabled = false;
+    app.runtime
+        .update(config, current.version, "test")
+        .await
+        .unwrap();
+    let chat = app
+        .discord
+        .user(guild.user("alice"))
+        .run_slash_command(
+            guild.channel("general"),
+            "chat",
+            [("prompt", "hi")],
+            Via::Gateway,
+        )
+        .await;
+    let answer = chat
+        .wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    assert!(
+        answer.components.is_empty(),
+        "no buttons when feedback is off"
+    );
+    app.discord.assert_no_violations();
+    app.stop().await;
+}
