@@ -20,7 +20,7 @@ use disconcierge_core::model::{
 use disconcierge_core::split::{DISCORD_SAFE_LIMIT, split_message};
 use disconcierge_discord::Discord;
 use disconcierge_discord::router::{Ack, Bot, Incoming, Invocation};
-use disconcierge_llm::{LlmBackend, LlmRequest, RetryPolicy, StreamEvent};
+use disconcierge_llm::{LlmBackend, LlmRequest, RetryPolicy, Role, StreamEvent, Turn};
 use disconcierge_store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +29,9 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the answer being generated is shown (Discord allows about 5 edits per 5 s per message).
 pub const EDIT_INTERVAL: Duration = Duration::from_millis(1000);
+/// At most this many earlier exchanges are read for a conversation's history (before trimming to the
+/// context budget).
+const HISTORY_EXCHANGES: u32 = 50;
 /// An interaction token lives 15 minutes.
 const TOKEN_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
@@ -395,6 +398,11 @@ impl Chat {
             chat_command_id: Some(command.id),
             ..Default::default()
         };
+        if !self.llm.server_side_conversations() {
+            request.history = self
+                .history(&command, &request, config.llm_max_context_tokens)
+                .await;
+        }
         if self.llm.server_side_conversations() {
             request.conversation_id = match user.conversation_id.clone() {
                 Some(id) => Some(id),
@@ -492,6 +500,50 @@ impl Chat {
             }
             Err(e) => self.fail(&command, e.to_string(), None).await,
         }
+    }
+
+    /// The conversation so far, for providers whose history disconcierge keeps: the user's answered
+    /// exchanges since their last `/clear`, oldest first, trimmed to the context budget in whole exchanges.
+    async fn history(&self, command: &ChatCommand, request: &LlmRequest, budget: u32) -> Vec<Turn> {
+        use disconcierge_core::history::{estimate_tokens, first_kept};
+        let since = match self.store.last_clear_command(command.user_id).await {
+            Ok(Some(at)) => at,
+            Ok(None) => chrono::DateTime::<Utc>::UNIX_EPOCH,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read when the conversation started; answering without history");
+                return Vec::new();
+            }
+        };
+        let exchanges = match self
+            .store
+            .recent_exchanges(command.user_id, since, command.id, HISTORY_EXCHANGES)
+            .await
+        {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the conversation; answering without history");
+                return Vec::new();
+            }
+        };
+        let turns: Vec<Turn> = exchanges
+            .into_iter()
+            .rev()
+            .flat_map(|(prompt, answer)| {
+                [
+                    Turn {
+                        role: Role::User,
+                        content: prompt,
+                    },
+                    Turn {
+                        role: Role::Assistant,
+                        content: answer,
+                    },
+                ]
+            })
+            .collect();
+        let fixed = estimate_tokens(&request.instructions) + estimate_tokens(&request.prompt);
+        let keep = first_kept(&turns, fixed, budget);
+        turns[keep..].to_vec()
     }
 
     /// Writes the final answer: the first part into the original response, the rest as follow-ups; the

@@ -533,3 +533,64 @@ async fn feedback_can_be_turned_off_live(backend: Backend) {
     app.discord.assert_no_violations();
     app.stop().await;
 }
+
+both!(chat_completions_and_ollama_remember_the_conversation_until_clear);
+async fn chat_completions_and_ollama_remember_the_conversation_until_clear(backend: Backend) {
+    for provider in ["openai-chat", "ollama"] {
+        let Some(app) = start(backend, provider).await else {
+            return;
+        };
+        let guild = app
+            .discord
+            .guild("Test Guild")
+            .member("fay")
+            .text_channel("general")
+            .create();
+        let fay = app.discord.user(guild.user("fay"));
+        let channel = guild.channel("general");
+        let seen = |prompt: &'static str| {
+            let fay = &fay;
+            let llm = &app.llm;
+            async move {
+                let i = fay
+                    .run_slash_command(channel, "chat", [("prompt", prompt)], Via::Gateway)
+                    .await;
+                i.wait_original(|m| m.content.contains("Commands used"))
+                    .await;
+                let request = llm.last_llm_request().unwrap();
+                request
+                    .messages
+                    .iter()
+                    .map(|m| (m.role.clone(), m.text.clone()))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let first = seen("my name is Fay").await;
+        assert_eq!(
+            first,
+            [("user".to_string(), "my name is Fay".to_string())],
+            "{provider}"
+        );
+        let second = seen("what is my name?").await;
+        let texts: Vec<&str> = second.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["my name is Fay", "echo: my name is Fay", "what is my name?"],
+            "{provider}"
+        );
+        assert_eq!(second[1].0, "assistant", "{provider}");
+
+        let clear = fay
+            .run_slash_command::<&str>(channel, "clear", [], Via::Gateway)
+            .await;
+        clear.wait_original(|m| !m.content.is_empty()).await;
+        let third = seen("hello again").await;
+        assert_eq!(
+            third.len(),
+            1,
+            "{provider}: after /clear the history is gone: {third:?}"
+        );
+        app.discord.assert_no_violations();
+        app.stop().await;
+    }
+}

@@ -53,6 +53,16 @@ pub struct Turn {
     pub content: String,
 }
 
+impl disconcierge_core::history::TurnText for Turn {
+    fn text(&self) -> &str {
+        &self.content
+    }
+
+    fn is_user(&self) -> bool {
+        self.role == Role::User
+    }
+}
+
 /// What to ask.
 #[derive(Debug, Clone, Default)]
 pub struct LlmRequest {

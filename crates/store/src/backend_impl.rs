@@ -791,6 +791,22 @@ impl Store for Backend {
             .await?)
     }
 
+    async fn recent_exchanges(
+        &self,
+        user_id: u64,
+        since: DateTime<Utc>,
+        except: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(sql::RECENT_EXCHANGES)
+            .bind(id(user_id))
+            .bind(ts(since))
+            .bind(except)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     async fn user_in_flight(&self, user_id: u64) -> Result<bool, StoreError> {
         Ok(sqlx::query_scalar(sql::USER_IN_FLIGHT)
             .bind(id(user_id))

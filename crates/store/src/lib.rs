@@ -477,6 +477,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Whether the user has a command queued or being answered.
+    /// The user's latest answered exchanges (prompt, answer) since `since`, newest first, at most `limit`,
+    /// leaving out `except` (the command being answered): the conversation history for providers without
+    /// server-side conversations.
+    async fn recent_exchanges(
+        &self,
+        user_id: u64,
+        since: DateTime<Utc>,
+        except: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
     async fn user_in_flight(&self, user_id: u64) -> Result<bool, StoreError>;
 
     /// How many commands wait in the queue (not counting those being answered).

@@ -162,6 +162,14 @@ pub(crate) const OLDEST_COUNTED_COMMAND_SINCE: &str = "\
     SELECT created_at FROM chat_commands WHERE user_id = $1 AND usage_counted AND created_at >= $2 \
     ORDER BY created_at LIMIT 1";
 
+/// Answered exchanges of a user, newest first. `usage_counted` (true for every answer that consumed tokens)
+/// lets the per-user usage-window index serve it.
+pub(crate) const RECENT_EXCHANGES: &str = "\
+    SELECT prompt, response FROM chat_commands \
+    WHERE user_id = $1 AND usage_counted AND created_at >= $2 AND state = 'completed' \
+      AND response IS NOT NULL AND id <> $3 \
+    ORDER BY created_at DESC, id DESC LIMIT $4";
+
 pub(crate) const USER_IN_FLIGHT: &str = "\
     SELECT EXISTS (SELECT 1 FROM chat_commands \
         WHERE user_id = $1 AND state IN ('queued', 'in_progress'))";
@@ -208,6 +216,7 @@ pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (COUNT_USER_COMMANDS_SINCE, "chat_commands"),
     (OLDEST_COUNTED_COMMAND_SINCE, "chat_commands"),
     (USER_IN_FLIGHT, "chat_commands"),
+    (RECENT_EXCHANGES, "chat_commands"),
     (QUEUED_COUNT, "chat_commands"),
     (EXPIRE_CHAT_COMMANDS, "chat_commands"),
     (CHAT_COMMAND_BY_INTERACTION, "chat_commands"),

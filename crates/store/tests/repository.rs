@@ -54,6 +54,7 @@ both!(
     requeue_and_transitions,
     expire_commands_with_dead_tokens,
     usage_window_counts_only_consumed_commands,
+    recent_exchanges_are_the_users_answered_ones_newest_first,
     feedback_one_vote_per_kind_except_other,
     logs_are_inserted,
 );
@@ -1326,4 +1327,34 @@ async fn logs_are_inserted(kind: DatabaseKind) {
     ));
     assert_eq!(store.last_clear_command(1).await.unwrap(), Some(now));
     assert_eq!(store.last_clear_command(2).await.unwrap(), None);
+}
+
+async fn recent_exchanges_are_the_users_answered_ones_newest_first(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    store.upsert_user(2, "bob", None).await.unwrap();
+    answered(store, 1, 1, now - mins(50), Some(USAGE)).await; // before `since`
+    let a = answered(store, 2, 1, now - mins(30), Some(USAGE)).await;
+    answered(store, 3, 1, now - mins(20), None).await; // failed: no answer to remember
+    let b = answered(store, 4, 1, now - mins(10), Some(USAGE)).await;
+    answered(store, 5, 2, now - mins(5), Some(USAGE)).await; // someone else's
+    let current = answered(store, 6, 1, now - mins(1), Some(USAGE)).await;
+
+    let since = now - mins(40);
+    let all = store.recent_exchanges(1, since, current, 10).await.unwrap();
+    // Newest first, the failed one and the current command left out.
+    let expected = |n: u64| (format!("question {n}"), "answer".to_string());
+    assert_eq!(all, [expected(4), expected(2)]);
+    // The limit keeps the newest.
+    assert_eq!(
+        store.recent_exchanges(1, since, current, 1).await.unwrap(),
+        [expected(4)]
+    );
+    let with_current = store.recent_exchanges(1, since, -1, 10).await.unwrap();
+    assert_eq!(with_current, [expected(6), expected(4), expected(2)]);
+    let _ = (a, b);
 }
