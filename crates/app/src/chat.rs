@@ -347,10 +347,9 @@ impl Chat {
             let idle = if config.paused {
                 self.queue.sleep_paused
             } else {
-                let lease = config.llm_answer_timeout + Duration::from_secs(60);
                 match self
                     .store
-                    .claim_next_chat_command(&self.instance_id, lease, Utc::now())
+                    .claim_next_chat_command(&self.instance_id, self.queue.lease, Utc::now())
                     .await
                 {
                     Ok(Some(command)) => {
@@ -372,7 +371,42 @@ impl Chat {
         }
     }
 
+    /// Answers one claimed command, renewing the claim while it works so that no other worker takes it
+    /// over, and so that after a crash it is taken over within one lease.
     async fn answer(&self, command: ChatCommand) {
+        let renewal = {
+            let (store, owner, id, lease) = (
+                self.store.clone(),
+                self.instance_id.clone(),
+                command.id,
+                self.queue.lease,
+            );
+            tokio::spawn(async move {
+                let every = lease / 3;
+                loop {
+                    tokio::time::sleep(every).await;
+                    let until = Utc::now() + chrono::TimeDelta::from_std(lease).unwrap_or_default();
+                    match store.renew_lease(id, &owner, until).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(
+                                command = id,
+                                "lost the claim on a command; another worker has it"
+                            );
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(command = id, error = %e, "could not renew a claim")
+                        }
+                    }
+                }
+            })
+        };
+        self.answer_claimed(command).await;
+        renewal.abort();
+    }
+
+    async fn answer_claimed(&self, command: ChatCommand) {
         let config = self.runtime.current().config.clone();
         let token = command.interaction_token.clone();
         let user = match self.store.user(command.user_id).await {
@@ -626,6 +660,54 @@ fn message(content: &str) -> Ack {
     Ack::Message {
         content: content.to_string(),
         ephemeral: true,
+    }
+}
+
+impl Chat {
+    /// Closes commands that can no longer be answered: those whose interaction token died (nobody can be
+    /// told), and those that waited in the queue longer than `DC_QUEUE_MAX_AGE` (their users are told).
+    pub async fn run_janitor(self: Arc<Self>, cancel: CancellationToken) {
+        let every =
+            (self.queue.max_age / 4).clamp(Duration::from_millis(200), Duration::from_secs(10));
+        loop {
+            let now = Utc::now();
+            match self.store.expire_chat_commands(now).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(count = n, "closed commands whose interaction token expired")
+                }
+                Err(e) => tracing::warn!(error = %e, "could not close expired commands"),
+            }
+            let cutoff = now - chrono::TimeDelta::from_std(self.queue.max_age).unwrap_or_default();
+            match self.store.expire_stale_queued(cutoff, now).await {
+                Ok(stale) => {
+                    let text = self
+                        .runtime
+                        .current()
+                        .config
+                        .discord_queue_full_message
+                        .clone();
+                    for command in stale.into_iter().filter(|c| c.token_expires_at > now) {
+                        tracing::info!(
+                            command = command.id,
+                            "a command waited too long in the queue"
+                        );
+                        if let Err(e) = self
+                            .discord
+                            .edit_original(&command.interaction_token, &text, None)
+                            .await
+                        {
+                            tracing::warn!(command = command.id, error = %e, "could not tell a user their question expired");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not expire old queued commands"),
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
     }
 }
 

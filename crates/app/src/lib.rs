@@ -470,6 +470,7 @@ impl DiscordSide {
         for _ in 0..CHAT_WORKERS {
             tasks.spawn(chat.clone().run_worker(cancel.clone()));
         }
+        tasks.spawn(chat.clone().run_janitor(cancel.clone()));
         if let Some((listener, addr, verifier)) = parts.webhook {
             let stats = Arc::new(disconcierge_discord::webhook::WebhookStats::default());
             let router = disconcierge_discord::webhook::router(verifier, dispatcher.clone(), stats);

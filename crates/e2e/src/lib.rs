@@ -114,44 +114,71 @@ fn init_test_logging() {
     });
 }
 
+/// What outlives one run of the application: its database, and the Discord and LLM it talks to (they do
+/// not restart when the bot does).
+pub struct World {
+    pub db: TestDb,
+    pub discord: DiscordSim,
+    pub llm: LlmSim,
+}
+
+impl World {
+    /// A fresh database on `backend` and fresh simulators; `None` for PostgreSQL without
+    /// `DC_TEST_POSTGRES_URL`.
+    pub async fn start(backend: Backend) -> Option<World> {
+        init_test_logging();
+        let db = match backend {
+            Backend::Sqlite => TestDb::sqlite_unmigrated().await,
+            Backend::Postgres => TestDb::postgres_unmigrated().await?,
+        };
+        Some(World {
+            db,
+            discord: DiscordSim::start().await,
+            llm: LlmSim::builder().api_key(OPENAI_KEY).start().await,
+        })
+    }
+
+    /// The application's settings for this world; `env` adds or overrides `DC_*` settings.
+    pub fn settings(&self, env: &[(&str, &str)]) -> Settings {
+        let mut vars: Vec<(String, String)> = vec![
+            ("DC_DATABASE_TYPE", self.db.opts.kind.as_str().to_string()),
+            ("DC_DATABASE", self.db.opts.url_or_path.clone()),
+            ("DC_API_LISTEN", "127.0.0.1:0".into()),
+            ("DC_SHUTDOWN_TIMEOUT", "5s".into()),
+            ("DC_DISCORD_TOKEN", self.discord.bot_token()),
+            ("DC_DISCORD_API_BASE_URL", self.discord.api_base_url()),
+            ("DC_DISCORD_GATEWAY_URL", self.discord.gateway_url()),
+            ("DC_DISCORD_WEBHOOK_SERVER_LISTEN", "127.0.0.1:0".into()),
+            (
+                "DC_DISCORD_WEBHOOK_SERVER_PUBLIC_KEY",
+                self.discord.public_key_hex(),
+            ),
+            ("DC_OPENAI_TOKEN", OPENAI_KEY.into()),
+            ("DC_OPENAI_BASE_URL", self.llm.openai_base_url()),
+            ("DC_OLLAMA_URL", self.llm.ollama_url()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Settings::load(&Sources::from_parts(vars, None).expect("no file"))
+            .expect("valid test settings")
+            .settings
+    }
+}
+
 /// Starts the simulators and the application on `backend`; `env` adds or overrides `DC_*` settings.
 /// Returns `None` (the test is then skipped) for PostgreSQL when `DC_TEST_POSTGRES_URL` is not set.
 pub async fn try_spawn_app(backend: Backend, env: &[(&str, &str)]) -> Option<TestApp> {
-    init_test_logging();
-    let db = match backend {
-        Backend::Sqlite => TestDb::sqlite_unmigrated().await,
-        Backend::Postgres => TestDb::postgres_unmigrated().await?,
-    };
-    let discord = DiscordSim::start().await;
-    let llm = LlmSim::builder().api_key(OPENAI_KEY).start().await;
+    Some(spawn_app_in(World::start(backend).await?, env).await)
+}
 
-    let mut vars: Vec<(String, String)> = vec![
-        ("DC_DATABASE_TYPE", db.opts.kind.as_str().to_string()),
-        ("DC_DATABASE", db.opts.url_or_path.clone()),
-        ("DC_API_LISTEN", "127.0.0.1:0".into()),
-        ("DC_SHUTDOWN_TIMEOUT", "5s".into()),
-        ("DC_DISCORD_TOKEN", discord.bot_token().to_string()),
-        ("DC_DISCORD_API_BASE_URL", discord.api_base_url()),
-        ("DC_DISCORD_GATEWAY_URL", discord.gateway_url()),
-        ("DC_DISCORD_WEBHOOK_SERVER_LISTEN", "127.0.0.1:0".into()),
-        (
-            "DC_DISCORD_WEBHOOK_SERVER_PUBLIC_KEY",
-            discord.public_key_hex(),
-        ),
-        ("DC_OPENAI_TOKEN", OPENAI_KEY.into()),
-        ("DC_OPENAI_BASE_URL", llm.openai_base_url()),
-        ("DC_OLLAMA_URL", llm.ollama_url()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let loaded = Settings::load(&Sources::from_parts(vars, None).expect("no file"))
-        .expect("valid test settings");
-
-    let app = Application::build(loaded.settings, None)
+/// Starts the application in an existing world (for instance after another run of it crashed).
+pub async fn spawn_app_in(world: World, env: &[(&str, &str)]) -> TestApp {
+    let app = Application::build(world.settings(env), None)
         .await
         .expect("the application builds");
+    let World { db, discord, llm } = world;
     let api_url = app.api_url();
     let webhook_url = app
         .webhook_addr()
@@ -163,7 +190,7 @@ pub async fn try_spawn_app(backend: Backend, env: &[(&str, &str)]) -> Option<Tes
     let task = tokio::spawn(app.run(async {
         let _ = rx.await;
     }));
-    Some(TestApp {
+    TestApp {
         api_url,
         webhook_url,
         store,
@@ -174,7 +201,40 @@ pub async fn try_spawn_app(backend: Backend, env: &[(&str, &str)]) -> Option<Tes
         db: Some(db),
         stop: Some(tx),
         task: Some(task),
-    })
+    }
+}
+
+/// An application running in a runtime of its own, so that it can be killed the way a process dies:
+/// every task at once, nothing flushed, no goodbye to Discord.
+pub struct Crashable {
+    runtime: tokio::runtime::Runtime,
+    pub api_url: String,
+}
+
+impl Crashable {
+    pub async fn start(world: &World, env: &[(&str, &str)]) -> Crashable {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime for the application");
+        let settings = world.settings(env);
+        let (tx, rx) = oneshot::channel();
+        runtime.spawn(async move {
+            let app = Application::build(settings, None)
+                .await
+                .expect("the application builds");
+            let _ = tx.send(app.api_url());
+            let _ = app.run(std::future::pending::<()>()).await;
+        });
+        let api_url = rx.await.expect("the application started");
+        Crashable { runtime, api_url }
+    }
+
+    /// Kills the application: its runtime stops and drops every task where it stands.
+    pub fn crash(self) {
+        self.runtime.shutdown_background();
+    }
 }
 
 /// [`try_spawn_app`] for SQLite, which is always available.

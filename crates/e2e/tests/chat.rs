@@ -594,3 +594,78 @@ async fn chat_completions_and_ollama_remember_the_conversation_until_clear(backe
         app.stop().await;
     }
 }
+
+both!(paused_bots_refuse_most_and_hold_the_queue_until_it_expires);
+async fn paused_bots_refuse_most_and_hold_the_queue_until_it_expires(backend: Backend) {
+    let Some(app) = try_spawn_app(
+        backend,
+        &[("DC_LLM_PROVIDER", "ollama"), ("DC_QUEUE_MAX_AGE", "1s")],
+    )
+    .await
+    else {
+        return;
+    };
+    app.discord.gateway().wait_ready(1).await;
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("vip")
+        .member("joe")
+        .text_channel("general")
+        .create();
+    let vip = guild.user("vip");
+    app.store.upsert_user(vip.get(), "vip", None).await.unwrap();
+    app.store.set_user_priority(vip.get(), true).await.unwrap();
+    let current = app.runtime.current();
+    let mut config = current.config.clone();
+    config.paused = true;
+    app.runtime
+        .update(config.clone(), current.version, "test")
+        .await
+        .unwrap();
+
+    // Everyone else is told the bot is paused, privately.
+    let joe = app
+        .discord
+        .user(guild.user("joe"))
+        .run_slash_command(
+            guild.channel("general"),
+            "chat",
+            [("prompt", "hello?")],
+            Via::Gateway,
+        )
+        .await;
+    let told = joe.wait_original(|m| !m.content.is_empty()).await;
+    assert_eq!(told.content, config.paused_message);
+    assert!(
+        told.flags
+            .unwrap_or(MessageFlags::empty())
+            .contains(MessageFlags::EPHEMERAL)
+    );
+
+    // A priority user is admitted, but the paused queue holds; after DC_QUEUE_MAX_AGE they are told.
+    let held = app
+        .discord
+        .user(vip)
+        .run_slash_command(
+            guild.channel("general"),
+            "chat",
+            [("prompt", "urgent")],
+            Via::Gateway,
+        )
+        .await;
+    held.wait_ack().await;
+    let expired = held.wait_original(|m| !m.content.is_empty()).await;
+    assert_eq!(expired.content, config.discord_queue_full_message);
+    assert!(
+        app.llm.requests().is_empty(),
+        "nothing was generated while paused"
+    );
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'expired'")
+            .await,
+        1
+    );
+}

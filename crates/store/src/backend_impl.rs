@@ -766,6 +766,22 @@ impl Store for Backend {
         Ok(done.rows_affected())
     }
 
+    async fn expire_stale_queued(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ChatCommand>, StoreError> {
+        let rows = sqlx::query(sql::EXPIRE_STALE_QUEUED)
+            .bind(ts(cutoff))
+            .bind(ts(now))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(chat_command_from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Into::into)
+    }
+
     async fn count_user_commands_since(
         &self,
         user_id: u64,

@@ -460,6 +460,14 @@ pub trait Store: Send + Sync + 'static {
     /// longer be answered), except those a worker is still holding. Returns how many.
     async fn expire_chat_commands(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 
+    /// Expires queued commands created before `cutoff` (they waited longer than `DC_QUEUE_MAX_AGE`) and
+    /// returns them, so their users can be told.
+    async fn expire_stale_queued(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ChatCommand>, StoreError>;
+
     /// How many of a user's commands created at or after `since` count toward the limit (consumed
     /// tokens). With `since = now - 6h` this is the user's current usage.
     async fn count_user_commands_since(

@@ -155,6 +155,14 @@ pub(crate) const EXPIRE_CHAT_COMMANDS: &str = "\
     WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at <= $1 \
       AND (state <> 'in_progress' OR lease_expires_at < $1)";
 
+/// Queued commands that waited too long (`DC_QUEUE_MAX_AGE`) become expired; the rows come back so their
+/// users can be told while their tokens still allow it.
+pub(crate) const EXPIRE_STALE_QUEUED: &str = "\
+    UPDATE chat_commands SET state = 'expired', step = 'done', error = 'waited in the queue too long', \
+        finished_at = $2, updated_at = $2 \
+    WHERE state = 'queued' AND created_at < $1 \
+    RETURNING *";
+
 pub(crate) const COUNT_USER_COMMANDS_SINCE: &str = "\
     SELECT COUNT(*) FROM chat_commands WHERE user_id = $1 AND usage_counted AND created_at >= $2";
 

@@ -55,6 +55,7 @@ both!(
     expire_commands_with_dead_tokens,
     usage_window_counts_only_consumed_commands,
     recent_exchanges_are_the_users_answered_ones_newest_first,
+    stale_queued_commands_expire_and_come_back,
     feedback_one_vote_per_kind_except_other,
     logs_are_inserted,
 );
@@ -1357,4 +1358,43 @@ async fn recent_exchanges_are_the_users_answered_ones_newest_first(kind: Databas
     let with_current = store.recent_exchanges(1, since, -1, 10).await.unwrap();
     assert_eq!(with_current, [expected(6), expected(4), expected(2)]);
     let _ = (a, b);
+}
+
+async fn stale_queued_commands_expire_and_come_back(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    let old = store
+        .insert_chat_command(new_command(1, 1, now - mins(4)))
+        .await
+        .unwrap();
+    let fresh_one = store
+        .insert_chat_command(new_command(2, 1, now - mins(1)))
+        .await
+        .unwrap();
+    // One in progress, however old, belongs to its worker.
+    answered(store, 3, 1, now - mins(9), Some(USAGE)).await;
+    let expired = store.expire_stale_queued(now - mins(3), now).await.unwrap();
+    assert_eq!(expired.iter().map(|c| c.id).collect::<Vec<_>>(), [old.id]);
+    assert_eq!(expired[0].state, ChatCommandState::Expired);
+    assert_eq!(
+        store
+            .chat_command(fresh_one.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        ChatCommandState::Queued
+    );
+    assert!(
+        store
+            .expire_stale_queued(now - mins(3), now)
+            .await
+            .unwrap()
+            .is_empty(),
+        "only once"
+    );
 }

@@ -202,6 +202,8 @@ pub struct LogSettings {
 #[derive(Debug, Clone)]
 pub struct QueueSettings {
     pub size: u32,
+    /// A claim on a command lasts this long unless renewed (workers renew it every third of it).
+    pub lease: Duration,
     pub max_age: Duration,
     pub sleep_empty: Duration,
     pub sleep_paused: Duration,
@@ -605,10 +607,20 @@ impl Settings {
 
         let queue = QueueSettings {
             size: r.u32("DC_QUEUE_SIZE", 1, 1_000_000),
+            lease: r.duration("DC_QUEUE_LEASE"),
             max_age: r.duration("DC_QUEUE_MAX_AGE"),
             sleep_empty: r.duration("DC_QUEUE_SLEEP_EMPTY"),
             sleep_paused: r.duration("DC_QUEUE_SLEEP_PAUSED"),
         };
+        if queue.lease < Duration::from_millis(300) || queue.lease > Duration::from_secs(600) {
+            let v = format_duration(queue.lease);
+            r.fail(
+                "DC_QUEUE_LEASE",
+                &v,
+                Origin::Environment,
+                "must be between 300ms and 10m",
+            );
+        }
         if queue.max_age > Duration::from_secs(14 * 60) {
             let v = format_duration(queue.max_age);
             r.fail(

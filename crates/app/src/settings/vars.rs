@@ -122,6 +122,11 @@ pub const VARS: &[VarSpec] = &[
         "5s",
         "Poll interval while the bot is paused.",
     ),
+    var(
+        "DC_QUEUE_LEASE",
+        "30s",
+        "How long a worker's claim on a command lasts unless renewed; after a crash another worker (or instance) takes the command over after this.",
+    ),
     // --- LLM ---
     var(
         "DC_LLM_PROVIDER",

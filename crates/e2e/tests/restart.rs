@@ -1,0 +1,99 @@
+//! Durability: the process dies in the middle of an answer; the next run takes the command over and
+//! answers it exactly once.
+
+use disconcierge_discord_sim::Via;
+use disconcierge_e2e::{Backend, Crashable, World, spawn_app_in};
+use disconcierge_llm_sim::{Endpoint, Reply, Timing};
+use std::time::Duration;
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(disconcierge_e2e::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(dc_test_postgres),
+                ignore = "PostgreSQL: set DC_TEST_POSTGRES_URL to run"
+            )]
+            async fn postgres() {
+                super::$name(disconcierge_e2e::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+both!(a_crash_mid_answer_is_resumed_and_answered_exactly_once);
+async fn a_crash_mid_answer_is_resumed_and_answered_exactly_once(backend: Backend) {
+    let Some(world) = World::start(backend).await else {
+        return;
+    };
+    let env = [("DC_LLM_PROVIDER", "openai-chat"), ("DC_QUEUE_LEASE", "1s")];
+    let guild = world
+        .discord
+        .guild("Test Guild")
+        .member("gus")
+        .text_channel("general")
+        .create();
+    // The first run's model is slow: the process dies while it waits for the first token.
+    world.llm.push_reply(
+        Reply::text("never delivered")
+            .with_timing(Timing::new(Duration::from_secs(60), Duration::ZERO)),
+    );
+    world.llm.push_reply(Reply::text("The answer, once."));
+
+    let first = Crashable::start(&world, &env).await;
+    world.discord.gateway().wait_ready(1).await;
+    let chat = world
+        .discord
+        .user(guild.user("gus"))
+        .run_slash_command(
+            guild.channel("general"),
+            "chat",
+            [("prompt", "a question")],
+            Via::Gateway,
+        )
+        .await;
+    chat.wait_ack().await;
+    world
+        .llm
+        .wait_for_requests_to(Endpoint::ChatCompletions, 1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    first.crash();
+
+    // The next run: same database, same Discord, same model.
+    let app = spawn_app_in(world, &env).await;
+    let answer = chat
+        .wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    assert!(
+        answer.content.starts_with("The answer, once.\n"),
+        "{}",
+        answer.content
+    );
+    assert!(
+        chat.followups().is_empty(),
+        "answered once, in the original response"
+    );
+    // Acknowledged once (a second acknowledgement would be a recorded violation).
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM chat_commands").await, 1);
+    assert_eq!(
+        db.scalar_i64(
+            "SELECT COUNT(*) FROM chat_commands WHERE state = 'completed' AND attempts = 2"
+        )
+        .await,
+        1
+    );
+    // The interrupted call did not count; the finished one did, once.
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE usage_counted")
+            .await,
+        1
+    );
+}
