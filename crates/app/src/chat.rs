@@ -44,6 +44,8 @@ pub struct Chat {
     pub discord: Discord,
     pub instance_id: String,
     pub wake: Arc<Notify>,
+    /// Requests per second to the LLM, from the runtime configuration.
+    pub rate: crate::rate::LlmRate,
 }
 
 #[async_trait::async_trait]
@@ -179,17 +181,34 @@ impl Chat {
             allowance,
         };
         let waiting = u32::try_from(self.store.queued_count().await?).unwrap_or(u32::MAX);
+        // Who would make room is looked up only when the queue is full.
+        let (oldest_non_priority, oldest) = if waiting >= self.queue.size {
+            (
+                self.store.oldest_queued(true).await?,
+                self.store.oldest_queued(false).await?,
+            )
+        } else {
+            (None, None)
+        };
         let queue = QueueState {
             waiting,
             capacity: self.queue.size,
-            // Eviction needs the oldest waiting command's id; until the store offers that lookup, a full
-            // queue refuses newcomers (see the queue-full message) rather than dropping anyone.
-            oldest_non_priority: None,
-            oldest: None,
+            oldest_non_priority: oldest_non_priority.as_ref().map(|c| c.id),
+            oldest: oldest.as_ref().map(|c| c.id),
         };
         let decision = admission::admit(&applicant, config.paused, &queue);
         let (state, ack) = match decision {
-            Admission::Accept { .. } => return Ok(Ack::Defer { ephemeral: private }),
+            Admission::Accept { evict } => {
+                if let Some(victim) = [oldest_non_priority, oldest]
+                    .into_iter()
+                    .flatten()
+                    .find(|c| Some(c.id) == evict)
+                {
+                    self.evict(victim, &config.discord_queue_full_message)
+                        .await?;
+                }
+                return Ok(Ack::Defer { ephemeral: private });
+            }
             Admission::Ignore => {
                 tracing::info!(
                     user = user.discord_id,
@@ -336,6 +355,33 @@ impl Chat {
         Ok("Done: your next question starts a new conversation.".to_string())
     }
 
+    /// Drops a waiting command to make room in a full queue, and tells its user (in the background, so
+    /// the newcomer's acknowledgement is not delayed).
+    async fn evict(&self, victim: ChatCommand, text: &str) -> Result<(), StoreError> {
+        if !self
+            .store
+            .transition_chat_command(
+                victim.id,
+                ChatCommandState::Queued,
+                ChatCommandState::Aborted,
+            )
+            .await?
+        {
+            return Ok(()); // A worker took it meanwhile: nothing to drop.
+        }
+        tracing::info!(command = victim.id, "dropped from a full queue");
+        let (discord, text) = (self.discord.clone(), text.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = discord
+                .edit_original(&victim.interaction_token, &text, None)
+                .await
+            {
+                tracing::warn!(command = victim.id, error = %e, "could not tell a user their question was dropped");
+            }
+        });
+        Ok(())
+    }
+
     /// Answers queued commands until cancelled.
     pub async fn run_worker(self: Arc<Self>, cancel: CancellationToken) {
         loop {
@@ -476,6 +522,7 @@ impl Chat {
             total_timeout: config.llm_answer_timeout,
             ..RetryPolicy::default()
         };
+        self.rate.acquire(config.llm_requests_per_second).await;
         let result =
             disconcierge_llm::generate(self.llm.as_ref(), &request, &policy, &mut |event| {
                 match event {

@@ -11,6 +11,7 @@ pub mod chat;
 pub mod healthcheck;
 pub mod llm;
 pub mod metrics;
+pub mod rate;
 pub mod runtime_config;
 pub mod server;
 pub mod settings;
@@ -464,6 +465,7 @@ impl DiscordSide {
             discord: discord.clone(),
             instance_id: self.settings.instance_id.clone(),
             wake: Arc::new(tokio::sync::Notify::new()),
+            rate: rate::LlmRate::new(config.llm_requests_per_second),
         });
         let dispatcher =
             disconcierge_discord::router::Dispatcher::new(discord.clone(), chat.clone());

@@ -669,3 +669,69 @@ async fn paused_bots_refuse_most_and_hold_the_queue_until_it_expires(backend: Ba
         1
     );
 }
+
+both!(a_full_queue_drops_the_oldest_and_tells_its_user);
+async fn a_full_queue_drops_the_oldest_and_tells_its_user(backend: Backend) {
+    let Some(app) = try_spawn_app(
+        backend,
+        &[("DC_LLM_PROVIDER", "ollama"), ("DC_QUEUE_SIZE", "1")],
+    )
+    .await
+    else {
+        return;
+    };
+    app.discord.gateway().wait_ready(1).await;
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("vip1")
+        .member("vip2")
+        .text_channel("general")
+        .create();
+    for name in ["vip1", "vip2"] {
+        let id = guild.user(name).get();
+        app.store.upsert_user(id, name, None).await.unwrap();
+        app.store.set_user_priority(id, true).await.unwrap();
+    }
+    // Paused: the queue holds what it admits (priority users only).
+    let current = app.runtime.current();
+    let mut config = current.config.clone();
+    config.paused = true;
+    app.runtime
+        .update(config.clone(), current.version, "test")
+        .await
+        .unwrap();
+
+    let ask = |name: &'static str| {
+        let actor = app.discord.user(guild.user(name));
+        let channel = guild.channel("general");
+        async move {
+            actor
+                .run_slash_command(channel, "chat", [("prompt", name)], Via::Gateway)
+                .await
+        }
+    };
+    let first = ask("vip1").await;
+    first.wait_ack().await;
+    let second = ask("vip2").await;
+    second.wait_ack().await;
+    // The queue holds one: the older command made room and its user was told.
+    let dropped = first.wait_original(|m| !m.content.is_empty()).await;
+    assert_eq!(dropped.content, config.discord_queue_full_message);
+    assert!(
+        second.original().is_none_or(|m| m.content.is_empty()),
+        "the newer one still waits"
+    );
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'aborted'")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'queued'")
+            .await,
+        1
+    );
+}

@@ -782,6 +782,14 @@ impl Store for Backend {
             .map_err(Into::into)
     }
 
+    async fn oldest_queued(&self, non_priority_only: bool) -> Result<Option<ChatCommand>, StoreError> {
+        let row = sqlx::query(sql::OLDEST_QUEUED)
+            .bind(non_priority_only)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(chat_command_from_row).transpose()?)
+    }
+
     async fn count_user_commands_since(
         &self,
         user_id: u64,

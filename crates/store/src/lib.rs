@@ -468,6 +468,12 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<ChatCommand>, StoreError>;
 
+    /// The oldest waiting command, or the oldest waiting non-priority one when `non_priority_only`.
+    async fn oldest_queued(
+        &self,
+        non_priority_only: bool,
+    ) -> Result<Option<ChatCommand>, StoreError>;
+
     /// How many of a user's commands created at or after `since` count toward the limit (consumed
     /// tokens). With `since = now - 6h` this is the user's current usage.
     async fn count_user_commands_since(

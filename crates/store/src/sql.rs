@@ -163,6 +163,12 @@ pub(crate) const EXPIRE_STALE_QUEUED: &str = "\
     WHERE state = 'queued' AND created_at < $1 \
     RETURNING *";
 
+/// The oldest waiting command (non-priority ones only when `$1`), the candidate to drop when the queue
+/// overflows. Uses the claim index.
+pub(crate) const OLDEST_QUEUED: &str = "\
+    SELECT * FROM chat_commands WHERE state = 'queued' AND (NOT $1 OR NOT priority) \
+    ORDER BY created_at, id LIMIT 1";
+
 pub(crate) const COUNT_USER_COMMANDS_SINCE: &str = "\
     SELECT COUNT(*) FROM chat_commands WHERE user_id = $1 AND usage_counted AND created_at >= $2";
 

@@ -56,6 +56,7 @@ both!(
     usage_window_counts_only_consumed_commands,
     recent_exchanges_are_the_users_answered_ones_newest_first,
     stale_queued_commands_expire_and_come_back,
+    oldest_queued_prefers_non_priority_when_asked,
     feedback_one_vote_per_kind_except_other,
     logs_are_inserted,
 );
@@ -1396,5 +1397,38 @@ async fn stale_queued_commands_expire_and_come_back(kind: DatabaseKind) {
             .unwrap()
             .is_empty(),
         "only once"
+    );
+}
+
+async fn oldest_queued_prefers_non_priority_when_asked(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    assert!(store.oldest_queued(false).await.unwrap().is_none());
+    store.upsert_user(1, "vip", None).await.unwrap();
+    store.set_user_priority(1, true).await.unwrap();
+    store.upsert_user(2, "ann", None).await.unwrap();
+    let vip = store
+        .insert_chat_command(new_command(1, 1, now - mins(5)))
+        .await
+        .unwrap();
+    let ann_old = store
+        .insert_chat_command(new_command(2, 2, now - mins(4)))
+        .await
+        .unwrap();
+    store
+        .insert_chat_command(new_command(3, 2, now - mins(3)))
+        .await
+        .unwrap();
+    assert!(vip.priority);
+    assert_eq!(
+        store.oldest_queued(false).await.unwrap().unwrap().id,
+        vip.id
+    );
+    assert_eq!(
+        store.oldest_queued(true).await.unwrap().unwrap().id,
+        ann_old.id
     );
 }
