@@ -93,6 +93,15 @@ impl Bot for Chat {
         }
     }
 
+    fn received(&self, log: disconcierge_core::model::InteractionLog) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.insert_interaction_log(&log).await {
+                tracing::warn!(error = %e, interaction = log.interaction_id, "could not log an interaction");
+            }
+        });
+    }
+
     async fn acknowledged(&self, interaction_id: u64) {
         let command = match self.store.chat_command_by_interaction(interaction_id).await {
             Ok(Some(c)) if c.state == ChatCommandState::Received => c,

@@ -106,6 +106,35 @@ pub trait Bot: Send + Sync {
     async fn on_interaction(&self, incoming: Incoming) -> Ack;
     /// The acknowledgement of `interaction_id` has been sent.
     async fn acknowledged(&self, interaction_id: u64);
+    /// Every verified interaction, for the interaction log (its token already removed). Must not block:
+    /// it is called before the interaction is handled.
+    fn received(&self, log: disconcierge_core::model::InteractionLog);
+}
+
+/// The interaction log entry of an interaction: its payload without the token.
+pub fn log_entry(interaction: &Interaction) -> disconcierge_core::model::InteractionLog {
+    use twilight_model::application::interaction::InteractionType;
+    let mut payload = serde_json::to_value(interaction).unwrap_or(serde_json::Value::Null);
+    if let Some(object) = payload.as_object_mut() {
+        object.remove("token");
+    }
+    disconcierge_core::model::InteractionLog {
+        interaction_id: interaction.id.get(),
+        interaction_type: match interaction.kind {
+            InteractionType::Ping => "ping",
+            InteractionType::ApplicationCommand => "application_command",
+            InteractionType::MessageComponent => "message_component",
+            InteractionType::ApplicationCommandAutocomplete => "autocomplete",
+            InteractionType::ModalSubmit => "modal_submit",
+            _ => "other",
+        }
+        .to_string(),
+        user_id: interaction.author().map(|u| u.id.get()),
+        guild_id: interaction.guild_id.map(|id| id.get()),
+        channel_id: interaction.channel.as_ref().map(|c| c.id.get()),
+        payload,
+        received_at: chrono::Utc::now(),
+    }
 }
 
 fn invocation(interaction: &Interaction) -> Option<Invocation> {
@@ -266,6 +295,7 @@ impl Dispatcher {
     pub async fn from_gateway(&self, interaction: Interaction) {
         let id = interaction.id;
         let token = interaction.token.clone();
+        self.bot.received(log_entry(&interaction));
         let ack = self.bot.on_interaction(incoming(&interaction)).await;
         let Some(response) = response(&ack) else {
             return;
@@ -293,6 +323,7 @@ impl Dispatcher {
 impl crate::webhook::InteractionHandler for Dispatcher {
     async fn handle(&self, interaction: Interaction) -> InteractionResponse {
         let id = interaction.id.get();
+        self.bot.received(log_entry(&interaction));
         let ack = self.bot.on_interaction(incoming(&interaction)).await;
         let bot = self.bot.clone();
         // The answer leaves as soon as this returns; edits that race it are retried (see `respond`).

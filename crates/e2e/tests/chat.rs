@@ -489,6 +489,21 @@ async fn feedback_buttons_count_one_vote_per_user_and_the_modal_is_stored(backen
             .await,
         2
     );
+    // Every interaction is in the interaction log, none with its token: the /chat, three clicks on Good,
+    // the click on Other and the modal.
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM interaction_logs").await,
+        6
+    );
+    let components =
+        "SELECT COUNT(*) FROM interaction_logs WHERE interaction_type = 'message_component'";
+    assert_eq!(db.scalar_i64(components).await, 4);
+    let with_token =
+        "SELECT COUNT(*) FROM interaction_logs WHERE CAST(payload AS TEXT) LIKE '%\"token\"%'";
+    assert_eq!(db.scalar_i64(with_token).await, 0);
+    let with_user =
+        "SELECT COUNT(*) FROM interaction_logs WHERE CAST(payload AS TEXT) LIKE '%carol%'";
+    assert_eq!(db.scalar_i64(with_user).await, 2, "the payload is stored");
     assert_eq!(
         db.scalar_i64("SELECT COUNT(*) FROM user_feedback WHERE kind = 'other' AND detail = 'It was actually the cable.'").await,
         1
