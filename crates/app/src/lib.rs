@@ -469,6 +469,17 @@ impl DiscordSide {
         });
         let dispatcher =
             disconcierge_discord::router::Dispatcher::new(discord.clone(), chat.clone());
+        // Commands a previous run recorded but never queued (it stopped while acknowledging them).
+        let now = chrono::Utc::now();
+        match self
+            .store
+            .requeue_received(now - chrono::TimeDelta::seconds(30), now)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "queued commands left unqueued by a previous run"),
+            Err(e) => tracing::warn!(error = %e, "could not queue commands left by a previous run"),
+        }
         for _ in 0..CHAT_WORKERS {
             tasks.spawn(chat.clone().run_worker(cancel.clone()));
         }

@@ -790,6 +790,15 @@ impl Store for Backend {
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
     }
 
+    async fn requeue_received(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query(sql::REQUEUE_RECEIVED)
+            .bind(ts(cutoff))
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn count_user_commands_since(
         &self,
         user_id: u64,

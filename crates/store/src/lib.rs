@@ -474,6 +474,14 @@ pub trait Store: Send + Sync + 'static {
         non_priority_only: bool,
     ) -> Result<Option<ChatCommand>, StoreError>;
 
+    /// Queues commands left in `received` (created before `cutoff`) whose token still lives at `now`;
+    /// returns how many. Run at startup, so nothing recorded is stranded by a crash.
+    async fn requeue_received(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
     /// How many of a user's commands created at or after `since` count toward the limit (consumed
     /// tokens). With `since = now - 6h` this is the user's current usage.
     async fn count_user_commands_since(

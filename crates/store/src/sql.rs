@@ -169,6 +169,13 @@ pub(crate) const OLDEST_QUEUED: &str = "\
     SELECT * FROM chat_commands WHERE state = 'queued' AND (NOT $1 OR NOT priority) \
     ORDER BY created_at, id LIMIT 1";
 
+/// Commands recorded but never queued (the process stopped between recording and acknowledging them) are
+/// queued if their token still lives: if the acknowledgement went out, they get their answer; if not,
+/// the answer's edit fails harmlessly and the command is closed as failed.
+pub(crate) const REQUEUE_RECEIVED: &str = "\
+    UPDATE chat_commands SET state = 'queued', updated_at = $2 \
+    WHERE state = 'received' AND created_at < $1 AND token_expires_at > $2";
+
 pub(crate) const COUNT_USER_COMMANDS_SINCE: &str = "\
     SELECT COUNT(*) FROM chat_commands WHERE user_id = $1 AND usage_counted AND created_at >= $2";
 

@@ -57,6 +57,7 @@ both!(
     recent_exchanges_are_the_users_answered_ones_newest_first,
     stale_queued_commands_expire_and_come_back,
     oldest_queued_prefers_non_priority_when_asked,
+    received_commands_are_requeued_while_their_token_lives,
     feedback_one_vote_per_kind_except_other,
     logs_are_inserted,
 );
@@ -1430,5 +1431,40 @@ async fn oldest_queued_prefers_non_priority_when_asked(kind: DatabaseKind) {
     assert_eq!(
         store.oldest_queued(true).await.unwrap().unwrap().id,
         ann_old.id
+    );
+}
+
+async fn received_commands_are_requeued_while_their_token_lives(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    let received = |interaction: u64, at| {
+        let mut c = new_command(interaction, 1, at);
+        c.state = ChatCommandState::Received;
+        c
+    };
+    let stranded = store
+        .insert_chat_command(received(1, now - mins(2)))
+        .await
+        .unwrap();
+    let mut dead = received(2, now - mins(20));
+    dead.token_expires_at = now - mins(5);
+    let dead = store.insert_chat_command(dead).await.unwrap();
+    let just_now = store.insert_chat_command(received(3, now)).await.unwrap();
+    assert_eq!(store.requeue_received(now - mins(1), now).await.unwrap(), 1);
+    let state = |id| async move { store.chat_command(id).await.unwrap().unwrap().state };
+    assert_eq!(state(stranded.id).await, ChatCommandState::Queued);
+    assert_eq!(
+        state(dead.id).await,
+        ChatCommandState::Received,
+        "the janitor closes it as expired"
+    );
+    assert_eq!(
+        state(just_now.id).await,
+        ChatCommandState::Received,
+        "still being acknowledged"
     );
 }
