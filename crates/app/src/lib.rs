@@ -511,7 +511,37 @@ impl DiscordSide {
         if !self.settings.discord.gateway_enabled {
             return;
         }
-        if let Err(e) = disconcierge_discord::gateway::run(discord, dispatcher, cancel).await {
+        // The presence follows the runtime configuration (custom status, paused).
+        let presence_of =
+            |c: &disconcierge_core::RuntimeConfig| disconcierge_discord::gateway::Presence {
+                custom_status: c.discord_custom_status.clone(),
+                paused: c.paused,
+            };
+        let (presence_tx, presence_rx) =
+            tokio::sync::watch::channel(presence_of(&self.runtime.current().config));
+        let mut changes = self.runtime.subscribe();
+        let follow = cancel.clone();
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = follow.cancelled() => return,
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let new = presence_of(&changes.borrow_and_update().config);
+                        presence_tx.send_if_modified(|current| {
+                            let differs = *current != new;
+                            *current = new;
+                            differs
+                        });
+                    }
+                }
+            }
+        });
+        if let Err(e) =
+            disconcierge_discord::gateway::run(discord, dispatcher, presence_rx, cancel).await
+        {
             tracing::error!(target: "disconcierge_app::discord", "the Discord gateway stopped: {e}");
         }
     }

@@ -6,15 +6,60 @@ use crate::router::Dispatcher;
 use crate::{Discord, DiscordError};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::{
     CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId, StreamExt,
 };
+use twilight_model::gateway::OpCode;
+use twilight_model::gateway::payload::outgoing::update_presence::{
+    UpdatePresence, UpdatePresencePayload,
+};
+use twilight_model::gateway::presence::{Activity, Status};
 
-/// Runs shard 0 of 1 until `cancel`.
+/// What the bot shows under its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence {
+    /// The custom status text; empty for none.
+    pub custom_status: String,
+    /// Paused bots show as idle, with "Paused" in their status.
+    pub paused: bool,
+}
+
+/// The gateway payload of a presence.
+pub fn presence_payload(presence: &Presence) -> UpdatePresencePayload {
+    let text = match (presence.paused, presence.custom_status.is_empty()) {
+        (true, true) => "Paused".to_string(),
+        (true, false) => format!("Paused · {}", presence.custom_status),
+        (false, _) => presence.custom_status.clone(),
+    };
+    let activities = if text.is_empty() {
+        Vec::new()
+    } else {
+        // A custom status is an activity of type 4 whose text is its `state`.
+        serde_json::from_value::<Activity>(
+            serde_json::json!({"type": 4, "name": "Custom Status", "state": text}),
+        )
+        .map(|a| vec![a])
+        .unwrap_or_default()
+    };
+    UpdatePresencePayload {
+        activities,
+        afk: presence.paused,
+        since: None,
+        status: if presence.paused {
+            Status::Idle
+        } else {
+            Status::Online
+        },
+    }
+}
+
+/// Runs shard 0 of 1 until `cancel`, showing `presence` and following its changes.
 pub async fn run(
     discord: Discord,
     dispatcher: Arc<Dispatcher>,
+    mut presence: watch::Receiver<Presence>,
     cancel: CancellationToken,
 ) -> Result<(), DiscordError> {
     let config = discord.config();
@@ -23,12 +68,20 @@ pub async fn run(
     if let Some(url) = &config.gateway_url {
         builder = builder.proxy_url(url.clone());
     }
+    builder = builder.presence(presence_payload(&presence.borrow_and_update()));
     let mut shard = Shard::with_config(ShardId::ONE, builder.build());
     let wanted =
         EventTypeFlags::READY | EventTypeFlags::INTERACTION_CREATE | EventTypeFlags::RESUMED;
     loop {
         let item = tokio::select! {
             _ = cancel.cancelled() => break,
+            changed = presence.changed() => {
+                if changed.is_ok() {
+                    let payload = presence_payload(&presence.borrow_and_update());
+                    shard.command(&UpdatePresence { d: payload, op: OpCode::PresenceUpdate });
+                }
+                continue;
+            }
             item = shard.next_event(wanted) => item,
         };
         match item {

@@ -6,6 +6,7 @@ use disconcierge_discord_sim::twilight_model::channel::message::MessageFlags;
 use disconcierge_discord_sim::{Method, Via};
 use disconcierge_e2e::{Backend, TestApp, try_spawn_app};
 use disconcierge_llm_sim::Reply;
+use std::time::Duration;
 
 async fn start(backend: Backend, provider: &str) -> Option<TestApp> {
     let app = try_spawn_app(
@@ -749,4 +750,43 @@ async fn a_full_queue_drops_the_oldest_and_tells_its_user(backend: Backend) {
             .await,
         1
     );
+}
+
+both!(the_presence_follows_custom_status_and_pause_live);
+async fn the_presence_follows_custom_status_and_pause_live(backend: Backend) {
+    use disconcierge_discord_sim::twilight_model::gateway::presence::Status;
+    let Some(app) = start(backend, "ollama").await else {
+        return;
+    };
+    let update = |f: fn(&mut disconcierge_core::RuntimeConfig)| {
+        let runtime = app.runtime.clone();
+        async move {
+            let current = runtime.current();
+            let mut config = current.config.clone();
+            f(&mut config);
+            runtime
+                .update(config, current.version, "test")
+                .await
+                .unwrap();
+        }
+    };
+    let shows = |status: Status, text: &'static str| {
+        app.discord.wait_for(Duration::from_secs(10), move |w| {
+            w.presences
+                .last()
+                .filter(|p| {
+                    p.status == status
+                        && p.activities.first().and_then(|a| a.state.as_deref()) == Some(text)
+                })
+                .map(|_| ())
+        })
+    };
+    update(|c| c.discord_custom_status = "Ask me with /chat".into()).await;
+    shows(Status::Online, "Ask me with /chat").await;
+    update(|c| c.paused = true).await;
+    shows(Status::Idle, "Paused · Ask me with /chat").await;
+    update(|c| c.paused = false).await;
+    shows(Status::Online, "Ask me with /chat").await;
+    app.discord.assert_no_violations();
+    app.stop().await;
 }
