@@ -407,6 +407,18 @@ impl Chat {
                     .claim_next_chat_command(&self.instance_id, self.queue.lease, Utc::now())
                     .await
                 {
+                    // A pause that landed between reading the configuration and claiming holds this
+                    // command too: it goes back to the queue untouched.
+                    Ok(Some(command)) if self.runtime.current().config.paused => {
+                        if let Err(e) = self
+                            .store
+                            .requeue_chat_command(command.id, &self.instance_id, None)
+                            .await
+                        {
+                            tracing::warn!(error = %e, command = command.id, "could not put a command back in the queue");
+                        }
+                        self.queue.sleep_paused
+                    }
                     Ok(Some(command)) => {
                         self.answer(command).await;
                         continue;
