@@ -25,6 +25,30 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// Runs an async test function `fn(Backend)` on SQLite and, when `DC_TEST_POSTGRES_URL` is set, on
+/// PostgreSQL (otherwise that variant is reported as skipped). The test crate needs the build script that
+/// sets `cfg(dc_test_postgres)`, as this crate has.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(dc_test_postgres),
+                ignore = "PostgreSQL: set DC_TEST_POSTGRES_URL to run"
+            )]
+            async fn postgres() {
+                super::$name($crate::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
 /// Which database the application runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -56,6 +80,17 @@ impl TestApp {
     /// clone before [`TestApp::stop`]: the log writer finishes when the last holder is gone.
     pub fn llm_backend(&self) -> Arc<dyn disconcierge_llm::LlmBackend> {
         self.llm_backend.clone().expect("present until stop")
+    }
+
+    /// Changes the runtime configuration as an admin would (validated, versioned, applied live).
+    pub async fn configure(&self, change: impl FnOnce(&mut disconcierge_core::RuntimeConfig)) {
+        let current = self.runtime.current();
+        let mut config = current.config.clone();
+        change(&mut config);
+        self.runtime
+            .update(config, current.version, "test")
+            .await
+            .expect("a valid configuration change");
     }
 
     /// The test database (for direct SQL checks).

@@ -31,27 +31,7 @@ fn via(app: &TestApp, webhook: bool) -> Via {
     }
 }
 
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(disconcierge_e2e::Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(
-                not(dc_test_postgres),
-                ignore = "PostgreSQL: set DC_TEST_POSTGRES_URL to run"
-            )]
-            async fn postgres() {
-                super::$name(disconcierge_e2e::Backend::Postgres).await;
-            }
-        }
-    };
-}
-
-both!(chat_is_answered_over_gateway_and_webhook_with_every_provider);
+disconcierge_e2e::both!(chat_is_answered_over_gateway_and_webhook_with_every_provider);
 async fn chat_is_answered_over_gateway_and_webhook_with_every_provider(backend: Backend) {
     for provider in ["openai", "openai-chat", "ollama"] {
         let Some(app) = start(backend, provider).await else {
@@ -124,7 +104,7 @@ async fn chat_is_answered_over_gateway_and_webhook_with_every_provider(backend: 
     }
 }
 
-both!(private_answers_are_ephemeral);
+disconcierge_e2e::both!(private_answers_are_ephemeral);
 async fn private_answers_are_ephemeral(backend: Backend) {
     let Some(app) = start(backend, "ollama").await else {
         return;
@@ -160,7 +140,7 @@ async fn private_answers_are_ephemeral(backend: Backend) {
     app.stop().await;
 }
 
-both!(a_long_answer_is_split_and_nothing_can_ping);
+disconcierge_e2e::both!(a_long_answer_is_split_and_nothing_can_ping);
 async fn a_long_answer_is_split_and_nothing_can_ping(backend: Backend) {
     let Some(app) = start(backend, "openai-chat").await else {
         return;
@@ -234,7 +214,7 @@ async fn a_long_answer_is_split_and_nothing_can_ping(backend: Backend) {
     app.stop().await;
 }
 
-both!(llm_failures_end_in_the_configured_message_and_are_recorded);
+disconcierge_e2e::both!(llm_failures_end_in_the_configured_message_and_are_recorded);
 async fn llm_failures_end_in_the_configured_message_and_are_recorded(backend: Backend) {
     let Some(app) = start(backend, "openai").await else {
         return;
@@ -312,7 +292,7 @@ async fn ask(
         .expect("a conversation")
 }
 
-both!(clear_starts_a_new_conversation_with_a_cooldown);
+disconcierge_e2e::both!(clear_starts_a_new_conversation_with_a_cooldown);
 async fn clear_starts_a_new_conversation_with_a_cooldown(backend: Backend) {
     let Some(app) = start(backend, "openai").await else {
         return;
@@ -401,7 +381,7 @@ fn button_labels(
         .collect()
 }
 
-both!(feedback_buttons_count_one_vote_per_user_and_the_modal_is_stored);
+disconcierge_e2e::both!(feedback_buttons_count_one_vote_per_user_and_the_modal_is_stored);
 async fn feedback_buttons_count_one_vote_per_user_and_the_modal_is_stored(backend: Backend) {
     let Some(app) = start(backend, "ollama").await else {
         return;
@@ -511,7 +491,7 @@ async fn feedback_buttons_count_one_vote_per_user_and_the_modal_is_stored(backen
     );
 }
 
-both!(feedback_can_be_turned_off_live);
+disconcierge_e2e::both!(feedback_can_be_turned_off_live);
 async fn feedback_can_be_turned_off_live(backend: Backend) {
     let Some(app) = start(backend, "ollama").await else {
         return;
@@ -522,13 +502,7 @@ async fn feedback_can_be_turned_off_live(backend: Backend) {
         .member("alice")
         .text_channel("general")
         .create();
-    let current = app.runtime.current();
-    let mut config = current.config.clone();
-    config.feedback_enabled = false;
-    app.runtime
-        .update(config, current.version, "test")
-        .await
-        .unwrap();
+    app.configure(|c| c.feedback_enabled = false).await;
     let chat = app
         .discord
         .user(guild.user("alice"))
@@ -550,7 +524,7 @@ async fn feedback_can_be_turned_off_live(backend: Backend) {
     app.stop().await;
 }
 
-both!(chat_completions_and_ollama_remember_the_conversation_until_clear);
+disconcierge_e2e::both!(chat_completions_and_ollama_remember_the_conversation_until_clear);
 async fn chat_completions_and_ollama_remember_the_conversation_until_clear(backend: Backend) {
     for provider in ["openai-chat", "ollama"] {
         let Some(app) = start(backend, provider).await else {
@@ -611,7 +585,7 @@ async fn chat_completions_and_ollama_remember_the_conversation_until_clear(backe
     }
 }
 
-both!(paused_bots_refuse_most_and_hold_the_queue_until_it_expires);
+disconcierge_e2e::both!(paused_bots_refuse_most_and_hold_the_queue_until_it_expires);
 async fn paused_bots_refuse_most_and_hold_the_queue_until_it_expires(backend: Backend) {
     let Some(app) = try_spawn_app(
         backend,
@@ -632,13 +606,8 @@ async fn paused_bots_refuse_most_and_hold_the_queue_until_it_expires(backend: Ba
     let vip = guild.user("vip");
     app.store.upsert_user(vip.get(), "vip", None).await.unwrap();
     app.store.set_user_priority(vip.get(), true).await.unwrap();
-    let current = app.runtime.current();
-    let mut config = current.config.clone();
-    config.paused = true;
-    app.runtime
-        .update(config.clone(), current.version, "test")
-        .await
-        .unwrap();
+    app.configure(|c| c.paused = true).await;
+    let config = app.runtime.current().config.clone();
 
     // Everyone else is told the bot is paused, privately.
     let joe = app
@@ -686,7 +655,7 @@ async fn paused_bots_refuse_most_and_hold_the_queue_until_it_expires(backend: Ba
     );
 }
 
-both!(a_full_queue_drops_the_oldest_and_tells_its_user);
+disconcierge_e2e::both!(a_full_queue_drops_the_oldest_and_tells_its_user);
 async fn a_full_queue_drops_the_oldest_and_tells_its_user(backend: Backend) {
     let Some(app) = try_spawn_app(
         backend,
@@ -710,13 +679,8 @@ async fn a_full_queue_drops_the_oldest_and_tells_its_user(backend: Backend) {
         app.store.set_user_priority(id, true).await.unwrap();
     }
     // Paused: the queue holds what it admits (priority users only).
-    let current = app.runtime.current();
-    let mut config = current.config.clone();
-    config.paused = true;
-    app.runtime
-        .update(config.clone(), current.version, "test")
-        .await
-        .unwrap();
+    app.configure(|c| c.paused = true).await;
+    let config = app.runtime.current().config.clone();
 
     let ask = |name: &'static str| {
         let actor = app.discord.user(guild.user(name));
@@ -752,23 +716,11 @@ async fn a_full_queue_drops_the_oldest_and_tells_its_user(backend: Backend) {
     );
 }
 
-both!(the_presence_follows_custom_status_and_pause_live);
+disconcierge_e2e::both!(the_presence_follows_custom_status_and_pause_live);
 async fn the_presence_follows_custom_status_and_pause_live(backend: Backend) {
     use disconcierge_discord_sim::twilight_model::gateway::presence::Status;
     let Some(app) = start(backend, "ollama").await else {
         return;
-    };
-    let update = |f: fn(&mut disconcierge_core::RuntimeConfig)| {
-        let runtime = app.runtime.clone();
-        async move {
-            let current = runtime.current();
-            let mut config = current.config.clone();
-            f(&mut config);
-            runtime
-                .update(config, current.version, "test")
-                .await
-                .unwrap();
-        }
     };
     let shows = |status: Status, text: &'static str| {
         app.discord.wait_for(Duration::from_secs(10), move |w| {
@@ -781,11 +733,12 @@ async fn the_presence_follows_custom_status_and_pause_live(backend: Backend) {
                 .map(|_| ())
         })
     };
-    update(|c| c.discord_custom_status = "Ask me with /chat".into()).await;
+    app.configure(|c| c.discord_custom_status = "Ask me with /chat".into())
+        .await;
     shows(Status::Online, "Ask me with /chat").await;
-    update(|c| c.paused = true).await;
+    app.configure(|c| c.paused = true).await;
     shows(Status::Idle, "Paused · Ask me with /chat").await;
-    update(|c| c.paused = false).await;
+    app.configure(|c| c.paused = false).await;
     shows(Status::Online, "Ask me with /chat").await;
     app.discord.assert_no_violations();
     app.stop().await;

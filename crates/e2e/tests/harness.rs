@@ -5,27 +5,7 @@ use disconcierge_e2e::{Backend, try_spawn_app};
 use disconcierge_llm::{Limits, LlmRequest};
 use std::time::Duration;
 
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(disconcierge_e2e::Backend::Sqlite).await;
-            }
-
-            #[tokio::test]
-            #[cfg_attr(
-                not(dc_test_postgres),
-                ignore = "PostgreSQL: set DC_TEST_POSTGRES_URL to run"
-            )]
-            async fn postgres() {
-                super::$name(disconcierge_e2e::Backend::Postgres).await;
-            }
-        }
-    };
-}
-
-both!(the_application_answers_through_the_simulated_llm_and_logs_the_call);
+disconcierge_e2e::both!(the_application_answers_through_the_simulated_llm_and_logs_the_call);
 async fn the_application_answers_through_the_simulated_llm_and_logs_the_call(backend: Backend) {
     for provider in ["openai", "openai-chat", "ollama"] {
         let Some(app) = try_spawn_app(backend, &[("DC_LLM_PROVIDER", provider)]).await else {

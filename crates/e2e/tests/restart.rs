@@ -6,27 +6,7 @@ use disconcierge_e2e::{Backend, Crashable, World, spawn_app_in};
 use disconcierge_llm_sim::{Endpoint, Reply, Timing};
 use std::time::Duration;
 
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(disconcierge_e2e::Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(
-                not(dc_test_postgres),
-                ignore = "PostgreSQL: set DC_TEST_POSTGRES_URL to run"
-            )]
-            async fn postgres() {
-                super::$name(disconcierge_e2e::Backend::Postgres).await;
-            }
-        }
-    };
-}
-
-both!(a_crash_mid_answer_is_resumed_and_answered_exactly_once);
+disconcierge_e2e::both!(a_crash_mid_answer_is_resumed_and_answered_exactly_once);
 async fn a_crash_mid_answer_is_resumed_and_answered_exactly_once(backend: Backend) {
     let Some(world) = World::start(backend).await else {
         return;

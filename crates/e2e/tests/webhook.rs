@@ -3,26 +3,6 @@
 use disconcierge_discord_sim::Signing;
 use disconcierge_e2e::{Backend, try_spawn_app};
 
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(disconcierge_e2e::Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(
-                not(dc_test_postgres),
-                ignore = "PostgreSQL: set DC_TEST_POSTGRES_URL to run"
-            )]
-            async fn postgres() {
-                super::$name(disconcierge_e2e::Backend::Postgres).await;
-            }
-        }
-    };
-}
-
 /// A complete `/chat` interaction, as Discord would send it.
 fn chat_body(application_id: u64) -> String {
     serde_json::json!({
@@ -37,7 +17,7 @@ fn chat_body(application_id: u64) -> String {
     .to_string()
 }
 
-both!(forged_stale_and_unsigned_requests_change_nothing_and_ping_gets_pong);
+disconcierge_e2e::both!(forged_stale_and_unsigned_requests_change_nothing_and_ping_gets_pong);
 async fn forged_stale_and_unsigned_requests_change_nothing_and_ping_gets_pong(backend: Backend) {
     let Some(app) = try_spawn_app(backend, &[("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true")]).await
     else {
