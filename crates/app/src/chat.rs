@@ -46,6 +46,25 @@ pub struct Chat {
     pub wake: Arc<Notify>,
     /// Requests per second to the LLM, from the runtime configuration.
     pub rate: crate::rate::LlmRate,
+    /// Admission of one user's commands is serialized, so two commands sent at once cannot both pass the
+    /// one-in-flight check (the gateway handles interactions concurrently). Striped by user id: bounded
+    /// memory, and users in different stripes never wait for each other.
+    pub admission_locks: AdmissionLocks,
+}
+
+/// Per-user admission locks (see [`Chat::admission_locks`]).
+pub struct AdmissionLocks([tokio::sync::Mutex<()>; 64]);
+
+impl Default for AdmissionLocks {
+    fn default() -> Self {
+        AdmissionLocks(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
+    }
+}
+
+impl AdmissionLocks {
+    async fn lock(&self, user_id: u64) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0[(user_id % 64) as usize].lock().await
+    }
 }
 
 #[async_trait::async_trait]
@@ -137,6 +156,7 @@ impl Chat {
         prompt: String,
         private: bool,
     ) -> Result<Ack, StoreError> {
+        let _serialized = self.admission_locks.lock(inv.user.id).await;
         let config = self.runtime.current().config.clone();
         let now = Utc::now();
         let user = self
@@ -186,15 +206,21 @@ impl Chat {
             is_bot: inv.user.bot,
             ignored: user.ignored,
             priority: user.priority,
-            in_flight: self.store.user_in_flight(user.discord_id).await?,
+            in_flight: self
+                .store
+                .user_in_flight(user.discord_id, command.id)
+                .await?,
             allowance,
         };
-        let waiting = u32::try_from(self.store.queued_count().await?).unwrap_or(u32::MAX);
+        // Waiting = queued, or recorded and being acknowledged (another command may be between its
+        // acknowledgement and its queueing right now).
+        let waiting =
+            u32::try_from(self.store.waiting_count(command.id, now).await?).unwrap_or(u32::MAX);
         // Who would make room is looked up only when the queue is full.
         let (oldest_non_priority, oldest) = if waiting >= self.queue.size {
             (
-                self.store.oldest_queued(true).await?,
-                self.store.oldest_queued(false).await?,
+                self.store.oldest_waiting(true, command.id, now).await?,
+                self.store.oldest_waiting(false, command.id, now).await?,
             )
         } else {
             (None, None)
@@ -369,11 +395,7 @@ impl Chat {
     async fn evict(&self, victim: ChatCommand, text: &str) -> Result<(), StoreError> {
         if !self
             .store
-            .transition_chat_command(
-                victim.id,
-                ChatCommandState::Queued,
-                ChatCommandState::Aborted,
-            )
+            .transition_chat_command(victim.id, victim.state, ChatCommandState::Aborted)
             .await?
         {
             return Ok(()); // A worker took it meanwhile: nothing to drop.

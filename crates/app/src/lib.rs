@@ -466,6 +466,7 @@ impl DiscordSide {
             instance_id: self.settings.instance_id.clone(),
             wake: Arc::new(tokio::sync::Notify::new()),
             rate: rate::LlmRate::new(config.llm_requests_per_second),
+            admission_locks: chat::AdmissionLocks::default(),
         });
         let dispatcher =
             disconcierge_discord::router::Dispatcher::new(discord.clone(), chat.clone());

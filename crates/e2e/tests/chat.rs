@@ -743,3 +743,98 @@ async fn the_presence_follows_custom_status_and_pause_live(backend: Backend) {
     app.discord.assert_no_violations();
     app.stop().await;
 }
+
+disconcierge_e2e::both!(one_question_at_a_time_per_user);
+async fn one_question_at_a_time_per_user(backend: Backend) {
+    let Some(app) = start(backend, "ollama").await else {
+        return;
+    };
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("hal")
+        .text_channel("general")
+        .create();
+    // The first answer takes a while.
+    app.llm
+        .push_reply(
+            Reply::text("Slow but sure.").with_timing(disconcierge_llm_sim::Timing::new(
+                Duration::from_secs(2),
+                Duration::ZERO,
+            )),
+        );
+    let hal = app.discord.user(guild.user("hal"));
+    let channel = guild.channel("general");
+    let first = hal
+        .run_slash_command(channel, "chat", [("prompt", "first")], Via::Gateway)
+        .await;
+    // Once the first is acknowledged (and so recorded), while it is being answered.
+    first.wait_ack().await;
+    let second = hal
+        .run_slash_command(channel, "chat", [("prompt", "second")], Via::Gateway)
+        .await;
+    let busy = second.wait_original(|m| !m.content.is_empty()).await;
+    assert_eq!(
+        busy.content,
+        disconcierge_core::RuntimeConfig::default().discord_busy_message
+    );
+    assert!(
+        busy.flags
+            .unwrap_or(MessageFlags::empty())
+            .contains(MessageFlags::EPHEMERAL)
+    );
+    let answer = first
+        .wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    assert!(answer.content.starts_with("Slow but sure."));
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'completed'")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'aborted'")
+            .await,
+        1
+    );
+}
+
+disconcierge_e2e::both!(two_questions_sent_at_once_are_not_both_admitted);
+async fn two_questions_sent_at_once_are_not_both_admitted(backend: Backend) {
+    let Some(app) = start(backend, "ollama").await else {
+        return;
+    };
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("ida")
+        .text_channel("general")
+        .create();
+    let ida = app.discord.user(guild.user("ida"));
+    let channel = guild.channel("general");
+    // Dispatched back to back: the bot handles them concurrently.
+    let a = ida
+        .run_slash_command(channel, "chat", [("prompt", "a")], Via::Gateway)
+        .await;
+    let b = ida
+        .run_slash_command(channel, "chat", [("prompt", "b")], Via::Gateway)
+        .await;
+    let busy_text = disconcierge_core::RuntimeConfig::default().discord_busy_message;
+    let outcome = |m: &disconcierge_discord_sim::twilight_model::channel::Message| {
+        m.content == busy_text || m.content.contains("Commands used")
+    };
+    let (a, b) = (
+        a.wait_original(outcome).await,
+        b.wait_original(outcome).await,
+    );
+    let busy = [&a, &b].iter().filter(|m| m.content == busy_text).count();
+    assert_eq!(
+        busy, 1,
+        "exactly one waits: {:?} / {:?}",
+        a.content, b.content
+    );
+    app.discord.assert_no_violations();
+    app.stop().await;
+}

@@ -782,9 +782,25 @@ impl Store for Backend {
             .map_err(Into::into)
     }
 
-    async fn oldest_queued(&self, non_priority_only: bool) -> Result<Option<ChatCommand>, StoreError> {
-        let row = sqlx::query(sql::OLDEST_QUEUED)
+    async fn waiting_count(&self, except: i64, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(sql::WAITING_COUNT)
+            .bind(except)
+            .bind(ts(now))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn oldest_waiting(
+        &self,
+        non_priority_only: bool,
+        except: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ChatCommand>, StoreError> {
+        let row = sqlx::query(sql::OLDEST_WAITING)
             .bind(non_priority_only)
+            .bind(except)
+            .bind(ts(now))
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
@@ -840,9 +856,10 @@ impl Store for Backend {
             .await?)
     }
 
-    async fn user_in_flight(&self, user_id: u64) -> Result<bool, StoreError> {
+    async fn user_in_flight(&self, user_id: u64, except: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query_scalar(sql::USER_IN_FLIGHT)
             .bind(id(user_id))
+            .bind(except)
             .fetch_one(&self.pool)
             .await?)
     }

@@ -468,10 +468,17 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<ChatCommand>, StoreError>;
 
-    /// The oldest waiting command, or the oldest waiting non-priority one when `non_priority_only`.
-    async fn oldest_queued(
+    /// Commands waiting for a worker (queued, or recorded and being acknowledged), leaving out `except`
+    /// (the command being admitted): the queue's length for admission.
+    async fn waiting_count(&self, except: i64, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The oldest waiting command (see [`Store::waiting_count`]), or the oldest non-priority one when
+    /// `non_priority_only`: the one a full queue drops.
+    async fn oldest_waiting(
         &self,
         non_priority_only: bool,
+        except: i64,
+        now: DateTime<Utc>,
     ) -> Result<Option<ChatCommand>, StoreError>;
 
     /// Queues commands left in `received` (created before `cutoff`) whose token still lives at `now`;
@@ -510,7 +517,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<(String, String)>, StoreError>;
 
-    async fn user_in_flight(&self, user_id: u64) -> Result<bool, StoreError>;
+    /// Whether the user has a command recorded, waiting or being answered, other than `except`.
+    async fn user_in_flight(&self, user_id: u64, except: i64) -> Result<bool, StoreError>;
 
     /// How many commands wait in the queue (not counting those being answered).
     async fn queued_count(&self) -> Result<u64, StoreError>;

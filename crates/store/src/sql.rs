@@ -163,10 +163,19 @@ pub(crate) const EXPIRE_STALE_QUEUED: &str = "\
     WHERE state = 'queued' AND created_at < $1 \
     RETURNING *";
 
+/// Commands waiting for a worker: queued, or recorded and being acknowledged (`received`), whose token
+/// still lives; `$1` is the command being admitted, left out. Served by the token-expiry index.
+pub(crate) const WAITING_COUNT: &str = "\
+    SELECT COUNT(*) FROM chat_commands \
+    WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at > $2 \
+      AND state <> 'in_progress' AND id <> $1";
+
 /// The oldest waiting command (non-priority ones only when `$1`), the candidate to drop when the queue
-/// overflows. Uses the claim index.
-pub(crate) const OLDEST_QUEUED: &str = "\
-    SELECT * FROM chat_commands WHERE state = 'queued' AND (NOT $1 OR NOT priority) \
+/// overflows; `$2` is the command being admitted, left out.
+pub(crate) const OLDEST_WAITING: &str = "\
+    SELECT * FROM chat_commands \
+    WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at > $3 \
+      AND state <> 'in_progress' AND id <> $2 AND (NOT $1 OR NOT priority) \
     ORDER BY created_at, id LIMIT 1";
 
 /// Commands recorded but never queued (the process stopped between recording and acknowledging them) are
@@ -191,9 +200,11 @@ pub(crate) const RECENT_EXCHANGES: &str = "\
       AND response IS NOT NULL AND id <> $3 \
     ORDER BY created_at DESC, id DESC LIMIT $4";
 
+/// Whether the user has another command recorded, waiting or being answered (`$2`: the command being
+/// admitted, left out).
 pub(crate) const USER_IN_FLIGHT: &str = "\
     SELECT EXISTS (SELECT 1 FROM chat_commands \
-        WHERE user_id = $1 AND state IN ('queued', 'in_progress'))";
+        WHERE user_id = $1 AND state IN ('received', 'queued', 'in_progress') AND id <> $2)";
 
 /// The redundant `state IN (...)` lets SQLite count over the claim index instead of the table.
 pub(crate) const QUEUED_COUNT: &str = "\
@@ -238,6 +249,8 @@ pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (OLDEST_COUNTED_COMMAND_SINCE, "chat_commands"),
     (USER_IN_FLIGHT, "chat_commands"),
     (RECENT_EXCHANGES, "chat_commands"),
+    (WAITING_COUNT, "chat_commands"),
+    (OLDEST_WAITING, "chat_commands"),
     (QUEUED_COUNT, "chat_commands"),
     (EXPIRE_CHAT_COMMANDS, "chat_commands"),
     (CHAT_COMMAND_BY_INTERACTION, "chat_commands"),

@@ -120,6 +120,9 @@ const USAGE: TokenUsage = TokenUsage {
 
 const LEASE: Duration = Duration::from_secs(60);
 
+/// The migrations this binary ships (the same versions for both backends).
+const MIGRATIONS: [i64; 2] = [1, 2];
+
 // ----- Migrations -----
 
 async fn migrate_is_idempotent_and_status_current(kind: DatabaseKind) {
@@ -133,16 +136,16 @@ async fn migrate_is_idempotent_and_status_current(kind: DatabaseKind) {
     let status = store.migration_status().await.unwrap();
     assert!(!status.is_current());
     assert!(status.applied.is_empty());
-    assert_eq!(status.pending, [1]);
+    assert_eq!(status.pending, MIGRATIONS);
     assert!(matches!(
         status.ensure_current(),
         Err(StoreError::SchemaOutdated { .. })
     ));
 
     let report = store.migrate().await.unwrap();
-    assert_eq!(report.applied, [1]);
+    assert_eq!(report.applied, MIGRATIONS);
     assert!(report.status.is_current(), "{:?}", report.status);
-    assert_eq!(report.status.applied, [1]);
+    assert_eq!(report.status.applied, MIGRATIONS);
 
     let again = store.migrate().await.unwrap();
     assert!(
@@ -152,10 +155,10 @@ async fn migrate_is_idempotent_and_status_current(kind: DatabaseKind) {
     );
     let status = store.migration_status().await.unwrap();
     assert!(status.is_current(), "{status:?}");
-    assert_eq!(status.applied, [1]);
+    assert_eq!(status.applied, MIGRATIONS);
     assert_eq!(
         db.scalar_i64("SELECT COUNT(*) FROM _sqlx_migrations").await,
-        1
+        MIGRATIONS.len() as i64
     );
     // The schema is usable.
     assert_eq!(store.count_admins().await.unwrap(), 0);
@@ -170,7 +173,7 @@ async fn schema_from_a_newer_binary_is_refused(kind: DatabaseKind) {
 
     let status = store.migration_status().await.unwrap();
     assert_eq!(status.unknown, [20991231]);
-    assert_eq!(status.applied, [1]);
+    assert_eq!(status.applied, MIGRATIONS);
     assert!(status.pending.is_empty());
     assert!(!status.is_current());
 
@@ -183,10 +186,10 @@ async fn schema_from_a_newer_binary_is_refused(kind: DatabaseKind) {
     assert!(msg.contains("newer disconcierge"), "{msg}");
     assert!(msg.contains("20991231"), "{msg}");
     assert!(msg.contains("upgrade the binary"), "{msg}");
-    // Nothing was touched.
+    // Nothing was touched: ours plus the fake one.
     assert_eq!(
         db.scalar_i64("SELECT COUNT(*) FROM _sqlx_migrations").await,
-        2
+        MIGRATIONS.len() as i64 + 1
     );
 }
 
@@ -889,13 +892,17 @@ async fn requeue_and_transitions(kind: DatabaseKind) {
     let store = &*db.store;
     let now = t0();
     store.upsert_user(1, "ann", None).await.unwrap();
-    assert!(!store.user_in_flight(1).await.unwrap());
+    assert!(!store.user_in_flight(1, -1).await.unwrap());
 
     // Received, then admitted.
     let mut received = new_command(1, 1, now);
     received.state = ChatCommandState::Received;
     let cmd = store.insert_chat_command(received).await.unwrap();
-    assert!(!store.user_in_flight(1).await.unwrap());
+    // Recorded counts as in flight for any other command of the user, not for itself.
+    assert!(store.user_in_flight(1, -1).await.unwrap());
+    assert!(!store.user_in_flight(1, cmd.id).await.unwrap());
+    assert_eq!(store.waiting_count(-1, now).await.unwrap(), 1);
+    assert_eq!(store.waiting_count(cmd.id, now).await.unwrap(), 0);
     assert_eq!(store.queued_count().await.unwrap(), 0);
     assert!(
         !store
@@ -910,7 +917,7 @@ async fn requeue_and_transitions(kind: DatabaseKind) {
             .await
             .unwrap()
     );
-    assert!(store.user_in_flight(1).await.unwrap());
+    assert!(store.user_in_flight(1, -1).await.unwrap());
     assert_eq!(store.queued_count().await.unwrap(), 1);
 
     // Claimed, then given back: queued again, lease gone, attempts kept.
@@ -920,7 +927,7 @@ async fn requeue_and_transitions(kind: DatabaseKind) {
         .unwrap()
         .unwrap();
     assert_eq!(store.queued_count().await.unwrap(), 0);
-    assert!(store.user_in_flight(1).await.unwrap());
+    assert!(store.user_in_flight(1, -1).await.unwrap());
     assert!(
         !store
             .requeue_chat_command(cmd.id, "w2", None)
@@ -961,7 +968,7 @@ async fn requeue_and_transitions(kind: DatabaseKind) {
         .finish_chat_command(cmd.id, "w2", &outcome(ChatCommandState::Completed, None))
         .await
         .unwrap();
-    assert!(!store.user_in_flight(1).await.unwrap());
+    assert!(!store.user_in_flight(1, -1).await.unwrap());
 
     // An admin aborts a queued command.
     let queued = store
@@ -1407,7 +1414,13 @@ async fn oldest_queued_prefers_non_priority_when_asked(kind: DatabaseKind) {
     };
     let store = &*db.store;
     let now = t0();
-    assert!(store.oldest_queued(false).await.unwrap().is_none());
+    assert!(
+        store
+            .oldest_waiting(false, -1, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
     store.upsert_user(1, "vip", None).await.unwrap();
     store.set_user_priority(1, true).await.unwrap();
     store.upsert_user(2, "ann", None).await.unwrap();
@@ -1415,22 +1428,51 @@ async fn oldest_queued_prefers_non_priority_when_asked(kind: DatabaseKind) {
         .insert_chat_command(new_command(1, 1, now - mins(5)))
         .await
         .unwrap();
-    let ann_old = store
-        .insert_chat_command(new_command(2, 2, now - mins(4)))
-        .await
-        .unwrap();
-    store
+    // Recorded and being acknowledged: waiting too.
+    let mut received = new_command(2, 2, now - mins(4));
+    received.state = ChatCommandState::Received;
+    let ann_old = store.insert_chat_command(received).await.unwrap();
+    let ann_new = store
         .insert_chat_command(new_command(3, 2, now - mins(3)))
         .await
         .unwrap();
     assert!(vip.priority);
     assert_eq!(
-        store.oldest_queued(false).await.unwrap().unwrap().id,
+        store
+            .oldest_waiting(false, -1, now)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         vip.id
     );
     assert_eq!(
-        store.oldest_queued(true).await.unwrap().unwrap().id,
+        store
+            .oldest_waiting(true, -1, now)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         ann_old.id
+    );
+    // The command being admitted is never its own victim.
+    assert_eq!(
+        store
+            .oldest_waiting(true, ann_old.id, now)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        ann_new.id
+    );
+    assert_eq!(store.waiting_count(ann_new.id, now).await.unwrap(), 2);
+    // Commands whose token died are not waiting any more.
+    assert_eq!(
+        store
+            .waiting_count(-1, now + TimeDelta::hours(1))
+            .await
+            .unwrap(),
+        0
     );
 }
 
