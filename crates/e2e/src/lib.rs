@@ -93,6 +93,25 @@ impl TestApp {
             .expect("a valid configuration change");
     }
 
+    /// Waits until the user has no command in flight. The final answer is written before the command is
+    /// recorded as finished (so that a crash in between cannot lose it), so a test that asks again the
+    /// moment it sees an answer must wait for this, or it is (rightly) told the bot is still working.
+    pub async fn settle(&self, user_id: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self
+            .store
+            .user_in_flight(user_id, -1)
+            .await
+            .expect("database")
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "user {user_id} still has a command in flight after 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// The test database (for direct SQL checks).
     pub fn db(&self) -> &TestDb {
         self.db.as_ref().expect("present until stop")

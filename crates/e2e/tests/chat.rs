@@ -84,6 +84,7 @@ async fn chat_is_answered_over_gateway_and_webhook_with_every_provider(backend: 
                     .contains(MessageFlags::EPHEMERAL),
                 "{label}"
             );
+            app.settle(guild.user("alice").get()).await;
             // The model got the prompt.
             assert_eq!(
                 app.llm.last_llm_request().unwrap().last_user_text(),
@@ -285,6 +286,7 @@ async fn ask(
         .await;
     i.wait_original(|m| m.content.contains("Commands used"))
         .await;
+    app.settle(who.id().get()).await;
     app.llm
         .last_llm_request()
         .unwrap()
@@ -540,14 +542,15 @@ async fn chat_completions_and_ollama_remember_the_conversation_until_clear(backe
         let channel = guild.channel("general");
         let seen = |prompt: &'static str| {
             let fay = &fay;
-            let llm = &app.llm;
+            let app = &app;
             async move {
                 let i = fay
                     .run_slash_command(channel, "chat", [("prompt", prompt)], Via::Gateway)
                     .await;
                 i.wait_original(|m| m.content.contains("Commands used"))
                     .await;
-                let request = llm.last_llm_request().unwrap();
+                app.settle(fay.id().get()).await;
+                let request = app.llm.last_llm_request().unwrap();
                 request
                     .messages
                     .iter()
