@@ -497,6 +497,17 @@ impl Chat {
 
     async fn answer_claimed(&self, command: ChatCommand) {
         let config = self.runtime.current().config.clone();
+        // Claimed again after its worker died, too often: a command that keeps killing workers (or an
+        // instance that keeps crashing) must end, with the configured message to its user.
+        if command.attempts > config.chat_command_max_attempts {
+            let error = format!(
+                "gave up after {} attempts (chat_command_max_attempts = {})",
+                command.attempts - 1,
+                config.chat_command_max_attempts
+            );
+            self.fail(&command, error, None).await;
+            return;
+        }
         let token = command.interaction_token.clone();
         let user = match self.store.user(command.user_id).await {
             Ok(Some(u)) => u,

@@ -77,3 +77,76 @@ async fn a_crash_mid_answer_is_resumed_and_answered_exactly_once(backend: Backen
         1
     );
 }
+
+disconcierge_e2e::both!(a_command_that_keeps_failing_its_worker_ends_after_max_attempts);
+async fn a_command_that_keeps_failing_its_worker_ends_after_max_attempts(backend: Backend) {
+    let Some(world) = World::start(backend).await else {
+        return;
+    };
+    let env = [("DC_LLM_PROVIDER", "openai-chat"), ("DC_QUEUE_LEASE", "1s")];
+    let guild = world
+        .discord
+        .guild("Test Guild")
+        .member("kim")
+        .text_channel("general")
+        .create();
+    world.llm.push_reply(
+        Reply::text("never delivered")
+            .with_timing(Timing::new(Duration::from_secs(60), Duration::ZERO)),
+    );
+
+    let first = Crashable::start(&world, &env).await;
+    world.discord.gateway().wait_ready(1).await;
+    let chat = world
+        .discord
+        .user(guild.user("kim"))
+        .run_slash_command(
+            guild.channel("general"),
+            "chat",
+            [("prompt", "poison")],
+            Via::Gateway,
+        )
+        .await;
+    chat.wait_ack().await;
+    world
+        .llm
+        .wait_for_requests_to(Endpoint::ChatCompletions, 1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    first.crash();
+
+    // One attempt allowed (set in the database before the next run starts): the restarted bot does not
+    // try again, it tells the user.
+    let stored = world
+        .db
+        .store
+        .load_runtime_config()
+        .await
+        .unwrap()
+        .expect("saved by the first run");
+    let mut config = stored.config.clone();
+    config.chat_command_max_attempts = 1;
+    world
+        .db
+        .store
+        .save_runtime_config(&config, Some(stored.version), Some("test"))
+        .await
+        .unwrap();
+    let app = spawn_app_in(world, &env).await;
+    let answer = chat.wait_original(|m| !m.content.is_empty()).await;
+    assert_eq!(
+        answer.content,
+        disconcierge_core::RuntimeConfig::default().discord_error_message
+    );
+    assert_eq!(
+        app.llm.requests_to(Endpoint::ChatCompletions).len(),
+        1,
+        "no second generation"
+    );
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'failed' AND error LIKE 'gave up after 1 attempts%'").await,
+        1
+    );
+}
