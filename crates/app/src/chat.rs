@@ -189,19 +189,7 @@ impl Chat {
             Err(StoreError::AlreadyExists(_)) => return Ok(Ack::Nothing),
             Err(e) => return Err(e),
         };
-        let since = Allowance::window_start(now);
-        let used = self
-            .store
-            .count_user_commands_since(user.discord_id, since)
-            .await?;
-        let oldest = self
-            .store
-            .oldest_counted_command_since(user.discord_id, since)
-            .await?;
-        let limit = user
-            .limit_override
-            .unwrap_or(config.user_chat_command_limit_6h);
-        let allowance = Allowance::new(used, limit, oldest);
+        let allowance = self.allowance(&user, &config, now, None).await?;
         let applicant = Applicant {
             is_bot: inv.user.bot,
             ignored: user.ignored,
@@ -388,6 +376,34 @@ impl Chat {
             .set_user_conversation(user.discord_id, None)
             .await?;
         Ok("Done: your next question starts a new conversation.".to_string())
+    }
+
+    /// Where a user stands against their 6 h limit at `now`. `pending` is the time of a command that
+    /// consumed tokens but is not recorded as finished yet (the one being answered): it counts too.
+    async fn allowance(
+        &self,
+        user: &disconcierge_core::model::User,
+        config: &disconcierge_core::RuntimeConfig,
+        now: chrono::DateTime<Utc>,
+        pending: Option<chrono::DateTime<Utc>>,
+    ) -> Result<Allowance, StoreError> {
+        let since = Allowance::window_start(now);
+        let used = self
+            .store
+            .count_user_commands_since(user.discord_id, since)
+            .await?;
+        let oldest = self
+            .store
+            .oldest_counted_command_since(user.discord_id, since)
+            .await?;
+        let limit = user
+            .limit_override
+            .unwrap_or(config.user_chat_command_limit_6h);
+        Ok(Allowance::new(
+            used + u32::from(pending.is_some()),
+            limit,
+            oldest.or(pending),
+        ))
     }
 
     /// Drops a waiting command to make room in a full queue, and tells its user (in the background, so
@@ -591,24 +607,14 @@ impl Chat {
         match result {
             Ok(completion) if !completion.text.trim().is_empty() => {
                 let counts = completion.usage.is_some_and(|u| u.total_tokens > 0);
-                let since = Allowance::window_start(Utc::now());
-                let used = self
-                    .store
-                    .count_user_commands_since(user.discord_id, since)
-                    .await
-                    .unwrap_or(0);
-                let oldest = self
-                    .store
-                    .oldest_counted_command_since(user.discord_id, since)
-                    .await
-                    .ok()
-                    .flatten()
-                    .or(counts.then_some(command.created_at));
-                let limit = user
-                    .limit_override
-                    .unwrap_or(config.user_chat_command_limit_6h);
-                let usage_line =
-                    Allowance::new(used + u32::from(counts), limit, oldest).usage_line();
+                let pending = counts.then_some(command.created_at);
+                let usage_line = match self.allowance(&user, &config, Utc::now(), pending).await {
+                    Ok(allowance) => allowance.usage_line(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not compute the usage line; answering without it");
+                        String::new()
+                    }
+                };
                 let message_id = self.deliver(&command, &completion.text, &usage_line).await;
                 let outcome = ChatCommandOutcome {
                     state: ChatCommandState::Completed,
@@ -685,7 +691,7 @@ impl Chat {
     /// usage line and the feedback buttons (unless turned off) go under the last part.
     async fn deliver(&self, command: &ChatCommand, text: &str, usage_line: &str) -> Option<u64> {
         let mut pieces = split_message(text, DISCORD_SAFE_LIMIT - usage_line.chars().count() - 1);
-        if let Some(last) = pieces.last_mut() {
+        if let Some(last) = pieces.last_mut().filter(|_| !usage_line.is_empty()) {
             last.push('\n');
             last.push_str(usage_line);
         }
