@@ -92,6 +92,16 @@ pub async fn generate(
             Ok(completion) => return Ok(completion),
             Err(e) => e,
         };
+        // An attempt cut short by the overall deadline reports the time it was given; what happened is
+        // that the whole answer ran out of time, which is what the user and the admin must be told.
+        let cut_by_deadline = match &error {
+            LlmError::TotalTimeout(_) => true,
+            LlmError::FirstTokenTimeout(given) => *given < policy.first_token_timeout,
+            _ => false,
+        };
+        if cut_by_deadline {
+            return Err(LlmError::TotalTimeout(policy.total_timeout));
+        }
         if !error.is_retryable() || attempt >= policy.max_attempts {
             return Err(error);
         }
@@ -217,6 +227,31 @@ mod tests {
             second_wait >= Duration::from_millis(800) && second_wait <= Duration::from_millis(1200),
             "{second_wait:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_cut_by_the_deadline_reports_the_whole_answer_timeout() {
+        let policy = RetryPolicy {
+            first_token_timeout: Duration::from_secs(1),
+            total_timeout: Duration::from_secs(2),
+            ..RetryPolicy::default()
+        };
+        // The backend reports the (shortened) limits it was given; the caller must hear about the 2 s.
+        for cut in [
+            LlmError::TotalTimeout(Duration::from_millis(500)),
+            LlmError::FirstTokenTimeout(Duration::from_millis(500)),
+        ] {
+            let backend = Scripted::new(vec![Err(cut)]);
+            let (result, _) = run(&backend, &policy).await;
+            assert_eq!(result, Err(LlmError::TotalTimeout(Duration::from_secs(2))));
+        }
+        // A first token that did not come within its own full limit is retried as before.
+        let backend = Scripted::new(vec![
+            Err(LlmError::FirstTokenTimeout(Duration::from_secs(1))),
+            Ok("late but fine"),
+        ]);
+        let (result, _) = run(&backend, &policy).await;
+        assert_eq!(result.unwrap().text, "late but fine");
     }
 
     #[tokio::test(start_paused = true)]
