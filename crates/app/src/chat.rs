@@ -14,12 +14,12 @@ use chrono::Utc;
 use disconcierge_core::admission::{self, Admission, Applicant, QueueState};
 use disconcierge_core::limits::Allowance;
 use disconcierge_core::model::{
-    ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep, FeedbackKind,
-    NewChatCommand, UserFeedback,
+    ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep, DiscordMessage,
+    FeedbackKind, NewChatCommand, UserFeedback,
 };
 use disconcierge_core::split::{DISCORD_SAFE_LIMIT, split_message};
 use disconcierge_discord::Discord;
-use disconcierge_discord::router::{Ack, Bot, Incoming, Invocation};
+use disconcierge_discord::router::{Ack, Bot, Incoming, Invocation, SeenMessage};
 use disconcierge_llm::{LlmBackend, LlmRequest, RetryPolicy, Role, StreamEvent, Turn};
 use disconcierge_store::{Store, StoreError};
 use std::sync::Arc;
@@ -50,6 +50,8 @@ pub struct Chat {
     /// one-in-flight check (the gateway handles interactions concurrently). Striped by user id: bounded
     /// memory, and users in different stripes never wait for each other.
     pub admission_locks: AdmissionLocks,
+    /// Feedback and failures, to the notification channel.
+    pub notifier: crate::notify::Notifier,
 }
 
 /// Per-user admission locks (see [`Chat::admission_locks`]).
@@ -117,6 +119,35 @@ impl Bot for Chat {
         tokio::spawn(async move {
             if let Err(e) = store.insert_interaction_log(&log).await {
                 tracing::warn!(error = %e, interaction = log.interaction_id, "could not log an interaction");
+            }
+        });
+    }
+
+    fn message(&self, message: SeenMessage) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let chat_command_id = match message.replied_to {
+                Some(id) => store.chat_command_by_message(id).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "could not look up the answer a message replies to");
+                    None
+                }),
+                None => None,
+            };
+            let record = DiscordMessage {
+                message_id: message.message_id,
+                channel_id: message.channel_id,
+                guild_id: message.guild_id,
+                user_id: Some(message.author.id),
+                chat_command_id,
+                content: message.content,
+                payload: Some(serde_json::json!({
+                    "noticed": message.noticed.as_str(),
+                    "message": message.payload,
+                })),
+                created_at: Utc::now(),
+            };
+            if let Err(e) = store.insert_discord_message(&record).await {
+                tracing::warn!(error = %e, message = record.message_id, "could not store a message about the bot");
             }
         });
     }
@@ -295,9 +326,9 @@ impl Chat {
             }
         }
         let result = async {
-            if self.store.chat_command(command_id).await?.is_none() {
+            let Some(command) = self.store.chat_command(command_id).await? else {
                 return Ok(None);
-            }
+            };
             self.store
                 .upsert_user(
                     inv.user.id,
@@ -311,11 +342,19 @@ impl Chat {
                     chat_command_id: command_id,
                     user_id: inv.user.id,
                     kind,
-                    detail: text,
+                    detail: text.clone(),
                     created_at: Utc::now(),
                 })
                 .await?;
-            if !new {
+            if new {
+                self.notifier.notify(crate::notify::Event::Feedback {
+                    command_id,
+                    user_id: inv.user.id,
+                    kind,
+                    detail: text,
+                    prompt: command.prompt,
+                });
+            } else {
                 tracing::debug!(
                     command_id,
                     user = inv.user.id,
@@ -736,6 +775,11 @@ impl Chat {
         usage: Option<disconcierge_core::model::TokenUsage>,
     ) {
         tracing::warn!(command = command.id, %error, "chat command failed");
+        self.notifier.notify(crate::notify::Event::Failure {
+            command_id: command.id,
+            user_id: command.user_id,
+            error: error.clone(),
+        });
         let config = self.runtime.current().config.clone();
         let message_id = self
             .discord

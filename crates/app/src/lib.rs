@@ -11,6 +11,7 @@ pub mod chat;
 pub mod healthcheck;
 pub mod llm;
 pub mod metrics;
+pub mod notify;
 pub mod rate;
 pub mod runtime_config;
 pub mod server;
@@ -456,6 +457,23 @@ impl DiscordSide {
         if let Err(e) = discord.register_commands(&texts, false).await {
             tracing::error!(target: "disconcierge_app::discord", "could not register the slash commands: {e}");
         }
+        let (notifier, notifier_task) = notify::Notifier::start(
+            discord.clone(),
+            self.runtime.clone(),
+            self.settings.api.external_url.clone(),
+            cancel.clone(),
+        );
+        tasks.spawn(async move {
+            let _ = notifier_task.await;
+        });
+        {
+            let (discord, runtime, text) = (
+                discord.clone(),
+                self.runtime.clone(),
+                self.settings.discord.startup_message.clone(),
+            );
+            tasks.spawn(async move { notify::post_startup(&discord, &runtime, &text).await });
+        }
         let chat = Arc::new(chat::Chat {
             store: self.store.clone(),
             runtime: self.runtime.clone(),
@@ -467,6 +485,7 @@ impl DiscordSide {
             wake: Arc::new(tokio::sync::Notify::new()),
             rate: rate::LlmRate::new(config.llm_requests_per_second),
             admission_locks: chat::AdmissionLocks::default(),
+            notifier,
         });
         let dispatcher =
             disconcierge_discord::router::Dispatcher::new(discord.clone(), chat.clone());

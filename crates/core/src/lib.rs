@@ -12,6 +12,7 @@ pub mod history;
 pub mod limits;
 pub mod log;
 pub mod model;
+pub mod notice;
 pub mod runtime_config;
 pub mod secret;
 pub mod split;

@@ -149,6 +149,16 @@ impl FeedbackKind {
     pub fn is_single_vote(self) -> bool {
         self != FeedbackKind::Other
     }
+
+    /// The name people see ("Good", "Outdated"…).
+    pub fn label(self) -> &'static str {
+        match self {
+            FeedbackKind::Good => "Good",
+            FeedbackKind::Outdated => "Outdated",
+            FeedbackKind::Inaccurate => "Inaccurate",
+            FeedbackKind::Other => "Other",
+        }
+    }
 }
 
 /// A Discord user the bot has seen, with the per-user settings an admin can change.
@@ -362,16 +372,19 @@ pub struct InteractionLog {
     pub received_at: DateTime<Utc>,
 }
 
-/// A message the bot posted on Discord (answers, notifications).
+/// A message someone wrote on Discord that concerns the bot (see [`crate::notice`]): it mentions the bot,
+/// replies to one of its answers, or names one of its commands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DiscordMessage {
     pub message_id: u64,
     pub channel_id: u64,
     pub guild_id: Option<u64>,
-    /// The user the message answers or concerns, if any.
+    /// Its author.
     pub user_id: Option<u64>,
+    /// The chat command whose answer it replies to, if any.
     pub chat_command_id: Option<i64>,
     pub content: String,
+    /// `{"noticed": "mention" | "reply" | "command_name", "message": <the message as Discord sent it>}`.
     pub payload: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }

@@ -904,6 +904,26 @@ impl Actor {
         })
     }
 
+    /// Replies to `to` (a message of type 19 with `message_reference` and `referenced_message`, mentioning
+    /// the replied-to author as Discord's default reply does), and announces it with MESSAGE_CREATE.
+    pub fn reply(&self, to: &Message, content: &str) -> Message {
+        let clock = &self.shared.clock;
+        self.shared.mutate(|w| {
+            let author = w.users[&self.user].clone();
+            let reference = serde_json::from_value(serde_json::json!({
+                "type": 0,
+                "message_id": to.id,
+                "channel_id": to.channel_id,
+                "guild_id": to.guild_id,
+            }))
+            .expect("a valid message reference");
+            let mut new = NewMessage::simple(to.channel_id, author, content.to_owned());
+            new.kind = 19;
+            new.reference = Some(reference);
+            messages::create(w, clock, new)
+        })
+    }
+
     async fn interact(&self, trigger: Trigger, via: Via) -> InteractionHandle {
         let delivery = match via {
             Via::Gateway => Delivery::Gateway,

@@ -106,7 +106,15 @@ pub(crate) fn create(w: &mut World, clock: &SimClock, new: NewMessage) -> Messag
     let guild_id = w.guild_of(new.channel_id);
     let (mentions, mention_roles, mention_everyone) =
         resolve_mentions(w, &new.content, new.allowed_mentions.as_ref());
-    let message = model::message(MessageSpec {
+    // A reply carries the message it replies to, and (unless `replied_user` is off) mentions its author.
+    let referenced = new
+        .reference
+        .as_ref()
+        .filter(|_| new.kind == 19)
+        .and_then(|r| r.message_id)
+        .and_then(|id| w.messages.get(&id).cloned());
+    let pings_replied = new.allowed_mentions.as_ref().is_none_or(|a| a.replied_user);
+    let mut message = model::message(MessageSpec {
         id,
         channel_id: new.channel_id,
         guild_id,
@@ -123,6 +131,18 @@ pub(crate) fn create(w: &mut World, clock: &SimClock, new: NewMessage) -> Messag
         interaction: new.interaction,
         message_reference: new.reference.map(|r| to_json(&r)),
     });
+    if let Some(replied) = referenced {
+        if pings_replied && !message.mentions.iter().any(|m| m.id == replied.author.id) {
+            let mut mention = to_json(&replied.author);
+            if mention["public_flags"].is_null() {
+                mention["public_flags"] = json!(0);
+            }
+            if let Ok(mention) = serde_json::from_value(mention) {
+                message.mentions.push(mention);
+            }
+        }
+        message.referenced_message = Some(Box::new(replied));
+    }
     w.insert_message(message.clone());
     if !message
         .flags

@@ -1,4 +1,5 @@
-//! The gateway connection: receives interactions (and, later, messages) and keeps the bot online.
+//! The gateway connection: receives interactions and the messages that concern the bot, and keeps the bot
+//! online.
 //!
 //! twilight's shard reconnects and resumes by itself; this loop only routes events and stops cleanly.
 
@@ -70,8 +71,13 @@ pub async fn run(
     }
     builder = builder.presence(presence_payload(&presence.borrow_and_update()));
     let mut shard = Shard::with_config(ShardId::ONE, builder.build());
-    let wanted =
-        EventTypeFlags::READY | EventTypeFlags::INTERACTION_CREATE | EventTypeFlags::RESUMED;
+    let wanted = EventTypeFlags::READY
+        | EventTypeFlags::INTERACTION_CREATE
+        | EventTypeFlags::MESSAGE_CREATE
+        | EventTypeFlags::RESUMED;
+    // The bot's own user, from READY (for applications created before 2021 it differs from the
+    // application id); until then, the application id.
+    let mut bot_id = discord.application_id();
     loop {
         let item = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -87,6 +93,7 @@ pub async fn run(
         match item {
             None => break,
             Some(Ok(Event::Ready(ready))) => {
+                bot_id = ready.user.id.get();
                 tracing::info!(target: "disconcierge_discord::gateway", user = %ready.user.name, guilds = ready.guilds.len(), "connected to the Discord gateway");
             }
             Some(Ok(Event::Resumed)) => {
@@ -95,6 +102,9 @@ pub async fn run(
             Some(Ok(Event::InteractionCreate(interaction))) => {
                 let dispatcher = dispatcher.clone();
                 tokio::spawn(async move { dispatcher.from_gateway(interaction.0).await });
+            }
+            Some(Ok(Event::MessageCreate(message))) => {
+                dispatcher.from_gateway_message(&message, bot_id);
             }
             Some(Ok(_)) => {}
             Some(Err(e)) => {

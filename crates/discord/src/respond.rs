@@ -76,4 +76,20 @@ impl Discord {
             .map_err(|e| DiscordError::Decode(e.to_string()))?;
         Ok(message.id.get())
     }
+
+    /// Posts a message in a channel (notifications). Returns its id.
+    pub async fn post(&self, channel_id: u64, content: &str) -> Result<u64, DiscordError> {
+        let channel = twilight_model::id::Id::new_checked(channel_id)
+            .ok_or_else(|| DiscordError::Config("channel id 0".into()))?;
+        let message = self
+            .http
+            .create_message(channel)
+            .content(content)
+            .await
+            .map_err(|e| DiscordError::from_http("post a message", e))?
+            .model()
+            .await
+            .map_err(|e| DiscordError::Decode(e.to_string()))?;
+        Ok(message.id.get())
+    }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use twilight_model::application::interaction::application_command::CommandOptionValue;
 use twilight_model::application::interaction::modal::ModalInteractionComponent;
 use twilight_model::application::interaction::{Interaction, InteractionData};
+use twilight_model::channel::Message;
 use twilight_model::channel::message::{AllowedMentions, MessageFlags};
 use twilight_model::http::interaction::{
     InteractionResponse, InteractionResponseData, InteractionResponseType,
@@ -78,6 +79,56 @@ pub enum Incoming {
     },
 }
 
+/// An ordinary message that concerns the bot (see [`disconcierge_core::notice`]).
+#[derive(Debug, Clone)]
+pub struct SeenMessage {
+    pub message_id: u64,
+    pub channel_id: u64,
+    pub guild_id: Option<u64>,
+    pub author: DiscordUser,
+    pub content: String,
+    pub noticed: disconcierge_core::notice::Noticed,
+    /// The bot's message it replies to.
+    pub replied_to: Option<u64>,
+    /// The message as Discord sent it.
+    pub payload: serde_json::Value,
+}
+
+/// Whether a message from the gateway concerns the bot `bot_id`; messages from bots (including itself)
+/// never do.
+pub fn seen_message(message: &Message, bot_id: u64) -> Option<SeenMessage> {
+    if message.author.bot {
+        return None;
+    }
+    let mentions_bot = message.mentions.iter().any(|m| m.id.get() == bot_id);
+    let replied_to = message
+        .referenced_message
+        .as_deref()
+        .filter(|r| r.author.id.get() == bot_id)
+        .map(|r| r.id.get());
+    let noticed = disconcierge_core::notice::why_noticed(
+        &message.content,
+        mentions_bot,
+        replied_to.is_some(),
+        &[CHAT, PRIVATE, CLEAR],
+    )?;
+    Some(SeenMessage {
+        message_id: message.id.get(),
+        channel_id: message.channel_id.get(),
+        guild_id: message.guild_id.map(|g| g.get()),
+        author: DiscordUser {
+            id: message.author.id.get(),
+            username: message.author.name.clone(),
+            global_name: message.author.global_name.clone(),
+            bot: message.author.bot,
+        },
+        content: message.content.clone(),
+        noticed,
+        replied_to,
+        payload: serde_json::to_value(message).unwrap_or(serde_json::Value::Null),
+    })
+}
+
 /// The initial response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ack {
@@ -109,6 +160,8 @@ pub trait Bot: Send + Sync {
     /// Every verified interaction, for the interaction log (its token already removed). Must not block:
     /// it is called before the interaction is handled.
     fn received(&self, log: disconcierge_core::model::InteractionLog);
+    /// A message that concerns the bot (from the gateway). Must not block.
+    fn message(&self, message: SeenMessage);
 }
 
 /// The interaction log entry of an interaction: its payload without the token.
@@ -318,6 +371,15 @@ impl Dispatcher {
     }
 }
 
+impl Dispatcher {
+    /// A message from the gateway: passed on when it concerns the bot `bot_id`.
+    pub fn from_gateway_message(&self, message: &Message, bot_id: u64) {
+        if let Some(seen) = seen_message(message, bot_id) {
+            self.bot.message(seen);
+        }
+    }
+}
+
 /// Webhook interactions: the [`Ack`] is the HTTP answer.
 #[async_trait]
 impl crate::webhook::InteractionHandler for Dispatcher {
@@ -336,5 +398,80 @@ impl crate::webhook::InteractionHandler for Dispatcher {
                 ..Default::default()
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use disconcierge_core::notice::Noticed;
+    use serde_json::json;
+
+    const BOT: u64 = 900;
+
+    fn user(id: u64, bot: bool) -> serde_json::Value {
+        json!({"id": id.to_string(), "username": format!("u{id}"), "discriminator": "0",
+               "avatar": null, "global_name": null, "bot": bot, "public_flags": 0})
+    }
+
+    fn message(
+        author: serde_json::Value,
+        content: &str,
+        mentions: Vec<serde_json::Value>,
+        referenced: Option<serde_json::Value>,
+    ) -> Message {
+        serde_json::from_value(json!({
+            "id": "5000", "channel_id": "10", "guild_id": "20", "author": author,
+            "content": content, "timestamp": "2026-11-22T10:00:00.000000+00:00",
+            "edited_timestamp": null, "tts": false, "mention_everyone": false,
+            "mentions": mentions, "mention_roles": [], "attachments": [], "embeds": [],
+            "pinned": false, "type": if referenced.is_some() { 19 } else { 0 },
+            "referenced_message": referenced,
+        }))
+        .expect("a valid message")
+    }
+
+    #[test]
+    fn messages_that_concern_the_bot_are_seen_with_their_reason() {
+        let mention = message(user(1, false), "<@900> help", vec![user(BOT, true)], None);
+        let seen = seen_message(&mention, BOT).expect("a mention is seen");
+        assert_eq!(seen.noticed, Noticed::Mention);
+        assert_eq!(
+            (seen.message_id, seen.channel_id, seen.guild_id),
+            (5000, 10, Some(20))
+        );
+        assert_eq!(seen.author.id, 1);
+        assert_eq!(seen.replied_to, None);
+
+        let answer = message(user(BOT, true), "an answer", vec![], None);
+        let mut answer_json = serde_json::to_value(&answer).unwrap();
+        answer_json["id"] = json!("4000");
+        let reply = message(user(1, false), "that was wrong", vec![], Some(answer_json));
+        let seen = seen_message(&reply, BOT).expect("a reply to the bot is seen");
+        assert_eq!(seen.noticed, Noticed::Reply);
+        assert_eq!(seen.replied_to, Some(4000));
+
+        let named = message(user(1, false), "how does /chat work?", vec![], None);
+        assert_eq!(
+            seen_message(&named, BOT).map(|s| s.noticed),
+            Some(Noticed::CommandName)
+        );
+    }
+
+    #[test]
+    fn other_messages_and_bots_are_not_seen() {
+        let chatter = message(user(1, false), "hello everyone", vec![user(2, false)], None);
+        assert!(seen_message(&chatter, BOT).is_none());
+        let someone_else = message(user(3, false), "their message", vec![], None);
+        let reply = message(
+            user(1, false),
+            "reply to a person",
+            vec![],
+            Some(serde_json::to_value(&someone_else).unwrap()),
+        );
+        assert!(seen_message(&reply, BOT).is_none());
+        // Bots, the bot itself included, never count, even when they mention it.
+        let bot = message(user(7, true), "<@900> /chat", vec![user(BOT, true)], None);
+        assert!(seen_message(&bot, BOT).is_none());
     }
 }

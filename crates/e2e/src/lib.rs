@@ -72,7 +72,18 @@ pub struct TestApp {
     pub llm: LlmSim,
     db: Option<TestDb>,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), disconcierge_app::AppError>>>,
+    task: AbortOnDrop,
+}
+
+/// The application's task; a test that panics before [`TestApp::stop`] must not leave it running.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<Result<(), disconcierge_app::AppError>>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
 }
 
 impl TestApp {
@@ -119,27 +130,37 @@ impl TestApp {
 
     /// Stops the application gracefully (errors fail the test) and hands back the database, so a test can
     /// check what was written during the shutdown.
-    pub async fn stop(mut self) -> TestDb {
-        self.llm_backend.take();
-        if let Some(tx) = self.stop.take() {
+    pub async fn stop(self) -> TestDb {
+        self.stop_keeping_world().await.db
+    }
+
+    /// Stops the application gracefully and hands back its world (database, Discord, LLM), to start it
+    /// again with [`spawn_app_in`] as a restarted process would.
+    pub async fn stop_keeping_world(self) -> World {
+        let TestApp {
+            llm_backend,
+            discord,
+            llm,
+            db,
+            stop,
+            mut task,
+            ..
+        } = self;
+        drop(llm_backend);
+        if let Some(tx) = stop {
             let _ = tx.send(());
         }
-        let task = self.task.take().expect("not stopped twice");
+        let task = task.0.take().expect("not stopped twice");
         match tokio::time::timeout(Duration::from_secs(20), task).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => panic!("the application stopped with an error: {e}"),
             Ok(Err(join)) => panic!("the application panicked: {join}"),
             Err(_) => panic!("the application did not stop within 20 s"),
         }
-        self.db.take().expect("present until stop")
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        // A test that panicked before `stop()`: do not leave the application running.
-        if let Some(task) = self.task.take() {
-            task.abort();
+        World {
+            db: db.expect("present until stop"),
+            discord,
+            llm,
         }
     }
 }
@@ -254,7 +275,7 @@ pub async fn spawn_app_in(world: World, env: &[(&str, &str)]) -> TestApp {
         llm,
         db: Some(db),
         stop: Some(tx),
-        task: Some(task),
+        task: AbortOnDrop(Some(task)),
     }
 }
 

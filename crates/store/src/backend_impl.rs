@@ -118,6 +118,21 @@ fn user_from_row(row: &DbRow) -> Result<User, sqlx::Error> {
     })
 }
 
+fn discord_message_from_row(row: &DbRow) -> Result<DiscordMessage, sqlx::Error> {
+    Ok(DiscordMessage {
+        message_id: get_u64(row, "message_id")?,
+        channel_id: get_u64(row, "channel_id")?,
+        guild_id: get_opt_u64(row, "guild_id")?,
+        user_id: get_opt_u64(row, "user_id")?,
+        chat_command_id: row.try_get("chat_command_id")?,
+        content: row.try_get("content")?,
+        payload: row
+            .try_get::<Option<Json<serde_json::Value>>, _>("payload")?
+            .map(|j| j.0),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
 fn chat_command_from_row(row: &DbRow) -> Result<ChatCommand, sqlx::Error> {
     let usage = match (
         get_opt_u32(row, "prompt_tokens")?,
@@ -630,6 +645,13 @@ impl Store for Backend {
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
     }
 
+    async fn chat_command_by_message(&self, message_id: u64) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(sql::CHAT_COMMAND_BY_MESSAGE)
+            .bind(id(message_id))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     async fn claim_next_chat_command(
         &self,
         owner: &str,
@@ -899,6 +921,17 @@ impl Store for Backend {
             .fetch_one(&self.pool)
             .await
             .map_err(|e| StoreError::from_write(e, "discord message", "chat command"))
+    }
+
+    async fn recent_discord_messages(&self, limit: u32) -> Result<Vec<DiscordMessage>, StoreError> {
+        let rows = sqlx::query(sql::RECENT_DISCORD_MESSAGES)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(discord_message_from_row)
+            .collect::<Result<_, _>>()?)
     }
 
     async fn insert_llm_call_log(&self, log: &LlmCallLog) -> Result<i64, StoreError> {

@@ -392,6 +392,9 @@ pub trait Store: Send + Sync + 'static {
         interaction_id: u64,
     ) -> Result<Option<ChatCommand>, StoreError>;
 
+    /// The chat command whose answer is the message `message_id` (its first message), if any.
+    async fn chat_command_by_message(&self, message_id: u64) -> Result<Option<i64>, StoreError>;
+
     /// Takes the next command to answer, if any, for `lease` from `now`.
     ///
     /// Candidates are queued commands and in-progress ones whose lease expired (their worker died or hung),
@@ -530,6 +533,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns the new row's id.
     async fn insert_discord_message(&self, message: &DiscordMessage) -> Result<i64, StoreError>;
+
+    /// The latest `limit` kept messages, newest first.
+    async fn recent_discord_messages(&self, limit: u32) -> Result<Vec<DiscordMessage>, StoreError>;
 
     /// Returns the new row's id.
     async fn insert_llm_call_log(&self, log: &LlmCallLog) -> Result<i64, StoreError>;

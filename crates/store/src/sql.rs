@@ -122,6 +122,12 @@ pub(crate) const CHAT_COMMAND: &str = "SELECT * FROM chat_commands WHERE id = $1
 pub(crate) const CHAT_COMMAND_BY_INTERACTION: &str =
     "SELECT * FROM chat_commands WHERE interaction_id = $1";
 
+pub(crate) const RECENT_DISCORD_MESSAGES: &str =
+    "SELECT * FROM discord_messages ORDER BY id DESC LIMIT $1";
+
+pub(crate) const CHAT_COMMAND_BY_MESSAGE: &str =
+    "SELECT id FROM chat_commands WHERE discord_message_id = $1 ORDER BY id LIMIT 1";
+
 // The claim statement is dialect-specific (row locking): see `CLAIM` in `sqlite.rs` / `postgres.rs`.
 
 pub(crate) const RENEW_LEASE: &str = "\
@@ -254,6 +260,7 @@ pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (QUEUED_COUNT, "chat_commands"),
     (EXPIRE_CHAT_COMMANDS, "chat_commands"),
     (CHAT_COMMAND_BY_INTERACTION, "chat_commands"),
+    (CHAT_COMMAND_BY_MESSAGE, "chat_commands"),
     (FEEDBACK_COUNTS, "user_feedback"),
     (ADMIN_SESSION, "admin_sessions"),
     (ADMIN_BY_USERNAME, "admin_accounts"),

@@ -60,6 +60,7 @@ both!(
     received_commands_are_requeued_while_their_token_lives,
     feedback_one_vote_per_kind_except_other,
     logs_are_inserted,
+    a_reply_finds_the_command_of_the_answer,
 );
 
 /// A fresh, migrated database of `kind`, or `None` when PostgreSQL is not configured.
@@ -121,7 +122,7 @@ const USAGE: TokenUsage = TokenUsage {
 const LEASE: Duration = Duration::from_secs(60);
 
 /// The migrations this binary ships (the same versions for both backends).
-const MIGRATIONS: [i64; 2] = [1, 2];
+const MIGRATIONS: [i64; 3] = [1, 2, 3];
 
 // ----- Migrations -----
 
@@ -1081,6 +1082,17 @@ async fn answered(
     cmd.id
 }
 
+async fn a_reply_finds_the_command_of_the_answer(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else { return };
+    let store = db.store.as_ref();
+    assert_eq!(store.chat_command_by_message(555).await.unwrap(), None);
+    store.upsert_user(1, "ann", None).await.unwrap();
+    // `outcome` records the answer as message 555.
+    let cmd = answered(store, 1, 1, t0(), Some(USAGE)).await;
+    assert_eq!(store.chat_command_by_message(555).await.unwrap(), Some(cmd));
+    assert_eq!(store.chat_command_by_message(556).await.unwrap(), None);
+}
+
 async fn usage_window_counts_only_consumed_commands(kind: DatabaseKind) {
     let Some(db) = fresh(kind).await else {
         return;
@@ -1260,6 +1272,10 @@ async fn logs_are_inserted(kind: DatabaseKind) {
         created_at: now,
     };
     store.insert_discord_message(&message).await.unwrap();
+    assert_eq!(
+        store.recent_discord_messages(5).await.unwrap(),
+        std::slice::from_ref(&message)
+    );
     let orphan = DiscordMessage {
         chat_command_id: Some(cmd + 100),
         ..message.clone()

@@ -368,6 +368,52 @@ async fn message_content_needs_the_intent() {
     assert_eq!(visible.mentions[0].id, sim.bot_user_id());
 }
 
+/// A reply to the bot's message carries the message it replies to and mentions the bot (Discord's default
+/// reply ping), so its content reaches a bot without the MESSAGE_CONTENT intent.
+#[tokio::test]
+async fn replies_carry_the_referenced_message_and_mention_its_author() {
+    let sim = fast_sim().await;
+    let guild = sim
+        .guild("G")
+        .member("alice")
+        .text_channel("general")
+        .create();
+    let client = http(&sim);
+    let answer = client
+        .create_message(guild.channel("general"))
+        .content("an answer")
+        .await
+        .unwrap()
+        .model()
+        .await
+        .unwrap();
+    let mut pump = Pump::start(shard(&sim, 0, 1, Intents::GUILDS | Intents::GUILD_MESSAGES));
+    sim.gateway().wait_ready(1).await;
+    let reply = sim
+        .user(guild.user("alice"))
+        .reply(&answer, "that is not right");
+    let seen = pump
+        .expect("MESSAGE_CREATE", |e| match e {
+            Event::MessageCreate(m) if m.id == reply.id => Some(m.message.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(seen.content, "that is not right");
+    assert_eq!(
+        seen.kind,
+        twilight_model::channel::message::MessageType::Reply
+    );
+    assert_eq!(
+        seen.referenced_message.as_ref().map(|m| m.id),
+        Some(answer.id)
+    );
+    assert_eq!(
+        seen.referenced_message.as_ref().map(|m| m.author.id),
+        Some(sim.bot_user_id())
+    );
+    assert!(seen.mentions.iter().any(|m| m.id == sim.bot_user_id()));
+}
+
 #[tokio::test]
 async fn privileged_intents_not_enabled_close_with_4014() {
     let sim = DiscordSim::builder()
