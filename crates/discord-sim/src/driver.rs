@@ -37,6 +37,10 @@ pub enum Via {
         /// The bot's interactions URL.
         url: String,
     },
+    /// Recorded and signed for the webhook, but not sent: the caller sends
+    /// [`InteractionHandle::prepared`] itself (benchmarks drive many at once with their own client and
+    /// timing), then hands the bot's answer to [`InteractionHandle::complete`].
+    Prepared,
 }
 
 /// A slash command option value.
@@ -927,13 +931,14 @@ impl Actor {
     async fn interact(&self, trigger: Trigger, via: Via) -> InteractionHandle {
         let delivery = match via {
             Via::Gateway => Delivery::Gateway,
-            Via::Webhook { .. } => Delivery::Webhook,
+            Via::Webhook { .. } | Via::Prepared => Delivery::Webhook,
         };
         let rec = self
             .shared
             .mutate(|w| interactions::create(&self.shared, w, trigger, delivery));
         let body = to_json(&rec.payload);
         let mut webhook_response = None;
+        let mut prepared = None;
         match via {
             Via::Gateway => self.shared.mutate(|w| {
                 dispatch(w, "INTERACTION_CREATE", rec.guild_id, None, |_| {
@@ -946,12 +951,22 @@ impl Actor {
                 webhook::apply_response(&self.shared, rec.id, &rec.token, &url, &resp);
                 webhook_response = Some(resp);
             }
+            Via::Prepared => {
+                let body = body.to_string();
+                let (timestamp, signature) = webhook::sign(&self.shared, &body, Signing::Valid);
+                prepared = Some(webhook::SignedDelivery {
+                    body,
+                    timestamp,
+                    signature,
+                });
+            }
         }
         InteractionHandle {
             shared: self.shared.clone(),
             id: rec.id,
             token: rec.token,
             webhook_response,
+            prepared,
         }
     }
 }
@@ -962,9 +977,23 @@ pub struct InteractionHandle {
     id: Id<InteractionMarker>,
     token: String,
     webhook_response: Option<WebhookResponse>,
+    prepared: Option<webhook::SignedDelivery>,
 }
 
 impl InteractionHandle {
+    /// The signed delivery to send, for [`Via::Prepared`].
+    pub fn prepared(&self) -> Option<&webhook::SignedDelivery> {
+        self.prepared.as_ref()
+    }
+
+    /// Applies the bot's HTTP answer to a [`Via::Prepared`] delivery sent to `url`, as if the simulator had
+    /// sent it (checked and recorded the same way).
+    pub fn complete(&self, url: &str, status: u16, body: String) {
+        let json = serde_json::from_str(&body).ok();
+        let resp = WebhookResponse { status, body, json };
+        webhook::apply_response(&self.shared, self.id, &self.token, url, &resp);
+    }
+
     /// The interaction id.
     pub fn id(&self) -> Id<InteractionMarker> {
         self.id

@@ -94,7 +94,7 @@ pub use model::{default_bot_permissions, default_everyone_permissions};
 pub use record::{Direction, GatewayRecord, RecordedRequest, Violation};
 pub use rest::failures::Failure;
 pub use twilight_model;
-pub use webhook::{Signing, WebhookClient, WebhookResponse};
+pub use webhook::{SignedDelivery, Signing, WebhookClient, WebhookResponse};
 pub use world::{Ack, AckVia, Delivery, GuildState, InteractionRecord, TypingRecord, World};
 
 use shared::Shared;

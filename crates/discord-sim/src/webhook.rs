@@ -50,13 +50,8 @@ pub enum Signing {
     Unsigned,
 }
 
-/// POSTs `body` to `url` signed as asked.
-pub(crate) async fn deliver(
-    shared: &Shared,
-    url: &str,
-    body: String,
-    signing: Signing,
-) -> WebhookResponse {
+/// The `X-Signature-Timestamp` and `X-Signature-Ed25519` values for `body`, signed as asked.
+pub(crate) fn sign(shared: &Shared, body: &str, signing: Signing) -> (String, String) {
     let now = shared.clock.unix_secs();
     let timestamp = match signing {
         Signing::Stale => now.saturating_sub(3600),
@@ -69,7 +64,27 @@ pub(crate) async fn deliver(
     };
     let mut message = timestamp.clone().into_bytes();
     message.extend_from_slice(body.as_bytes());
-    let signature = hex(&key.sign(&message).to_bytes());
+    (timestamp, hex(&key.sign(&message).to_bytes()))
+}
+
+/// A correctly signed webhook delivery, prepared but not sent (see [`crate::Via::Prepared`]).
+#[derive(Clone, Debug)]
+pub struct SignedDelivery {
+    pub body: String,
+    /// `X-Signature-Timestamp`.
+    pub timestamp: String,
+    /// `X-Signature-Ed25519`.
+    pub signature: String,
+}
+
+/// POSTs `body` to `url` signed as asked.
+pub(crate) async fn deliver(
+    shared: &Shared,
+    url: &str,
+    body: String,
+    signing: Signing,
+) -> WebhookResponse {
+    let (timestamp, signature) = sign(shared, &body, signing);
     let mut req = shared
         .http()
         .post(url)

@@ -1,0 +1,327 @@
+//! The chat bench: `/chat` over the webhook, answered by an instant fake LLM.
+//!
+//! 1. Idle: memory once the bot is connected, its commands registered, and it has idled two seconds.
+//! 2. Sequential: one `/chat` at a time (each from a new user); per command, the webhook acknowledgement
+//!    latency and the wall time from sending the interaction to seeing the final answer (with its usage
+//!    line) in Discord; the bot's CPU time per command (all its threads, from `/proc`).
+//! 3. Open loop: for each offered rate, interactions are sent on a fixed schedule whatever the answers
+//!    (so a slow bot cannot slow the load down and hide its latency: each latency is measured from the
+//!    moment the interaction was due, not from when it was sent); acknowledgement p50/p99/max, the rate
+//!    actually sent, and how long until every one of them was answered; peak memory.
+
+use crate::Options;
+use crate::process::{Bot, free_port};
+use crate::stats::{Summary, ms};
+use disconcierge_core::RuntimeConfig;
+use disconcierge_discord_sim::twilight_model::id::{Id, marker::ChannelMarker};
+use disconcierge_discord_sim::{Actor, DiscordSim, InteractionHandle, Via};
+use disconcierge_llm_sim::LlmSim;
+use disconcierge_store::ConnectOptions;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+const OPENAI_KEY: &str = "sk-bench";
+const PROMPT: &str = "How do I reset my password?";
+
+pub async fn run(options: &Options) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("disconcierge-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let result = bench(options, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
+    let discord = DiscordSim::builder()
+        .default_timeout(Duration::from_secs(60))
+        .start()
+        .await;
+    let llm = LlmSim::builder().api_key(OPENAI_KEY).start().await;
+
+    // The runtime configuration is written before the bot starts: no per-user limit or LLM pacing gets
+    // in the way of the load (they are measured as part of the path, not as a bottleneck).
+    let db_path = dir.join("bench.sqlite3");
+    let store = disconcierge_store::connect(&ConnectOptions::sqlite(db_path.display().to_string()))
+        .await
+        .map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    let config = RuntimeConfig {
+        llm_requests_per_second: 1_000.0,
+        user_chat_command_limit_6h: 1_000,
+        ..RuntimeConfig::default()
+    };
+    config.validate().map_err(|e| format!("{e:?}"))?;
+    store
+        .save_runtime_config(&config, None, Some("bench"))
+        .await
+        .map_err(|e| e.to_string())?;
+    store.close().await;
+
+    let load: u32 = options.rates.iter().map(|r| r * options.seconds).sum();
+    let people = options.sequential + load;
+    println!("setting up a guild with {people} members…");
+    let mut guild = discord.guild("Bench");
+    for i in 0..people {
+        guild = guild.member(&format!("u{i}"));
+    }
+    let guild = guild.text_channel("general").create();
+    let channel = guild.channel("general");
+    // Each `/chat` comes from a different member (so the per-user in-flight rule never queues them);
+    // the members are looked up before anything is timed.
+    let mut actors: std::collections::VecDeque<Actor> = guild
+        .state()
+        .members
+        .values()
+        .filter(|m| !m.user.bot && m.user.name.starts_with('u'))
+        .map(|m| discord.user(m.user.id))
+        .collect();
+
+    let (api_port, webhook_port) = (free_port()?, free_port()?);
+    let env: Vec<(String, String)> = [
+        ("DC_DATABASE_TYPE", "sqlite".to_string()),
+        ("DC_DATABASE", db_path.display().to_string()),
+        ("DC_API_LISTEN", format!("127.0.0.1:{api_port}")),
+        ("DC_DISCORD_TOKEN", discord.bot_token()),
+        ("DC_DISCORD_API_BASE_URL", discord.api_base_url()),
+        ("DC_DISCORD_GATEWAY_URL", discord.gateway_url()),
+        ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true".into()),
+        (
+            "DC_DISCORD_WEBHOOK_SERVER_LISTEN",
+            format!("127.0.0.1:{webhook_port}"),
+        ),
+        (
+            "DC_DISCORD_WEBHOOK_SERVER_PUBLIC_KEY",
+            discord.public_key_hex(),
+        ),
+        ("DC_LLM_PROVIDER", "openai-chat".into()),
+        ("DC_OPENAI_TOKEN", OPENAI_KEY.into()),
+        ("DC_OPENAI_BASE_URL", llm.openai_base_url()),
+        ("DC_QUEUE_SIZE", "1000000".into()),
+        ("DC_QUEUE_MAX_AGE", "10m".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    // `DC_*` variables set for the bench reach the bot and win, to measure other settings (e.g.
+    // `DC_DATABASE_MAX_CONNECTIONS=1 scripts/bench.sh chat`).
+    .filter(|(k, _)| std::env::var_os(k).is_none())
+    .chain(std::env::vars().filter(|(k, _)| k.starts_with("DC_")))
+    .collect();
+
+    let bot = Bot::start(&options.bin, dir, &env)?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .map_err(|e| e.to_string())?;
+    wait_ready(&client, api_port).await?;
+    discord.gateway().wait_ready(1).await;
+    discord
+        .wait_for(Duration::from_secs(30), |w| {
+            (!w.global_commands.is_empty()).then_some(())
+        })
+        .await;
+    let url = format!("http://127.0.0.1:{webhook_port}/interactions");
+
+    let idle_cpu_before = bot.cpu()?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_cpu = bot.cpu()? - idle_cpu_before;
+    let (idle_rss, _) = bot.memory()?;
+    println!("\n## Idle (connected, commands registered, 2 s idle)\n");
+    println!(
+        "- RSS {idle_rss:.1} MB; CPU while idle {} per second",
+        ms(idle_cpu / 2)
+    );
+
+    // Sequential.
+    let mut acks = Vec::new();
+    let mut walls = Vec::new();
+    let cpu_before = bot.cpu()?;
+    let started = Instant::now();
+    for _ in 0..options.sequential {
+        let actor = actors.pop_front().ok_or("no members left")?;
+        let handle = prepare(&actor, channel).await;
+        let sent = Instant::now();
+        let (status, body) = send(&client, &url, &handle).await?;
+        acks.push(sent.elapsed());
+        handle.complete(&url, status, body);
+        handle
+            .wait_original(|m| m.content.contains("Commands used"))
+            .await;
+        walls.push(sent.elapsed());
+    }
+    let elapsed = started.elapsed();
+    // Let the last command be recorded as finished before reading the CPU time.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cpu = bot.cpu()? - cpu_before;
+    let n = options.sequential.max(1);
+    let idle_share = idle_cpu.mul_f64((elapsed.as_secs_f64() + 0.5) / 2.0);
+    let (acks, walls) = (Summary::new(acks), Summary::new(walls));
+    println!(
+        "\n## Sequential: {} `/chat`, one at a time, instant LLM\n",
+        options.sequential
+    );
+    println!(
+        "- bot CPU per `/chat`: {} (total {} for {n}; of which idle background about {})",
+        ms(cpu / n),
+        ms(cpu),
+        ms(idle_share)
+    );
+    println!(
+        "- webhook ack: p50 {}, p99 {}, max {}",
+        ms(acks.percentile(50.0)),
+        ms(acks.percentile(99.0)),
+        ms(acks.max())
+    );
+    println!(
+        "- interaction → final answer in Discord: p50 {}, p99 {}, max {}",
+        ms(walls.percentile(50.0)),
+        ms(walls.percentile(99.0)),
+        ms(walls.max())
+    );
+
+    // Open loop.
+    println!(
+        "\n## Open loop: signed `/chat` interactions on a fixed schedule, {} s per rate\n",
+        options.seconds
+    );
+    println!(
+        "| offered | sent at | ack p50 | ack p99 | ack max | non-200 | all answered after | bot CPU | peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut answered_before = options.sequential as usize;
+    for &rate in &options.rates {
+        let count = rate * options.seconds;
+        // Interactions are created (and signed) by a producer running at most half a second ahead of
+        // the schedule: Discord's 3 s acknowledgement window starts when an interaction is created, so
+        // preparing them all up front would make the later ones expire before they are sent.
+        let (tx, mut rx) = tokio::sync::mpsc::channel((rate as usize / 2).max(1));
+        let producer = {
+            let actors: Vec<Actor> = actors.drain(..count as usize).collect();
+            tokio::spawn(async move {
+                for actor in actors {
+                    let handle = prepare(&actor, channel).await;
+                    if tx.send(Arc::new(handle)).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        let cpu_before = bot.cpu()?;
+        let start = Instant::now() + Duration::from_millis(100);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..count {
+            let handle = rx.recv().await.ok_or("the interaction producer stopped")?;
+            let due = start + Duration::from_secs_f64(f64::from(i) / f64::from(rate));
+            tokio::time::sleep_until(due).await;
+            let (client, url) = (client.clone(), url.clone());
+            tasks.spawn(async move {
+                let result = send(&client, &url, &handle).await;
+                let latency = due.elapsed();
+                match result {
+                    Ok((status, body)) => {
+                        handle.complete(&url, status, body);
+                        (latency, status)
+                    }
+                    Err(_) => (latency, 0),
+                }
+            });
+        }
+        let sent_in = start.elapsed();
+        producer.await.map_err(|e| e.to_string())?;
+        let mut latencies = Vec::with_capacity(count as usize);
+        let mut failed = 0;
+        while let Some(joined) = tasks.join_next().await {
+            let (latency, status) = joined.map_err(|e| e.to_string())?;
+            if status != 200 {
+                failed += 1;
+            }
+            latencies.push(latency);
+        }
+        let expected = answered_before + count as usize;
+        let answered = discord
+            .try_wait_for(Duration::from_secs(300), |w| {
+                let done = w
+                    .interactions
+                    .values()
+                    .filter(|r| {
+                        r.original
+                            .and_then(|id| w.messages.get(&id))
+                            .is_some_and(|m| m.content.contains("Commands used"))
+                    })
+                    .count();
+                (done >= expected).then_some(())
+            })
+            .await;
+        let all_answered = match answered {
+            Ok(()) => format!("{:.1} s", start.elapsed().as_secs_f64()),
+            Err(_) => "not within 300 s".into(),
+        };
+        answered_before = expected;
+        let cpu = bot.cpu()? - cpu_before;
+        let (_, peak) = bot.memory()?;
+        let latencies = Summary::new(latencies);
+        println!(
+            "| {rate}/s | {:.0}/s | {} | {} | {} | {failed} | {all_answered} | {:.1} s | {peak:.1} MB |",
+            f64::from(count) / sent_in.as_secs_f64(),
+            ms(latencies.percentile(50.0)),
+            ms(latencies.percentile(99.0)),
+            ms(latencies.max()),
+            cpu.as_secs_f64(),
+        );
+        debug_assert_eq!(latencies.len(), count as usize);
+    }
+    let violations = discord.violations();
+    if !violations.is_empty() {
+        println!(
+            "\n{} protocol violations were recorded; the first: {:?}",
+            violations.len(),
+            violations[0]
+        );
+    }
+    bot.stop()
+}
+
+async fn prepare(actor: &Actor, channel: Id<ChannelMarker>) -> InteractionHandle {
+    actor
+        .run_slash_command(channel, "chat", [("prompt", PROMPT)], Via::Prepared)
+        .await
+}
+
+/// Sends a prepared delivery; the bot's status and body.
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    handle: &InteractionHandle,
+) -> Result<(u16, String), String> {
+    let delivery = handle.prepared().ok_or("not a prepared interaction")?;
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-signature-ed25519", &delivery.signature)
+        .header("x-signature-timestamp", &delivery.timestamp)
+        .body(delivery.body.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response.text().await.map_err(|e| e.to_string())?;
+    Ok((status, body))
+}
+
+async fn wait_ready(client: &reqwest::Client, port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err("the bot was not ready within 30 s (see bot.log)".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,94 @@
+//! The bench command. It measures the real, release-built `disconcierge` binary, run as its own process
+//! against the Discord and LLM simulators of this workspace (in this process), and prints figures; it
+//! asserts nothing. Figures and the command that produced them go into `BENCHMARKS.md`.
+//!
+//! ```text
+//! scripts/bench.sh chat                       # builds both in release, then runs the chat bench
+//! disconcierge-bench chat --bin target/release/disconcierge [--rates 500,1000,2000] [--seconds 5]
+//!                         [--sequential 300]
+//! ```
+//!
+//! The bot's CPU time and memory are read from `/proc/<pid>`, so they exclude the simulators and the load
+//! generator, which share the machine (and its cores) with the bot: latencies measured here include that
+//! contention, as they would on a small server running a database next to the bot.
+
+mod chat;
+mod process;
+mod stats;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str =
+    "usage: disconcierge-bench chat --bin PATH [--rates R1,R2,…] [--seconds S] [--sequential N]";
+
+#[derive(Debug)]
+pub struct Options {
+    /// The disconcierge binary to measure (release build).
+    pub bin: PathBuf,
+    /// Offered loads (interactions per second) for the open-loop webhook phase.
+    pub rates: Vec<u32>,
+    /// How long each load lasts.
+    pub seconds: u32,
+    /// Commands answered one after the other, for CPU and wall time per `/chat`.
+    pub sequential: u32,
+}
+
+fn parse(args: &[String]) -> Result<(String, Options), String> {
+    let mut it = args.iter();
+    let what = it.next().ok_or(USAGE)?.clone();
+    let mut options = Options {
+        bin: PathBuf::new(),
+        rates: vec![500, 1000, 2000],
+        seconds: 5,
+        sequential: 300,
+    };
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = |v: &str| v.parse::<u32>().map_err(|e| format!("{flag} {v}: {e}"));
+        match flag.as_str() {
+            "--bin" => options.bin = PathBuf::from(value),
+            "--rates" => {
+                options.rates = value
+                    .split(',')
+                    .map(|r| number(r.trim()))
+                    .collect::<Result<_, _>>()?
+            }
+            "--seconds" => options.seconds = number(value)?,
+            "--sequential" => options.sequential = number(value)?,
+            _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+        }
+    }
+    if options.bin.as_os_str().is_empty() {
+        return Err(format!("--bin is required\n{USAGE}"));
+    }
+    Ok((what, options))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (what, options) = match parse(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result = match what.as_str() {
+        "chat" => runtime.block_on(chat::run(&options)),
+        other => Err(format!("unknown bench {other:?}\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
