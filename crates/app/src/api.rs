@@ -2,7 +2,8 @@
 //!
 //! `/healthz` answers as long as the process serves HTTP (liveness); `/readyz` answers 200 only when the
 //! database answers and its schema is the one this binary expects (readiness: a load balancer sends no
-//! traffic before); `/metrics` is the Prometheus exposition. The admin UI and JSON API join this router.
+//! traffic before); `/metrics` is the Prometheus exposition. The admin UI and JSON API (`disconcierge-web`)
+//! are merged into this router.
 
 use crate::metrics::{HttpLabels, Metrics};
 use crate::runtime_config::RuntimeConfigService;
@@ -26,17 +27,16 @@ pub struct ApiState {
     pub instance_id: String,
 }
 
-pub fn router(state: ApiState) -> Router {
+/// Health, readiness and metrics, plus the admin interface and JSON API (`web`).
+pub fn router(state: ApiState, web: disconcierge_web::WebState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .with_state(state.clone())
+        .merge(disconcierge_web::router(web))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state, count_requests))
 }
 
 /// Counts every answered request by route template (never the raw path, which would let a client create

@@ -5,7 +5,6 @@
 //! and the integration tests call exactly these two, so what the tests start is what production runs —
 //! only the listen addresses (port 0) and the database differ.
 
-pub mod admin;
 pub mod api;
 pub mod chat;
 pub mod healthcheck;
@@ -17,6 +16,9 @@ pub mod runtime_config;
 pub mod server;
 pub mod settings;
 pub mod telemetry;
+
+/// Admin accounts (password rules, argon2id hashing) live with the admin interface.
+pub use disconcierge_web::admin;
 
 use crate::api::ApiState;
 use crate::metrics::Metrics;
@@ -331,10 +333,19 @@ impl Application {
             started,
             instance_id: self.settings.instance_id.clone(),
         };
+        let web = disconcierge_web::WebState::new(
+            self.store.clone(),
+            Arc::new(self.runtime.clone()),
+            disconcierge_web::WebSettings {
+                tls: self.api_tls.is_some(),
+                development: self.settings.development,
+                session_ttl: self.settings.api.session_max_age,
+            },
+        );
         let api = tokio::spawn(server::serve(
             "API",
             self.api_listener,
-            api::router(state),
+            api::router(state, web),
             self.api_tls,
             self.settings.api.timeouts.clone(),
             cancel.clone(),

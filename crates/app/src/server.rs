@@ -99,7 +99,9 @@ pub async fn serve(
         None => {
             let mut server = axum_server::from_tcp(listener).map_err(io)?.handle(handle);
             configure(server.http_builder(), header_timeout);
-            server.serve(router.into_make_service()).await
+            server
+                .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .await
         }
         Some(config) => {
             let mut server =
@@ -107,7 +109,9 @@ pub async fn serve(
                     .map_err(io)?
                     .handle(handle);
             configure(server.http_builder(), header_timeout);
-            server.serve(router.into_make_service()).await
+            server
+                .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .await
         }
     };
     watcher.abort();

@@ -429,6 +429,38 @@ pub struct UserFeedback {
     pub created_at: DateTime<Utc>,
 }
 
+/// Which chat commands an admin list shows; each field set narrows it. Lists are newest first and
+/// keyset-paginated: pass the smallest id of a page as `before_id` to get the next one (stable while new
+/// commands arrive, and as fast on page 10,000 as on page 1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatCommandFilter {
+    pub user_id: Option<u64>,
+    pub state: Option<ChatCommandState>,
+    pub guild_id: Option<u64>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created strictly before.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Only ids below this one (the keyset cursor).
+    pub before_id: Option<i64>,
+}
+
+/// A stored [`LlmCallLog`] with its row id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredLlmCall {
+    pub id: i64,
+    #[serde(flatten)]
+    pub log: LlmCallLog,
+}
+
+/// A stored [`UserFeedback`] with its row id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredFeedback {
+    pub id: i64,
+    #[serde(flatten)]
+    pub feedback: UserFeedback,
+}
+
 /// The runtime configuration as stored: the value plus its version for optimistic concurrency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredRuntimeConfig {

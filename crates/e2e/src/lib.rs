@@ -15,6 +15,8 @@
 //!
 //! Test logs are silent unless `DC_TEST_LOG` is set (to a level such as `debug`, or `1` for `info`).
 
+pub mod browser;
+
 use disconcierge_app::Application;
 use disconcierge_app::settings::{Settings, Sources};
 use disconcierge_discord_sim::DiscordSim;

@@ -19,9 +19,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
-    AdminAccount, AdminSession, ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep,
-    ClearCommand, DiscordMessage, FeedbackKind, InteractionLog, LlmCallLog, NewChatCommand,
-    RuntimeConfigHistoryEntry, StoredRuntimeConfig, TokenUsage, UnknownVariant, User, UserFeedback,
+    AdminAccount, AdminSession, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
+    ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackKind, InteractionLog,
+    LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry, StoredFeedback, StoredLlmCall,
+    StoredRuntimeConfig, TokenUsage, UnknownVariant, User, UserFeedback,
 };
 use sqlx::Row as _;
 use sqlx::types::Json;
@@ -134,18 +135,7 @@ fn discord_message_from_row(row: &DbRow) -> Result<DiscordMessage, sqlx::Error> 
 }
 
 fn chat_command_from_row(row: &DbRow) -> Result<ChatCommand, sqlx::Error> {
-    let usage = match (
-        get_opt_u32(row, "prompt_tokens")?,
-        get_opt_u32(row, "completion_tokens")?,
-        get_opt_u32(row, "total_tokens")?,
-    ) {
-        (p, c, Some(total)) => Some(TokenUsage {
-            prompt_tokens: p.unwrap_or(0),
-            completion_tokens: c.unwrap_or(0),
-            total_tokens: total,
-        }),
-        _ => None,
-    };
+    let usage = usage_from_row(row)?;
     Ok(ChatCommand {
         id: row.try_get("id")?,
         interaction_id: get_u64(row, "interaction_id")?,
@@ -173,6 +163,89 @@ fn chat_command_from_row(row: &DbRow) -> Result<ChatCommand, sqlx::Error> {
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
     })
+}
+
+fn usage_from_row(row: &DbRow) -> Result<Option<TokenUsage>, sqlx::Error> {
+    Ok(
+        match (
+            get_opt_u32(row, "prompt_tokens")?,
+            get_opt_u32(row, "completion_tokens")?,
+            get_opt_u32(row, "total_tokens")?,
+        ) {
+            (p, c, Some(total)) => Some(TokenUsage {
+                prompt_tokens: p.unwrap_or(0),
+                completion_tokens: c.unwrap_or(0),
+                total_tokens: total,
+            }),
+            _ => None,
+        },
+    )
+}
+
+fn llm_call_from_row(row: &DbRow) -> Result<StoredLlmCall, sqlx::Error> {
+    let http_status = row
+        .try_get::<Option<i64>, _>("http_status")?
+        .map(|v| u16::try_from(v).map_err(|e| col_err("http_status", e)))
+        .transpose()?;
+    Ok(StoredLlmCall {
+        id: row.try_get("id")?,
+        log: LlmCallLog {
+            chat_command_id: row.try_get("chat_command_id")?,
+            provider: row.try_get("provider")?,
+            operation: row.try_get("operation")?,
+            model: row.try_get("model")?,
+            request: row.try_get::<Json<serde_json::Value>, _>("request")?.0,
+            response: row
+                .try_get::<Option<Json<serde_json::Value>>, _>("response")?
+                .map(|j| j.0),
+            http_status,
+            error: row.try_get("error")?,
+            started_at: row.try_get("started_at")?,
+            duration_ms: get_u64(row, "duration_ms")?,
+            usage: usage_from_row(row)?,
+        },
+    })
+}
+
+fn feedback_from_row(row: &DbRow) -> Result<StoredFeedback, sqlx::Error> {
+    Ok(StoredFeedback {
+        id: row.try_get("id")?,
+        feedback: UserFeedback {
+            chat_command_id: row.try_get("chat_command_id")?,
+            user_id: get_u64(row, "user_id")?,
+            kind: get_enum(row, "kind")?,
+            detail: row.try_get("detail")?,
+            created_at: row.try_get("created_at")?,
+        },
+    })
+}
+
+/// The admin list of chat commands. Built with QueryBuilder so each filter appears only when set: a
+/// `($n IS NULL OR col = $n)` term would keep the planners from using the per-filter indexes (migration
+/// 0004).
+fn list_chat_commands_query(filter: &ChatCommandFilter, limit: u32) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new("SELECT * FROM chat_commands WHERE 1 = 1");
+    if let Some(user) = filter.user_id {
+        q.push(" AND user_id = ").push_bind(id(user));
+    }
+    if let Some(state) = filter.state {
+        q.push(" AND state = ").push_bind(state.as_str());
+    }
+    if let Some(guild) = filter.guild_id {
+        q.push(" AND guild_id = ").push_bind(id(guild));
+    }
+    if let Some(from) = filter.created_from {
+        q.push(" AND created_at >= ").push_bind(ts(from));
+    }
+    if let Some(before) = filter.created_before {
+        q.push(" AND created_at < ").push_bind(ts(before));
+    }
+    if let Some(before_id) = filter.before_id {
+        q.push(" AND id < ").push_bind(before_id);
+    }
+    q.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    q
 }
 
 fn admin_from_row(row: &DbRow) -> Result<AdminAccount, sqlx::Error> {
@@ -828,7 +901,11 @@ impl Store for Backend {
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
     }
 
-    async fn requeue_received(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn requeue_received(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(sql::REQUEUE_RECEIVED)
             .bind(ts(cutoff))
             .bind(ts(now))
@@ -876,6 +953,16 @@ impl Store for Backend {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?)
+    }
+
+    async fn list_chat_commands(
+        &self,
+        filter: &ChatCommandFilter,
+        limit: u32,
+    ) -> Result<Vec<ChatCommand>, StoreError> {
+        let mut q = list_chat_commands_query(filter, limit);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        map_rows(rows, chat_command_from_row)
     }
 
     async fn user_in_flight(&self, user_id: u64, except: i64) -> Result<bool, StoreError> {
@@ -985,6 +1072,28 @@ impl Store for Backend {
             .await
             .map_err(|e| StoreError::from_write(e, "feedback", "chat command"))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn llm_calls_for_command(
+        &self,
+        chat_command_id: i64,
+    ) -> Result<Vec<StoredLlmCall>, StoreError> {
+        let rows = sqlx::query(sql::LLM_CALLS_FOR_COMMAND)
+            .bind(chat_command_id)
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, llm_call_from_row)
+    }
+
+    async fn feedback_for_command(
+        &self,
+        chat_command_id: i64,
+    ) -> Result<Vec<StoredFeedback>, StoreError> {
+        let rows = sqlx::query(sql::FEEDBACK_FOR_COMMAND)
+            .bind(chat_command_id)
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, feedback_from_row)
     }
 
     async fn feedback_counts(

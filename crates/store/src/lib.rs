@@ -26,9 +26,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
-    AdminAccount, AdminSession, ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep,
-    ClearCommand, DiscordMessage, FeedbackKind, InteractionLog, LlmCallLog, NewChatCommand,
-    RuntimeConfigHistoryEntry, StoredRuntimeConfig, User, UserFeedback,
+    AdminAccount, AdminSession, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
+    ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackKind, InteractionLog,
+    LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry, StoredFeedback, StoredLlmCall,
+    StoredRuntimeConfig, User, UserFeedback,
 };
 use disconcierge_core::secret::redact_url;
 use std::collections::BTreeMap;
@@ -508,7 +509,6 @@ pub trait Store: Send + Sync + 'static {
         since: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError>;
 
-    /// Whether the user has a command queued or being answered.
     /// The user's latest answered exchanges (prompt, answer) since `since`, newest first, at most `limit`,
     /// leaving out `except` (the command being answered): the conversation history for providers without
     /// server-side conversations.
@@ -519,6 +519,14 @@ pub trait Store: Send + Sync + 'static {
         except: i64,
         limit: u32,
     ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Chat commands matching `filter`, newest first (highest id), at most `limit`. Every filter is served
+    /// by an index, so a page costs the same on a million rows as on a hundred.
+    async fn list_chat_commands(
+        &self,
+        filter: &ChatCommandFilter,
+        limit: u32,
+    ) -> Result<Vec<ChatCommand>, StoreError>;
 
     /// Whether the user has a command recorded, waiting or being answered, other than `except`.
     async fn user_in_flight(&self, user_id: u64, except: i64) -> Result<bool, StoreError>;
@@ -551,6 +559,18 @@ pub trait Store: Send + Sync + 'static {
     /// kind), which is not recorded; free-text [`FeedbackKind::Other`] is always recorded. The chat
     /// command must exist ([`StoreError::NotFound`]).
     async fn insert_user_feedback(&self, feedback: &UserFeedback) -> Result<bool, StoreError>;
+
+    /// Every LLM call made for one chat command, oldest first.
+    async fn llm_calls_for_command(
+        &self,
+        chat_command_id: i64,
+    ) -> Result<Vec<StoredLlmCall>, StoreError>;
+
+    /// Every feedback received on one answer, oldest first.
+    async fn feedback_for_command(
+        &self,
+        chat_command_id: i64,
+    ) -> Result<Vec<StoredFeedback>, StoreError>;
 
     /// Votes per kind on one answer; kinds without votes are absent.
     async fn feedback_counts(

@@ -248,6 +248,12 @@ pub(crate) const INSERT_USER_FEEDBACK: &str = "\
 pub(crate) const FEEDBACK_COUNTS: &str = "\
     SELECT kind, COUNT(*) FROM user_feedback WHERE chat_command_id = $1 GROUP BY kind";
 
+pub(crate) const LLM_CALLS_FOR_COMMAND: &str =
+    "SELECT * FROM llm_call_logs WHERE chat_command_id = $1 ORDER BY id";
+
+pub(crate) const FEEDBACK_FOR_COMMAND: &str =
+    "SELECT * FROM user_feedback WHERE chat_command_id = $1 ORDER BY id";
+
 /// Hot-path queries whose plans the backends' tests check, with the table they must not scan.
 #[cfg(test)]
 pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
@@ -265,6 +271,8 @@ pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (ADMIN_SESSION, "admin_sessions"),
     (ADMIN_BY_USERNAME, "admin_accounts"),
     (LAST_CLEAR_COMMAND, "clear_commands"),
+    (LLM_CALLS_FOR_COMMAND, "llm_call_logs"),
+    (FEEDBACK_FOR_COMMAND, "user_feedback"),
 ];
 
 #[cfg(test)]

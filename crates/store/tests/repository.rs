@@ -8,8 +8,9 @@
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
-    ChatCommandOutcome, ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage,
-    FeedbackKind, InteractionLog, LlmCallLog, NewChatCommand, TokenUsage, UserFeedback,
+    ChatCommandFilter, ChatCommandOutcome, ChatCommandState, ChatCommandStep, ClearCommand,
+    DiscordMessage, FeedbackKind, InteractionLog, LlmCallLog, NewChatCommand, TokenUsage,
+    UserFeedback,
 };
 use disconcierge_store::testing::TestDb;
 use disconcierge_store::{DatabaseKind, Store, StoreError};
@@ -61,6 +62,8 @@ both!(
     feedback_one_vote_per_kind_except_other,
     logs_are_inserted,
     a_reply_finds_the_command_of_the_answer,
+    admin_lists_filter_and_page_by_id,
+    llm_calls_and_feedback_of_a_command,
 );
 
 /// A fresh, migrated database of `kind`, or `None` when PostgreSQL is not configured.
@@ -122,7 +125,7 @@ const USAGE: TokenUsage = TokenUsage {
 const LEASE: Duration = Duration::from_secs(60);
 
 /// The migrations this binary ships (the same versions for both backends).
-const MIGRATIONS: [i64; 3] = [1, 2, 3];
+const MIGRATIONS: [i64; 4] = [1, 2, 3, 4];
 
 // ----- Migrations -----
 
@@ -1524,5 +1527,179 @@ async fn received_commands_are_requeued_while_their_token_lives(kind: DatabaseKi
         state(just_now.id).await,
         ChatCommandState::Received,
         "still being acknowledged"
+    );
+}
+
+// ----- Admin lists -----
+
+async fn admin_lists_filter_and_page_by_id(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    store.upsert_user(2, "bob", None).await.unwrap();
+    // 10 commands, one a minute: odd interaction ids by ann in guild 7, even ones by bob in guild 9 (bob's
+    // are failed).
+    let mut ids = Vec::new();
+    for i in 1..=10u64 {
+        let user = if i % 2 == 1 { 1 } else { 2 };
+        let mut new = new_command(i, user, now - mins(20) + mins(i as i64));
+        if user == 2 {
+            new.guild_id = Some(9);
+            new.state = ChatCommandState::Failed;
+        }
+        ids.push(store.insert_chat_command(new).await.unwrap().id);
+    }
+    let list = |filter: ChatCommandFilter, limit| async move {
+        store
+            .list_chat_commands(&filter, limit)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.interaction_id)
+            .collect::<Vec<_>>()
+    };
+    // Newest first, paged by id.
+    let page1 = list(ChatCommandFilter::default(), 4).await;
+    assert_eq!(page1, [10, 9, 8, 7]);
+    let cursor = store
+        .chat_command_by_interaction(7)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let page2 = list(
+        ChatCommandFilter {
+            before_id: Some(cursor),
+            ..Default::default()
+        },
+        4,
+    )
+    .await;
+    assert_eq!(page2, [6, 5, 4, 3]);
+    assert_eq!(
+        list(
+            ChatCommandFilter {
+                user_id: Some(1),
+                ..Default::default()
+            },
+            50
+        )
+        .await,
+        [9, 7, 5, 3, 1]
+    );
+    assert_eq!(
+        list(
+            ChatCommandFilter {
+                state: Some(ChatCommandState::Failed),
+                guild_id: Some(9),
+                ..Default::default()
+            },
+            2
+        )
+        .await,
+        [10, 8]
+    );
+    assert!(
+        list(
+            ChatCommandFilter {
+                state: Some(ChatCommandState::Failed),
+                guild_id: Some(7),
+                ..Default::default()
+            },
+            50
+        )
+        .await
+        .is_empty()
+    );
+    // Created in [now-17m, now-14m): interactions 3, 4, 5.
+    assert_eq!(
+        list(
+            ChatCommandFilter {
+                created_from: Some(now - mins(17)),
+                created_before: Some(now - mins(14)),
+                ..Default::default()
+            },
+            50
+        )
+        .await,
+        [5, 4, 3]
+    );
+    assert_eq!(ids.len(), 10);
+}
+
+async fn llm_calls_and_feedback_of_a_command(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    let cmd = answered(store, 1, 1, now, Some(USAGE)).await;
+    let other = answered(store, 2, 1, now, Some(USAGE)).await;
+    let call = LlmCallLog {
+        chat_command_id: Some(cmd),
+        provider: "openai".into(),
+        operation: "responses.create".into(),
+        model: Some("gpt-test".into()),
+        request: serde_json::json!({"input": "<script>alert(1)</script>"}),
+        response: Some(serde_json::json!({"output": "hello"})),
+        http_status: Some(200),
+        error: None,
+        started_at: now,
+        duration_ms: 1234,
+        usage: Some(USAGE),
+    };
+    let failed = LlmCallLog {
+        response: None,
+        http_status: Some(429),
+        error: Some("rate limited".into()),
+        usage: None,
+        ..call.clone()
+    };
+    store.insert_llm_call_log(&failed).await.unwrap();
+    store.insert_llm_call_log(&call).await.unwrap();
+    store
+        .insert_llm_call_log(&LlmCallLog {
+            chat_command_id: Some(other),
+            ..call.clone()
+        })
+        .await
+        .unwrap();
+    let calls = store.llm_calls_for_command(cmd).await.unwrap();
+    assert_eq!(
+        calls.iter().map(|c| c.log.clone()).collect::<Vec<_>>(),
+        [failed, call]
+    );
+    assert!(calls[0].id < calls[1].id);
+
+    store
+        .insert_user_feedback(&feedback(cmd, 5, FeedbackKind::Good))
+        .await
+        .unwrap();
+    store
+        .insert_user_feedback(&feedback(cmd, 6, FeedbackKind::Other))
+        .await
+        .unwrap();
+    store
+        .insert_user_feedback(&feedback(other, 6, FeedbackKind::Inaccurate))
+        .await
+        .unwrap();
+    let got = store.feedback_for_command(cmd).await.unwrap();
+    assert_eq!(
+        got.iter().map(|f| f.feedback.clone()).collect::<Vec<_>>(),
+        [
+            feedback(cmd, 5, FeedbackKind::Good),
+            feedback(cmd, 6, FeedbackKind::Other)
+        ]
+    );
+    assert!(
+        store
+            .feedback_for_command(cmd + 1000)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -1,0 +1,449 @@
+//! Logging in and out, sessions, CSRF tokens and the login throttle.
+//!
+//! A session token is 32 random bytes (hex) given to the browser in the `dc_session` cookie; the database
+//! keeps only its SHA-256, so a copy of the database does not hand out logins. The CSRF token of a session
+//! is the SHA-256 of a fixed prefix and the session token: only the holder of the cookie can compute it,
+//! it needs no storage, and it changes with every login.
+
+use crate::WebState;
+use crate::admin;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use disconcierge_core::model::AdminAccount;
+use disconcierge_store::StoreError;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub const SESSION_COOKIE: &str = "dc_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A new random session token (64 hex characters).
+pub fn new_session_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// What the database stores for a session token.
+pub fn session_token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The CSRF token of the session whose token is `token`.
+pub fn csrf_token(token: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"disconcierge csrf v1\0");
+    hasher.update(token.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Compares two strings in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The session token from the request's cookies, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The `Set-Cookie` value that logs a browser in with `token`.
+pub fn login_cookie(state: &WebState, token: &str) -> String {
+    let s = state.settings();
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; SameSite={}{}",
+        s.session_ttl.as_secs(),
+        if s.development { "Lax" } else { "Strict" },
+        if s.tls { "; Secure" } else { "" }
+    )
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn logout_cookie(state: &WebState) -> String {
+    format!(
+        "{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite={}{}",
+        if state.settings().development {
+            "Lax"
+        } else {
+            "Strict"
+        },
+        if state.settings().tls { "; Secure" } else { "" }
+    )
+}
+
+/// A logged-in admin, found from the session cookie.
+#[derive(Clone)]
+pub struct Session {
+    pub admin: AdminAccount,
+    pub token_hash: String,
+    /// The token forms and cookie-authenticated API calls must send back.
+    pub csrf: String,
+}
+
+impl Session {
+    /// Whether `sent` is this session's CSRF token.
+    pub fn csrf_ok(&self, sent: Option<&str>) -> bool {
+        sent.is_some_and(|s| constant_time_eq(s, &self.csrf))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("not signed in, or the session expired; sign in again")]
+    Unauthenticated,
+    #[error("missing or wrong CSRF token; reload the page and try again")]
+    Csrf,
+    #[error("could not check the session: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Looks up the session of a request.
+pub async fn session(state: &WebState, headers: &HeaderMap) -> Result<Session, AuthError> {
+    let token = session_cookie(headers).ok_or(AuthError::Unauthenticated)?;
+    let token_hash = session_token_hash(token);
+    let stored = state
+        .store()
+        .admin_session(&token_hash)
+        .await?
+        .ok_or(AuthError::Unauthenticated)?;
+    let admin = state
+        .store()
+        .admin(stored.admin_id)
+        .await?
+        .ok_or(AuthError::Unauthenticated)?;
+    Ok(Session {
+        admin,
+        token_hash,
+        csrf: csrf_token(token),
+    })
+}
+
+/// A page handler's admin: unauthenticated visitors are sent to the login page, which brings them back.
+pub struct PageAdmin(pub Session);
+
+impl FromRequestParts<WebState> for PageAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Self, Self::Rejection> {
+        match session(state, &parts.headers).await {
+            Ok(s) => Ok(PageAdmin(s)),
+            Err(AuthError::Store(e)) => {
+                tracing::error!(error = %e, "could not check an admin session");
+                Err((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The database did not answer; try again in a moment.",
+                )
+                    .into_response())
+            }
+            Err(_) => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/disconcierge");
+                let target = format!("/disconcierge/login?next={}", url_encode(next));
+                Err(Redirect::to(&target).into_response())
+            }
+        }
+    }
+}
+
+/// An API handler's admin. Requests that change something must carry the session's CSRF token in
+/// `X-CSRF-Token`.
+pub struct ApiAdmin(pub Session);
+
+impl FromRequestParts<WebState> for ApiAdmin {
+    type Rejection = crate::api::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = session(state, &parts.headers).await?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if !session.csrf_ok(sent) {
+                return Err(AuthError::Csrf.into());
+            }
+        }
+        Ok(ApiAdmin(session))
+    }
+}
+
+/// Percent-encodes a string for use as one query parameter value.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Where to go after logging in: only local paths under the admin interface (never another site).
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with("/disconcierge") && !n.contains("//") && !n.contains('\\') => n,
+        _ => "/disconcierge",
+    }
+}
+
+// ----- Logging in -----
+
+/// Failed logins allowed per key (client address, account) within [`FAILURE_WINDOW`].
+pub const MAX_FAILURES: u32 = 5;
+/// How long failures are remembered, and how long a locked key stays locked.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Keys kept at most; older entries are dropped first (bounded memory under a flood of addresses).
+const MAX_KEYS: usize = 10_000;
+
+/// Counts failed logins per client address and per account, in this process.
+///
+/// Written by hand rather than with governor: what is needed is a lockout after N *failures* with a
+/// precise "try again in" for the message, not a rate of requests. Per process: with several instances
+/// each has its own count, so an attacker gets at most `MAX_FAILURES` tries per instance and window.
+#[derive(Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginThrottle {
+    /// `Err(wait)` if any key is locked: no password is checked then.
+    pub fn check(&self, keys: &[String]) -> Result<(), Duration> {
+        let now = Instant::now();
+        let map = self.failures.lock().expect("throttle lock");
+        let wait = keys
+            .iter()
+            .filter_map(|k| map.get(k))
+            .filter(|(count, first)| *count >= MAX_FAILURES && now < *first + FAILURE_WINDOW)
+            .map(|(_, first)| *first + FAILURE_WINDOW - now)
+            .max();
+        match wait {
+            Some(w) => Err(w),
+            None => Ok(()),
+        }
+    }
+
+    pub fn record_failure(&self, keys: &[String]) {
+        let now = Instant::now();
+        let mut map = self.failures.lock().expect("throttle lock");
+        if map.len() >= MAX_KEYS {
+            map.retain(|_, (_, first)| now < *first + FAILURE_WINDOW);
+            if map.len() >= MAX_KEYS {
+                map.clear();
+            }
+        }
+        for key in keys {
+            let entry = map.entry(key.clone()).or_insert((0, now));
+            if now >= entry.1 + FAILURE_WINDOW {
+                *entry = (0, now);
+            }
+            entry.0 += 1;
+        }
+    }
+
+    pub fn record_success(&self, keys: &[String]) {
+        let mut map = self.failures.lock().expect("throttle lock");
+        for key in keys {
+            map.remove(key);
+        }
+    }
+}
+
+/// The throttle keys of a login attempt.
+pub fn throttle_keys(ip: Option<IpAddr>, username: &str) -> Vec<String> {
+    let mut keys = vec![format!("user:{}", username.trim().to_lowercase())];
+    if let Some(ip) = ip {
+        keys.push(format!("ip:{ip}"));
+    }
+    keys
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("wrong username or password")]
+    Invalid,
+    #[error("too many failed sign-ins; try again in {} minute(s)", minutes(*.0))]
+    Locked(Duration),
+    #[error("could not sign in: {0}")]
+    Store(#[from] StoreError),
+}
+
+fn minutes(d: Duration) -> u64 {
+    d.as_secs().div_ceil(60).max(1)
+}
+
+/// A PHC string that verifies nothing, checked when the username does not exist so that a login takes as
+/// long for a missing account as for a wrong password (no username probing by timing).
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// Checks the credentials and opens a session. Returns the session token (for the cookie) and the admin.
+pub async fn login(
+    state: &WebState,
+    ip: Option<IpAddr>,
+    username: &str,
+    password: &str,
+) -> Result<(String, AdminAccount), LoginError> {
+    let keys = throttle_keys(ip, username);
+    state.throttle().check(&keys).map_err(LoginError::Locked)?;
+    let account = state.store().admin_by_username(username.trim()).await?;
+    let hash = account
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.to_string());
+    let ok = admin::verify_password(hash, password.to_string()).await;
+    let Some(account) = account.filter(|_| ok) else {
+        state.throttle().record_failure(&keys);
+        tracing::warn!(username = %username.trim(), ip = ?ip, "failed admin sign-in");
+        return Err(LoginError::Invalid);
+    };
+    state.throttle().record_success(&keys);
+    let token = new_session_token();
+    let ttl = chrono::TimeDelta::from_std(state.settings().session_ttl)
+        .unwrap_or(chrono::TimeDelta::hours(12));
+    state
+        .store()
+        .create_admin_session(account.id, &session_token_hash(&token), Utc::now() + ttl)
+        .await?;
+    // Housekeeping: a login is a fine moment to drop expired sessions.
+    if let Err(e) = state.store().delete_expired_sessions().await {
+        tracing::warn!(error = %e, "could not remove expired admin sessions");
+    }
+    tracing::info!(admin = %account.username, ip = ?ip, "admin signed in");
+    Ok((token, account))
+}
+
+/// Ends a session.
+pub async fn logout(state: &WebState, session: &Session) -> Result<(), StoreError> {
+    state
+        .store()
+        .delete_admin_session(&session.token_hash)
+        .await?;
+    tracing::info!(admin = %session.admin.username, "admin signed out");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_hashes_and_csrf() {
+        let a = new_session_token();
+        let b = new_session_token();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert_eq!(session_token_hash(&a).len(), 64);
+        assert_ne!(session_token_hash(&a), a);
+        assert_ne!(csrf_token(&a), csrf_token(&b));
+        assert_ne!(csrf_token(&a), session_token_hash(&a));
+        assert!(constant_time_eq(&csrf_token(&a), &csrf_token(&a)));
+        assert!(!constant_time_eq(&csrf_token(&a), &csrf_token(&b)));
+        assert!(!constant_time_eq("abc", "abcd"));
+    }
+
+    #[test]
+    fn reads_only_a_well_formed_session_cookie() {
+        let token = new_session_token();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            format!("other=1; {SESSION_COOKIE}={token}; x=y")
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(session_cookie(&headers), Some(token.as_str()));
+        headers.insert(
+            header::COOKIE,
+            format!("{SESSION_COOKIE}=../../etc").parse().unwrap(),
+        );
+        assert_eq!(session_cookie(&headers), None);
+    }
+
+    #[test]
+    fn next_stays_inside_the_admin_interface() {
+        assert_eq!(
+            safe_next(Some("/disconcierge/chat_commands?state=failed")),
+            "/disconcierge/chat_commands?state=failed"
+        );
+        assert_eq!(safe_next(Some("https://evil.example")), "/disconcierge");
+        assert_eq!(safe_next(Some("//evil.example")), "/disconcierge");
+        assert_eq!(safe_next(Some("/disconcierge//evil")), "/disconcierge");
+        assert_eq!(safe_next(None), "/disconcierge");
+        assert_eq!(url_encode("/a b?c=d&e"), "%2Fa%20b%3Fc%3Dd%26e");
+    }
+
+    /// A missing account costs a real argon2 verification (a malformed hash would fail at once).
+    #[tokio::test]
+    async fn the_dummy_hash_is_verified_like_a_real_one() {
+        let parsed = argon2::password_hash::PasswordHash::new(DUMMY_HASH).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(parsed.hash.unwrap().len(), 32);
+        assert!(!admin::verify_password(DUMMY_HASH.into(), "password".into()).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn locks_after_repeated_failures_and_unlocks_after_the_window() {
+        let t = LoginThrottle::default();
+        let keys = throttle_keys(Some("10.0.0.1".parse().unwrap()), "Admin");
+        for _ in 0..MAX_FAILURES - 1 {
+            t.record_failure(&keys);
+        }
+        assert!(t.check(&keys).is_ok());
+        t.record_failure(&keys);
+        let wait = t.check(&keys).unwrap_err();
+        assert_eq!(wait, FAILURE_WINDOW);
+        // Another address trying the same account is locked out too; another account from elsewhere is not.
+        assert!(
+            t.check(&throttle_keys(Some("10.0.0.2".parse().unwrap()), "admin"))
+                .is_err()
+        );
+        assert!(
+            t.check(&throttle_keys(Some("10.0.0.2".parse().unwrap()), "other"))
+                .is_ok()
+        );
+        tokio::time::advance(Duration::from_secs(10 * 60)).await;
+        assert_eq!(t.check(&keys).unwrap_err(), Duration::from_secs(5 * 60));
+        assert_eq!(
+            LoginError::Locked(Duration::from_secs(5 * 60 - 1)).to_string(),
+            "too many failed sign-ins; try again in 5 minute(s)"
+        );
+        tokio::time::advance(Duration::from_secs(5 * 60)).await;
+        assert!(t.check(&keys).is_ok());
+        // A success clears the count.
+        t.record_failure(&keys);
+        t.record_success(&keys);
+        for _ in 0..MAX_FAILURES - 1 {
+            t.record_failure(&keys);
+        }
+        assert!(t.check(&keys).is_ok());
+    }
+}

@@ -1,0 +1,163 @@
+//! disconcierge's admin interface: server-rendered pages under `/disconcierge` and the JSON API under
+//! `/api`, served by the application's API listener.
+//!
+//! This crate is the only one that renders HTML. It reads and writes data through the store's one
+//! repository trait and reaches the running bot (its runtime configuration, later its actions) through the
+//! [`Control`] trait, which the application implements; so it knows no Discord and no SQL, and its tests
+//! run against a real database with a small in-memory `Control`.
+//!
+//! # Security model
+//!
+//! * **Sessions** are server-side: the cookie holds a random token, the database only its SHA-256
+//!   (`admin_sessions`), so logging out, changing a password or deleting an admin revokes at once. Cookies
+//!   are `HttpOnly`, `SameSite=Strict` (`Lax` with `DC_DEVELOPMENT`), and `Secure` when the listener
+//!   serves TLS.
+//! * **CSRF**: every state-changing form carries a token derived from the session token (a hash only the
+//!   session's holder can compute); API calls authenticated by the cookie must send it as `X-CSRF-Token`.
+//! * **Escaping**: templates are askama's, which escape every value for HTML; nothing users wrote is ever
+//!   marked safe. Pages carry a Content-Security-Policy with no inline scripts and `frame-ancestors
+//!   'none'`.
+//! * **Logins** are throttled per client address and per account ([`auth::LoginThrottle`]); the messages
+//!   say when to try again.
+//! * **Secrets**: password hashes, session tokens and interaction tokens are never rendered or returned.
+
+pub mod admin;
+mod api;
+pub mod auth;
+mod config_form;
+mod pages;
+mod views;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::Response;
+use disconcierge_core::model::StoredRuntimeConfig;
+use disconcierge_core::runtime_config::{RuntimeConfig, ValidationErrors};
+use disconcierge_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the admin interface may ask of the running application.
+#[async_trait]
+pub trait Control: Send + Sync + 'static {
+    /// The runtime configuration in force.
+    fn runtime_config(&self) -> Arc<StoredRuntimeConfig>;
+
+    /// Validates, saves (only if nobody saved since `expected_version`) and applies a new configuration.
+    async fn update_runtime_config(
+        &self,
+        config: RuntimeConfig,
+        expected_version: i64,
+        updated_by: &str,
+    ) -> Result<Arc<StoredRuntimeConfig>, ConfigUpdateError>;
+}
+
+/// Why a configuration change was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigUpdateError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error(
+        "the configuration was changed by someone else in the meantime (now at version {current}); reload it, \
+         re-apply your change and save again"
+    )]
+    Conflict { current: i64 },
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Settings of the admin interface, from the static configuration.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// The listener serves TLS: cookies get `Secure`.
+    pub tls: bool,
+    /// `DC_DEVELOPMENT`: cookies are `SameSite=Lax` instead of `Strict` (for local tooling).
+    pub development: bool,
+    /// How long a login lasts.
+    pub session_ttl: Duration,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            tls: false,
+            development: false,
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct WebState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    control: Arc<dyn Control>,
+    settings: WebSettings,
+    throttle: auth::LoginThrottle,
+}
+
+impl WebState {
+    pub fn new(store: Arc<dyn Store>, control: Arc<dyn Control>, settings: WebSettings) -> Self {
+        WebState {
+            inner: Arc::new(Inner {
+                store,
+                control,
+                settings,
+                throttle: auth::LoginThrottle::default(),
+            }),
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    fn control(&self) -> &dyn Control {
+        self.inner.control.as_ref()
+    }
+
+    fn settings(&self) -> &WebSettings {
+        &self.inner.settings
+    }
+
+    fn throttle(&self) -> &auth::LoginThrottle {
+        &self.inner.throttle
+    }
+}
+
+/// The admin pages (`/disconcierge…`) and the JSON API (`/api…`), with security headers on every answer.
+pub fn router(state: WebState) -> Router {
+    pages::routes()
+        .merge(api::routes())
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// The Content-Security-Policy of every page: only first-party scripts, styles and images, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let set = |headers: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        CONTENT_SECURITY_POLICY,
+    );
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "same-origin");
+    // Pages show private data: never keep them in a shared cache (the stylesheet sets its own).
+    set(headers, header::CACHE_CONTROL, "no-store");
+    response
+}

@@ -1,0 +1,841 @@
+//! The admin interface and JSON API through HTTP requests to the real router, on a real database (SQLite,
+//! and PostgreSQL when `DC_TEST_POSTGRES_URL` is set), with a small `Control` that validates and saves the
+//! configuration as the application does.
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use chrono::{TimeDelta, Utc};
+use disconcierge_core::RuntimeConfig;
+use disconcierge_core::model::{
+    ChatCommandOutcome, ChatCommandState, FeedbackKind, LlmCallLog, NewChatCommand,
+    StoredRuntimeConfig, TokenUsage, UserFeedback,
+};
+use disconcierge_store::testing::TestDb;
+use disconcierge_store::{Store, StoreError};
+use disconcierge_web::{ConfigUpdateError, Control, WebSettings, WebState};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tower::ServiceExt;
+
+/// Validates and saves like the application's `RuntimeConfigService`, keeping the applied copy in memory.
+struct MemControl {
+    store: Arc<dyn Store>,
+    current: Mutex<Arc<StoredRuntimeConfig>>,
+}
+
+#[async_trait]
+impl Control for MemControl {
+    fn runtime_config(&self) -> Arc<StoredRuntimeConfig> {
+        self.current.lock().unwrap().clone()
+    }
+
+    async fn update_runtime_config(
+        &self,
+        config: RuntimeConfig,
+        expected_version: i64,
+        updated_by: &str,
+    ) -> Result<Arc<StoredRuntimeConfig>, ConfigUpdateError> {
+        config.validate()?;
+        match self
+            .store
+            .save_runtime_config(&config, Some(expected_version), Some(updated_by))
+            .await
+        {
+            Ok(saved) => {
+                let saved = Arc::new(saved);
+                *self.current.lock().unwrap() = saved.clone();
+                Ok(saved)
+            }
+            Err(StoreError::Conflict) => Err(ConfigUpdateError::Conflict {
+                current: self
+                    .store
+                    .load_runtime_config()
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .version,
+            }),
+            Err(e) => Err(ConfigUpdateError::Failed(e.to_string())),
+        }
+    }
+}
+
+struct Web {
+    db: TestDb,
+    router: Router,
+    control: Arc<MemControl>,
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+impl Web {
+    async fn new(db: TestDb) -> Web {
+        let store = db.store.clone();
+        store
+            .save_runtime_config(&RuntimeConfig::default(), None, None)
+            .await
+            .unwrap();
+        let current = store.load_runtime_config().await.unwrap().unwrap();
+        let control = Arc::new(MemControl {
+            store: store.clone(),
+            current: Mutex::new(Arc::new(current)),
+        });
+        disconcierge_web::admin::create_admin(store.as_ref(), "Admin", PASSWORD)
+            .await
+            .unwrap();
+        let state = WebState::new(store, control.clone(), WebSettings::default());
+        Web {
+            db,
+            router: disconcierge_web::router(state),
+            control,
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.db.store.as_ref()
+    }
+
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8(body.to_vec()).unwrap(),
+        }
+    }
+
+    async fn get(&self, uri: &str, cookie: Option<&str>) -> Reply {
+        let mut r = Request::builder().uri(uri);
+        if let Some(c) = cookie {
+            r = r.header(header::COOKIE, c);
+        }
+        self.send(r.body(Body::empty()).unwrap()).await
+    }
+
+    async fn form(&self, uri: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Reply {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut r = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            r = r.header(header::COOKIE, c);
+        }
+        self.send(r.body(Body::from(body)).unwrap()).await
+    }
+
+    async fn json(
+        &self,
+        method: Method,
+        uri: &str,
+        cookie: Option<&str>,
+        csrf: Option<&str>,
+        body: Value,
+    ) -> Reply {
+        let mut r = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(c) = cookie {
+            r = r.header(header::COOKIE, c);
+        }
+        if let Some(t) = csrf {
+            r = r.header("x-csrf-token", t);
+        }
+        self.send(r.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    /// `PUT /api/config` with the session's CSRF token.
+    async fn put_config(&self, cookie: &str, csrf: &str, body: Value) -> Reply {
+        self.json(Method::PUT, "/api/config", Some(cookie), Some(csrf), body)
+            .await
+    }
+
+    /// Signs in through the login form; returns the cookie to send.
+    async fn sign_in(&self) -> String {
+        let reply = self
+            .form(
+                "/disconcierge/login",
+                None,
+                &[
+                    ("username", "admin"),
+                    ("password", PASSWORD),
+                    ("next", "/disconcierge"),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        reply.cookie()
+    }
+
+    /// Signs in through the API; returns the cookie and the CSRF token.
+    async fn api_sign_in(&self) -> (String, String) {
+        let reply = self
+            .json(
+                Method::POST,
+                "/api/login",
+                None,
+                None,
+                json!({"username": "ADMIN", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let csrf = reply.json()["csrf_token"].as_str().unwrap().to_string();
+        (reply.cookie(), csrf)
+    }
+
+    /// A user's command with an answer, an LLM call and feedback.
+    async fn command(&self, interaction_id: u64, user: u64, prompt: &str) -> i64 {
+        let now = Utc::now();
+        let cmd = self
+            .store()
+            .insert_chat_command(NewChatCommand {
+                interaction_id,
+                interaction_token: "SECRET-INTERACTION-TOKEN".into(),
+                token_expires_at: now + TimeDelta::minutes(15),
+                application_id: 1,
+                user_id: user,
+                guild_id: Some(77),
+                channel_id: Some(88),
+                private: false,
+                prompt: prompt.into(),
+                state: ChatCommandState::Queued,
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        let claimed = self
+            .store()
+            .claim_next_chat_command("w", Duration::from_secs(60), now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.id, cmd.id);
+        let usage = TokenUsage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            total_tokens: 15,
+        };
+        self.store()
+            .finish_chat_command(
+                cmd.id,
+                "w",
+                &ChatCommandOutcome {
+                    state: ChatCommandState::Completed,
+                    response: Some(format!("answer to {prompt}")),
+                    error: None,
+                    usage: Some(usage),
+                    discord_message_id: Some(5),
+                },
+            )
+            .await
+            .unwrap();
+        self.store()
+            .insert_llm_call_log(&LlmCallLog {
+                chat_command_id: Some(cmd.id),
+                provider: "openai-chat".into(),
+                operation: "chat.completions".into(),
+                model: Some("gpt-test".into()),
+                request: json!({"messages": [{"role": "user", "content": prompt}]}),
+                response: Some(json!({"content": "fine"})),
+                http_status: Some(200),
+                error: None,
+                started_at: now,
+                duration_ms: 12,
+                usage: Some(usage),
+            })
+            .await
+            .unwrap();
+        self.store()
+            .insert_user_feedback(&UserFeedback {
+                chat_command_id: cmd.id,
+                user_id: user,
+                kind: FeedbackKind::Other,
+                detail: Some("<b>bold claim</b>".into()),
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        cmd.id
+    }
+}
+
+fn enc(s: &str) -> String {
+    disconcierge_web::auth::url_encode(s)
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// `dc_session=…` from Set-Cookie.
+    fn cookie(&self) -> String {
+        let set = self.headers[header::SET_COOKIE].to_str().unwrap();
+        set.split(';').next().unwrap().to_string()
+    }
+
+    fn location(&self) -> &str {
+        self.headers[header::LOCATION].to_str().unwrap()
+    }
+}
+
+/// The CSRF token embedded in a page's forms.
+fn csrf_in(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    page[at..at + 64].to_string()
+}
+
+#[tokio::test]
+async fn pages_and_api_require_a_session() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        let reply = web
+            .get("/disconcierge/chat_commands?state=failed", None)
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            reply.location(),
+            "/disconcierge/login?next=%2Fdisconcierge%2Fchat_commands%3Fstate%3Dfailed"
+        );
+        for uri in [
+            "/api/chat_commands",
+            "/api/config",
+            "/api/me",
+            "/api/chat_commands/1",
+        ] {
+            let reply = web.get(uri, None).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{uri}");
+            assert_eq!(reply.json()["error"], "unauthenticated");
+        }
+        // A forged or unknown cookie is no session either.
+        let forged = format!("dc_session={}", "a".repeat(64));
+        assert_eq!(
+            web.get("/api/me", Some(&forged)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        // The login page itself is public, and every answer carries the security headers.
+        let login = web.get("/disconcierge/login", None).await;
+        assert_eq!(login.status, StatusCode::OK);
+        let csp = login.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"));
+        assert!(!csp.contains("unsafe-inline"));
+        assert_eq!(login.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    }
+}
+
+#[tokio::test]
+async fn sign_in_sign_out_and_revocation() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        let wrong = web
+            .form(
+                "/disconcierge/login",
+                None,
+                &[("username", "admin"), ("password", "not the password")],
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.body.contains("Wrong username or password"));
+        assert!(wrong.headers.get(header::SET_COOKIE).is_none());
+        // The typed username is kept; the password is not echoed.
+        assert!(wrong.body.contains("value=\"admin\""));
+        assert!(!wrong.body.contains("not the password"));
+
+        let reply = web
+            .form(
+                "/disconcierge/login",
+                None,
+                &[
+                    ("username", "admin"),
+                    ("password", PASSWORD),
+                    ("next", "/disconcierge/config"),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(reply.location(), "/disconcierge/config");
+        let set = reply.headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        assert!(!set.contains("Secure"), "no TLS here: {set}");
+        let cookie = reply.cookie();
+        // The database holds a hash of the token, never the token.
+        let token = cookie.trim_start_matches("dc_session=");
+        assert_eq!(
+            web.db
+                .scalar_i64(&format!(
+                    "SELECT COUNT(*) FROM admin_sessions WHERE token_hash = '{token}'"
+                ))
+                .await,
+            0
+        );
+        let dashboard = web.get("/disconcierge", Some(&cookie)).await;
+        assert_eq!(dashboard.status, StatusCode::OK);
+        assert!(dashboard.body.contains("Admin"));
+
+        // Signing out needs the form's CSRF token.
+        let refused = web.form("/disconcierge/logout", Some(&cookie), &[]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            web.get("/disconcierge", Some(&cookie)).await.status,
+            StatusCode::OK
+        );
+        let csrf = csrf_in(&dashboard.body);
+        let out = web
+            .form("/disconcierge/logout", Some(&cookie), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER);
+        assert!(
+            out.headers[header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0")
+        );
+        // The old cookie no longer works anywhere.
+        assert_eq!(
+            web.get("/disconcierge", Some(&cookie)).await.status,
+            StatusCode::SEE_OTHER
+        );
+        assert_eq!(
+            web.get("/api/me", Some(&cookie)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+
+        // A password change revokes every session of that admin.
+        let cookie = web.sign_in().await;
+        let admin = web
+            .store()
+            .admin_by_username("admin")
+            .await
+            .unwrap()
+            .unwrap();
+        let hash = disconcierge_web::admin::hash_password("another password!".into())
+            .await
+            .unwrap();
+        web.store()
+            .update_admin_password(admin.id, &hash)
+            .await
+            .unwrap();
+        assert_eq!(
+            web.get("/api/me", Some(&cookie)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_with_a_clear_message() {
+    let web = Web::new(TestDb::sqlite().await).await;
+    for _ in 0..disconcierge_web::auth::MAX_FAILURES {
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/login",
+                None,
+                None,
+                json!({"username": "admin", "password": "guess"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.json()["error"], "invalid_credentials");
+    }
+    // Now even the right password is refused, with when to come back.
+    let reply = web
+        .json(
+            Method::POST,
+            "/api/login",
+            None,
+            None,
+            json!({"username": "Admin", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.json()["error"], "locked");
+    assert!(
+        reply.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("try again in 15 minute(s)")
+    );
+    // The lock started with the first failure, a few seconds of argon2 ago.
+    let retry: u64 = reply.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((800..=900).contains(&retry), "{retry}");
+    let page = web
+        .form(
+            "/disconcierge/login",
+            None,
+            &[("username", "admin"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.body.contains("Too many failed sign-ins"));
+}
+
+#[tokio::test]
+async fn what_users_wrote_is_shown_as_text() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        web.store()
+            .upsert_user(4, "<img src=x onerror=alert(2)>", None)
+            .await
+            .unwrap();
+        let id = web.command(1, 4, "<script>alert(1)</script>").await;
+        let cookie = web.sign_in().await;
+        for uri in [
+            "/disconcierge".to_string(),
+            "/disconcierge/chat_commands".to_string(),
+            format!("/disconcierge/chat_commands/{id}"),
+        ] {
+            let page = web.get(&uri, Some(&cookie)).await;
+            assert_eq!(page.status, StatusCode::OK, "{uri}");
+            assert!(
+                page.body
+                    .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+                    || page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{uri}: the prompt is not escaped as expected"
+            );
+            assert!(!page.body.contains("<script>alert(1)"), "{uri}");
+            assert!(!page.body.contains("<img src=x"), "{uri}");
+            assert!(!page.body.contains("SECRET-INTERACTION-TOKEN"), "{uri}");
+        }
+        let detail = web
+            .get(&format!("/disconcierge/chat_commands/{id}"), Some(&cookie))
+            .await;
+        assert!(!detail.body.contains("<b>bold claim</b>"));
+        assert!(detail.body.contains("gpt-test"));
+        // The API returns the text as it is (JSON is not HTML), and never the interaction token.
+        let api = web
+            .get(&format!("/api/chat_commands/{id}"), Some(&cookie))
+            .await;
+        assert_eq!(api.status, StatusCode::OK);
+        let body = api.json();
+        assert_eq!(body["command"]["prompt"], "<script>alert(1)</script>");
+        assert_eq!(body["command"]["user_id"], "4");
+        assert_eq!(body["command"]["username"], "<img src=x onerror=alert(2)>");
+        assert_eq!(body["llm_calls"][0]["http_status"], 200);
+        assert_eq!(body["feedback"][0]["detail"], "<b>bold claim</b>");
+        assert!(!api.body.contains("SECRET-INTERACTION-TOKEN"));
+        assert!(!api.body.contains("interaction_token"));
+        assert_eq!(
+            web.get("/api/chat_commands/999999", Some(&cookie))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+    }
+}
+
+#[tokio::test]
+async fn lists_filter_and_page_through_everything() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        web.store().upsert_user(1, "ann", None).await.unwrap();
+        web.store().upsert_user(2, "bob", None).await.unwrap();
+        for i in 0..120u64 {
+            web.command(1000 + i, 1 + i % 2, &format!("question {i}"))
+                .await;
+        }
+        let (cookie, _) = web.api_sign_in().await;
+        let mut seen = Vec::new();
+        let mut uri = "/api/chat_commands?limit=50".to_string();
+        loop {
+            let page = web.get(&uri, Some(&cookie)).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            let body = page.json();
+            let items = body["items"].as_array().unwrap();
+            seen.extend(items.iter().map(|c| c["id"].as_i64().unwrap()));
+            match body["next_before"].as_i64() {
+                Some(before) => uri = format!("/api/chat_commands?limit=50&before={before}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 120);
+        assert!(
+            seen.windows(2).all(|w| w[0] > w[1]),
+            "newest first, no repeats"
+        );
+
+        let bob = web
+            .get("/api/chat_commands?user=2&limit=200", Some(&cookie))
+            .await
+            .json();
+        assert_eq!(bob["items"].as_array().unwrap().len(), 60);
+        assert!(
+            bob["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["user_id"] == "2")
+        );
+        assert!(bob["next_before"].is_null());
+
+        for (uri, what) in [
+            ("/api/chat_commands?limit=0", "limit must be 1 to 200"),
+            ("/api/chat_commands?state=done", "chat command state"),
+            ("/api/chat_commands?user=abc", "user must be a Discord id"),
+            ("/api/chat_commands?from=28/11/2026", "from must be a date"),
+        ] {
+            let reply = web.get(uri, Some(&cookie)).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
+            assert_eq!(reply.json()["error"], "bad_request");
+            let message = reply.json()["message"].as_str().unwrap().to_string();
+            assert!(message.contains(what), "{uri}: {message}");
+        }
+
+        // The page: 50 rows, a link to the next page that keeps the filter.
+        let page = web
+            .get("/disconcierge/chat_commands?user=1", Some(&cookie))
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.body.matches("<tr>").count() - 1, 50);
+        assert!(
+            page.body
+                .contains("href=\"/disconcierge/chat_commands?user=1&amp;before=")
+                || page
+                    .body
+                    .contains("href=\"/disconcierge/chat_commands?user=1&#38;before="),
+            "the next page keeps the filter"
+        );
+        let bad = web
+            .get("/disconcierge/chat_commands?user=abc", Some(&cookie))
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("user must be a Discord id"));
+        assert!(bad.body.contains("value=\"abc\""), "what was typed stays");
+    }
+}
+
+#[tokio::test]
+async fn configuration_form_validates_saves_and_keeps_history() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        let cookie = web.sign_in().await;
+        let page = web.get("/disconcierge/config", Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let csrf = csrf_in(&page.body);
+        let version = web.control.runtime_config().version;
+
+        // The form as shown, with changes.
+        let defaults = RuntimeConfig::default();
+        let base: Vec<(String, String)> = {
+            let json = serde_json::to_value(&defaults).unwrap();
+            json.as_object()
+                .unwrap()
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    Value::Bool(false) => None,
+                    Value::Bool(true) => Some((k.clone(), "on".into())),
+                    Value::Null => Some((k.clone(), String::new())),
+                    Value::String(s) => Some((k.clone(), s.clone())),
+                    Value::Object(_) => Some((k.clone(), String::new())),
+                    other => Some((k.clone(), other.to_string())),
+                })
+                .collect()
+        };
+        let with = |changes: &[(&str, &str)]| {
+            let mut fields: Vec<(String, String)> = base
+                .iter()
+                .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
+                .cloned()
+                .collect();
+            fields.extend(changes.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            fields.push(("csrf".into(), csrf.clone()));
+            fields.push(("expected_version".into(), version.to_string()));
+            fields
+        };
+        let post = |fields: Vec<(String, String)>| {
+            let web = &web;
+            let cookie = cookie.clone();
+            async move {
+                let refs: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                web.form("/disconcierge/config", Some(&cookie), &refs).await
+            }
+        };
+
+        // Invalid: a field-level error, what was typed kept, nothing saved.
+        let reply = post(with(&[
+            ("feedback_modal_max_length", "99999"),
+            ("paused_message", "Back <soon>"),
+            ("paused", "on"),
+        ]))
+        .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            reply
+                .body
+                .contains("id=\"error-feedback_modal_max_length\"")
+        );
+        assert!(reply.body.contains("value=\"99999\""));
+        assert!(
+            reply.body.contains("Back &#60;soon&#62;") || reply.body.contains("Back &lt;soon&gt;")
+        );
+        assert_eq!(web.control.runtime_config().version, version);
+        assert!(!web.control.runtime_config().config.paused);
+
+        // Without the CSRF token: refused, nothing saved.
+        let mut no_csrf = with(&[("paused", "on")]);
+        no_csrf.retain(|(k, _)| k != "csrf");
+        assert_eq!(post(no_csrf).await.status, StatusCode::FORBIDDEN);
+        assert!(!web.control.runtime_config().config.paused);
+
+        // Valid: saved, applied, recorded with who did it.
+        let reply = post(with(&[("paused", "on"), ("paused_message", "Back soon")])).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let applied = web.control.runtime_config();
+        assert!(applied.config.paused);
+        assert_eq!(applied.config.paused_message, "Back soon");
+        assert_eq!(applied.version, version + 1);
+        assert_eq!(applied.updated_by.as_deref(), Some("Admin"));
+        let page = web.get(reply.location(), Some(&cookie)).await;
+        assert!(
+            page.body
+                .contains(&format!("Saved as version {}", version + 1))
+        );
+        assert!(
+            page.body.contains("paused, paused_message"),
+            "history lists the change"
+        );
+
+        // The same form again (stale version): a conflict, explained, values kept.
+        let reply = post(with(&[("paused_message", "Other text")])).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("changed by someone else"));
+        assert!(reply.body.contains("Other text"));
+        assert_eq!(
+            web.control.runtime_config().config.paused_message,
+            "Back soon"
+        );
+    }
+}
+
+#[tokio::test]
+async fn config_api_needs_csrf_and_reports_field_errors() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        let (cookie, csrf) = web.api_sign_in().await;
+        let current = web.get("/api/config", Some(&cookie)).await.json();
+        let version = current["version"].as_i64().unwrap();
+        assert_eq!(current["config"]["paused"], false);
+
+        let change = json!({"expected_version": version, "config": {"paused": true}});
+        let reply = web
+            .json(
+                Method::PUT,
+                "/api/config",
+                Some(&cookie),
+                None,
+                change.clone(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(reply.json()["error"], "csrf");
+        let reply = web
+            .json(
+                Method::PUT,
+                "/api/config",
+                Some(&cookie),
+                Some("0".repeat(64).as_str()),
+                change.clone(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert!(!web.control.runtime_config().config.paused);
+
+        let reply = web.put_config(&cookie, &csrf, json!({"expected_version": version, "config": {"llm_temperature": "hot", "chat_command_max_length": 0, "colour": "red"}})).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            reply.json()["fields"][0]["message"],
+            "unknown setting \"colour\""
+        );
+        let reply = web
+            .put_config(
+                &cookie,
+                &csrf,
+                json!({"expected_version": version, "config": {"llm_temperature": "hot"}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reply.json()["fields"][0]["field"], "llm_temperature");
+        let reply = web
+            .put_config(
+                &cookie,
+                &csrf,
+                json!({"expected_version": version, "config": {"chat_command_max_length": 0}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            reply.json()["fields"][0]["field"],
+            "chat_command_max_length"
+        );
+        let reply = web.put_config(&cookie, &csrf, json!({"nonsense": 1})).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(reply.json()["error"], "bad_request");
+        assert_eq!(web.control.runtime_config().version, version);
+
+        let reply = web.put_config(&cookie, &csrf, change.clone()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.json()["version"], version + 1);
+        assert_eq!(reply.json()["config"]["paused"], true);
+        assert!(web.control.runtime_config().config.paused);
+        // Saving against the old version again is a conflict.
+        let reply = web.put_config(&cookie, &csrf, change).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT);
+        assert_eq!(reply.json()["error"], "conflict");
+
+        let history = web.get("/api/config/history", Some(&cookie)).await.json();
+        assert_eq!(history[0]["version"], version + 1);
+        assert_eq!(history[0]["updated_by"], "Admin");
+        assert_eq!(history[0]["changed"], "paused");
+
+        // Signing out over the API also needs the token.
+        let reply = web
+            .json(Method::POST, "/api/logout", Some(&cookie), None, json!({}))
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/logout",
+                Some(&cookie),
+                Some(&csrf),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            web.get("/api/config", Some(&cookie)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
