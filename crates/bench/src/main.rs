@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! scripts/bench.sh chat                       # builds both in release, then runs the chat bench
+//! scripts/bench.sh admin                      # admin page loads on 1,000,000 chat commands
 //! disconcierge-bench chat --bin target/release/disconcierge [--rates 500,1000,2000] [--seconds 5]
 //!                         [--sequential 300]
 //! ```
@@ -12,6 +13,7 @@
 //! generator, which share the machine (and its cores) with the bot: latencies measured here include that
 //! contention, as they would on a small server running a database next to the bot.
 
+mod admin;
 mod chat;
 mod process;
 mod stats;
@@ -32,6 +34,10 @@ pub struct Options {
     pub seconds: u32,
     /// Commands answered one after the other, for CPU and wall time per `/chat`.
     pub sequential: u32,
+    /// Admin bench: chat commands in the database.
+    pub rows: u64,
+    /// Admin bench: requests per page.
+    pub requests: u32,
 }
 
 fn parse(args: &[String]) -> Result<(String, Options), String> {
@@ -42,6 +48,8 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
         rates: vec![500, 1000, 2000],
         seconds: 5,
         sequential: 300,
+        rows: 1_000_000,
+        requests: 200,
     };
     while let Some(flag) = it.next() {
         let value = it
@@ -58,6 +66,8 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             }
             "--seconds" => options.seconds = number(value)?,
             "--sequential" => options.sequential = number(value)?,
+            "--rows" => options.rows = u64::from(number(value)?),
+            "--requests" => options.requests = number(value)?,
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
@@ -82,6 +92,7 @@ fn main() -> ExitCode {
         .expect("a tokio runtime");
     let result = match what.as_str() {
         "chat" => runtime.block_on(chat::run(&options)),
+        "admin" => runtime.block_on(admin::run(&options)),
         other => Err(format!("unknown bench {other:?}\n{USAGE}")),
     };
     match result {

@@ -153,8 +153,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             for warning in &loaded.warnings {
                 tracing::warn!("{warning}");
             }
+            // Before anything slow: a SIGTERM during startup must stop us gracefully, not kill us.
+            let shutdown = disconcierge_app::shutdown_signal();
             let app = Application::build(loaded.settings, Some(telemetry)).await?;
-            app.run(disconcierge_app::shutdown_signal()).await?;
+            app.run(shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

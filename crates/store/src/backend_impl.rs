@@ -483,6 +483,11 @@ impl Store for Backend {
         Ok(row.as_ref().map(admin_from_row).transpose()?)
     }
 
+    async fn list_admins(&self) -> Result<Vec<AdminAccount>, StoreError> {
+        let rows = sqlx::query(sql::LIST_ADMINS).fetch_all(&self.pool).await?;
+        map_rows(rows, admin_from_row)
+    }
+
     async fn count_admins(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(sql::COUNT_ADMINS)
             .fetch_one(&self.pool)

@@ -306,6 +306,9 @@ pub trait Store: Send + Sync + 'static {
     /// Looks an admin up by username, ignoring case (for logins).
     async fn admin_by_username(&self, username: &str) -> Result<Option<AdminAccount>, StoreError>;
 
+    /// Every admin, by username.
+    async fn list_admins(&self) -> Result<Vec<AdminAccount>, StoreError>;
+
     /// How many admins exist (zero means the setup flow must create the first one).
     async fn count_admins(&self) -> Result<u64, StoreError>;
 

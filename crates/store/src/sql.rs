@@ -59,6 +59,8 @@ pub(crate) const ADMIN_BY_USERNAME: &str = "SELECT * FROM admin_accounts WHERE u
 
 pub(crate) const COUNT_ADMINS: &str = "SELECT COUNT(*) FROM admin_accounts";
 
+pub(crate) const LIST_ADMINS: &str = "SELECT * FROM admin_accounts ORDER BY username_key";
+
 pub(crate) const UPDATE_ADMIN_PASSWORD: &str =
     "UPDATE admin_accounts SET password_hash = $2, updated_at = $3 WHERE id = $1";
 

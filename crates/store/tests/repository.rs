@@ -303,6 +303,16 @@ async fn admin_usernames_are_unique_without_case(kind: DatabaseKind) {
     let other = store.create_admin("other", "$argon2id$x").await.unwrap();
     assert_ne!(other.id, admin.id);
     assert_eq!(store.count_admins().await.unwrap(), 2);
+    let zed = store.create_admin("Zed", "$argon2id$z").await.unwrap();
+    let names: Vec<String> = store
+        .list_admins()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.username)
+        .collect();
+    assert_eq!(names, ["Admin", "other", "Zed"], "by name, ignoring case");
+    store.delete_admin(zed.id).await.unwrap();
 
     store.delete_admin(other.id).await.unwrap();
     assert_eq!(store.admin(other.id).await.unwrap(), None);

@@ -21,6 +21,7 @@
 //!   say when to try again.
 //! * **Secrets**: password hashes, session tokens and interaction tokens are never rendered or returned.
 
+mod accounts;
 pub mod admin;
 mod api;
 pub mod auth;
@@ -134,6 +135,7 @@ impl WebState {
 pub fn router(state: WebState) -> Router {
     pages::routes()
         .merge(api::routes())
+        .merge(accounts::routes())
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

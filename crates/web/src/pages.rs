@@ -30,7 +30,7 @@ pub fn routes() -> Router<WebState> {
 }
 
 /// Renders a template, or a plain error if rendering itself failed (a bug, logged).
-fn render(status: StatusCode, template: &impl Template) -> Response {
+pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -55,7 +55,7 @@ fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     render(status, &ErrorPage { title, message })
 }
 
-fn store_error(e: StoreError) -> Response {
+pub(crate) fn store_error(e: StoreError) -> Response {
     tracing::error!(error = %e, "admin page: database error");
     error_page(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -64,7 +64,7 @@ fn store_error(e: StoreError) -> Response {
     )
 }
 
-fn csrf_refused() -> Response {
+pub(crate) fn csrf_refused() -> Response {
     error_page(
         StatusCode::FORBIDDEN,
         "Form refused",

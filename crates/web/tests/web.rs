@@ -839,3 +839,195 @@ async fn config_api_needs_csrf_and_reports_field_errors() {
         );
     }
 }
+
+#[tokio::test]
+async fn admins_are_added_removed_and_change_their_password() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        let cookie = web.sign_in().await;
+        let page = web.get("/disconcierge/admins", Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Admin (you)"));
+        let csrf = csrf_in(&page.body);
+
+        // Adding: validated, unique, needs the CSRF token.
+        let reply = web
+            .form(
+                "/disconcierge/admins",
+                Some(&cookie),
+                &[
+                    ("username", "<b>eve</b>"),
+                    ("password", PASSWORD),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("The username must be"));
+        assert!(!reply.body.contains("<b>eve</b>"));
+        let reply = web
+            .form(
+                "/disconcierge/admins",
+                Some(&cookie),
+                &[("username", "eve"), ("password", "short"), ("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("at least 10 characters"));
+        assert!(reply.body.contains("value=\"eve\""), "the name typed stays");
+        let reply = web
+            .form(
+                "/disconcierge/admins",
+                Some(&cookie),
+                &[("username", "eve"), ("password", "eve's long password")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        let reply = web
+            .form(
+                "/disconcierge/admins",
+                Some(&cookie),
+                &[
+                    ("username", "eve"),
+                    ("password", "eve's long password"),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let reply = web
+            .form(
+                "/disconcierge/admins",
+                Some(&cookie),
+                &[
+                    ("username", "EVE"),
+                    ("password", "eve's long password"),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CONFLICT);
+        assert!(reply.body.contains("already exists"));
+
+        // Eve signs in; the API lists both admins, without any hash.
+        let (eve_cookie, eve_csrf) = {
+            let reply = web
+                .json(
+                    Method::POST,
+                    "/api/login",
+                    None,
+                    None,
+                    json!({"username": "eve", "password": "eve's long password"}),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK);
+            (
+                reply.cookie(),
+                reply.json()["csrf_token"].as_str().unwrap().to_string(),
+            )
+        };
+        let list = web.get("/api/admins", Some(&eve_cookie)).await;
+        assert_eq!(list.json().as_array().unwrap().len(), 2);
+        assert!(!list.body.contains("argon2"));
+        let eve_id = list.json()[1]["id"].as_i64().unwrap();
+        assert_eq!(list.json()[0]["username"], "Admin");
+
+        // Nobody removes themselves; removing another signs them out everywhere.
+        let reply = web
+            .json(
+                Method::DELETE,
+                &format!("/api/admins/{eve_id}"),
+                Some(&eve_cookie),
+                Some(&eve_csrf),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CONFLICT);
+        let reply = web
+            .form(
+                &format!("/disconcierge/admins/{eve_id}/delete"),
+                Some(&cookie),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "needs confirming"
+        );
+        let reply = web
+            .form(
+                &format!("/disconcierge/admins/{eve_id}/delete"),
+                Some(&cookie),
+                &[("csrf", &csrf), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            web.get("/api/me", Some(&eve_cookie)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+
+        // Changing the password: the current one is checked, the new one validated and typed twice;
+        // then every other session is signed out and this browser stays signed in.
+        let (other_cookie, _) = web.api_sign_in().await;
+        let change = |current: &'static str, new: &'static str, repeat: &'static str| {
+            let web = &web;
+            let cookie = cookie.clone();
+            let csrf = csrf.clone();
+            async move {
+                web.form(
+                    "/disconcierge/password",
+                    Some(&cookie),
+                    &[
+                        ("csrf", &csrf),
+                        ("current_password", current),
+                        ("new_password", new),
+                        ("repeat_password", repeat),
+                    ],
+                )
+                .await
+            }
+        };
+        let reply = change(
+            "wrong password!",
+            "a brand new password",
+            "a brand new password",
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert!(reply.body.contains("The current password is wrong"));
+        let reply = change(PASSWORD, "a brand new password", "a brand new passwort").await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("differ"));
+        let reply = change(PASSWORD, "tiny", "tiny").await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let reply = change(PASSWORD, "a brand new password", "a brand new password").await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let fresh = reply.cookie();
+        assert_eq!(
+            web.get("/api/me", Some(&other_cookie)).await.status,
+            StatusCode::UNAUTHORIZED,
+            "other sessions are signed out"
+        );
+        assert_eq!(
+            web.get("/api/me", Some(&cookie)).await.status,
+            StatusCode::UNAUTHORIZED,
+            "the old cookie too"
+        );
+        assert_eq!(
+            web.get("/api/me", Some(&fresh)).await.status,
+            StatusCode::OK
+        );
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/login",
+                None,
+                None,
+                json!({"username": "admin", "password": "a brand new password"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+}
