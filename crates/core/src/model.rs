@@ -445,6 +445,30 @@ pub struct ChatCommandFilter {
     pub before_id: Option<i64>,
 }
 
+/// How the admin list of users is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserSort {
+    /// Last seen first (a user's record is refreshed by each of their commands).
+    #[default]
+    Recent,
+    /// By username, A to Z (Discord usernames are lower-case).
+    Name,
+}
+
+/// Which users an admin list shows, and where the page starts (keyset: the sort key and id of the last
+/// row of the previous page).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserFilter {
+    /// Part of the username or display name (any case), or a whole Discord id.
+    pub search: Option<String>,
+    pub sort: UserSort,
+    /// `(updated_at, id)` for [`UserSort::Recent`].
+    pub after_recent: Option<(DateTime<Utc>, u64)>,
+    /// `(username, id)` for [`UserSort::Name`].
+    pub after_name: Option<(String, u64)>,
+}
+
 /// A stored [`LlmCallLog`] with its row id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredLlmCall {

@@ -22,7 +22,7 @@ use disconcierge_core::model::{
     AdminAccount, AdminSession, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
     ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackKind, InteractionLog,
     LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry, StoredFeedback, StoredLlmCall,
-    StoredRuntimeConfig, TokenUsage, UnknownVariant, User, UserFeedback,
+    StoredRuntimeConfig, TokenUsage, UnknownVariant, User, UserFeedback, UserFilter, UserSort,
 };
 use sqlx::Row as _;
 use sqlx::types::Json;
@@ -245,6 +245,60 @@ fn list_chat_commands_query(filter: &ChatCommandFilter, limit: u32) -> sqlx::Que
     }
     q.push(" ORDER BY id DESC LIMIT ")
         .push_bind(i64::from(limit));
+    q
+}
+
+/// The admin list of users. Search is a case-insensitive substring of the username or display name (a
+/// scan of the users table, which holds people, not messages), or an exact id; pages are keyset on the
+/// sort key and the id (indexes of migration 0004).
+fn list_users_query(filter: &UserFilter, limit: u32) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new("SELECT * FROM users WHERE 1 = 1");
+    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = format!(
+            "%{}%",
+            search
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        q.push(" AND (LOWER(username) LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(COALESCE(global_name, '')) LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\'");
+        if let Ok(discord_id) = search.parse::<u64>() {
+            q.push(" OR discord_id = ").push_bind(id(discord_id));
+        }
+        q.push(")");
+    }
+    match filter.sort {
+        UserSort::Recent => {
+            if let Some((at, after)) = filter.after_recent {
+                q.push(" AND (updated_at < ")
+                    .push_bind(ts(at))
+                    .push(" OR (updated_at = ")
+                    .push_bind(ts(at))
+                    .push(" AND discord_id < ")
+                    .push_bind(id(after))
+                    .push("))");
+            }
+            q.push(" ORDER BY updated_at DESC, discord_id DESC");
+        }
+        UserSort::Name => {
+            if let Some((name, after)) = &filter.after_name {
+                q.push(" AND (username > ")
+                    .push_bind(name.clone())
+                    .push(" OR (username = ")
+                    .push_bind(name.clone())
+                    .push(" AND discord_id > ")
+                    .push_bind(id(*after))
+                    .push("))");
+            }
+            q.push(" ORDER BY username, discord_id");
+        }
+    }
+    q.push(" LIMIT ").push_bind(i64::from(limit));
     q
 }
 
@@ -600,6 +654,12 @@ impl Store for Backend {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn list_users(&self, filter: &UserFilter, limit: u32) -> Result<Vec<User>, StoreError> {
+        let mut q = list_users_query(filter, limit);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        map_rows(rows, user_from_row)
     }
 
     async fn set_user_priority(&self, discord_id: u64, priority: bool) -> Result<User, StoreError> {
@@ -1096,6 +1156,19 @@ impl Store for Backend {
     ) -> Result<Vec<StoredFeedback>, StoreError> {
         let rows = sqlx::query(sql::FEEDBACK_FOR_COMMAND)
             .bind(chat_command_id)
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, feedback_from_row)
+    }
+
+    async fn feedback_by_user(
+        &self,
+        user_id: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredFeedback>, StoreError> {
+        let rows = sqlx::query(sql::FEEDBACK_BY_USER)
+            .bind(id(user_id))
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         map_rows(rows, feedback_from_row)

@@ -29,7 +29,7 @@ use disconcierge_core::model::{
     AdminAccount, AdminSession, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
     ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackKind, InteractionLog,
     LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry, StoredFeedback, StoredLlmCall,
-    StoredRuntimeConfig, User, UserFeedback,
+    StoredRuntimeConfig, User, UserFeedback, UserFilter,
 };
 use disconcierge_core::secret::redact_url;
 use std::collections::BTreeMap;
@@ -354,6 +354,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn user(&self, discord_id: u64) -> Result<Option<User>, StoreError>;
 
+    /// Users matching `filter`, in its order, at most `limit`.
+    async fn list_users(&self, filter: &UserFilter, limit: u32) -> Result<Vec<User>, StoreError>;
+
     /// Priority users go first in the queue. Applies to commands recorded from now on.
     async fn set_user_priority(&self, discord_id: u64, priority: bool) -> Result<User, StoreError>;
 
@@ -573,6 +576,13 @@ pub trait Store: Send + Sync + 'static {
     async fn feedback_for_command(
         &self,
         chat_command_id: i64,
+    ) -> Result<Vec<StoredFeedback>, StoreError>;
+
+    /// The latest feedback a user gave, newest first, at most `limit`.
+    async fn feedback_by_user(
+        &self,
+        user_id: u64,
+        limit: u32,
     ) -> Result<Vec<StoredFeedback>, StoreError>;
 
     /// Votes per kind on one answer; kinds without votes are absent.

@@ -253,6 +253,9 @@ pub(crate) const FEEDBACK_COUNTS: &str = "\
 pub(crate) const LLM_CALLS_FOR_COMMAND: &str =
     "SELECT * FROM llm_call_logs WHERE chat_command_id = $1 ORDER BY id";
 
+pub(crate) const FEEDBACK_BY_USER: &str =
+    "SELECT * FROM user_feedback WHERE user_id = $1 ORDER BY id DESC LIMIT $2";
+
 pub(crate) const FEEDBACK_FOR_COMMAND: &str =
     "SELECT * FROM user_feedback WHERE chat_command_id = $1 ORDER BY id";
 
@@ -275,6 +278,7 @@ pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (LAST_CLEAR_COMMAND, "clear_commands"),
     (LLM_CALLS_FOR_COMMAND, "llm_call_logs"),
     (FEEDBACK_FOR_COMMAND, "user_feedback"),
+    (FEEDBACK_BY_USER, "user_feedback"),
 ];
 
 #[cfg(test)]

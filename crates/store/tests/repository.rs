@@ -10,7 +10,7 @@ use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
     ChatCommandFilter, ChatCommandOutcome, ChatCommandState, ChatCommandStep, ClearCommand,
     DiscordMessage, FeedbackKind, InteractionLog, LlmCallLog, NewChatCommand, TokenUsage,
-    UserFeedback,
+    UserFeedback, UserFilter, UserSort,
 };
 use disconcierge_store::testing::TestDb;
 use disconcierge_store::{DatabaseKind, Store, StoreError};
@@ -64,6 +64,7 @@ both!(
     a_reply_finds_the_command_of_the_answer,
     admin_lists_filter_and_page_by_id,
     llm_calls_and_feedback_of_a_command,
+    users_are_searched_sorted_and_paged,
 );
 
 /// A fresh, migrated database of `kind`, or `None` when PostgreSQL is not configured.
@@ -1712,4 +1713,121 @@ async fn llm_calls_and_feedback_of_a_command(kind: DatabaseKind) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn users_are_searched_sorted_and_paged(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    // Seen in this order: carol, ann, bob_99, dave (so "recent" is dave, bob_99, ann, carol).
+    for (id, name, display) in [
+        (3, "carol", Some("Carol Danvers")),
+        (1, "ann", None),
+        (2, "bob_99", Some("Bobby 100%")),
+        (4, "dave", None),
+    ] {
+        store.upsert_user(id, name, display).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let names = |users: Vec<disconcierge_core::model::User>| {
+        users.into_iter().map(|u| u.username).collect::<Vec<_>>()
+    };
+    let recent = store.list_users(&UserFilter::default(), 3).await.unwrap();
+    let last = recent.last().unwrap().clone();
+    assert_eq!(names(recent), ["dave", "bob_99", "ann"]);
+    let rest = store
+        .list_users(
+            &UserFilter {
+                after_recent: Some((last.updated_at, last.discord_id)),
+                ..Default::default()
+            },
+            3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(rest), ["carol"]);
+
+    let by_name = UserFilter {
+        sort: UserSort::Name,
+        ..Default::default()
+    };
+    assert_eq!(
+        names(store.list_users(&by_name, 2).await.unwrap()),
+        ["ann", "bob_99"]
+    );
+    let page2 = UserFilter {
+        after_name: Some(("bob_99".into(), 2)),
+        ..by_name.clone()
+    };
+    assert_eq!(
+        names(store.list_users(&page2, 5).await.unwrap()),
+        ["carol", "dave"]
+    );
+
+    let search = |text: &str| UserFilter {
+        search: Some(text.into()),
+        sort: UserSort::Name,
+        ..Default::default()
+    };
+    assert_eq!(
+        names(store.list_users(&search("DANVERS"), 10).await.unwrap()),
+        ["carol"],
+        "display names, any case"
+    );
+    assert_eq!(
+        names(store.list_users(&search("b_9"), 10).await.unwrap()),
+        ["bob_99"]
+    );
+    assert!(
+        store
+            .list_users(&search("l_"), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "_ is a character, not a wildcard (it would match \"Carol Danvers\")"
+    );
+    assert_eq!(
+        names(store.list_users(&search("100%"), 10).await.unwrap()),
+        ["bob_99"]
+    );
+    assert!(
+        store
+            .list_users(&search("r%s"), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "% is a character, not a wildcard"
+    );
+    assert_eq!(
+        names(store.list_users(&search("4"), 10).await.unwrap()),
+        ["dave"],
+        "a whole id"
+    );
+    assert!(
+        store
+            .list_users(&search("zed"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Feedback by user, newest first.
+    let cmd = answered(store, 10, 1, t0(), Some(USAGE)).await;
+    for kind in [
+        FeedbackKind::Good,
+        FeedbackKind::Outdated,
+        FeedbackKind::Other,
+    ] {
+        store
+            .insert_user_feedback(&feedback(cmd, 4, kind))
+            .await
+            .unwrap();
+    }
+    let given = store.feedback_by_user(4, 2).await.unwrap();
+    assert_eq!(
+        given.iter().map(|f| f.feedback.kind).collect::<Vec<_>>(),
+        [FeedbackKind::Other, FeedbackKind::Outdated]
+    );
+    assert!(store.feedback_by_user(1, 10).await.unwrap().is_empty());
 }

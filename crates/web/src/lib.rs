@@ -27,6 +27,7 @@ mod api;
 pub mod auth;
 mod config_form;
 mod pages;
+mod users;
 mod views;
 
 use async_trait::async_trait;
@@ -136,6 +137,7 @@ pub fn router(state: WebState) -> Router {
     pages::routes()
         .merge(api::routes())
         .merge(accounts::routes())
+        .merge(users::routes())
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

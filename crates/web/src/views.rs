@@ -217,6 +217,7 @@ impl LlmCallView {
 #[derive(Debug, Clone, Serialize)]
 pub struct FeedbackView {
     pub id: i64,
+    pub chat_command_id: i64,
     pub user_id: String,
     pub kind: &'static str,
     pub label: &'static str,
@@ -228,6 +229,7 @@ impl FeedbackView {
     pub fn new(f: &StoredFeedback) -> Self {
         FeedbackView {
             id: f.id,
+            chat_command_id: f.feedback.chat_command_id,
             user_id: f.feedback.user_id.to_string(),
             kind: f.feedback.kind.as_str(),
             label: f.feedback.kind.label(),

@@ -1031,3 +1031,148 @@ async fn admins_are_added_removed_and_change_their_password() {
         assert_eq!(reply.status, StatusCode::OK);
     }
 }
+
+#[tokio::test]
+async fn users_are_listed_and_their_settings_changed() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        web.store()
+            .upsert_user(1, "ann", Some("Ann <A>"))
+            .await
+            .unwrap();
+        web.store().upsert_user(2, "bob", None).await.unwrap();
+        web.command(10, 1, "first").await;
+        web.command(11, 1, "second").await;
+        let cookie = web.sign_in().await;
+
+        let list = web
+            .get("/disconcierge/users?sort=name", Some(&cookie))
+            .await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(list.body.contains("Ann &#60;A&#62;") || list.body.contains("Ann &lt;A&gt;"));
+        assert!(list.body.contains("2 / 25"), "ann used 2 of the default 25");
+        let found = web
+            .get("/disconcierge/users?search=BO", Some(&cookie))
+            .await;
+        assert!(found.body.contains(">bob<") && !found.body.contains(">ann<"));
+        let bad = web.get("/disconcierge/users?sort=age", Some(&cookie)).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+        // The API pages through users by name.
+        let page = web
+            .get("/api/users?sort=name&limit=1", Some(&cookie))
+            .await
+            .json();
+        assert_eq!(page["items"][0]["username"], "ann");
+        assert_eq!(page["items"][0]["discord_id"], "1");
+        let after = page["next_after"].as_str().unwrap().to_string();
+        let page = web
+            .get(
+                &format!("/api/users?sort=name&limit=1&after={}", enc(&after)),
+                Some(&cookie),
+            )
+            .await
+            .json();
+        assert_eq!(page["items"][0]["username"], "bob");
+        assert!(page["next_after"].is_null());
+
+        // The detail page shows usage, commands and the settings form.
+        let detail = web.get("/disconcierge/users/1", Some(&cookie)).await;
+        assert_eq!(detail.status, StatusCode::OK);
+        assert!(detail.body.contains("answer to second") || detail.body.contains("second"));
+        let csrf = csrf_in(&detail.body);
+        let bad = web
+            .form(
+                "/disconcierge/users/1",
+                Some(&cookie),
+                &[
+                    ("csrf", &csrf),
+                    ("limit_override", "lots"),
+                    ("llm_model", "kept-model"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("must be a whole number"));
+        assert!(
+            bad.body.contains("value=\"kept-model\""),
+            "what was typed stays"
+        );
+        assert_eq!(
+            web.store().user(1).await.unwrap().unwrap().limit_override,
+            None
+        );
+        let refused = web
+            .form(
+                "/disconcierge/users/1",
+                Some(&cookie),
+                &[("priority", "on")],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let saved = web
+            .form(
+                "/disconcierge/users/1",
+                Some(&cookie),
+                &[
+                    ("csrf", &csrf),
+                    ("priority", "on"),
+                    ("limit_override", "2"),
+                    ("llm_temperature", "0.5"),
+                    ("llm_instructions", "Answer in French."),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let ann = web.store().user(1).await.unwrap().unwrap();
+        assert!(ann.priority && !ann.ignored);
+        assert_eq!(ann.limit_override, Some(2));
+        assert_eq!(ann.llm_temperature, Some(0.5));
+        assert_eq!(ann.llm_instructions.as_deref(), Some("Answer in French."));
+        assert_eq!(ann.llm_model, None);
+        let detail = web.get(saved.location(), Some(&cookie)).await;
+        assert!(detail.body.contains("2 / 2"), "at her own limit now");
+        assert!(!detail.body.contains("Next command available</dt><dd>now"));
+
+        // The API: the same settings, validated.
+        let (api_cookie, api_csrf) = web.api_sign_in().await;
+        let reply = web
+            .json(
+                Method::PUT,
+                "/api/users/2/settings",
+                Some(&api_cookie),
+                Some(&api_csrf),
+                json!({"ignored": true, "llm_temperature": 7}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.json()["message"].as_str().unwrap().contains("0 to 2"));
+        let reply = web
+            .json(
+                Method::PUT,
+                "/api/users/2/settings",
+                Some(&api_cookie),
+                Some(&api_csrf),
+                json!({"ignored": true, "limit_override": 5}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.json()["ignored"], true);
+        assert_eq!(reply.json()["limit"], 5);
+        assert!(web.store().user(2).await.unwrap().unwrap().ignored);
+        let reply = web
+            .json(
+                Method::PUT,
+                "/api/users/999/settings",
+                Some(&api_cookie),
+                Some(&api_csrf),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        let user = web.get("/api/users/1", Some(&api_cookie)).await.json();
+        assert_eq!(user["user"]["used"], 2);
+        assert_eq!(user["recent_commands"].as_array().unwrap().len(), 2);
+        assert_eq!(user["feedback"][0]["kind"], "other");
+    }
+}
