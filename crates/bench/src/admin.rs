@@ -45,10 +45,11 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     }
     let start = Utc::now() - TimeDelta::days(30);
     let step_ms = (30 * 24 * 3600 * 1000) / i64::try_from(rows.max(1)).unwrap_or(1);
-    // Several writers in flight keep the single SQLite writer busy.
+    // One writer: with several connections writing back to back, SQLite's automatic checkpoints never
+    // got to run and the WAL grew past 7 GB in a minute (see BENCHMARKS.md).
     let mut tasks = tokio::task::JoinSet::new();
-    let per_task = rows.div_ceil(4);
-    for t in 0..4u64 {
+    let per_task = rows;
+    for t in 0..1u64 {
         let store = store.clone();
         tasks.spawn(async move {
             let from = t * per_task;

@@ -100,6 +100,32 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, Store
         .ok_or_else(|| StoreError::InvalidArgument(format!("lease of {lease:?} is too long")))
 }
 
+// ----- Writes that return rows -----
+
+/// Runs a write that returns rows (`RETURNING`) to completion.
+///
+/// sqlx's `fetch_one` / `fetch_optional` stop after the first row and reset the statement. SQLite then
+/// commits the statement's implicit transaction inside the reset, which skips its WAL hook: automatic
+/// checkpoints never run and the WAL file grows without bound (7 GB in a minute while the admin bench
+/// seeded its database). Reading every row steps the statement to its end, where SQLite checkpoints as
+/// it should. Every write with `RETURNING` outside an explicit transaction goes through these.
+trait RunToEnd<T>: std::future::Future<Output = Result<Vec<T>, sqlx::Error>> + Sized {
+    /// The first row, if any.
+    async fn first(self) -> Result<Option<T>, sqlx::Error> {
+        Ok(self.await?.into_iter().next())
+    }
+
+    /// The first row; `RowNotFound` if there is none.
+    async fn one(self) -> Result<T, sqlx::Error> {
+        self.await?
+            .into_iter()
+            .next()
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+}
+
+impl<T, F: std::future::Future<Output = Result<Vec<T>, sqlx::Error>>> RunToEnd<T> for F {}
+
 // ----- Row mappers -----
 
 fn user_from_row(row: &DbRow) -> Result<User, sqlx::Error> {
@@ -253,7 +279,12 @@ fn list_chat_commands_query(filter: &ChatCommandFilter, limit: u32) -> sqlx::Que
 /// sort key and the id (indexes of migration 0004).
 fn list_users_query(filter: &UserFilter, limit: u32) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new("SELECT * FROM users WHERE 1 = 1");
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let pattern = format!(
             "%{}%",
             search
@@ -364,7 +395,7 @@ impl Backend {
         &self,
         query: sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
     ) -> Result<User, StoreError> {
-        let row = query.fetch_optional(&self.pool).await?;
+        let row = query.fetch_all(&self.pool).first().await?;
         match row {
             Some(row) => Ok(user_from_row(&row)?),
             None => Err(StoreError::NotFound("user")),
@@ -515,7 +546,8 @@ impl Store for Backend {
             .bind(crate::username_key(username))
             .bind(password_hash)
             .bind(ts(Utc::now()))
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
+            .one()
             .await
             .map_err(|e| StoreError::from_write(e, "admin account", "admin account"))?;
         Ok(admin_from_row(&row)?)
@@ -591,7 +623,8 @@ impl Store for Backend {
             .bind(admin_id)
             .bind(ts(Utc::now()))
             .bind(ts(expires_at))
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
+            .one()
             .await
             .map_err(|e| StoreError::from_write(e, "admin session", "admin account"))?;
         Ok(session_from_row(&row)?)
@@ -643,7 +676,8 @@ impl Store for Backend {
             .bind(username)
             .bind(global_name)
             .bind(ts(Utc::now()))
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
+            .one()
             .await?;
         Ok(user_from_row(&row)?)
     }
@@ -755,7 +789,8 @@ impl Store for Backend {
             .bind(step.as_str())
             .bind(ts(new.created_at))
             .bind(ts_opt(finished_at))
-            .fetch_optional(&self.pool)
+            .fetch_all(&self.pool)
+            .first()
             .await
             .map_err(|e| StoreError::from_write(e, "chat command", "user"))?;
         match row {
@@ -801,7 +836,8 @@ impl Store for Backend {
             .bind(owner)
             .bind(ts(until))
             .bind(ts(now))
-            .fetch_optional(&self.pool)
+            .fetch_all(&self.pool)
+            .first()
             .await?;
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
     }
@@ -1056,7 +1092,8 @@ impl Store for Backend {
             .bind(opt_id(log.channel_id))
             .bind(Json(&log.payload))
             .bind(ts(log.received_at))
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
+            .one()
             .await?)
     }
 
@@ -1070,7 +1107,8 @@ impl Store for Backend {
             .bind(&message.content)
             .bind(message.payload.as_ref().map(Json))
             .bind(ts(message.created_at))
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
+            .one()
             .await
             .map_err(|e| StoreError::from_write(e, "discord message", "chat command"))
     }
@@ -1102,7 +1140,8 @@ impl Store for Backend {
             .bind(prompt)
             .bind(completion)
             .bind(total)
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
+            .one()
             .await
             .map_err(|e| StoreError::from_write(e, "LLM call log", "chat command"))
     }
@@ -1114,7 +1153,8 @@ impl Store for Backend {
             .bind(opt_id(clear.guild_id))
             .bind(opt_id(clear.channel_id))
             .bind(ts(clear.created_at))
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
+            .one()
             .await
             .map_err(|e| StoreError::from_write(e, "clear command", "user"))
     }

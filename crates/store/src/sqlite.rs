@@ -225,6 +225,41 @@ mod tests {
         }
     }
 
+    /// SQLite checkpoints its WAL by itself only when a write statement runs to its end; writes that
+    /// return rows must not stop at the first one (see `RunToEnd`). Thousands of writes leave a WAL of
+    /// about the auto-checkpoint size (1,000 pages), not one that grows with every write.
+    #[tokio::test]
+    async fn the_wal_stays_bounded_under_writes() {
+        let (db, backend) = store().await;
+        let path = db.opts.url_or_path.clone();
+        backend.upsert_user(1, "ann", None).await.unwrap();
+        for i in 0..3000u64 {
+            backend
+                .upsert_user(i, &format!("user{i}"), None)
+                .await
+                .unwrap();
+            backend
+                .insert_interaction_log(&disconcierge_core::model::InteractionLog {
+                    interaction_id: i,
+                    interaction_type: "ping".into(),
+                    user_id: None,
+                    guild_id: None,
+                    channel_id: None,
+                    payload: serde_json::json!({}),
+                    received_at: Utc::now(),
+                })
+                .await
+                .unwrap();
+        }
+        let wal = std::fs::metadata(format!("{path}-wal")).unwrap().len();
+        assert!(wal < 8_000_000, "the WAL grew to {wal} bytes");
+        let db_file = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            db_file > 100_000,
+            "nothing was checkpointed: {db_file} bytes"
+        );
+    }
+
     #[tokio::test]
     async fn creates_the_file_and_its_directory() {
         let db = crate::testing::TestDb::sqlite().await;
