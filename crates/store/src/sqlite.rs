@@ -197,6 +197,15 @@ mod tests {
                 },
                 "chat_commands_guild_id",
             ),
+            // A date range: two seeks on the created_at index, then a walk by id.
+            (
+                ChatCommandFilter {
+                    created_from: Some(Utc::now()),
+                    created_before: Some(Utc::now()),
+                    ..Default::default()
+                },
+                "INTEGER PRIMARY KEY",
+            ),
         ];
         for (filter, index) in filters {
             let query = list_chat_commands_query(&filter, 50);
