@@ -31,6 +31,8 @@ pub fn routes() -> Router<WebState> {
         .route("/api/chat_commands/{id}", get(command))
         .route("/api/config", get(config).put(update_config))
         .route("/api/config/history", get(config_history))
+        .route("/api/actions/pause", post(pause))
+        .route("/api/actions/resume", post(resume))
 }
 
 /// An API error: a status and the common error body.
@@ -389,4 +391,35 @@ async fn config_history(
             })
             .collect(),
     ))
+}
+
+// ----- Actions -----
+
+async fn pause(
+    State(state): State<WebState>,
+    ApiAdmin(session): ApiAdmin,
+) -> ApiResult<Json<ConfigBody>> {
+    set_paused_api(&state, &session, true).await
+}
+
+async fn resume(
+    State(state): State<WebState>,
+    ApiAdmin(session): ApiAdmin,
+) -> ApiResult<Json<ConfigBody>> {
+    set_paused_api(&state, &session, false).await
+}
+
+async fn set_paused_api(
+    state: &WebState,
+    session: &auth::Session,
+    paused: bool,
+) -> ApiResult<Json<ConfigBody>> {
+    match pages::set_paused(state, paused, &session.admin.username).await {
+        Ok(saved) => Ok(Json(config_body(&saved))),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_saved",
+            format!("the change could not be saved: {e}; try again"),
+        )),
+    }
 }

@@ -27,6 +27,10 @@ pub fn routes() -> Router<WebState> {
         .route("/disconcierge/chat_commands/{id}", get(command))
         .route("/disconcierge/config", get(config_page).post(config_submit))
         .route("/disconcierge/static/app.css", get(stylesheet))
+        .route(
+            "/disconcierge/actions/{action}",
+            axum::routing::post(action_submit),
+        )
 }
 
 /// Renders a template, or a plain error if rendering itself failed (a bug, logged).
@@ -224,6 +228,7 @@ async fn logout(
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct Dashboard {
+    notice: Option<String>,
     csrf: String,
     admin: String,
     paused: bool,
@@ -233,7 +238,21 @@ struct Dashboard {
     commands: Vec<CommandView>,
 }
 
-async fn dashboard(State(state): State<WebState>, PageAdmin(session): PageAdmin) -> Response {
+#[derive(Deserialize)]
+struct DashboardQuery {
+    done: Option<String>,
+}
+
+async fn dashboard(
+    State(state): State<WebState>,
+    PageAdmin(session): PageAdmin,
+    Query(q): Query<DashboardQuery>,
+) -> Response {
+    let notice = q.done.as_deref().map(|d| match d {
+        "pause" => "Paused: the queue holds and users are told the bot is paused.".to_string(),
+        "resume" => "Resumed: the bot answers everyone again.".to_string(),
+        _ => "Done.".to_string(),
+    });
     let config = state.control().runtime_config();
     let queue_depth = match state.store().queued_count().await {
         Ok(n) => n.to_string(),
@@ -249,6 +268,7 @@ async fn dashboard(State(state): State<WebState>, PageAdmin(session): PageAdmin)
     render(
         StatusCode::OK,
         &Dashboard {
+            notice,
             csrf: session.csrf.clone(),
             admin: session.admin.username.clone(),
             paused: config.config.paused,
@@ -690,4 +710,75 @@ async fn config_submit(
         error,
     )
     .await
+}
+
+// ----- Actions -----
+
+/// Pauses or resumes the bot (the runtime configuration's `paused`, applied at once on every instance).
+pub(crate) async fn set_paused(
+    state: &WebState,
+    paused: bool,
+    by: &str,
+) -> Result<std::sync::Arc<disconcierge_core::model::StoredRuntimeConfig>, ConfigUpdateError> {
+    // Retried once: an unrelated change saved in between only moves the version.
+    let mut attempt = 0;
+    loop {
+        let current = state.control().runtime_config();
+        let mut config = current.config.clone();
+        config.paused = paused;
+        match state
+            .control()
+            .update_runtime_config(config, current.version, by)
+            .await
+        {
+            Err(ConfigUpdateError::Conflict { .. }) if attempt == 0 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    csrf: Option<String>,
+    confirm: Option<String>,
+}
+
+async fn action_submit(
+    State(state): State<WebState>,
+    PageAdmin(session): PageAdmin,
+    Path(action): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if !session.csrf_ok(form.csrf.as_deref()) {
+        return csrf_refused();
+    }
+    let paused = match action.as_str() {
+        "pause" => true,
+        "resume" => false,
+        _ => {
+            return error_page(
+                StatusCode::NOT_FOUND,
+                "No such action",
+                "The actions are pause and resume.",
+            );
+        }
+    };
+    if form.confirm.as_deref() != Some("yes") {
+        return error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Not confirmed",
+            "Tick \"confirm\" next to the button to do this.",
+        );
+    }
+    match set_paused(&state, paused, &session.admin.username).await {
+        Ok(_) => Redirect::to(&format!("/disconcierge?done={action}")).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not pause or resume");
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not done",
+                &format!("The change could not be saved: {e}. Try again."),
+            )
+        }
+    }
 }

@@ -1176,3 +1176,74 @@ async fn users_are_listed_and_their_settings_changed() {
         assert_eq!(user["feedback"][0]["kind"], "other");
     }
 }
+
+#[tokio::test]
+async fn pause_and_resume_need_confirmation_and_apply_at_once() {
+    let web = Web::new(TestDb::sqlite().await).await;
+    let cookie = web.sign_in().await;
+    let page = web.get("/disconcierge", Some(&cookie)).await;
+    assert!(page.body.contains("action=\"/disconcierge/actions/pause\""));
+    let csrf = csrf_in(&page.body);
+    let reply = web
+        .form(
+            "/disconcierge/actions/pause",
+            Some(&cookie),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not confirmed"
+    );
+    assert!(!web.control.runtime_config().config.paused);
+    let reply = web
+        .form(
+            "/disconcierge/actions/pause",
+            Some(&cookie),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let reply = web
+        .form(
+            "/disconcierge/actions/pause",
+            Some(&cookie),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let applied = web.control.runtime_config();
+    assert!(applied.config.paused);
+    assert_eq!(applied.updated_by.as_deref(), Some("Admin"));
+    let page = web.get(reply.location(), Some(&cookie)).await;
+    assert!(page.body.contains("Paused: the queue holds"));
+    assert!(
+        page.body
+            .contains("action=\"/disconcierge/actions/resume\"")
+    );
+
+    let (api_cookie, api_csrf) = web.api_sign_in().await;
+    let reply = web
+        .json(
+            Method::POST,
+            "/api/actions/resume",
+            Some(&api_cookie),
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = web
+        .json(
+            Method::POST,
+            "/api/actions/resume",
+            Some(&api_cookie),
+            Some(&api_csrf),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["config"]["paused"], false);
+    assert!(!web.control.runtime_config().config.paused);
+}
