@@ -155,17 +155,7 @@ async fn change_password(
         .store()
         .update_admin_password(session.admin.id, &hash)
         .await?;
-    let token = auth::new_session_token();
-    let ttl = chrono::TimeDelta::from_std(state.settings().session_ttl)
-        .unwrap_or(chrono::TimeDelta::hours(12));
-    state
-        .store()
-        .create_admin_session(
-            session.admin.id,
-            &auth::session_token_hash(&token),
-            Utc::now() + ttl,
-        )
-        .await?;
+    let token = auth::open_session(state, session.admin.id).await?;
     tracing::info!(admin = %session.admin.username, "admin password changed; other sessions signed out");
     Ok(token)
 }
@@ -253,12 +243,7 @@ async fn admins_page(
 }
 
 fn sentence(e: &AccountError) -> String {
-    let m = e.message();
-    let mut chars = m.chars();
-    match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
-        None => String::new(),
-    }
+    format!("{}.", crate::pages::capitalize(&e.message()))
 }
 
 #[derive(Deserialize)]

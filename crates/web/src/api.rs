@@ -198,6 +198,24 @@ struct Page<T> {
 
 const MAX_LIMIT: u32 = 200;
 
+/// The `limit` of a list request: `default` when absent, else 1 to [`MAX_LIMIT`].
+pub(crate) fn page_limit(raw: Option<&str>, default: u32) -> Result<u32, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("limit must be 1 to {MAX_LIMIT}, got {l:?}"),
+                )
+            }),
+    }
+}
+
 async fn list_commands(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -205,14 +223,7 @@ async fn list_commands(
 ) -> ApiResult<Json<Page<CommandView>>> {
     let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message);
     let filter = params.filter.filter().map_err(bad)?;
-    let limit = match params.limit.as_deref().map(str::trim) {
-        None | Some("") => pages::PAGE_SIZE,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| bad(format!("limit must be 1 to {MAX_LIMIT}, got {l:?}")))?,
-    };
+    let limit = page_limit(params.limit.as_deref(), pages::PAGE_SIZE)?;
     let mut items = pages::latest_commands(&state, &filter, limit + 1).await?;
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);

@@ -326,19 +326,25 @@ pub async fn login(
         return Err(LoginError::Invalid);
     };
     state.throttle().record_success(&keys);
-    let token = new_session_token();
-    let ttl = chrono::TimeDelta::from_std(state.settings().session_ttl)
-        .unwrap_or(chrono::TimeDelta::hours(12));
-    state
-        .store()
-        .create_admin_session(account.id, &session_token_hash(&token), Utc::now() + ttl)
-        .await?;
+    let token = open_session(state, account.id).await?;
     // Housekeeping: a login is a fine moment to drop expired sessions.
     if let Err(e) = state.store().delete_expired_sessions().await {
         tracing::warn!(error = %e, "could not remove expired admin sessions");
     }
     tracing::info!(admin = %account.username, ip = ?ip, "admin signed in");
     Ok((token, account))
+}
+
+/// Records a new session of `admin_id` lasting `session_ttl`; returns its token (for the cookie).
+pub async fn open_session(state: &WebState, admin_id: i64) -> Result<String, StoreError> {
+    let token = new_session_token();
+    let ttl = chrono::TimeDelta::from_std(state.settings().session_ttl)
+        .unwrap_or(chrono::TimeDelta::hours(12));
+    state
+        .store()
+        .create_admin_session(admin_id, &session_token_hash(&token), Utc::now() + ttl)
+        .await?;
+    Ok(token)
 }
 
 /// Ends a session.

@@ -29,7 +29,6 @@ pub fn routes() -> Router<WebState> {
 }
 
 const PAGE_SIZE: u32 = 50;
-const MAX_LIMIT: u32 = 200;
 /// Bounds of a user's own settings.
 const MAX_USER_LIMIT: u32 = 100_000;
 const MAX_MODEL_CHARS: usize = 200;
@@ -404,6 +403,30 @@ struct UserPage {
     error: Option<String>,
 }
 
+/// A user's latest commands and the feedback they gave (20 of each), for the page and the API.
+async fn activity(
+    state: &WebState,
+    id: u64,
+) -> Result<(Vec<CommandView>, Vec<FeedbackView>), StoreError> {
+    let commands = latest_commands(
+        state,
+        &ChatCommandFilter {
+            user_id: Some(id),
+            ..Default::default()
+        },
+        20,
+    )
+    .await?;
+    let feedback = state
+        .store()
+        .feedback_by_user(id, 20)
+        .await?
+        .iter()
+        .map(FeedbackView::new)
+        .collect();
+    Ok((commands, feedback))
+}
+
 fn parse_id(id: &str) -> Option<u64> {
     id.parse::<u64>().ok()
 }
@@ -428,27 +451,11 @@ async fn user_view_page(
         }
         Err(e) => return store_error(e),
     };
-    let detail = async {
-        let u = user_view(state, &user).await?;
-        let commands = latest_commands(
-            state,
-            &ChatCommandFilter {
-                user_id: Some(id),
-                ..Default::default()
-            },
-            20,
-        )
-        .await?;
-        let feedback = state
-            .store()
-            .feedback_by_user(id, 20)
-            .await?
-            .iter()
-            .map(FeedbackView::new)
-            .collect::<Vec<_>>();
-        Ok::<_, StoreError>((u, commands, feedback))
-    };
-    let (u, commands, feedback) = match detail.await {
+    let (u, (commands, feedback)) = match async {
+        Ok::<_, StoreError>((user_view(state, &user).await?, activity(state, id).await?))
+    }
+    .await
+    {
         Ok(d) => d,
         Err(e) => return store_error(e),
     };
@@ -560,14 +567,7 @@ async fn users_api(
 ) -> Result<Json<UsersPageBody>, ApiError> {
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m);
     let filter = q.filter().map_err(bad)?;
-    let limit = match q.limit.as_deref().map(str::trim) {
-        None | Some("") => PAGE_SIZE,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| bad(format!("limit must be 1 to {MAX_LIMIT}, got {l:?}")))?,
-    };
+    let limit = crate::api::page_limit(q.limit.as_deref(), PAGE_SIZE)?;
     let (items, next_after) = page(&state, &filter, limit).await?;
     Ok(Json(UsersPageBody { items, next_after }))
 }
@@ -599,22 +599,7 @@ async fn user_api(
         .user(discord_id)
         .await?
         .ok_or_else(|| no_such_user(&id))?;
-    let recent_commands = latest_commands(
-        &state,
-        &ChatCommandFilter {
-            user_id: Some(discord_id),
-            ..Default::default()
-        },
-        20,
-    )
-    .await?;
-    let feedback = state
-        .store()
-        .feedback_by_user(discord_id, 20)
-        .await?
-        .iter()
-        .map(FeedbackView::new)
-        .collect();
+    let (recent_commands, feedback) = activity(&state, discord_id).await?;
     Ok(Json(UserDetail {
         user: user_view(&state, &user).await?,
         has_conversation: user.conversation_id.is_some(),

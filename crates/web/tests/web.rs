@@ -1079,7 +1079,8 @@ async fn users_are_listed_and_their_settings_changed() {
         // The detail page shows usage, commands and the settings form.
         let detail = web.get("/disconcierge/users/1", Some(&cookie)).await;
         assert_eq!(detail.status, StatusCode::OK);
-        assert!(detail.body.contains("answer to second") || detail.body.contains("second"));
+        assert!(detail.body.contains("<td class=\"prompt\">second</td>"));
+        assert!(detail.body.contains("<td class=\"prompt\">first</td>"));
         let csrf = csrf_in(&detail.body);
         let bad = web
             .form(
