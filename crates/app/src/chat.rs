@@ -52,6 +52,57 @@ pub struct Chat {
     pub admission_locks: AdmissionLocks,
     /// Feedback and failures, to the notification channel.
     pub notifier: crate::notify::Notifier,
+    /// Every interaction received, for the admin interface.
+    pub interaction_log: crate::interaction_log::InteractionLogger,
+    /// Interactions being acknowledged right now: workers start no new answer while there are any.
+    pub acks: AcksInProgress,
+}
+
+/// Acknowledgements before answers. Discord forgets an interaction not acknowledged within 3 s, while a
+/// queued command can wait (up to `DC_QUEUE_MAX_AGE`, its user seeing "thinking…"). Both share the CPU
+/// and the database, so under a burst the workers hold back — they finish the answer they are writing but
+/// claim no new command until no acknowledgement is in progress. Unloaded, the count is almost always
+/// zero and answers start at once.
+#[derive(Default)]
+pub struct AcksInProgress {
+    count: std::sync::atomic::AtomicUsize,
+    none_left: Notify,
+}
+
+impl AcksInProgress {
+    /// Counts one acknowledgement until the guard is dropped.
+    fn start(&self) -> AckGuard<'_> {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        AckGuard(self)
+    }
+
+    /// Resolves once no acknowledgement is in progress.
+    pub async fn none(&self) {
+        loop {
+            let notified = self.none_left.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+struct AckGuard<'a>(&'a AcksInProgress);
+
+impl Drop for AckGuard<'_> {
+    fn drop(&mut self) {
+        if self
+            .0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.0.none_left.notify_waiters();
+        }
+    }
 }
 
 /// Per-user admission locks (see [`Chat::admission_locks`]).
@@ -72,6 +123,7 @@ impl AdmissionLocks {
 #[async_trait::async_trait]
 impl Bot for Chat {
     async fn on_interaction(&self, incoming: Incoming) -> Ack {
+        let _acknowledging = self.acks.start();
         match incoming {
             Incoming::Chat {
                 invocation,
@@ -115,12 +167,7 @@ impl Bot for Chat {
     }
 
     fn received(&self, log: disconcierge_core::model::InteractionLog) {
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.insert_interaction_log(&log).await {
-                tracing::warn!(error = %e, interaction = log.interaction_id, "could not log an interaction");
-            }
-        });
+        self.interaction_log.record(log);
     }
 
     fn message(&self, message: SeenMessage) {
@@ -153,27 +200,12 @@ impl Bot for Chat {
     }
 
     async fn acknowledged(&self, interaction_id: u64) {
-        let command = match self.store.chat_command_by_interaction(interaction_id).await {
-            Ok(Some(c)) if c.state == ChatCommandState::Received => c,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::error!(error = %e, "could not find an acknowledged command");
-                return;
-            }
-        };
-        match self
-            .store
-            .transition_chat_command(
-                command.id,
-                ChatCommandState::Received,
-                ChatCommandState::Queued,
-            )
-            .await
-        {
+        match self.store.queue_acknowledged(interaction_id).await {
             Ok(true) => self.wake.notify_one(),
+            // Not a command waiting for its acknowledgement (admission settled it, or a redelivery).
             Ok(false) => {}
             Err(e) => {
-                tracing::error!(error = %e, command = command.id, "could not queue a command")
+                tracing::error!(error = %e, interaction = interaction_id, "could not queue an acknowledged command")
             }
         }
     }
@@ -426,22 +458,17 @@ impl Chat {
         now: chrono::DateTime<Utc>,
         pending: Option<chrono::DateTime<Utc>>,
     ) -> Result<Allowance, StoreError> {
-        let since = Allowance::window_start(now);
-        let used = self
+        let usage = self
             .store
-            .count_user_commands_since(user.discord_id, since)
-            .await?;
-        let oldest = self
-            .store
-            .oldest_counted_command_since(user.discord_id, since)
+            .usage_since(user.discord_id, Allowance::window_start(now))
             .await?;
         let limit = user
             .limit_override
             .unwrap_or(config.user_chat_command_limit_6h);
         Ok(Allowance::new(
-            used + u32::from(pending.is_some()),
+            usage.counted + u32::from(pending.is_some()),
             limit,
-            oldest.or(pending),
+            usage.oldest.or(pending),
         ))
     }
 
@@ -475,6 +502,11 @@ impl Chat {
             let notified = self.wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            // Acknowledgements first (see `AcksInProgress`).
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = self.acks.none() => {}
+            }
             let config = self.runtime.current().config.clone();
             let idle = if config.paused {
                 self.queue.sleep_paused
@@ -900,5 +932,37 @@ async fn show_progress(discord: Discord, token: String, mut text: watch::Receive
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AcksInProgress;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn workers_wait_until_no_acknowledgement_is_in_progress() {
+        let acks = std::sync::Arc::new(AcksInProgress::default());
+        // Nothing in progress: no wait.
+        tokio::time::timeout(Duration::from_millis(1), acks.none())
+            .await
+            .expect("no acknowledgement in progress");
+
+        let first = acks.start();
+        let second = acks.start();
+        let waiter = tokio::spawn({
+            let acks = acks.clone();
+            async move { acks.none().await }
+        });
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(!waiter.is_finished(), "two in progress");
+        drop(first);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(!waiter.is_finished(), "one still in progress");
+        drop(second);
+        tokio::time::timeout(Duration::from_millis(1), waiter)
+            .await
+            .expect("released when the last one ends")
+            .unwrap();
     }
 }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod chat;
 pub mod healthcheck;
+pub mod interaction_log;
 pub mod llm;
 pub mod metrics;
 pub mod notify;
@@ -485,6 +486,9 @@ impl DiscordSide {
             );
             tasks.spawn(async move { notify::post_startup(&discord, &runtime, &text).await });
         }
+        let (interaction_log, log_writer) =
+            interaction_log::InteractionLogger::start(self.store.clone());
+        tasks.spawn(log_writer);
         let chat = Arc::new(chat::Chat {
             store: self.store.clone(),
             runtime: self.runtime.clone(),
@@ -497,6 +501,8 @@ impl DiscordSide {
             rate: rate::LlmRate::new(config.llm_requests_per_second),
             admission_locks: chat::AdmissionLocks::default(),
             notifier,
+            interaction_log,
+            acks: chat::AcksInProgress::default(),
         });
         let dispatcher =
             disconcierge_discord::router::Dispatcher::new(discord.clone(), chat.clone());

@@ -7,7 +7,8 @@
 use crate::settings::{HttpTimeouts, TlsSettings, TlsVersion};
 use axum::Router;
 use axum::http::StatusCode;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::NoDelayAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::sync::Arc;
@@ -97,17 +98,22 @@ pub async fn serve(
         .min(timeouts.idle.max(timeouts.read_header));
     let result = match tls {
         None => {
-            let mut server = axum_server::from_tcp(listener).map_err(io)?.handle(handle);
+            let mut server = axum_server::from_tcp(listener)
+                .map_err(io)?
+                .acceptor(NoDelayAcceptor)
+                .handle(handle);
             configure(server.http_builder(), header_timeout);
             server
                 .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await
         }
         Some(config) => {
-            let mut server =
-                axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(Arc::new(config)))
-                    .map_err(io)?
-                    .handle(handle);
+            let acceptor = RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(config)))
+                .acceptor(NoDelayAcceptor);
+            let mut server = axum_server::from_tcp(listener)
+                .map_err(io)?
+                .acceptor(acceptor)
+                .handle(handle);
             configure(server.http_builder(), header_timeout);
             server
                 .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())

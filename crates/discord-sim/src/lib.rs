@@ -199,6 +199,11 @@ impl SimBuilder {
         let app = rest::router(shared.clone());
         let mut shutdown = shared.shutdown.subscribe();
         let server = tokio::spawn(async move {
+            // Without TCP_NODELAY a response written in pieces waits for the client's delayed ACK
+            // (40 ms on Linux) on a reused connection; Discord's servers answer at once.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = shutdown.wait_for(|stop| *stop).await;

@@ -564,6 +564,11 @@ impl LlmSimBuilder {
             let signal = async move {
                 let _ = shutdown_rx.wait_for(|v| *v).await;
             };
+            // Without TCP_NODELAY each streamed chunk after the first waits for the client's delayed
+            // ACK (40 ms on Linux) on a reused connection; real LLM servers stream without that pause.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(signal)
                 .await

@@ -5,7 +5,8 @@
 // make one generic implementation far harder to read). Each includer defines before the `include!`:
 //
 // * `Db` (the sqlx database type) and `DbRow` (its row type);
-// * `struct Backend { pool: sqlx::Pool<Db> }` and `const KIND: DatabaseKind`;
+// * `struct Backend { pool: sqlx::Pool<Db>, .. }`, its `fn writer(&self) -> &sqlx::Pool<Db>` (the pool
+//   every write goes through) and `const KIND: DatabaseKind`;
 // * `MIGRATOR`, the embedded migrations;
 // * `ts(DateTime<Utc>)`, which turns a timestamp into the value bound for the backend's timestamp columns;
 // * `begin_write(&Pool)`, which starts a transaction that will write;
@@ -14,7 +15,7 @@
 // It is formatted with `rustfmt --edition 2024 src/backend_impl.rs` (cargo fmt does not see it).
 
 use crate::sql;
-use crate::{DatabaseKind, MigrationReport, MigrationStatus, Store, StoreError};
+use crate::{DatabaseKind, MigrationReport, MigrationStatus, Store, StoreError, Usage};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use disconcierge_core::RuntimeConfig;
@@ -406,7 +407,7 @@ impl Backend {
         &self,
         query: sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
     ) -> Result<User, StoreError> {
-        let row = query.fetch_all(&self.pool).first().await?;
+        let row = query.fetch_all(self.writer()).first().await?;
         match row {
             Some(row) => Ok(user_from_row(&row)?),
             None => Err(StoreError::NotFound("user")),
@@ -452,7 +453,7 @@ impl Store for Backend {
                 status: before,
             });
         }
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer().acquire().await?;
         // `run_direct` is `run` on a connection we keep hold of (`run` on `&mut conn` trips over a
         // higher-ranked lifetime bound in async-trait code).
         if let Err(e) = MIGRATOR.run_direct(None, &mut *conn, false).await {
@@ -478,6 +479,7 @@ impl Store for Backend {
     }
 
     async fn close(&self) {
+        self.writer().close().await;
         self.pool.close().await;
     }
 
@@ -500,7 +502,7 @@ impl Store for Backend {
             StoreError::InvalidArgument(format!("runtime configuration is not serializable: {e}"))
         })?;
         let now = Utc::now();
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self.writer()).await?;
         let query = match expected_version {
             None => sqlx::query(sql::UPSERT_RUNTIME_CONFIG),
             Some(0) => sqlx::query(sql::INSERT_RUNTIME_CONFIG),
@@ -557,7 +559,7 @@ impl Store for Backend {
             .bind(crate::username_key(username))
             .bind(password_hash)
             .bind(ts(Utc::now()))
-            .fetch_all(&self.pool)
+            .fetch_all(self.writer())
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "admin account", "admin account"))?;
@@ -593,7 +595,7 @@ impl Store for Backend {
     }
 
     async fn update_admin_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self.writer()).await?;
         let done = sqlx::query(sql::UPDATE_ADMIN_PASSWORD)
             .bind(id)
             .bind(password_hash)
@@ -615,7 +617,7 @@ impl Store for Backend {
         // Sessions go with it (ON DELETE CASCADE).
         let done = sqlx::query(sql::DELETE_ADMIN)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("admin account"));
@@ -634,7 +636,7 @@ impl Store for Backend {
             .bind(admin_id)
             .bind(ts(Utc::now()))
             .bind(ts(expires_at))
-            .fetch_all(&self.pool)
+            .fetch_all(self.writer())
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "admin session", "admin account"))?;
@@ -653,7 +655,7 @@ impl Store for Backend {
     async fn delete_admin_session(&self, token_hash: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(sql::DELETE_ADMIN_SESSION)
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -661,7 +663,7 @@ impl Store for Backend {
     async fn delete_admin_sessions_for(&self, admin_id: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(sql::DELETE_ADMIN_SESSIONS_FOR)
             .bind(admin_id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected())
     }
@@ -669,7 +671,7 @@ impl Store for Backend {
     async fn delete_expired_sessions(&self) -> Result<u64, StoreError> {
         let done = sqlx::query(sql::DELETE_EXPIRED_SESSIONS)
             .bind(ts(Utc::now()))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected())
     }
@@ -687,7 +689,7 @@ impl Store for Backend {
             .bind(username)
             .bind(global_name)
             .bind(ts(Utc::now()))
-            .fetch_all(&self.pool)
+            .fetch_all(self.writer())
             .one()
             .await?;
         Ok(user_from_row(&row)?)
@@ -800,7 +802,7 @@ impl Store for Backend {
             .bind(step.as_str())
             .bind(ts(new.created_at))
             .bind(ts_opt(finished_at))
-            .fetch_all(&self.pool)
+            .fetch_all(self.writer())
             .first()
             .await
             .map_err(|e| StoreError::from_write(e, "chat command", "user"))?;
@@ -816,6 +818,15 @@ impl Store for Backend {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
+    }
+
+    async fn queue_acknowledged(&self, interaction_id: u64) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::QUEUE_ACKNOWLEDGED)
+            .bind(id(interaction_id))
+            .bind(ts(Utc::now()))
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn chat_command_by_interaction(
@@ -847,7 +858,7 @@ impl Store for Backend {
             .bind(owner)
             .bind(ts(until))
             .bind(ts(now))
-            .fetch_all(&self.pool)
+            .fetch_all(self.writer())
             .first()
             .await?;
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
@@ -864,7 +875,7 @@ impl Store for Backend {
             .bind(owner)
             .bind(ts(until))
             .bind(ts(Utc::now()))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -882,7 +893,7 @@ impl Store for Backend {
             .bind(step.as_str())
             .bind(partial_response)
             .bind(ts(Utc::now()))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -912,7 +923,7 @@ impl Store for Backend {
             .bind(outcome.counts_toward_limit())
             .bind(opt_id(outcome.discord_message_id))
             .bind(ts(Utc::now()))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -928,7 +939,7 @@ impl Store for Backend {
             .bind(owner)
             .bind(error)
             .bind(ts(Utc::now()))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -960,7 +971,7 @@ impl Store for Backend {
             .bind(step.map(ChatCommandStep::as_str))
             .bind(ts_opt(finished_at))
             .bind(ts(now))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -968,7 +979,7 @@ impl Store for Backend {
     async fn expire_chat_commands(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query(sql::EXPIRE_CHAT_COMMANDS)
             .bind(ts(now))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected())
     }
@@ -981,7 +992,7 @@ impl Store for Backend {
         let rows = sqlx::query(sql::EXPIRE_STALE_QUEUED)
             .bind(ts(cutoff))
             .bind(ts(now))
-            .fetch_all(&self.pool)
+            .fetch_all(self.writer())
             .await?;
         rows.iter()
             .map(chat_command_from_row)
@@ -1021,34 +1032,21 @@ impl Store for Backend {
         let done = sqlx::query(sql::REQUEUE_RECEIVED)
             .bind(ts(cutoff))
             .bind(ts(now))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected())
     }
 
-    async fn count_user_commands_since(
-        &self,
-        user_id: u64,
-        since: DateTime<Utc>,
-    ) -> Result<u32, StoreError> {
-        let n: i64 = sqlx::query_scalar(sql::COUNT_USER_COMMANDS_SINCE)
+    async fn usage_since(&self, user_id: u64, since: DateTime<Utc>) -> Result<Usage, StoreError> {
+        let row = sqlx::query(sql::USAGE_SINCE)
             .bind(id(user_id))
             .bind(ts(since))
             .fetch_one(&self.pool)
             .await?;
-        Ok(count_to_u32(n))
-    }
-
-    async fn oldest_counted_command_since(
-        &self,
-        user_id: u64,
-        since: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(sqlx::query_scalar(sql::OLDEST_COUNTED_COMMAND_SINCE)
-            .bind(id(user_id))
-            .bind(ts(since))
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(Usage {
+            counted: count_to_u32(row.try_get("counted")?),
+            oldest: row.try_get("oldest")?,
+        })
     }
 
     async fn recent_exchanges(
@@ -1103,9 +1101,30 @@ impl Store for Backend {
             .bind(opt_id(log.channel_id))
             .bind(Json(&log.payload))
             .bind(ts(log.received_at))
-            .fetch_all(&self.pool)
+            .fetch_all(self.writer())
             .one()
             .await?)
+    }
+
+    async fn insert_interaction_logs(&self, logs: &[InteractionLog]) -> Result<(), StoreError> {
+        // At most this many rows per statement: 7 parameters each stays far below SQLite's limit.
+        for chunk in logs.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "INSERT INTO interaction_logs (interaction_id, interaction_type, user_id, guild_id, \
+                 channel_id, payload, received_at) ",
+            );
+            q.push_values(chunk, |mut row, log| {
+                row.push_bind(id(log.interaction_id))
+                    .push_bind(&log.interaction_type)
+                    .push_bind(opt_id(log.user_id))
+                    .push_bind(opt_id(log.guild_id))
+                    .push_bind(opt_id(log.channel_id))
+                    .push_bind(Json(&log.payload))
+                    .push_bind(ts(log.received_at));
+            });
+            q.build().execute(self.writer()).await?;
+        }
+        Ok(())
     }
 
     async fn insert_discord_message(&self, message: &DiscordMessage) -> Result<i64, StoreError> {
@@ -1118,7 +1137,7 @@ impl Store for Backend {
             .bind(&message.content)
             .bind(message.payload.as_ref().map(Json))
             .bind(ts(message.created_at))
-            .fetch_all(&self.pool)
+            .fetch_all(self.writer())
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "discord message", "chat command"))
@@ -1151,7 +1170,7 @@ impl Store for Backend {
             .bind(prompt)
             .bind(completion)
             .bind(total)
-            .fetch_all(&self.pool)
+            .fetch_all(self.writer())
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "LLM call log", "chat command"))
@@ -1164,7 +1183,7 @@ impl Store for Backend {
             .bind(opt_id(clear.guild_id))
             .bind(opt_id(clear.channel_id))
             .bind(ts(clear.created_at))
-            .fetch_all(&self.pool)
+            .fetch_all(self.writer())
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "clear command", "user"))
@@ -1184,7 +1203,7 @@ impl Store for Backend {
             .bind(feedback.kind.as_str())
             .bind(feedback.detail.as_deref())
             .bind(ts(feedback.created_at))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(|e| StoreError::from_write(e, "feedback", "chat command"))?;
         Ok(done.rows_affected() > 0)

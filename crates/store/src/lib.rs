@@ -152,6 +152,15 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError
     })
 }
 
+/// A user's usage in a limit window (see [`Store::usage_since`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Commands that count toward the limit.
+    pub counted: u32,
+    /// When the oldest of them was created.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
 /// What [`Store::migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {
@@ -394,6 +403,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn chat_command(&self, id: i64) -> Result<Option<ChatCommand>, StoreError>;
 
+    /// The acknowledged command of an interaction, `received` until now, becomes `queued`; false when
+    /// there is no such command in `received` (admission already settled it, or it is a redelivery).
+    async fn queue_acknowledged(&self, interaction_id: u64) -> Result<bool, StoreError>;
+
     async fn chat_command_by_interaction(
         &self,
         interaction_id: u64,
@@ -499,21 +512,10 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
 
-    /// How many of a user's commands created at or after `since` count toward the limit (consumed
-    /// tokens). With `since = now - 6h` this is the user's current usage.
-    async fn count_user_commands_since(
-        &self,
-        user_id: u64,
-        since: DateTime<Utc>,
-    ) -> Result<u32, StoreError>;
-
-    /// When the oldest command counting toward the limit in the window starting at `since` was created:
-    /// the user gets a command back 6 h after it.
-    async fn oldest_counted_command_since(
-        &self,
-        user_id: u64,
-        since: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// The user's usage in the window starting at `since` (with `since = now - 6h`, their current usage):
+    /// how many of their commands created then or later count toward the limit (consumed tokens), and
+    /// when the oldest of those was created (the user gets a command back 6 h after it).
+    async fn usage_since(&self, user_id: u64, since: DateTime<Utc>) -> Result<Usage, StoreError>;
 
     /// The user's latest answered exchanges (prompt, answer) since `since`, newest first, at most `limit`,
     /// leaving out `except` (the command being answered): the conversation history for providers without
@@ -544,6 +546,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns the new row's id.
     async fn insert_interaction_log(&self, log: &InteractionLog) -> Result<i64, StoreError>;
+
+    /// Several at once, in one statement (the interaction logger batches what arrives together).
+    async fn insert_interaction_logs(&self, logs: &[InteractionLog]) -> Result<(), StoreError>;
 
     /// Returns the new row's id.
     async fn insert_discord_message(&self, message: &DiscordMessage) -> Result<i64, StoreError>;

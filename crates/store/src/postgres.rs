@@ -83,6 +83,11 @@ impl Backend {
         Ok(Backend { pool })
     }
 
+    /// PostgreSQL runs concurrent writers itself: writes share the one pool.
+    fn writer(&self) -> &sqlx::Pool<Db> {
+        &self.pool
+    }
+
     #[cfg(test)]
     pub(crate) fn pool(&self) -> &sqlx::Pool<Db> {
         &self.pool

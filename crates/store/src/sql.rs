@@ -152,6 +152,10 @@ pub(crate) const REQUEUE_CHAT_COMMAND: &str = "\
         lease_owner = NULL, lease_expires_at = NULL, updated_at = $4 \
     WHERE id = $1 AND lease_owner = $2 AND state = 'in_progress'";
 
+pub(crate) const QUEUE_ACKNOWLEDGED: &str = "\
+    UPDATE chat_commands SET state = 'queued', step = 'enqueued', updated_at = $2 \
+    WHERE interaction_id = $1 AND state = 'received'";
+
 pub(crate) const TRANSITION_CHAT_COMMAND: &str = "\
     UPDATE chat_commands SET state = $3, step = COALESCE($4, step), \
         finished_at = COALESCE($5, finished_at), updated_at = $6 \
@@ -193,12 +197,9 @@ pub(crate) const REQUEUE_RECEIVED: &str = "\
     UPDATE chat_commands SET state = 'queued', updated_at = $2 \
     WHERE state = 'received' AND created_at < $1 AND token_expires_at > $2";
 
-pub(crate) const COUNT_USER_COMMANDS_SINCE: &str = "\
-    SELECT COUNT(*) FROM chat_commands WHERE user_id = $1 AND usage_counted AND created_at >= $2";
-
-pub(crate) const OLDEST_COUNTED_COMMAND_SINCE: &str = "\
-    SELECT created_at FROM chat_commands WHERE user_id = $1 AND usage_counted AND created_at >= $2 \
-    ORDER BY created_at LIMIT 1";
+pub(crate) const USAGE_SINCE: &str = "\
+    SELECT COUNT(*) AS counted, MIN(created_at) AS oldest FROM chat_commands \
+    WHERE user_id = $1 AND usage_counted AND created_at >= $2";
 
 /// Answered exchanges of a user, newest first. `usage_counted` (true for every answer that consumed tokens)
 /// lets the per-user usage-window index serve it.
@@ -262,8 +263,7 @@ pub(crate) const FEEDBACK_FOR_COMMAND: &str =
 /// Hot-path queries whose plans the backends' tests check, with the table they must not scan.
 #[cfg(test)]
 pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
-    (COUNT_USER_COMMANDS_SINCE, "chat_commands"),
-    (OLDEST_COUNTED_COMMAND_SINCE, "chat_commands"),
+    (USAGE_SINCE, "chat_commands"),
     (USER_IN_FLIGHT, "chat_commands"),
     (RECENT_EXCHANGES, "chat_commands"),
     (WAITING_COUNT, "chat_commands"),
@@ -271,6 +271,7 @@ pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (QUEUED_COUNT, "chat_commands"),
     (EXPIRE_CHAT_COMMANDS, "chat_commands"),
     (CHAT_COMMAND_BY_INTERACTION, "chat_commands"),
+    (QUEUE_ACKNOWLEDGED, "chat_commands"),
     (CHAT_COMMAND_BY_MESSAGE, "chat_commands"),
     (FEEDBACK_COUNTS, "user_feedback"),
     (ADMIN_SESSION, "admin_sessions"),
@@ -295,6 +296,7 @@ mod tests {
             super::QUEUED_COUNT,
             super::REQUEUE_CHAT_COMMAND,
             super::FINISH_CHAT_COMMAND,
+            super::QUEUE_ACKNOWLEDGED,
         ]
         .concat();
         let mut rest = all.as_str();

@@ -53,7 +53,13 @@ async fn begin_write(pool: &sqlx::Pool<Db>) -> Result<sqlx::Transaction<'static,
 
 /// A store on a SQLite file.
 pub(crate) struct Backend {
+    /// Reads (WAL readers never wait for the writer).
     pool: sqlx::Pool<Db>,
+    /// Every write, on one connection. SQLite has one writer at a time anyway; when several connections
+    /// compete for it, the losers sleep in SQLite's busy handler (1, 2, 5, 10 … 100 ms between tries), so
+    /// under load a write could wait far longer than the writes ahead of it take. Queued here instead,
+    /// writes run back to back in arrival order (sqlx's pool hands out connections fairly).
+    writer: sqlx::Pool<Db>,
 }
 
 impl Backend {
@@ -98,19 +104,30 @@ impl Backend {
             })?;
         }
 
-        let pool = SqlitePoolOptions::new()
-            .max_connections(opts.max_connections.clamp(1, crate::SQLITE_MAX_CONNECTIONS))
-            .acquire_timeout(Duration::from_secs(30))
+        let pool_options = |max: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30))
+                // A connection to a local file cannot drop the way a network one can: testing it on every
+                // acquire would cost a round trip to its thread per query for nothing.
+                .test_before_acquire(false)
+        };
+        let hint = "check that the path is right, that the directory is writable by this user, and \
+                    that the file is a SQLite database";
+        // The writer first: it creates the file and switches it to WAL before readers open it.
+        let writer = pool_options(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| fail(hint, e))?;
+        let pool = pool_options(opts.max_connections.clamp(1, crate::SQLITE_MAX_CONNECTIONS))
             .connect_with(options)
             .await
-            .map_err(|e| {
-                fail(
-                    "check that the path is right, that the directory is writable by this user, and \
-                     that the file is a SQLite database",
-                    e,
-                )
-            })?;
-        Ok(Backend { pool })
+            .map_err(|e| fail(hint, e))?;
+        Ok(Backend { pool, writer })
+    }
+
+    fn writer(&self) -> &sqlx::Pool<Db> {
+        &self.writer
     }
 
     #[cfg(test)]

@@ -59,6 +59,7 @@ both!(
     stale_queued_commands_expire_and_come_back,
     oldest_queued_prefers_non_priority_when_asked,
     received_commands_are_requeued_while_their_token_lives,
+    an_acknowledged_command_is_queued_once,
     feedback_one_vote_per_kind_except_other,
     logs_are_inserted,
     a_reply_finds_the_command_of_the_answer,
@@ -1129,31 +1130,25 @@ async fn usage_window_counts_only_consumed_commands(kind: DatabaseKind) {
         .unwrap();
 
     let since = now - hours(6);
-    assert_eq!(store.count_user_commands_since(1, since).await.unwrap(), 2);
-    assert_eq!(store.count_user_commands_since(2, since).await.unwrap(), 1);
-    assert_eq!(store.count_user_commands_since(3, since).await.unwrap(), 0);
+    let usage = |counted, oldest| disconcierge_store::Usage { counted, oldest };
     assert_eq!(
-        store
-            .count_user_commands_since(1, now - hours(8))
-            .await
-            .unwrap(),
-        3
+        store.usage_since(1, since).await.unwrap(),
+        usage(2, Some(now - hours(5)))
     );
     assert_eq!(
-        store.oldest_counted_command_since(1, since).await.unwrap(),
-        Some(now - hours(5))
+        store.usage_since(2, since).await.unwrap(),
+        usage(1, Some(now - mins(10)))
     );
+    assert_eq!(store.usage_since(3, since).await.unwrap(), usage(0, None));
     assert_eq!(
-        store.oldest_counted_command_since(1, now).await.unwrap(),
-        None
+        store.usage_since(1, now - hours(8)).await.unwrap(),
+        usage(3, Some(now - hours(7)))
     );
+    assert_eq!(store.usage_since(1, now).await.unwrap(), usage(0, None));
     // Exactly at the boundary counts.
     assert_eq!(
-        store
-            .count_user_commands_since(1, now - mins(30))
-            .await
-            .unwrap(),
-        1
+        store.usage_since(1, now - mins(30)).await.unwrap(),
+        usage(1, Some(now - mins(30)))
     );
 }
 
@@ -1265,6 +1260,33 @@ async fn logs_are_inserted(kind: DatabaseKind) {
         .await
         .unwrap();
     assert!(second_log > log_id);
+    // A batch, in one statement: every row lands with its own values.
+    let batch: Vec<InteractionLog> = (0..1200u64)
+        .map(|i| InteractionLog {
+            interaction_id: 10_000 + i,
+            interaction_type: "application_command".into(),
+            user_id: Some(i),
+            guild_id: (i % 2 == 0).then_some(77),
+            channel_id: None,
+            payload: serde_json::json!({"n": i}),
+            received_at: now,
+        })
+        .collect();
+    store.insert_interaction_logs(&batch).await.unwrap();
+    store.insert_interaction_logs(&[]).await.unwrap();
+    assert_eq!(
+        db.scalar_i64(
+            "SELECT COUNT(*) FROM interaction_logs WHERE interaction_id >= 10000 \
+             AND interaction_id = user_id + 10000"
+        )
+        .await,
+        1200
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM interaction_logs WHERE guild_id = 77")
+            .await,
+        600
+    );
     assert_eq!(
         db.scalar_i64(&format!(
             "SELECT COUNT(*) FROM interaction_logs WHERE id = {log_id} AND interaction_id = {} \
@@ -1538,6 +1560,35 @@ async fn received_commands_are_requeued_while_their_token_lives(kind: DatabaseKi
         state(just_now.id).await,
         ChatCommandState::Received,
         "still being acknowledged"
+    );
+}
+
+async fn an_acknowledged_command_is_queued_once(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    let mut new = new_command(41, 1, now);
+    new.state = ChatCommandState::Received;
+    let received = store.insert_chat_command(new).await.unwrap();
+    let mut new = new_command(42, 1, now);
+    new.state = ChatCommandState::RateLimited;
+    let refused = store.insert_chat_command(new).await.unwrap();
+
+    assert!(store.queue_acknowledged(41).await.unwrap());
+    let queued = store.chat_command(received.id).await.unwrap().unwrap();
+    assert_eq!(queued.state, ChatCommandState::Queued);
+    assert_eq!(queued.step, ChatCommandStep::Enqueued);
+    // A second acknowledgement (a redelivery) changes nothing; nor does one of a settled command or of
+    // an unknown interaction.
+    assert!(!store.queue_acknowledged(41).await.unwrap());
+    assert!(!store.queue_acknowledged(42).await.unwrap());
+    assert!(!store.queue_acknowledged(43).await.unwrap());
+    assert_eq!(
+        store.chat_command(refused.id).await.unwrap().unwrap().state,
+        ChatCommandState::RateLimited
     );
 }
 

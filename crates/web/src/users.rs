@@ -61,20 +61,17 @@ pub struct UserView {
 async fn user_view(state: &WebState, user: &User) -> Result<UserView, StoreError> {
     let now = Utc::now();
     let since = Allowance::window_start(now);
-    let used = state
-        .store()
-        .count_user_commands_since(user.discord_id, since)
-        .await?;
-    let oldest = state
-        .store()
-        .oldest_counted_command_since(user.discord_id, since)
-        .await?;
+    let usage = state.store().usage_since(user.discord_id, since).await?;
     let default_limit = state
         .control()
         .runtime_config()
         .config
         .user_chat_command_limit_6h;
-    let allowance = Allowance::new(used, user.limit_override.unwrap_or(default_limit), oldest);
+    let allowance = Allowance::new(
+        usage.counted,
+        user.limit_override.unwrap_or(default_limit),
+        usage.oldest,
+    );
     Ok(UserView {
         discord_id: user.discord_id.to_string(),
         username: user.username.clone(),
