@@ -58,22 +58,85 @@ pub struct Chat {
     pub acks: AcksInProgress,
 }
 
-/// Acknowledgements before answers. Discord forgets an interaction not acknowledged within 3 s, while a
-/// queued command can wait (up to `DC_QUEUE_MAX_AGE`, its user seeing "thinking…"). Both share the CPU
-/// and the database, so under a burst the workers hold back — they finish the answer they are writing but
-/// claim no new command until no acknowledgement is in progress. Unloaded, the count is almost always
-/// zero and answers start at once.
+/// Acknowledgements before answers, and none later than Discord allows.
+///
+/// Discord forgets an interaction not acknowledged within 3 s, while a queued command can wait (up to
+/// `DC_QUEUE_MAX_AGE`, its user seeing "thinking…"). Both share the CPU and the database, so under a burst
+/// the workers hold back — they finish the answer they are writing but claim no new command until no
+/// acknowledgement is in progress. Unloaded, none is in progress almost all the time and answers start at
+/// once.
+///
+/// Past what the machine can record in time, a new `/chat` is refused at once with the queue-full message
+/// instead of joining a backlog it would leave too late (the user would see "the application did not
+/// respond" and the command would be lost). A newcomer's wait is predicted from the backlog and the rate
+/// at which acknowledgements complete (Little's law: wait = backlog / rate); the age of the oldest one in
+/// progress backs that up when nothing completes at all.
 #[derive(Default)]
 pub struct AcksInProgress {
-    count: std::sync::atomic::AtomicUsize,
+    backlog: std::sync::Mutex<Backlog>,
     none_left: Notify,
+    /// Commands refused because acknowledgements were falling behind.
+    pub shed: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Default)]
+struct Backlog {
+    /// Start of each acknowledgement in progress, by a sequence number (so the first is the oldest).
+    started: std::collections::BTreeMap<u64, tokio::time::Instant>,
+    next: u64,
+    /// Completions counted since `window_start`, and the rate (per second) of the last full window.
+    window_start: Option<tokio::time::Instant>,
+    completed: u32,
+    rate: f64,
+}
+
+/// New commands are refused when their acknowledgement is predicted to take this long or more.
+pub const WAIT_BUDGET: Duration = Duration::from_secs(1);
+/// ... or when the oldest acknowledgement in progress is this old (nothing is completing).
+pub const STALL_BUDGET: Duration = Duration::from_secs(2);
+/// A backlog this small is never a reason to refuse (the rate of a few is noise).
+const MIN_BACKLOG: usize = 32;
+/// How often the completion rate is measured.
+const RATE_WINDOW: Duration = Duration::from_millis(250);
+
+impl Backlog {
+    fn roll(&mut self, now: tokio::time::Instant) {
+        let start = *self.window_start.get_or_insert(now);
+        let elapsed = now - start;
+        if elapsed >= RATE_WINDOW {
+            self.rate = f64::from(self.completed) / elapsed.as_secs_f64();
+            self.completed = 0;
+            self.window_start = Some(now);
+        }
+    }
 }
 
 impl AcksInProgress {
     /// Counts one acknowledgement until the guard is dropped.
     fn start(&self) -> AckGuard<'_> {
-        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        AckGuard(self)
+        let mut backlog = self.backlog.lock().expect("acks lock");
+        let seq = backlog.next;
+        backlog.next += 1;
+        let now = tokio::time::Instant::now();
+        backlog.started.insert(seq, now);
+        backlog.roll(now);
+        AckGuard(self, seq)
+    }
+
+    /// Whether a new acknowledgement would come too late (see the type's documentation).
+    fn behind(&self) -> bool {
+        let mut backlog = self.backlog.lock().expect("acks lock");
+        let now = tokio::time::Instant::now();
+        backlog.roll(now);
+        let Some((_, &oldest)) = backlog.started.first_key_value() else {
+            return false;
+        };
+        if now - oldest >= STALL_BUDGET {
+            return true;
+        }
+        let waiting = backlog.started.len();
+        waiting >= MIN_BACKLOG
+            && waiting as f64 >= backlog.rate.max(1.0) * WAIT_BUDGET.as_secs_f64()
     }
 
     /// Resolves once no acknowledgement is in progress.
@@ -82,7 +145,7 @@ impl AcksInProgress {
             let notified = self.none_left.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            if self.backlog.lock().expect("acks lock").started.is_empty() {
                 return;
             }
             notified.await;
@@ -90,16 +153,15 @@ impl AcksInProgress {
     }
 }
 
-struct AckGuard<'a>(&'a AcksInProgress);
+struct AckGuard<'a>(&'a AcksInProgress, u64);
 
 impl Drop for AckGuard<'_> {
     fn drop(&mut self) {
-        if self
-            .0
-            .count
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
-            == 1
-        {
+        let mut backlog = self.0.backlog.lock().expect("acks lock");
+        backlog.started.remove(&self.1);
+        backlog.completed += 1;
+        backlog.roll(tokio::time::Instant::now());
+        if backlog.started.is_empty() {
             self.0.none_left.notify_waiters();
         }
     }
@@ -123,8 +185,25 @@ impl AdmissionLocks {
 #[async_trait::async_trait]
 impl Bot for Chat {
     async fn on_interaction(&self, incoming: Incoming) -> Ack {
-        let _acknowledging = self.acks.start();
+        // A refusal is decided before counting: refusals are instant, and counting them would make the
+        // completion rate look far better than the rate at which commands are recorded.
+        let refuse = matches!(incoming, Incoming::Chat { .. }) && self.acks.behind();
+        let _acknowledging = (!refuse).then(|| self.acks.start());
         match incoming {
+            Incoming::Chat { invocation, .. } if refuse => {
+                let total = self
+                    .acks
+                    .shed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    + 1;
+                tracing::warn!(
+                    interaction = invocation.interaction_id,
+                    shed_so_far = total,
+                    "refused a chat command: acknowledgements are falling behind (its own would take over {WAIT_BUDGET:?})"
+                );
+                let config = &self.runtime.current().config;
+                message(&config.discord_queue_full_message)
+            }
             Incoming::Chat {
                 invocation,
                 prompt,
@@ -937,7 +1016,7 @@ async fn show_progress(discord: Discord, token: String, mut text: watch::Receive
 
 #[cfg(test)]
 mod tests {
-    use super::AcksInProgress;
+    use super::{AcksInProgress, MIN_BACKLOG, STALL_BUDGET};
     use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
@@ -947,22 +1026,56 @@ mod tests {
         tokio::time::timeout(Duration::from_millis(1), acks.none())
             .await
             .expect("no acknowledgement in progress");
-
         let first = acks.start();
         let second = acks.start();
         let waiter = tokio::spawn({
             let acks = acks.clone();
             async move { acks.none().await }
         });
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!waiter.is_finished(), "two in progress");
         drop(first);
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!waiter.is_finished(), "one still in progress");
         drop(second);
         tokio::time::timeout(Duration::from_millis(1), waiter)
             .await
             .expect("released when the last one ends")
             .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backlog_longer_than_the_budget_is_refused() {
+        let acks = AcksInProgress::default();
+        let tick = Duration::from_millis(5);
+        // Steady: 200 acknowledgements a second, each done in 5 ms.
+        for _ in 0..100 {
+            let ack = acks.start();
+            tokio::time::sleep(tick).await;
+            drop(ack);
+            assert!(!acks.behind());
+        }
+        // A burst: at 200 a second, a backlog of 150 clears in 0.75 s — admitted…
+        let mut burst: Vec<_> = (0..150).map(|_| acks.start()).collect();
+        assert!(!acks.behind(), "0.75 s predicted");
+        // … one of 200 would take 1 s: refused.
+        burst.extend((0..50).map(|_| acks.start()));
+        assert!(acks.behind(), "1 s predicted");
+        // The backlog drains at the same rate; under the budget again, commands are admitted.
+        while burst.len() > 150 {
+            tokio::time::sleep(tick).await;
+            burst.remove(0);
+        }
+        assert!(!acks.behind());
+        // Nothing completes for 2 s: refused whatever the last rate said.
+        tokio::time::sleep(STALL_BUDGET).await;
+        assert!(acks.behind(), "stalled");
+        burst.clear();
+        assert!(!acks.behind(), "nothing in progress");
+        // A small backlog is never refused, however slow.
+        let few: Vec<_> = (0..MIN_BACKLOG - 1).map(|_| acks.start()).collect();
+        tokio::time::sleep(STALL_BUDGET / 2).await;
+        assert!(!acks.behind());
+        drop(few);
     }
 }
