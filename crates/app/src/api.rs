@@ -27,16 +27,63 @@ pub struct ApiState {
     pub instance_id: String,
 }
 
-/// Health, readiness and metrics, plus the admin interface and JSON API (`web`).
-pub fn router(state: ApiState, web: disconcierge_web::WebState) -> Router {
-    Router::new()
+/// Health, readiness and metrics, plus the admin interface and JSON API (`web`), with CORS as configured.
+pub fn router(
+    state: ApiState,
+    web: disconcierge_web::WebState,
+    cors: &crate::settings::CorsSettings,
+) -> Router {
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state.clone())
         .merge(disconcierge_web::router(web))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(state, count_requests))
+        .layer(axum::middleware::from_fn_with_state(state, count_requests));
+    match cors_layer(cors) {
+        Some(layer) => router.layer(layer),
+        None => router,
+    }
+}
+
+/// The CORS layer for `DC_API_CORS_*`; none when no origin is allowed (browsers then refuse every
+/// cross-origin call, the safe default). The settings were validated when read, so nothing here can
+/// panic in tower-http's checks.
+pub fn cors_layer(c: &crate::settings::CorsSettings) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if c.allow_origins.is_empty() {
+        return None;
+    }
+    let origins = if c.allow_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            c.allow_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    let methods: Vec<Method> = c
+        .allow_methods
+        .iter()
+        .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
+        .collect();
+    let names = |list: &[String]| -> Vec<HeaderName> {
+        list.iter()
+            .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+            .collect()
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods(methods)
+            .allow_headers(names(&c.allow_headers))
+            .expose_headers(names(&c.expose_headers))
+            .allow_credentials(c.allow_credentials)
+            .max_age(c.max_age),
+    )
 }
 
 /// Counts every answered request by route template (never the raw path, which would let a client create
@@ -188,4 +235,88 @@ async fn not_found() -> (StatusCode, Json<serde_json::Value>) {
         StatusCode::NOT_FOUND,
         Json(serde_json::json!({"error": "not_found", "message": "no such page or endpoint"})),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cors_layer;
+    use crate::settings::CorsSettings;
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode, header};
+    use std::time::Duration;
+    use tower::ServiceExt as _;
+
+    fn settings(origins: &[&str]) -> CorsSettings {
+        CorsSettings {
+            allow_origins: origins.iter().map(|o| o.to_string()).collect(),
+            allow_methods: vec!["GET".into(), "PUT".into()],
+            allow_headers: vec!["Content-Type".into(), "X-CSRF-Token".into()],
+            expose_headers: vec!["Location".into()],
+            allow_credentials: true,
+            max_age: Duration::from_secs(600),
+        }
+    }
+
+    async fn preflight(cors: &CorsSettings, origin: &str) -> axum::http::Response<Body> {
+        let app = axum::Router::new().route("/api/me", axum::routing::get(|| async { "me" }));
+        let app = match cors_layer(cors) {
+            Some(layer) => app.layer(layer),
+            None => app,
+        };
+        app.oneshot(
+            Request::builder()
+                .method(Method::OPTIONS)
+                .uri("/api/me")
+                .header(header::ORIGIN, origin)
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
+                .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "x-csrf-token")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_listed_origins_get_cors_headers() {
+        let cors = settings(&["https://admin.example.com"]);
+        let allowed = preflight(&cors, "https://admin.example.com").await;
+        assert_eq!(allowed.status(), StatusCode::OK);
+        let h = allowed.headers();
+        assert_eq!(
+            h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://admin.example.com"
+        );
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+        assert_eq!(h[header::ACCESS_CONTROL_MAX_AGE], "600");
+        assert!(
+            h[header::ACCESS_CONTROL_ALLOW_METHODS]
+                .to_str()
+                .unwrap()
+                .contains("PUT")
+        );
+        assert!(
+            h[header::ACCESS_CONTROL_ALLOW_HEADERS]
+                .to_str()
+                .unwrap()
+                .to_ascii_lowercase()
+                .contains("x-csrf-token")
+        );
+
+        let other = preflight(&cors, "https://evil.example").await;
+        assert!(
+            other
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none()
+        );
+        // No origin configured: no CORS at all.
+        assert!(cors_layer(&settings(&[])).is_none());
+        let none = preflight(&settings(&[]), "https://admin.example.com").await;
+        assert!(
+            none.headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none()
+        );
+    }
 }

@@ -346,7 +346,7 @@ impl Application {
         let api = tokio::spawn(server::serve(
             "API",
             self.api_listener,
-            api::router(state, web),
+            api::router(state, web, &self.settings.api.cors),
             self.api_tls,
             self.settings.api.timeouts.clone(),
             cancel.clone(),

@@ -358,6 +358,23 @@ pub struct AdminSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A bearer token for the JSON API, as stored (the token itself never is: only its hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: i64,
+    /// The admin who created it; the token acts as this admin.
+    pub admin_id: i64,
+    /// What it is for, as its creator wrote it.
+    pub name: String,
+    #[serde(skip)]
+    pub token_hash: String,
+    /// The token's first characters, to recognise it.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
 /// Any interaction received from Discord, kept for auditing and debugging.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InteractionLog {
@@ -441,6 +458,15 @@ pub struct ChatCommandFilter {
     pub created_from: Option<DateTime<Utc>>,
     /// Created strictly before.
     pub created_before: Option<DateTime<Utc>>,
+    /// Only ids below this one (the keyset cursor).
+    pub before_id: Option<i64>,
+}
+
+/// Filters of the admin list of feedback (all optional), newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedbackFilter {
+    pub kind: Option<FeedbackKind>,
+    pub user_id: Option<u64>,
     /// Only ids below this one (the keyset cursor).
     pub before_id: Option<i64>,
 }

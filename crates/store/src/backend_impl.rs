@@ -20,10 +20,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
-    AdminAccount, AdminSession, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
-    ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackKind, InteractionLog,
-    LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry, StoredFeedback, StoredLlmCall,
-    StoredRuntimeConfig, TokenUsage, UnknownVariant, User, UserFeedback, UserFilter, UserSort,
+    AdminAccount, AdminSession, ApiToken, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
+    ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackFilter, FeedbackKind,
+    InteractionLog, LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry, StoredFeedback,
+    StoredLlmCall, StoredRuntimeConfig, TokenUsage, UnknownVariant, User, UserFeedback, UserFilter,
+    UserSort,
 };
 use sqlx::Row as _;
 use sqlx::types::Json;
@@ -286,6 +287,24 @@ fn list_chat_commands_query(filter: &ChatCommandFilter, limit: u32) -> sqlx::Que
     q
 }
 
+/// The admin list of feedback, newest first; each filter has its index (`user_feedback_user`,
+/// `user_feedback_kind`).
+fn list_feedback_query(filter: &FeedbackFilter, limit: u32) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new("SELECT * FROM user_feedback WHERE 1 = 1");
+    if let Some(user) = filter.user_id {
+        q.push(" AND user_id = ").push_bind(id(user));
+    }
+    if let Some(kind) = filter.kind {
+        q.push(" AND kind = ").push_bind(kind.as_str());
+    }
+    if let Some(before_id) = filter.before_id {
+        q.push(" AND id < ").push_bind(before_id);
+    }
+    q.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    q
+}
+
 /// The admin list of users. Search is a case-insensitive substring of the username or display name (a
 /// scan of the users table, which holds people, not messages), or an exact id; pages are keyset on the
 /// sort key and the id (indexes of migration 0004).
@@ -361,6 +380,19 @@ fn session_from_row(row: &DbRow) -> Result<AdminSession, sqlx::Error> {
         admin_id: row.try_get("admin_id")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
+    })
+}
+
+fn api_token_from_row(row: &DbRow) -> Result<ApiToken, sqlx::Error> {
+    Ok(ApiToken {
+        id: row.try_get("id")?,
+        admin_id: row.try_get("admin_id")?,
+        name: row.try_get("name")?,
+        token_hash: row.try_get("token_hash")?,
+        prefix: row.try_get("prefix")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        last_used_at: row.try_get("last_used_at")?,
     })
 }
 
@@ -666,6 +698,64 @@ impl Store for Backend {
             .execute(self.writer())
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn create_api_token(
+        &self,
+        admin_id: i64,
+        name: &str,
+        token_hash: &str,
+        prefix: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<ApiToken, StoreError> {
+        let row = sqlx::query(sql::INSERT_API_TOKEN)
+            .bind(admin_id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(prefix)
+            .bind(ts(Utc::now()))
+            .bind(ts_opt(expires_at))
+            .fetch_all(self.writer())
+            .one()
+            .await
+            .map_err(|e| StoreError::from_write(e, "API token", "admin account"))?;
+        Ok(api_token_from_row(&row)?)
+    }
+
+    async fn api_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {
+        let row = sqlx::query(sql::API_TOKEN_BY_HASH)
+            .bind(token_hash)
+            .bind(ts(Utc::now()))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(api_token_from_row).transpose()?)
+    }
+
+    async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        let rows = sqlx::query(sql::LIST_API_TOKENS)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(api_token_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn delete_api_token(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::DELETE_API_TOKEN)
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(sql::TOUCH_API_TOKEN)
+            .bind(id)
+            .bind(ts(at))
+            .execute(self.writer())
+            .await?;
+        Ok(())
     }
 
     async fn delete_expired_sessions(&self) -> Result<u64, StoreError> {
@@ -1207,6 +1297,19 @@ impl Store for Backend {
             .await
             .map_err(|e| StoreError::from_write(e, "feedback", "chat command"))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_feedback(
+        &self,
+        filter: &FeedbackFilter,
+        limit: u32,
+    ) -> Result<Vec<StoredFeedback>, StoreError> {
+        let mut q = list_feedback_query(filter, limit);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(feedback_from_row)
+            .collect::<Result<_, _>>()?)
     }
 
     async fn llm_calls_for_command(

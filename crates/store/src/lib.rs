@@ -26,10 +26,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
-    AdminAccount, AdminSession, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
-    ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackKind, InteractionLog,
-    LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry, StoredFeedback, StoredLlmCall,
-    StoredRuntimeConfig, User, UserFeedback, UserFilter,
+    AdminAccount, AdminSession, ApiToken, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
+    ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackFilter, FeedbackKind,
+    InteractionLog, LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry, StoredFeedback,
+    StoredLlmCall, StoredRuntimeConfig, User, UserFeedback, UserFilter,
 };
 use disconcierge_core::secret::redact_url;
 use std::collections::BTreeMap;
@@ -347,6 +347,28 @@ pub trait Store: Send + Sync + 'static {
     /// Logs an admin out everywhere. Returns how many sessions were removed.
     async fn delete_admin_sessions_for(&self, admin_id: i64) -> Result<u64, StoreError>;
 
+    /// Stores a new API token (its hash); `NotFound` when the admin does not exist.
+    async fn create_api_token(
+        &self,
+        admin_id: i64,
+        name: &str,
+        token_hash: &str,
+        prefix: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<ApiToken, StoreError>;
+
+    /// The unexpired token with this hash.
+    async fn api_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Every token, newest first (expired ones too, so they can be seen and removed).
+    async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Revokes a token; false when there was none with this id.
+    async fn delete_api_token(&self, id: i64) -> Result<bool, StoreError>;
+
+    /// Records that a token was used at `at`.
+    async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// Removes expired sessions (housekeeping). Returns how many were removed.
     async fn delete_expired_sessions(&self) -> Result<u64, StoreError>;
 
@@ -572,6 +594,13 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user_feedback(&self, feedback: &UserFeedback) -> Result<bool, StoreError>;
 
     /// Every LLM call made for one chat command, oldest first.
+    /// Feedback matching `filter`, newest first, at most `limit` (each filter served by an index).
+    async fn list_feedback(
+        &self,
+        filter: &FeedbackFilter,
+        limit: u32,
+    ) -> Result<Vec<StoredFeedback>, StoreError>;
+
     async fn llm_calls_for_command(
         &self,
         chat_command_id: i64,

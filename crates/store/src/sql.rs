@@ -77,6 +77,20 @@ pub(crate) const DELETE_ADMIN_SESSION: &str = "DELETE FROM admin_sessions WHERE 
 
 pub(crate) const DELETE_ADMIN_SESSIONS_FOR: &str = "DELETE FROM admin_sessions WHERE admin_id = $1";
 
+pub(crate) const INSERT_API_TOKEN: &str = "\
+    INSERT INTO api_tokens (admin_id, name, token_hash, prefix, created_at, expires_at) \
+    VALUES ($1, $2, $3, $4, $5, $6) RETURNING *";
+
+/// A token that has not expired (`$2`: now).
+pub(crate) const API_TOKEN_BY_HASH: &str = "\
+    SELECT * FROM api_tokens WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > $2)";
+
+pub(crate) const LIST_API_TOKENS: &str = "SELECT * FROM api_tokens ORDER BY id DESC";
+
+pub(crate) const DELETE_API_TOKEN: &str = "DELETE FROM api_tokens WHERE id = $1";
+
+pub(crate) const TOUCH_API_TOKEN: &str = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
+
 pub(crate) const DELETE_EXPIRED_SESSIONS: &str =
     "DELETE FROM admin_sessions WHERE expires_at <= $1";
 
@@ -275,6 +289,7 @@ pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (CHAT_COMMAND_BY_MESSAGE, "chat_commands"),
     (FEEDBACK_COUNTS, "user_feedback"),
     (ADMIN_SESSION, "admin_sessions"),
+    (API_TOKEN_BY_HASH, "api_tokens"),
     (ADMIN_BY_USERNAME, "admin_accounts"),
     (LAST_CLEAR_COMMAND, "clear_commands"),
     (LLM_CALLS_FOR_COMMAND, "llm_call_logs"),

@@ -226,29 +226,58 @@ mod tests {
         ];
         for (filter, index) in filters {
             let query = list_chat_commands_query(&filter, 50);
-            let explain = format!("EXPLAIN QUERY PLAN {}", query.sql().as_str());
-            // EXPLAIN needs values for the placeholders; NULLs are enough to get the plan.
-            let placeholders = explain.matches('?').count() + explain.matches('$').count();
-            let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(explain));
-            for _ in 0..placeholders {
-                q = q.bind(None::<i64>);
-            }
-            let plan: Vec<String> = q
-                .fetch_all(backend.pool())
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|r| r.3)
-                .collect();
-            assert!(
-                plan.iter().any(|d| d.contains(index)),
-                "{filter:?} does not use {index}: {plan:?}"
-            );
-            assert!(
-                !plan.iter().any(|d| d.contains("TEMP B-TREE")),
-                "{filter:?} sorts instead of walking the index: {plan:?}"
-            );
+            assert_walks(backend, query.sql().as_str(), index, &format!("{filter:?}")).await;
         }
+        use disconcierge_core::model::{FeedbackFilter, FeedbackKind};
+        let feedback = [
+            // Unfiltered: the table in rowid order, newest first, stopping at the limit.
+            (FeedbackFilter::default(), "SCAN user_feedback"),
+            (
+                FeedbackFilter {
+                    kind: Some(FeedbackKind::Other),
+                    before_id: Some(10),
+                    ..Default::default()
+                },
+                "user_feedback_kind",
+            ),
+            (
+                FeedbackFilter {
+                    user_id: Some(7),
+                    ..Default::default()
+                },
+                "user_feedback_user",
+            ),
+        ];
+        for (filter, index) in feedback {
+            let query = list_feedback_query(&filter, 50);
+            assert_walks(backend, query.sql().as_str(), index, &format!("{filter:?}")).await;
+        }
+    }
+
+    /// Asserts that `sql` uses `index` and never sorts (it walks the index in the order asked).
+    async fn assert_walks(backend: &Backend, sql: &str, index: &str, what: &str) {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        // EXPLAIN needs values for the placeholders; NULLs are enough to get the plan.
+        let placeholders = explain.matches('?').count() + explain.matches('$').count();
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(explain));
+        for _ in 0..placeholders {
+            q = q.bind(None::<i64>);
+        }
+        let plan: Vec<String> = q
+            .fetch_all(backend.pool())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.3)
+            .collect();
+        assert!(
+            plan.iter().any(|d| d.contains(index)),
+            "{what} does not use {index}: {plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|d| d.contains("TEMP B-TREE")),
+            "{what} sorts instead of walking the index: {plan:?}"
+        );
     }
 
     /// SQLite checkpoints its WAL by itself only when a write statement runs to its end; writes that

@@ -9,8 +9,8 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
     ChatCommandFilter, ChatCommandOutcome, ChatCommandState, ChatCommandStep, ClearCommand,
-    DiscordMessage, FeedbackKind, InteractionLog, LlmCallLog, NewChatCommand, TokenUsage,
-    UserFeedback, UserFilter, UserSort,
+    DiscordMessage, FeedbackFilter, FeedbackKind, InteractionLog, LlmCallLog, NewChatCommand,
+    TokenUsage, UserFeedback, UserFilter, UserSort,
 };
 use disconcierge_store::testing::TestDb;
 use disconcierge_store::{DatabaseKind, Store, StoreError};
@@ -46,6 +46,7 @@ both!(
     runtime_config_versions_conflicts_and_history,
     admin_usernames_are_unique_without_case,
     admin_sessions_expire_and_are_revoked,
+    api_tokens_expire_are_revoked_and_go_with_their_admin,
     upsert_user_keeps_settings,
     chat_command_insert_and_duplicate_interaction,
     claim_takes_priority_then_oldest,
@@ -127,7 +128,7 @@ const USAGE: TokenUsage = TokenUsage {
 const LEASE: Duration = Duration::from_secs(60);
 
 /// The migrations this binary ships (the same versions for both backends).
-const MIGRATIONS: [i64; 4] = [1, 2, 3, 4];
+const MIGRATIONS: [i64; 5] = [1, 2, 3, 4, 5];
 
 // ----- Migrations -----
 
@@ -324,6 +325,88 @@ async fn admin_usernames_are_unique_without_case(kind: DatabaseKind) {
     ));
     // The name is free again.
     store.create_admin("OTHER", "$argon2id$y").await.unwrap();
+}
+
+async fn api_tokens_expire_are_revoked_and_go_with_their_admin(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let ann = store.create_admin("ann", "$argon2id$x").await.unwrap();
+    let bob = store.create_admin("bob", "$argon2id$y").await.unwrap();
+    let now = Utc::now().trunc_subsecs(6);
+
+    let forever = store
+        .create_api_token(ann.id, "backup script", "hash-1", "dct_1234", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            forever.admin_id,
+            forever.name.as_str(),
+            forever.prefix.as_str()
+        ),
+        (ann.id, "backup script", "dct_1234")
+    );
+    assert_eq!(forever.expires_at, None);
+    assert_eq!(forever.last_used_at, None);
+    let expired = store
+        .create_api_token(ann.id, "old", "hash-2", "dct_5678", Some(now - mins(1)))
+        .await
+        .unwrap();
+    let bobs = store
+        .create_api_token(bob.id, "bob's", "hash-3", "dct_9abc", Some(now + mins(60)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_api_token(9999, "ghost", "hash-4", "dct_0000", None)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        store
+            .create_api_token(bob.id, "same hash", "hash-1", "dct_1234", None)
+            .await
+            .is_err(),
+        "hashes are unique"
+    );
+
+    assert_eq!(
+        store.api_token("hash-1").await.unwrap(),
+        Some(forever.clone())
+    );
+    assert_eq!(store.api_token("hash-2").await.unwrap(), None, "expired");
+    assert_eq!(store.api_token("nope").await.unwrap(), None);
+    let ids: Vec<i64> = store
+        .list_api_tokens()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [bobs.id, expired.id, forever.id],
+        "newest first, expired included"
+    );
+
+    store.touch_api_token(forever.id, now).await.unwrap();
+    assert_eq!(
+        store
+            .api_token("hash-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(now)
+    );
+    assert!(store.delete_api_token(forever.id).await.unwrap());
+    assert!(!store.delete_api_token(forever.id).await.unwrap());
+    assert_eq!(store.api_token("hash-1").await.unwrap(), None, "revoked");
+    // Removing an admin revokes their tokens.
+    store.delete_admin(bob.id).await.unwrap();
+    assert_eq!(store.api_token("hash-3").await.unwrap(), None);
 }
 
 async fn admin_sessions_expire_and_are_revoked(kind: DatabaseKind) {
@@ -1193,6 +1276,66 @@ async fn feedback_one_vote_per_kind_except_other(kind: DatabaseKind) {
             .insert_user_feedback(&feedback(other_answer, 1, FeedbackKind::Good))
             .await
             .unwrap()
+    );
+
+    // The admin list: newest first, by kind, by user, in pages.
+    let list = |filter: FeedbackFilter, limit| async move {
+        store
+            .list_feedback(&filter, limit)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| {
+                (
+                    f.feedback.user_id,
+                    f.feedback.kind,
+                    f.feedback.chat_command_id,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    use FeedbackKind::{Good, Other, Outdated};
+    assert_eq!(
+        list(FeedbackFilter::default(), 10).await,
+        [
+            (1, Good, other_answer),
+            (1, Other, answer),
+            (1, Other, answer),
+            (2, Good, answer),
+            (1, Outdated, answer),
+            (1, Good, answer),
+        ]
+    );
+    let goods = FeedbackFilter {
+        kind: Some(Good),
+        ..Default::default()
+    };
+    assert_eq!(
+        list(goods.clone(), 2).await,
+        [(1, Good, other_answer), (2, Good, answer)]
+    );
+    let second_newest = store.list_feedback(&goods, 2).await.unwrap()[1].id;
+    assert_eq!(
+        list(
+            FeedbackFilter {
+                before_id: Some(second_newest),
+                ..goods
+            },
+            2
+        )
+        .await,
+        [(1, Good, answer)]
+    );
+    assert_eq!(
+        list(
+            FeedbackFilter {
+                user_id: Some(2),
+                ..Default::default()
+            },
+            10
+        )
+        .await,
+        [(2, Good, answer)]
     );
 
     let counts = store.feedback_counts(answer).await.unwrap();

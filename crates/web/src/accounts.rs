@@ -402,6 +402,8 @@ async fn add_api(
     ApiAdmin(session): ApiAdmin,
     body: Result<Json<AddBody>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
+    // A leaked API token must not be able to create a login (and through it more tokens).
+    session.require_browser()?;
     let Json(body) = body?;
     add(&state, &session, &body.username, &body.password).await?;
     Ok(StatusCode::CREATED)
@@ -412,6 +414,7 @@ async fn remove_api(
     ApiAdmin(session): ApiAdmin,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
+    session.require_browser()?;
     remove(&state, &session, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -432,6 +435,7 @@ async fn password_api(
     ApiAdmin(session): ApiAdmin,
     body: Result<Json<PasswordBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    session.require_browser()?;
     let Json(body) = body?;
     let token = change_password(
         &state,

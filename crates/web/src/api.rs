@@ -96,6 +96,12 @@ impl From<AuthError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", e.to_string())
             }
             AuthError::Csrf => ApiError::new(StatusCode::FORBIDDEN, "csrf", e.to_string()),
+            AuthError::BadToken => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "bad_token", e.to_string())
+            }
+            AuthError::SessionRequired => {
+                ApiError::new(StatusCode::FORBIDDEN, "session_required", e.to_string())
+            }
             AuthError::Store(s) => s.into(),
         }
     }
@@ -165,6 +171,7 @@ async fn login(
 }
 
 async fn logout(State(state): State<WebState>, ApiAdmin(session): ApiAdmin) -> ApiResult<Response> {
+    session.require_browser()?;
     auth::logout(&state, &session).await?;
     Ok((
         StatusCode::NO_CONTENT,
@@ -190,10 +197,22 @@ struct ListParams {
 }
 
 #[derive(Serialize)]
-struct Page<T> {
-    items: Vec<T>,
+pub(crate) struct Page<T> {
+    pub items: Vec<T>,
     /// Pass as `before` to get the next page; `null` on the last page.
-    next_before: Option<i64>,
+    pub next_before: Option<i64>,
+}
+
+/// One page of a keyset-paginated list from `rows`, fetched with a limit of `limit + 1` (the extra row
+/// only tells whether there is a next page): the first `limit` rows and the cursor of the next page.
+pub(crate) fn keyset_page<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_before = if more { rows.last().map(id) } else { None };
+    Page {
+        items: rows,
+        next_before,
+    }
 }
 
 const MAX_LIMIT: u32 = 200;
@@ -224,15 +243,8 @@ async fn list_commands(
     let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message);
     let filter = params.filter.filter().map_err(bad)?;
     let limit = page_limit(params.limit.as_deref(), pages::PAGE_SIZE)?;
-    let mut items = pages::latest_commands(&state, &filter, limit + 1).await?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_before = if more {
-        items.last().map(|c| c.id)
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_before }))
+    let items = pages::latest_commands(&state, &filter, limit + 1).await?;
+    Ok(Json(keyset_page(items, limit, |c| c.id)))
 }
 
 #[derive(Serialize)]
@@ -357,7 +369,7 @@ async fn update_config(
     })?;
     match state
         .control()
-        .update_runtime_config(config, update.expected_version, &session.admin.username)
+        .update_runtime_config(config, update.expected_version, &session.actor())
         .await
     {
         Ok(saved) => Ok(Json(config_body(&saved))),
@@ -425,7 +437,7 @@ async fn set_paused_api(
     session: &auth::Session,
     paused: bool,
 ) -> ApiResult<Json<ConfigBody>> {
-    match pages::set_paused(state, paused, &session.admin.username).await {
+    match pages::set_paused(state, paused, &session.actor()).await {
         Ok(saved) => Ok(Json(config_body(&saved))),
         Err(e) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

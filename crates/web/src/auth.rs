@@ -91,11 +91,14 @@ pub fn logout_cookie(state: &WebState) -> String {
     )
 }
 
-/// A logged-in admin, found from the session cookie.
+/// A logged-in admin, found from the session cookie (or, on the API, from a bearer token).
 #[derive(Clone)]
 pub struct Session {
     pub admin: AdminAccount,
+    /// The session token's hash (empty for a bearer token).
     pub token_hash: String,
+    /// The API token the request was authenticated with, if it was not a browser session.
+    pub api_token: Option<i64>,
     /// The token forms and cookie-authenticated API calls must send back.
     pub csrf: String,
 }
@@ -113,6 +116,13 @@ pub enum AuthError {
     Unauthenticated,
     #[error("missing or wrong CSRF token; reload the page and try again")]
     Csrf,
+    #[error(
+        "the API token is unknown, expired or revoked; create a new one in the admin interface \
+         (API tokens)"
+    )]
+    BadToken,
+    #[error("this needs a signed-in admin session, not an API token")]
+    SessionRequired,
     #[error("could not check the session: {0}")]
     Store(#[from] StoreError),
 }
@@ -134,8 +144,57 @@ pub async fn session(state: &WebState, headers: &HeaderMap) -> Result<Session, A
     Ok(Session {
         admin,
         token_hash,
+        api_token: None,
         csrf: csrf_token(token),
     })
+}
+
+// ----- API tokens -----
+
+/// Every API token starts with this, so that one pasted in the wrong place is easy to recognise (and
+/// secret scanners can find it).
+pub const API_TOKEN_PREFIX: &str = "dct_";
+/// How often a token's "last used" time is written (not on every request).
+const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// A new random API token: the prefix and 40 hex characters (160 random bits).
+pub fn new_api_token() -> String {
+    let mut bytes = [0u8; 20];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{API_TOKEN_PREFIX}{}", hex::encode(bytes))
+}
+
+/// The admin a bearer token acts for; `Unauthenticated` with a message when it is unknown, expired or
+/// revoked.
+async fn token_session(state: &WebState, token: &str) -> Result<Session, AuthError> {
+    let token = token.trim();
+    let stored = state
+        .store()
+        .api_token(&session_token_hash(token))
+        .await?
+        .ok_or(AuthError::BadToken)?;
+    let admin = state
+        .store()
+        .admin(stored.admin_id)
+        .await?
+        .ok_or(AuthError::BadToken)?;
+    let now = Utc::now();
+    if stored.last_used_at.is_none_or(|at| now - at >= TOUCH_EVERY) {
+        state.store().touch_api_token(stored.id, now).await?;
+    }
+    Ok(Session {
+        admin,
+        token_hash: String::new(),
+        api_token: Some(stored.id),
+        csrf: String::new(),
+    })
+}
+
+/// The bearer token of a request, if it sent `Authorization: Bearer …`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
 /// A page handler's admin: unauthenticated visitors are sent to the login page, which brings them back.
@@ -171,9 +230,29 @@ impl FromRequestParts<WebState> for PageAdmin {
     }
 }
 
-/// An API handler's admin. Requests that change something must carry the session's CSRF token in
-/// `X-CSRF-Token`.
+/// An API handler's admin: from `Authorization: Bearer <API token>`, or from the session cookie, in which
+/// case requests that change something must carry the session's CSRF token in `X-CSRF-Token` (a bearer
+/// token is never sent by a browser on its own, so it needs none).
 pub struct ApiAdmin(pub Session);
+
+impl Session {
+    /// Refuses requests made with an API token: signing out, changing a password and managing tokens
+    /// belong to people, not scripts (a leaked token must not be able to mint more).
+    /// Who did it, for histories: the admin, and the token when a script did it.
+    pub fn actor(&self) -> String {
+        match self.api_token {
+            Some(id) => format!("{} (API token #{id})", self.admin.username),
+            None => self.admin.username.clone(),
+        }
+    }
+
+    pub fn require_browser(&self) -> Result<(), AuthError> {
+        match self.api_token {
+            Some(_) => Err(AuthError::SessionRequired),
+            None => Ok(()),
+        }
+    }
+}
 
 impl FromRequestParts<WebState> for ApiAdmin {
     type Rejection = crate::api::ApiError;
@@ -182,6 +261,9 @@ impl FromRequestParts<WebState> for ApiAdmin {
         parts: &mut Parts,
         state: &WebState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(token) = bearer(&parts.headers) {
+            return Ok(ApiAdmin(token_session(state, token).await?));
+        }
         let session = session(state, &parts.headers).await?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {

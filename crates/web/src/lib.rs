@@ -26,7 +26,9 @@ pub mod admin;
 mod api;
 pub mod auth;
 mod config_form;
+mod feedback;
 mod pages;
+mod tokens;
 mod users;
 mod views;
 
@@ -137,6 +139,8 @@ pub fn router(state: WebState) -> Router {
     pages::routes()
         .merge(api::routes())
         .merge(accounts::routes())
+        .merge(tokens::routes())
+        .merge(feedback::routes())
         .merge(users::routes())
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

@@ -430,7 +430,7 @@ async fn commands(
         Err(message) => (Vec::new(), Some(message), None),
         Ok(filter) => {
             // One more than a page tells whether there is a next one.
-            let mut rows = match state
+            let rows = match state
                 .store()
                 .list_chat_commands(&filter, PAGE_SIZE + 1)
                 .await
@@ -438,10 +438,9 @@ async fn commands(
                 Ok(r) => r,
                 Err(e) => return store_error(e),
             };
-            let more = rows.len() > PAGE_SIZE as usize;
-            rows.truncate(PAGE_SIZE as usize);
-            let next = more.then(|| q.url(rows.last().map(|c| c.id)));
-            match with_usernames(&state, &rows).await {
+            let page = crate::api::keyset_page(rows, PAGE_SIZE, |c| c.id);
+            let next = page.next_before.map(|b| q.url(Some(b)));
+            match with_usernames(&state, &page.items).await {
                 Ok(views) => (views, None, next),
                 Err(e) => return store_error(e),
             }

@@ -157,6 +157,17 @@ impl Web {
             .await
     }
 
+    /// A request with `Authorization: Bearer token` (no cookie, no CSRF token).
+    async fn bearer(&self, method: Method, uri: &str, token: &str, body: Option<Value>) -> Reply {
+        let r = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
+        self.send(r.body(body).unwrap()).await
+    }
+
     /// `PUT /api/config` with the session's CSRF token.
     async fn put_config(&self, cookie: &str, csrf: &str, body: Value) -> Reply {
         self.json(Method::PUT, "/api/config", Some(cookie), Some(csrf), body)
@@ -1247,4 +1258,346 @@ async fn pause_and_resume_need_confirmation_and_apply_at_once() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["config"]["paused"], false);
     assert!(!web.control.runtime_config().config.paused);
+}
+
+#[tokio::test]
+async fn api_tokens_are_created_used_and_revoked() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        let cookie = web.sign_in().await;
+        let page = web.get("/disconcierge/tokens", Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("No API tokens yet."));
+        let csrf = csrf_in(&page.body);
+
+        // Refused forms keep what was typed and say why.
+        let reply = web
+            .form(
+                "/disconcierge/tokens",
+                Some(&cookie),
+                &[
+                    ("csrf", &csrf),
+                    ("name", "<i>nightly</i>"),
+                    ("expires_in_days", "soon"),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            reply
+                .body
+                .contains("The expiry must be a whole number of days")
+        );
+        assert!(
+            reply
+                .body
+                .contains("value=\"&#60;i&#62;nightly&#60;/i&#62;\""),
+            "{}",
+            reply.body
+        );
+        let reply = web
+            .form("/disconcierge/tokens", Some(&cookie), &[("name", "x")])
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "no CSRF token");
+
+        // Created: shown once, on the response (never in a URL), and only a hash is stored.
+        let reply = web
+            .form(
+                "/disconcierge/tokens",
+                Some(&cookie),
+                &[
+                    ("csrf", &csrf),
+                    ("name", "<i>nightly</i>"),
+                    ("expires_in_days", "30"),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let at = reply.body.find("id=\"new-token\">").unwrap() + 15;
+        let token = reply.body[at..at + 44].to_string();
+        assert!(token.starts_with("dct_"), "{token}");
+        assert!(
+            reply.body.contains("&#60;i&#62;nightly&#60;/i&#62;"),
+            "escaped"
+        );
+        assert_eq!(
+            web.db
+                .scalar_i64(&format!(
+                    "SELECT COUNT(*) FROM api_tokens WHERE token_hash = '{}' AND prefix = '{}'",
+                    disconcierge_web::auth::session_token_hash(&token),
+                    &token[..12]
+                ))
+                .await,
+            1
+        );
+        let list = web.get("/disconcierge/tokens", Some(&cookie)).await;
+        assert!(
+            !list.body.contains(&token),
+            "the token is never shown again"
+        );
+        assert!(list.body.contains(&format!("{}…", &token[..12])));
+
+        // A script uses it: reads and changes, without cookie or CSRF token.
+        let me = web.bearer(Method::GET, "/api/me", &token, None).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+        assert_eq!(me.json()["username"], "Admin");
+        let version = web.control.runtime_config().version;
+        let reply = web
+            .bearer(
+                Method::PUT,
+                "/api/config",
+                &token,
+                Some(json!({"expected_version": version, "config": {"paused": true}})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert!(web.control.runtime_config().config.paused);
+        let history = web.get("/api/config/history", Some(&cookie)).await.json();
+        assert!(
+            history[0]["updated_by"]
+                .as_str()
+                .unwrap()
+                .starts_with("Admin (API token #"),
+            "{history}"
+        );
+        assert!(
+            web.db
+                .scalar_i64("SELECT COUNT(*) FROM api_tokens WHERE last_used_at IS NOT NULL")
+                .await
+                == 1
+        );
+
+        // But it cannot manage accounts or tokens, sign out or change a password.
+        for (method, uri, body) in [
+            (Method::GET, "/api/tokens", None),
+            (Method::POST, "/api/tokens", Some(json!({"name": "more"}))),
+            (
+                Method::POST,
+                "/api/admins",
+                Some(json!({"username": "mallory", "password": "a long enough password"})),
+            ),
+            (
+                Method::POST,
+                "/api/password",
+                Some(
+                    json!({"current_password": PASSWORD, "new_password": "another long password"}),
+                ),
+            ),
+            (Method::POST, "/api/logout", None),
+        ] {
+            let reply = web.bearer(method, uri, &token, body).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{uri}: {}", reply.body);
+            assert_eq!(reply.json()["error"], "session_required");
+        }
+        assert!(
+            web.store()
+                .admin_by_username("mallory")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Wrong or malformed tokens: 401 with what to do.
+        for bad in ["dct_0000000000000000000000000000000000000000", "", "x y"] {
+            let reply = web.bearer(Method::GET, "/api/me", bad, None).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{bad:?}");
+            assert_eq!(reply.json()["error"], "bad_token");
+            assert!(
+                reply.json()["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("create a new one")
+            );
+        }
+
+        // The API manages tokens from a browser session.
+        let (api_cookie, api_csrf) = web.api_sign_in().await;
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/tokens",
+                Some(&api_cookie),
+                Some(&api_csrf),
+                json!({"name": "ci", "expires_in_days": 0}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/tokens",
+                Some(&api_cookie),
+                None,
+                json!({"name": "ci"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "CSRF");
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/tokens",
+                Some(&api_cookie),
+                Some(&api_csrf),
+                json!({"name": "ci"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let created = reply.json();
+        let second = created["token"].as_str().unwrap().to_string();
+        assert_eq!(created["expires_at"], Value::Null);
+        assert_eq!(created["created_by"], "Admin");
+        assert!(created.get("token_hash").is_none());
+        let listed = web.get("/api/tokens", Some(&api_cookie)).await.json();
+        assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+        assert!(!listed.to_string().contains(&second), "never listed");
+        assert!(!listed.to_string().contains("hash"));
+
+        // Revoked from the page (with confirmation): refused at once.
+        let first_id = listed["items"][1]["id"].as_i64().unwrap();
+        let reply = web
+            .form(
+                &format!("/disconcierge/tokens/{first_id}/delete"),
+                Some(&cookie),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not confirmed"
+        );
+        assert_eq!(
+            web.bearer(Method::GET, "/api/me", &token, None)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let reply = web
+            .form(
+                &format!("/disconcierge/tokens/{first_id}/delete"),
+                Some(&cookie),
+                &[("csrf", &csrf), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            web.bearer(Method::GET, "/api/me", &token, None)
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        // And from the API.
+        let second_id = created["id"].as_i64().unwrap();
+        let uri = format!("/api/tokens/{second_id}");
+        let reply = web
+            .json(
+                Method::DELETE,
+                &uri,
+                Some(&api_cookie),
+                Some(&api_csrf),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT);
+        let reply = web
+            .json(
+                Method::DELETE,
+                &uri,
+                Some(&api_cookie),
+                Some(&api_csrf),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            web.bearer(Method::GET, "/api/me", &second, None)
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
+async fn feedback_is_listed_filtered_and_paged() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        web.store().upsert_user(41, "ann", None).await.unwrap();
+        web.store().upsert_user(42, "bob", None).await.unwrap();
+        // Each command brings one "Other" feedback with "<b>bold claim</b>"; add "Good" votes too.
+        let mut commands = Vec::new();
+        for i in 0..3u64 {
+            let user = if i == 1 { 42 } else { 41 };
+            let cmd = web.command(500 + i, user, &format!("question {i}")).await;
+            web.store()
+                .insert_user_feedback(&UserFeedback {
+                    chat_command_id: cmd,
+                    user_id: user,
+                    kind: FeedbackKind::Good,
+                    detail: None,
+                    created_at: Utc::now(),
+                })
+                .await
+                .unwrap();
+            commands.push(cmd);
+        }
+        let cookie = web.sign_in().await;
+        let page = web.get("/disconcierge/feedback", Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.body.contains("&#60;b&#62;bold claim&#60;/b&#62;"),
+            "escaped"
+        );
+        assert!(!page.body.contains("<b>bold claim</b>"));
+        assert_eq!(
+            page.body.matches("<td>Good</td>").count(),
+            3,
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body
+                .contains(&format!("/disconcierge/chat_commands/{}", commands[2]))
+        );
+
+        let other = web
+            .get("/disconcierge/feedback?kind=other&user=41", Some(&cookie))
+            .await;
+        assert_eq!(other.body.matches("bold claim").count(), 2);
+        assert!(!other.body.contains("<td>Good</td>"));
+        let bad = web
+            .get("/disconcierge/feedback?kind=meh", Some(&cookie))
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("meh"), "{}", bad.body);
+
+        // The API pages through all six, newest first, with the same filters.
+        let first = web.get("/api/feedback?limit=4", Some(&cookie)).await.json();
+        assert_eq!(first["items"].as_array().unwrap().len(), 4);
+        assert_eq!(first["items"][0]["kind"], "good");
+        assert_eq!(first["items"][0]["user_id"], "41");
+        let cursor = first["next_before"].as_i64().unwrap();
+        let rest = web
+            .get(
+                &format!("/api/feedback?limit=4&before={cursor}"),
+                Some(&cookie),
+            )
+            .await
+            .json();
+        assert_eq!(rest["items"].as_array().unwrap().len(), 2);
+        assert_eq!(rest["next_before"], Value::Null);
+        let bob = web
+            .get("/api/feedback?user=42&kind=good", Some(&cookie))
+            .await
+            .json();
+        assert_eq!(bob["items"].as_array().unwrap().len(), 1);
+        assert_eq!(bob["items"][0]["chat_command_id"], commands[1]);
+        let reply = web.get("/api/feedback?user=bob", Some(&cookie)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(reply.json()["error"], "bad_request");
+        assert_eq!(
+            web.get("/api/feedback", None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
 }

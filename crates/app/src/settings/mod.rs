@@ -299,6 +299,13 @@ impl<'a> Reader<'a> {
     }
 
     /// The raw value (set, or the default), trimmed; `None` when neither is set or it is empty.
+    /// Where a variable's value came from (the environment when it is the default).
+    fn origin_of(&self, name: &'static str) -> Origin {
+        self.sources
+            .get(Self::spec(name))
+            .map_or(Origin::Environment, |(_, origin, _)| origin.clone())
+    }
+
     fn raw(&mut self, name: &'static str) -> Option<(String, Origin)> {
         let spec = Self::spec(name);
         match self.sources.get(spec) {
@@ -448,6 +455,82 @@ impl<'a> Reader<'a> {
             self.fail(name, &v, origin, expected);
             None
         }
+    }
+
+    /// The CORS settings, checked so that every one of them is something browsers accept.
+    fn cors(&mut self) -> CorsSettings {
+        let allow_credentials = self.bool("DC_API_CORS_ALLOW_CREDENTIALS");
+        let mut origins = self.list("DC_API_CORS_ALLOW_ORIGINS");
+        let bad = origins
+            .iter()
+            .find(|o| {
+                *o != "*"
+                    && !["http://", "https://"].iter().any(|scheme| {
+                        o.strip_prefix(scheme).is_some_and(|host| {
+                            !host.is_empty()
+                                && !host.contains(['/', '?', '#', ' '])
+                                && host.is_ascii()
+                        })
+                    })
+            })
+            .cloned();
+        if let Some(bad) = bad {
+            let origin = self.origin_of("DC_API_CORS_ALLOW_ORIGINS");
+            self.fail(
+                "DC_API_CORS_ALLOW_ORIGINS",
+                &bad,
+                origin,
+                format!(
+                    "{bad:?} is not an origin: expected scheme and host (and port), without a path, \
+                     e.g. https://admin.example.com"
+                ),
+            );
+            origins.clear();
+        } else if allow_credentials && origins.iter().any(|o| o == "*") {
+            let origin = self.origin_of("DC_API_CORS_ALLOW_ORIGINS");
+            self.fail(
+                "DC_API_CORS_ALLOW_ORIGINS",
+                "*",
+                origin,
+                "\"*\" cannot be combined with DC_API_CORS_ALLOW_CREDENTIALS=true (browsers refuse it): \
+                 list the origins, or set DC_API_CORS_ALLOW_CREDENTIALS=false",
+            );
+            origins.clear();
+        }
+        let methods = self.token_list("DC_API_CORS_ALLOW_METHODS", |m| {
+            axum::http::Method::from_bytes(m.as_bytes()).is_ok() && m != "*"
+        });
+        // "*" is a valid header name, but tower-http reads it as the wildcard (refused with credentials).
+        let header = |h: &str| h != "*" && axum::http::HeaderName::from_bytes(h.as_bytes()).is_ok();
+        CorsSettings {
+            allow_origins: origins,
+            allow_methods: methods,
+            allow_headers: self.token_list("DC_API_CORS_ALLOW_HEADERS", header),
+            expose_headers: self.token_list("DC_API_CORS_EXPOSE_HEADERS", header),
+            allow_credentials,
+            max_age: self.duration("DC_API_CORS_MAX_AGE"),
+        }
+    }
+
+    /// A list whose items must each pass `valid` (HTTP methods, header names).
+    fn token_list(&mut self, name: &'static str, valid: impl Fn(&str) -> bool) -> Vec<String> {
+        let items = self.list(name);
+        if let Some(bad) = items.iter().find(|i| !valid(i)).cloned() {
+            let origin = self.origin_of(name);
+            let what = if name.ends_with("METHODS") {
+                "an HTTP method"
+            } else {
+                "a header name"
+            };
+            self.fail(
+                name,
+                &bad,
+                origin,
+                format!("{bad:?} is not {what}; list them one by one (no \"*\")"),
+            );
+            return Vec::new();
+        }
+        items
     }
 
     fn list(&mut self, name: &'static str) -> Vec<String> {
@@ -722,14 +805,7 @@ impl Settings {
                 "DC_API_SSL_TLS_MIN_VERSION",
             ),
             secret: r.secret("DC_API_SECRET"),
-            cors: CorsSettings {
-                allow_origins: r.list("DC_API_CORS_ALLOW_ORIGINS"),
-                allow_methods: r.list("DC_API_CORS_ALLOW_METHODS"),
-                allow_headers: r.list("DC_API_CORS_ALLOW_HEADERS"),
-                expose_headers: r.list("DC_API_CORS_EXPOSE_HEADERS"),
-                allow_credentials: r.bool("DC_API_CORS_ALLOW_CREDENTIALS"),
-                max_age: r.duration("DC_API_CORS_MAX_AGE"),
-            },
+            cors: r.cors(),
             timeouts: HttpTimeouts {
                 read: r.duration("DC_API_READ_TIMEOUT"),
                 read_header: r.duration("DC_API_READ_HEADER_TIMEOUT"),

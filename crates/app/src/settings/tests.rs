@@ -273,3 +273,69 @@ fn committed_env_example_is_the_generated_one() {
     let loaded = Settings::load(&sources).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
+
+#[test]
+fn cors_settings_are_checked_before_anything_serves() {
+    let ok = load(&[(
+        "DC_API_CORS_ALLOW_ORIGINS",
+        "https://admin.example.com http://localhost:3000",
+    )])
+    .unwrap();
+    assert_eq!(
+        ok.settings.api.cors.allow_origins,
+        ["https://admin.example.com", "http://localhost:3000"]
+    );
+    assert!(
+        ok.settings
+            .api
+            .cors
+            .allow_methods
+            .contains(&"PUT".to_string())
+    );
+    assert!(
+        load(&[])
+            .unwrap()
+            .settings
+            .api
+            .cors
+            .allow_origins
+            .is_empty()
+    );
+    assert!(
+        load(&[
+            ("DC_API_CORS_ALLOW_ORIGINS", "*"),
+            ("DC_API_CORS_ALLOW_CREDENTIALS", "false"),
+        ])
+        .is_ok()
+    );
+
+    let cases = [
+        (
+            vec![(
+                "DC_API_CORS_ALLOW_ORIGINS",
+                "https://admin.example.com/panel",
+            )],
+            "is not an origin",
+        ),
+        (
+            vec![("DC_API_CORS_ALLOW_ORIGINS", "admin.example.com")],
+            "e.g. https://admin.example.com",
+        ),
+        (
+            vec![("DC_API_CORS_ALLOW_ORIGINS", "*")],
+            "cannot be combined with DC_API_CORS_ALLOW_CREDENTIALS=true",
+        ),
+        (
+            vec![("DC_API_CORS_ALLOW_METHODS", "GET P@ST")],
+            "\"P@ST\" is not an HTTP method",
+        ),
+        (
+            vec![("DC_API_CORS_ALLOW_HEADERS", "Content-Type *")],
+            "\"*\" is not a header name",
+        ),
+    ];
+    for (env, expected) in cases {
+        let text = load(&env).unwrap_err().to_string();
+        assert!(text.contains(expected), "{env:?}: {text}");
+    }
+}

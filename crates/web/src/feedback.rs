@@ -1,0 +1,170 @@
+//! The feedback users gave on answers: a list filtered by kind and user, newest first, in keyset pages;
+//! as a page and as `GET /api/feedback`.
+
+use crate::WebState;
+use crate::api::{ApiError, Page, keyset_page, page_limit};
+use crate::auth::{self, ApiAdmin, PageAdmin};
+use crate::pages::{PAGE_SIZE, render, store_error};
+use crate::views::FeedbackView;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use disconcierge_core::model::{FeedbackFilter, FeedbackKind};
+use serde::Deserialize;
+
+pub fn routes() -> Router<WebState> {
+    Router::new()
+        .route("/disconcierge/feedback", get(page))
+        .route("/api/feedback", get(api))
+}
+
+/// The list's query string (the page's form and the API take the same parameters).
+#[derive(Debug, Default, Deserialize)]
+struct FeedbackQuery {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    before: String,
+    limit: Option<String>,
+}
+
+impl FeedbackQuery {
+    /// The store's filter, or a message saying which value is wrong.
+    fn filter(&self) -> Result<FeedbackFilter, String> {
+        let kind = match self.kind.trim() {
+            "" => None,
+            k => Some(k.parse::<FeedbackKind>().map_err(|e| e.to_string())?),
+        };
+        let user_id = match self.user.trim() {
+            "" => None,
+            u => Some(
+                u.parse::<u64>()
+                    .map_err(|_| format!("user must be a Discord id (digits only), got {u:?}"))?,
+            ),
+        };
+        let before_id = match self.before.trim() {
+            "" => None,
+            b => Some(
+                b.parse::<i64>()
+                    .map_err(|_| format!("before must be a feedback id, got {b:?}"))?,
+            ),
+        };
+        Ok(FeedbackFilter {
+            kind,
+            user_id,
+            before_id,
+        })
+    }
+
+    fn url(&self, before: Option<i64>) -> String {
+        let mut parts: Vec<String> = [("kind", &self.kind), ("user", &self.user)]
+            .into_iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| format!("{k}={}", auth::url_encode(v.trim())))
+            .collect();
+        if let Some(b) = before {
+            parts.push(format!("before={b}"));
+        }
+        if parts.is_empty() {
+            "/disconcierge/feedback".into()
+        } else {
+            format!("/disconcierge/feedback?{}", parts.join("&"))
+        }
+    }
+}
+
+struct KindOption {
+    name: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "feedback.html")]
+struct FeedbackPage {
+    csrf: String,
+    admin: String,
+    filter: FeedbackQuery,
+    filtered: bool,
+    kinds: Vec<KindOption>,
+    items: Vec<FeedbackView>,
+    error: Option<String>,
+    next_page: Option<String>,
+    first_page: String,
+}
+
+async fn page(
+    State(state): State<WebState>,
+    PageAdmin(session): PageAdmin,
+    Query(q): Query<FeedbackQuery>,
+) -> Response {
+    let kinds = FeedbackKind::ALL
+        .iter()
+        .map(|k| KindOption {
+            name: k.as_str(),
+            label: k.label(),
+            selected: q.kind.trim() == k.as_str(),
+        })
+        .collect();
+    let (items, error, next_page, filtered) = match q.filter() {
+        Err(message) => (Vec::new(), Some(message), None, true),
+        Ok(filter) => {
+            // One more than a page tells whether there is a next one.
+            let rows = match state.store().list_feedback(&filter, PAGE_SIZE + 1).await {
+                Ok(r) => r,
+                Err(e) => return store_error(e),
+            };
+            let page = keyset_page(rows, PAGE_SIZE, |f| f.id);
+            let next = page.next_before.map(|b| q.url(Some(b)));
+            let filtered = filter.kind.is_some() || filter.user_id.is_some();
+            (
+                page.items.iter().map(FeedbackView::new).collect(),
+                None,
+                next,
+                filtered,
+            )
+        }
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let first_page = q.url(None);
+    render(
+        status,
+        &FeedbackPage {
+            csrf: session.csrf.clone(),
+            admin: session.admin.username.clone(),
+            filter: q,
+            filtered,
+            kinds,
+            items,
+            error,
+            next_page,
+            first_page,
+        },
+    )
+}
+
+async fn api(
+    State(state): State<WebState>,
+    ApiAdmin(_): ApiAdmin,
+    Query(q): Query<FeedbackQuery>,
+) -> Result<Json<Page<FeedbackView>>, ApiError> {
+    let limit = page_limit(q.limit.as_deref(), PAGE_SIZE)?;
+    let filter = q
+        .filter()
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m))?;
+    let rows = state.store().list_feedback(&filter, limit + 1).await?;
+    let page = keyset_page(rows, limit, |f| f.id);
+    Ok(Json(Page {
+        items: page.items.iter().map(FeedbackView::new).collect(),
+        next_before: page.next_before,
+    }))
+}
