@@ -471,6 +471,24 @@ pub struct FeedbackFilter {
     pub before_id: Option<i64>,
 }
 
+/// An interaction log entry as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredInteractionLog {
+    pub id: i64,
+    #[serde(flatten)]
+    pub log: InteractionLog,
+}
+
+/// Filters of the admin list of interaction logs (all optional), newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InteractionLogFilter {
+    /// e.g. `application_command`.
+    pub interaction_type: Option<String>,
+    pub user_id: Option<u64>,
+    /// Only ids below this one (the keyset cursor).
+    pub before_id: Option<i64>,
+}
+
 /// How the admin list of users is ordered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

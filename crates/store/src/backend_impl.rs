@@ -22,9 +22,9 @@ use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
     AdminAccount, AdminSession, ApiToken, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
     ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackFilter, FeedbackKind,
-    InteractionLog, LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry, StoredFeedback,
-    StoredLlmCall, StoredRuntimeConfig, TokenUsage, UnknownVariant, User, UserFeedback, UserFilter,
-    UserSort,
+    InteractionLog, InteractionLogFilter, LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry,
+    StoredFeedback, StoredInteractionLog, StoredLlmCall, StoredRuntimeConfig, TokenUsage,
+    UnknownVariant, User, UserFeedback, UserFilter, UserSort,
 };
 use sqlx::Row as _;
 use sqlx::types::Json;
@@ -303,6 +303,41 @@ fn list_feedback_query(filter: &FeedbackFilter, limit: u32) -> sqlx::QueryBuilde
     q.push(" ORDER BY id DESC LIMIT ")
         .push_bind(i64::from(limit));
     q
+}
+
+/// The admin list of interaction logs, newest first; each filter has its index (migration 0006).
+fn list_interaction_logs_query(
+    filter: &InteractionLogFilter,
+    limit: u32,
+) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new("SELECT * FROM interaction_logs WHERE 1 = 1");
+    if let Some(user) = filter.user_id {
+        q.push(" AND user_id = ").push_bind(id(user));
+    }
+    if let Some(kind) = &filter.interaction_type {
+        q.push(" AND interaction_type = ").push_bind(kind.clone());
+    }
+    if let Some(before_id) = filter.before_id {
+        q.push(" AND id < ").push_bind(before_id);
+    }
+    q.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    q
+}
+
+fn interaction_log_from_row(row: &DbRow) -> Result<StoredInteractionLog, sqlx::Error> {
+    Ok(StoredInteractionLog {
+        id: row.try_get("id")?,
+        log: InteractionLog {
+            interaction_id: get_u64(row, "interaction_id")?,
+            interaction_type: row.try_get("interaction_type")?,
+            user_id: get_opt_u64(row, "user_id")?,
+            guild_id: get_opt_u64(row, "guild_id")?,
+            channel_id: get_opt_u64(row, "channel_id")?,
+            payload: row.try_get::<Json<serde_json::Value>, _>("payload")?.0,
+            received_at: row.try_get("received_at")?,
+        },
+    })
 }
 
 /// The admin list of users. Search is a case-insensitive substring of the username or display name (a
@@ -1297,6 +1332,27 @@ impl Store for Backend {
             .await
             .map_err(|e| StoreError::from_write(e, "feedback", "chat command"))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_interaction_logs(
+        &self,
+        filter: &InteractionLogFilter,
+        limit: u32,
+    ) -> Result<Vec<StoredInteractionLog>, StoreError> {
+        let mut q = list_interaction_logs_query(filter, limit);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(interaction_log_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn interaction_log(&self, id: i64) -> Result<Option<StoredInteractionLog>, StoreError> {
+        let row = sqlx::query("SELECT * FROM interaction_logs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(interaction_log_from_row).transpose()?)
     }
 
     async fn list_feedback(

@@ -28,8 +28,9 @@ use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
     AdminAccount, AdminSession, ApiToken, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
     ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackFilter, FeedbackKind,
-    InteractionLog, LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry, StoredFeedback,
-    StoredLlmCall, StoredRuntimeConfig, User, UserFeedback, UserFilter,
+    InteractionLog, InteractionLogFilter, LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry,
+    StoredFeedback, StoredInteractionLog, StoredLlmCall, StoredRuntimeConfig, User, UserFeedback,
+    UserFilter,
 };
 use disconcierge_core::secret::redact_url;
 use std::collections::BTreeMap;
@@ -594,6 +595,15 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user_feedback(&self, feedback: &UserFeedback) -> Result<bool, StoreError>;
 
     /// Every LLM call made for one chat command, oldest first.
+    /// Interaction logs matching `filter`, newest first, at most `limit` (each filter served by an index).
+    async fn list_interaction_logs(
+        &self,
+        filter: &InteractionLogFilter,
+        limit: u32,
+    ) -> Result<Vec<StoredInteractionLog>, StoreError>;
+
+    async fn interaction_log(&self, id: i64) -> Result<Option<StoredInteractionLog>, StoreError>;
+
     /// Feedback matching `filter`, newest first, at most `limit` (each filter served by an index).
     async fn list_feedback(
         &self,

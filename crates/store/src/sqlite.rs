@@ -248,6 +248,28 @@ mod tests {
                 "user_feedback_user",
             ),
         ];
+        use disconcierge_core::model::InteractionLogFilter;
+        let logs = [
+            (
+                InteractionLogFilter {
+                    user_id: Some(7),
+                    before_id: Some(10),
+                    ..Default::default()
+                },
+                "interaction_logs_user",
+            ),
+            (
+                InteractionLogFilter {
+                    interaction_type: Some("modal_submit".into()),
+                    ..Default::default()
+                },
+                "interaction_logs_type",
+            ),
+        ];
+        for (filter, index) in logs {
+            let query = list_interaction_logs_query(&filter, 50);
+            assert_walks(backend, query.sql().as_str(), index, &format!("{filter:?}")).await;
+        }
         for (filter, index) in feedback {
             let query = list_feedback_query(&filter, 50);
             assert_walks(backend, query.sql().as_str(), index, &format!("{filter:?}")).await;

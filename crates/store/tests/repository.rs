@@ -9,8 +9,8 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
     ChatCommandFilter, ChatCommandOutcome, ChatCommandState, ChatCommandStep, ClearCommand,
-    DiscordMessage, FeedbackFilter, FeedbackKind, InteractionLog, LlmCallLog, NewChatCommand,
-    TokenUsage, UserFeedback, UserFilter, UserSort,
+    DiscordMessage, FeedbackFilter, FeedbackKind, InteractionLog, InteractionLogFilter, LlmCallLog,
+    NewChatCommand, TokenUsage, UserFeedback, UserFilter, UserSort,
 };
 use disconcierge_store::testing::TestDb;
 use disconcierge_store::{DatabaseKind, Store, StoreError};
@@ -128,7 +128,7 @@ const USAGE: TokenUsage = TokenUsage {
 const LEASE: Duration = Duration::from_secs(60);
 
 /// The migrations this binary ships (the same versions for both backends).
-const MIGRATIONS: [i64; 5] = [1, 2, 3, 4, 5];
+const MIGRATIONS: [i64; 6] = [1, 2, 3, 4, 5, 6];
 
 // ----- Migrations -----
 
@@ -1430,6 +1430,44 @@ async fn logs_are_inserted(kind: DatabaseKind) {
             .await,
         600
     );
+    // The admin list: newest first, by type, by user, in pages; and one entry whole.
+    let ids = |filter: InteractionLogFilter, limit| async move {
+        store
+            .list_interaction_logs(&filter, limit)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.log.interaction_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(InteractionLogFilter::default(), 3).await,
+        [11_199, 11_198, 11_197]
+    );
+    let modal = InteractionLogFilter {
+        interaction_type: Some("modal_submit".into()),
+        ..Default::default()
+    };
+    assert_eq!(ids(modal, 10).await, [2]);
+    let by_user = InteractionLogFilter {
+        user_id: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(ids(by_user.clone(), 10).await, [10_001, u64::MAX - 3]);
+    let newest = store.list_interaction_logs(&by_user, 1).await.unwrap()[0].id;
+    let older = InteractionLogFilter {
+        before_id: Some(newest),
+        ..by_user
+    };
+    assert_eq!(ids(older, 10).await, [u64::MAX - 3]);
+    let one = store.interaction_log(log_id).await.unwrap().unwrap();
+    assert_eq!(one.log.interaction_id, u64::MAX - 3);
+    assert_eq!(
+        one.log.payload,
+        serde_json::json!({"data": {"name": "chat"}})
+    );
+    assert_eq!(one.log.channel_id, Some(8));
+    assert_eq!(store.interaction_log(log_id + 100_000).await.unwrap(), None);
     assert_eq!(
         db.scalar_i64(&format!(
             "SELECT COUNT(*) FROM interaction_logs WHERE id = {log_id} AND interaction_id = {} \

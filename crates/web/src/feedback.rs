@@ -3,8 +3,8 @@
 
 use crate::WebState;
 use crate::api::{ApiError, Page, keyset_page, page_limit};
-use crate::auth::{self, ApiAdmin, PageAdmin};
-use crate::pages::{PAGE_SIZE, render, store_error};
+use crate::auth::{ApiAdmin, PageAdmin};
+use crate::pages::{PAGE_SIZE, before_param, discord_id_param, list_url, render, store_error};
 use crate::views::FeedbackView;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -40,20 +40,8 @@ impl FeedbackQuery {
             "" => None,
             k => Some(k.parse::<FeedbackKind>().map_err(|e| e.to_string())?),
         };
-        let user_id = match self.user.trim() {
-            "" => None,
-            u => Some(
-                u.parse::<u64>()
-                    .map_err(|_| format!("user must be a Discord id (digits only), got {u:?}"))?,
-            ),
-        };
-        let before_id = match self.before.trim() {
-            "" => None,
-            b => Some(
-                b.parse::<i64>()
-                    .map_err(|_| format!("before must be a feedback id, got {b:?}"))?,
-            ),
-        };
+        let user_id = discord_id_param("user", &self.user)?;
+        let before_id = before_param(&self.before, "a feedback")?;
         Ok(FeedbackFilter {
             kind,
             user_id,
@@ -62,19 +50,11 @@ impl FeedbackQuery {
     }
 
     fn url(&self, before: Option<i64>) -> String {
-        let mut parts: Vec<String> = [("kind", &self.kind), ("user", &self.user)]
-            .into_iter()
-            .filter(|(_, v)| !v.trim().is_empty())
-            .map(|(k, v)| format!("{k}={}", auth::url_encode(v.trim())))
-            .collect();
-        if let Some(b) = before {
-            parts.push(format!("before={b}"));
-        }
-        if parts.is_empty() {
-            "/disconcierge/feedback".into()
-        } else {
-            format!("/disconcierge/feedback?{}", parts.join("&"))
-        }
+        list_url(
+            "/disconcierge/feedback",
+            &[("kind", &self.kind), ("user", &self.user)],
+            before,
+        )
     }
 }
 

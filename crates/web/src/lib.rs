@@ -27,6 +27,7 @@ mod api;
 pub mod auth;
 mod config_form;
 mod feedback;
+mod interactions;
 mod pages;
 mod tokens;
 mod users;
@@ -141,6 +142,7 @@ pub fn router(state: WebState) -> Router {
         .merge(accounts::routes())
         .merge(tokens::routes())
         .merge(feedback::routes())
+        .merge(interactions::routes())
         .merge(users::routes())
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

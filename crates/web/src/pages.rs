@@ -329,15 +329,6 @@ pub(crate) struct ListQuery {
 impl ListQuery {
     /// The store's filter, or a message saying which value is wrong.
     pub fn filter(&self) -> Result<disconcierge_core::model::ChatCommandFilter, String> {
-        let id = |name: &str, v: &str| -> Result<Option<u64>, String> {
-            let v = v.trim();
-            if v.is_empty() {
-                return Ok(None);
-            }
-            v.parse::<u64>()
-                .map(Some)
-                .map_err(|_| format!("{name} must be a Discord id (digits only), got {v:?}"))
-        };
         let date = |name: &str, v: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
             let v = v.trim();
             if v.is_empty() {
@@ -351,50 +342,75 @@ impl ListQuery {
             "" => None,
             s => Some(s.parse::<ChatCommandState>().map_err(|e| e.to_string())?),
         };
-        let before_id = match self.before.trim() {
-            "" => None,
-            b => Some(
-                b.parse::<i64>()
-                    .map_err(|_| format!("before must be a chat command id, got {b:?}"))?,
-            ),
-        };
         Ok(disconcierge_core::model::ChatCommandFilter {
-            user_id: id("user", &self.user)?,
-            guild_id: id("guild", &self.guild)?,
+            user_id: discord_id_param("user", &self.user)?,
+            guild_id: discord_id_param("guild", &self.guild)?,
             state,
             created_from: date("from", &self.from)?,
             // "To" is inclusive: everything before the next midnight.
             created_before: date("to", &self.to)?.map(|d| d + chrono::TimeDelta::days(1)),
-            before_id,
+            before_id: before_param(&self.before, "a chat command")?,
         })
     }
 
     /// The list's URL with these filters and another cursor.
     fn url(&self, before: Option<i64>) -> String {
-        let mut parts = Vec::new();
-        for (name, value) in [
-            ("user", &self.user),
-            ("guild", &self.guild),
-            ("state", &self.state),
-            ("from", &self.from),
-            ("to", &self.to),
-        ] {
-            if !value.trim().is_empty() {
-                parts.push(format!("{name}={}", auth::url_encode(value.trim())));
-            }
-        }
-        if let Some(b) = before {
-            parts.push(format!("before={b}"));
-        }
-        if parts.is_empty() {
-            "/disconcierge/chat_commands".into()
-        } else {
-            format!("/disconcierge/chat_commands?{}", parts.join("&"))
-        }
+        list_url(
+            "/disconcierge/chat_commands",
+            &[
+                ("user", &self.user),
+                ("guild", &self.guild),
+                ("state", &self.state),
+                ("from", &self.from),
+                ("to", &self.to),
+            ],
+            before,
+        )
     }
 }
 
 pub(crate) const PAGE_SIZE: u32 = 50;
+
+// ----- List filters shared by every list -----
+
+/// A Discord id typed in a filter (empty: no filter), or a message naming the field.
+pub(crate) fn discord_id_param(name: &str, v: &str) -> Result<Option<u64>, String> {
+    match v.trim() {
+        "" => Ok(None),
+        v => v
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| format!("{name} must be a Discord id (digits only), got {v:?}")),
+    }
+}
+
+/// The keyset cursor of a list (empty: the first page), or a message saying what it should be.
+pub(crate) fn before_param(v: &str, what: &str) -> Result<Option<i64>, String> {
+    match v.trim() {
+        "" => Ok(None),
+        b => b
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| format!("before must be {what} id, got {b:?}")),
+    }
+}
+
+/// A list's URL with the filters that are set and, optionally, a cursor.
+pub(crate) fn list_url(path: &str, filters: &[(&str, &str)], before: Option<i64>) -> String {
+    let mut parts: Vec<String> = filters
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("{k}={}", auth::url_encode(v.trim())))
+        .collect();
+    if let Some(b) = before {
+        parts.push(format!("before={b}"));
+    }
+    if parts.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", parts.join("&"))
+    }
+}
 
 struct StateOption {
     name: &'static str,

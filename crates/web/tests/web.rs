@@ -1601,3 +1601,110 @@ async fn feedback_is_listed_filtered_and_paged() {
         );
     }
 }
+
+#[tokio::test]
+async fn interactions_are_listed_and_shown_whole() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        let now = Utc::now();
+        let entry = |interaction_id: u64, kind: &str, user: u64| {
+            disconcierge_core::model::InteractionLog {
+                interaction_id,
+                interaction_type: kind.into(),
+                user_id: Some(user),
+                guild_id: Some(77),
+                channel_id: Some(88),
+                payload: json!({"data": {"options": [{"name": "prompt", "value": "<script>alert(1)</script>"}]}}),
+                received_at: now,
+            }
+        };
+        let first = web
+            .store()
+            .insert_interaction_log(&entry(900, "application_command", 41))
+            .await
+            .unwrap();
+        web.store()
+            .insert_interaction_logs(&[
+                entry(901, "message_component", 42),
+                entry(902, "application_command", 42),
+            ])
+            .await
+            .unwrap();
+        let cookie = web.sign_in().await;
+        let list = web.get("/disconcierge/interactions", Some(&cookie)).await;
+        assert_eq!(list.status, StatusCode::OK);
+        for id in ["900", "901", "902"] {
+            assert!(
+                list.body.contains(&format!("<td>{id}</td>")),
+                "{}",
+                list.body
+            );
+        }
+        let buttons = web
+            .get(
+                "/disconcierge/interactions?type=message_component",
+                Some(&cookie),
+            )
+            .await;
+        assert!(buttons.body.contains("<td>901</td>") && !buttons.body.contains("<td>902</td>"));
+        let bad = web
+            .get("/disconcierge/interactions?type=sneaky", Some(&cookie))
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("type must be one of"));
+
+        // The whole entry, pretty-printed and escaped.
+        let detail = web
+            .get(
+                &format!("/disconcierge/interactions/{first}"),
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(detail.status, StatusCode::OK);
+        assert!(
+            detail
+                .body
+                .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+        );
+        assert!(!detail.body.contains("<script>alert"));
+        assert_eq!(
+            web.get("/disconcierge/interactions/99999", Some(&cookie))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+
+        // The API: pages, filters, the entry whole.
+        let page = web
+            .get("/api/interactions?limit=2", Some(&cookie))
+            .await
+            .json();
+        assert_eq!(page["items"][0]["interaction_id"], "902");
+        let cursor = page["next_before"].as_i64().unwrap();
+        let rest = web
+            .get(&format!("/api/interactions?before={cursor}"), Some(&cookie))
+            .await
+            .json();
+        assert_eq!(rest["items"][0]["interaction_id"], "900");
+        assert_eq!(rest["next_before"], Value::Null);
+        let ann = web
+            .get("/api/interactions?user=41", Some(&cookie))
+            .await
+            .json();
+        assert_eq!(ann["items"].as_array().unwrap().len(), 1);
+        let one = web
+            .get(&format!("/api/interactions/{first}"), Some(&cookie))
+            .await
+            .json();
+        assert_eq!(one["payload"]["data"]["options"][0]["name"], "prompt");
+        assert_eq!(one["guild_id"], "77");
+        assert_eq!(
+            web.get("/api/interactions/x", Some(&cookie)).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            web.get("/api/interactions", None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! The interaction log: every interaction received from Discord, as it arrived (without its token);
+//! a list filtered by type and user, newest first, in keyset pages, and each entry whole; as pages and
+//! as `GET /api/interactions[/{id}]`.
+
+use crate::WebState;
+use crate::api::{ApiError, Page, keyset_page, page_limit};
+use crate::auth::{ApiAdmin, PageAdmin};
+use crate::pages::{
+    PAGE_SIZE, before_param, discord_id_param, error_page, list_url, render, store_error,
+};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use disconcierge_core::model::{InteractionLogFilter, StoredInteractionLog};
+use serde::{Deserialize, Serialize};
+
+pub fn routes() -> Router<WebState> {
+    Router::new()
+        .route("/disconcierge/interactions", get(list_page))
+        .route("/disconcierge/interactions/{id}", get(detail_page))
+        .route("/api/interactions", get(list_api))
+        .route("/api/interactions/{id}", get(detail_api))
+}
+
+/// The interaction types Discord sends that the bot logs (the filter's choices).
+const TYPES: &[&str] = &[
+    "application_command",
+    "message_component",
+    "modal_submit",
+    "application_command_autocomplete",
+    "ping",
+];
+
+/// One entry, shaped for display and JSON (Discord ids as strings).
+#[derive(Debug, Clone, Serialize)]
+pub struct InteractionView {
+    pub id: i64,
+    pub interaction_id: String,
+    pub interaction_type: String,
+    pub user_id: Option<String>,
+    pub guild_id: Option<String>,
+    pub channel_id: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+impl InteractionView {
+    fn new(l: &StoredInteractionLog) -> Self {
+        InteractionView {
+            id: l.id,
+            interaction_id: l.log.interaction_id.to_string(),
+            interaction_type: l.log.interaction_type.clone(),
+            user_id: l.log.user_id.map(|v| v.to_string()),
+            guild_id: l.log.guild_id.map(|v| v.to_string()),
+            channel_id: l.log.channel_id.map(|v| v.to_string()),
+            received_at: l.log.received_at,
+        }
+    }
+
+    pub fn received(&self) -> String {
+        crate::views::when(self.received_at)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct LogQuery {
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    before: String,
+    limit: Option<String>,
+}
+
+impl LogQuery {
+    fn filter(&self) -> Result<InteractionLogFilter, String> {
+        let interaction_type = match self.kind.trim() {
+            "" => None,
+            t if TYPES.contains(&t) => Some(t.to_string()),
+            t => {
+                return Err(format!(
+                    "type must be one of {}, got {t:?}",
+                    TYPES.join(", ")
+                ));
+            }
+        };
+        let user_id = discord_id_param("user", &self.user)?;
+        let before_id = before_param(&self.before, "a log entry")?;
+        Ok(InteractionLogFilter {
+            interaction_type,
+            user_id,
+            before_id,
+        })
+    }
+
+    fn url(&self, before: Option<i64>) -> String {
+        list_url(
+            "/disconcierge/interactions",
+            &[("type", &self.kind), ("user", &self.user)],
+            before,
+        )
+    }
+}
+
+struct TypeOption {
+    name: &'static str,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "interactions.html")]
+struct ListPage {
+    csrf: String,
+    admin: String,
+    filter: LogQuery,
+    filtered: bool,
+    types: Vec<TypeOption>,
+    items: Vec<InteractionView>,
+    error: Option<String>,
+    next_page: Option<String>,
+    first_page: String,
+}
+
+async fn list_page(
+    State(state): State<WebState>,
+    PageAdmin(session): PageAdmin,
+    Query(q): Query<LogQuery>,
+) -> Response {
+    let types = TYPES
+        .iter()
+        .map(|t| TypeOption {
+            name: t,
+            selected: q.kind.trim() == *t,
+        })
+        .collect();
+    let (items, error, next_page, filtered) = match q.filter() {
+        Err(message) => (Vec::new(), Some(message), None, true),
+        Ok(filter) => {
+            let rows = match state
+                .store()
+                .list_interaction_logs(&filter, PAGE_SIZE + 1)
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => return store_error(e),
+            };
+            let page = keyset_page(rows, PAGE_SIZE, |l| l.id);
+            let next = page.next_before.map(|b| q.url(Some(b)));
+            let filtered = filter.interaction_type.is_some() || filter.user_id.is_some();
+            (
+                page.items.iter().map(InteractionView::new).collect(),
+                None,
+                next,
+                filtered,
+            )
+        }
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let first_page = q.url(None);
+    render(
+        status,
+        &ListPage {
+            csrf: session.csrf.clone(),
+            admin: session.admin.username.clone(),
+            filter: q,
+            filtered,
+            types,
+            items,
+            error,
+            next_page,
+            first_page,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "interaction.html")]
+struct DetailPage {
+    csrf: String,
+    admin: String,
+    i: InteractionView,
+    payload: String,
+}
+
+async fn detail_page(
+    State(state): State<WebState>,
+    PageAdmin(session): PageAdmin,
+    Path(id): Path<String>,
+) -> Response {
+    let found = match id.parse::<i64>() {
+        Ok(id) => match state.store().interaction_log(id).await {
+            Ok(found) => found,
+            Err(e) => return store_error(e),
+        },
+        Err(_) => None,
+    };
+    let Some(entry) = found else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            &format!("There is no interaction log entry {id:?}."),
+        );
+    };
+    render(
+        StatusCode::OK,
+        &DetailPage {
+            csrf: session.csrf.clone(),
+            admin: session.admin.username.clone(),
+            payload: serde_json::to_string_pretty(&entry.log.payload).unwrap_or_default(),
+            i: InteractionView::new(&entry),
+        },
+    )
+}
+
+async fn list_api(
+    State(state): State<WebState>,
+    ApiAdmin(_): ApiAdmin,
+    Query(q): Query<LogQuery>,
+) -> Result<Json<Page<InteractionView>>, ApiError> {
+    let limit = page_limit(q.limit.as_deref(), PAGE_SIZE)?;
+    let filter = q
+        .filter()
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m))?;
+    let rows = state
+        .store()
+        .list_interaction_logs(&filter, limit + 1)
+        .await?;
+    let page = keyset_page(rows, limit, |l| l.id);
+    Ok(Json(Page {
+        items: page.items.iter().map(InteractionView::new).collect(),
+        next_before: page.next_before,
+    }))
+}
+
+#[derive(Serialize)]
+struct Detail {
+    #[serde(flatten)]
+    entry: InteractionView,
+    payload: serde_json::Value,
+}
+
+async fn detail_api(
+    State(state): State<WebState>,
+    ApiAdmin(_): ApiAdmin,
+    Path(id): Path<String>,
+) -> Result<Json<Detail>, ApiError> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("there is no interaction log entry {id:?}"),
+        )
+    };
+    let id_number = id.parse::<i64>().map_err(|_| not_found())?;
+    let entry = state
+        .store()
+        .interaction_log(id_number)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(Detail {
+        entry: InteractionView::new(&entry),
+        payload: entry.log.payload,
+    }))
+}
