@@ -471,6 +471,24 @@ pub struct FeedbackFilter {
     pub before_id: Option<i64>,
 }
 
+/// A message about the bot as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredDiscordMessage {
+    pub id: i64,
+    #[serde(flatten)]
+    pub message: DiscordMessage,
+}
+
+/// Filters of the admin list of messages about the bot (all optional), newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiscordMessageFilter {
+    /// The author.
+    pub user_id: Option<u64>,
+    pub channel_id: Option<u64>,
+    /// Only ids below this one (the keyset cursor).
+    pub before_id: Option<i64>,
+}
+
 /// An interaction log entry as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredInteractionLog {

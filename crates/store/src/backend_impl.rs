@@ -21,10 +21,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
     AdminAccount, AdminSession, ApiToken, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
-    ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackFilter, FeedbackKind,
-    InteractionLog, InteractionLogFilter, LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry,
-    StoredFeedback, StoredInteractionLog, StoredLlmCall, StoredRuntimeConfig, TokenUsage,
-    UnknownVariant, User, UserFeedback, UserFilter, UserSort,
+    ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, DiscordMessageFilter,
+    FeedbackFilter, FeedbackKind, InteractionLog, InteractionLogFilter, LlmCallLog, NewChatCommand,
+    RuntimeConfigHistoryEntry, StoredDiscordMessage, StoredFeedback, StoredInteractionLog,
+    StoredLlmCall, StoredRuntimeConfig, TokenUsage, UnknownVariant, User, UserFeedback, UserFilter,
+    UserSort,
 };
 use sqlx::Row as _;
 use sqlx::types::Json;
@@ -296,6 +297,26 @@ fn list_feedback_query(filter: &FeedbackFilter, limit: u32) -> sqlx::QueryBuilde
     }
     if let Some(kind) = filter.kind {
         q.push(" AND kind = ").push_bind(kind.as_str());
+    }
+    if let Some(before_id) = filter.before_id {
+        q.push(" AND id < ").push_bind(before_id);
+    }
+    q.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    q
+}
+
+/// The admin list of messages about the bot, newest first; each filter has its index (migration 0007).
+fn list_discord_messages_query(
+    filter: &DiscordMessageFilter,
+    limit: u32,
+) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new("SELECT * FROM discord_messages WHERE 1 = 1");
+    if let Some(user) = filter.user_id {
+        q.push(" AND user_id = ").push_bind(id(user));
+    }
+    if let Some(channel) = filter.channel_id {
+        q.push(" AND channel_id = ").push_bind(id(channel));
     }
     if let Some(before_id) = filter.before_id {
         q.push(" AND id < ").push_bind(before_id);
@@ -1332,6 +1353,24 @@ impl Store for Backend {
             .await
             .map_err(|e| StoreError::from_write(e, "feedback", "chat command"))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_discord_messages(
+        &self,
+        filter: &DiscordMessageFilter,
+        limit: u32,
+    ) -> Result<Vec<StoredDiscordMessage>, StoreError> {
+        let mut q = list_discord_messages_query(filter, limit);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                Ok::<_, sqlx::Error>(StoredDiscordMessage {
+                    id: row.try_get("id")?,
+                    message: discord_message_from_row(row)?,
+                })
+            })
+            .collect::<Result<_, _>>()?)
     }
 
     async fn list_interaction_logs(

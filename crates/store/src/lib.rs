@@ -27,10 +27,10 @@ use chrono::{DateTime, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
     AdminAccount, AdminSession, ApiToken, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
-    ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, FeedbackFilter, FeedbackKind,
-    InteractionLog, InteractionLogFilter, LlmCallLog, NewChatCommand, RuntimeConfigHistoryEntry,
-    StoredFeedback, StoredInteractionLog, StoredLlmCall, StoredRuntimeConfig, User, UserFeedback,
-    UserFilter,
+    ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, DiscordMessageFilter,
+    FeedbackFilter, FeedbackKind, InteractionLog, InteractionLogFilter, LlmCallLog, NewChatCommand,
+    RuntimeConfigHistoryEntry, StoredDiscordMessage, StoredFeedback, StoredInteractionLog,
+    StoredLlmCall, StoredRuntimeConfig, User, UserFeedback, UserFilter,
 };
 use disconcierge_core::secret::redact_url;
 use std::collections::BTreeMap;
@@ -595,6 +595,14 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user_feedback(&self, feedback: &UserFeedback) -> Result<bool, StoreError>;
 
     /// Every LLM call made for one chat command, oldest first.
+    /// Messages about the bot matching `filter`, newest first, at most `limit` (each filter served by an
+    /// index).
+    async fn list_discord_messages(
+        &self,
+        filter: &DiscordMessageFilter,
+        limit: u32,
+    ) -> Result<Vec<StoredDiscordMessage>, StoreError>;
+
     /// Interaction logs matching `filter`, newest first, at most `limit` (each filter served by an index).
     async fn list_interaction_logs(
         &self,

@@ -266,6 +266,28 @@ mod tests {
                 "interaction_logs_type",
             ),
         ];
+        use disconcierge_core::model::DiscordMessageFilter;
+        let messages = [
+            (
+                DiscordMessageFilter {
+                    user_id: Some(7),
+                    before_id: Some(10),
+                    ..Default::default()
+                },
+                "discord_messages_user",
+            ),
+            (
+                DiscordMessageFilter {
+                    channel_id: Some(8),
+                    ..Default::default()
+                },
+                "discord_messages_channel",
+            ),
+        ];
+        for (filter, index) in messages {
+            let query = list_discord_messages_query(&filter, 50);
+            assert_walks(backend, query.sql().as_str(), index, &format!("{filter:?}")).await;
+        }
         for (filter, index) in logs {
             let query = list_interaction_logs_query(&filter, 50);
             assert_walks(backend, query.sql().as_str(), index, &format!("{filter:?}")).await;

@@ -9,8 +9,9 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
     ChatCommandFilter, ChatCommandOutcome, ChatCommandState, ChatCommandStep, ClearCommand,
-    DiscordMessage, FeedbackFilter, FeedbackKind, InteractionLog, InteractionLogFilter, LlmCallLog,
-    NewChatCommand, TokenUsage, UserFeedback, UserFilter, UserSort,
+    DiscordMessage, DiscordMessageFilter, FeedbackFilter, FeedbackKind, InteractionLog,
+    InteractionLogFilter, LlmCallLog, NewChatCommand, TokenUsage, UserFeedback, UserFilter,
+    UserSort,
 };
 use disconcierge_store::testing::TestDb;
 use disconcierge_store::{DatabaseKind, Store, StoreError};
@@ -128,7 +129,7 @@ const USAGE: TokenUsage = TokenUsage {
 const LEASE: Duration = Duration::from_secs(60);
 
 /// The migrations this binary ships (the same versions for both backends).
-const MIGRATIONS: [i64; 6] = [1, 2, 3, 4, 5, 6];
+const MIGRATIONS: [i64; 7] = [1, 2, 3, 4, 5, 6, 7];
 
 // ----- Migrations -----
 
@@ -1493,6 +1494,47 @@ async fn logs_are_inserted(kind: DatabaseKind) {
         store.recent_discord_messages(5).await.unwrap(),
         std::slice::from_ref(&message)
     );
+    let elsewhere = DiscordMessage {
+        message_id: 9002,
+        channel_id: 9,
+        user_id: Some(2),
+        chat_command_id: None,
+        ..message.clone()
+    };
+    store.insert_discord_message(&elsewhere).await.unwrap();
+    let listed = |filter: DiscordMessageFilter| async move {
+        store
+            .list_discord_messages(&filter, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.message)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(DiscordMessageFilter::default()).await,
+        [elsewhere.clone(), message.clone()]
+    );
+    let by_author = DiscordMessageFilter {
+        user_id: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(listed(by_author).await, std::slice::from_ref(&message));
+    let in_channel = DiscordMessageFilter {
+        channel_id: Some(9),
+        ..Default::default()
+    };
+    assert_eq!(listed(in_channel).await, std::slice::from_ref(&elsewhere));
+    let newest = store
+        .list_discord_messages(&DiscordMessageFilter::default(), 1)
+        .await
+        .unwrap()[0]
+        .id;
+    let older = DiscordMessageFilter {
+        before_id: Some(newest),
+        ..Default::default()
+    };
+    assert_eq!(listed(older).await, std::slice::from_ref(&message));
     let orphan = DiscordMessage {
         chat_command_id: Some(cmd + 100),
         ..message.clone()

@@ -203,6 +203,27 @@ pub(crate) struct Page<T> {
     pub next_before: Option<i64>,
 }
 
+/// A list request answered as JSON: the filter (or the message saying which value is wrong), the page
+/// size asked for, the store's query and how each row is shown.
+pub(crate) async fn list_json<F, R, V, Fut>(
+    filter: Result<F, String>,
+    limit: Option<&str>,
+    fetch: impl FnOnce(F, u32) -> Fut,
+    id: impl Fn(&R) -> i64,
+    view: impl Fn(&R) -> V,
+) -> Result<Json<Page<V>>, ApiError>
+where
+    Fut: Future<Output = Result<Vec<R>, disconcierge_store::StoreError>>,
+{
+    let limit = page_limit(limit, pages::PAGE_SIZE)?;
+    let filter = filter.map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m))?;
+    let page = keyset_page(fetch(filter, limit + 1).await?, limit, id);
+    Ok(Json(Page {
+        items: page.items.iter().map(view).collect(),
+        next_before: page.next_before,
+    }))
+}
+
 /// One page of a keyset-paginated list from `rows`, fetched with a limit of `limit + 1` (the extra row
 /// only tells whether there is a next page): the first `limit` rows and the cursor of the next page.
 pub(crate) fn keyset_page<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {

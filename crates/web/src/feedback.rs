@@ -2,13 +2,12 @@
 //! as a page and as `GET /api/feedback`.
 
 use crate::WebState;
-use crate::api::{ApiError, Page, keyset_page, page_limit};
+use crate::api::{ApiError, Page, list_json};
 use crate::auth::{ApiAdmin, PageAdmin};
-use crate::pages::{PAGE_SIZE, before_param, discord_id_param, list_url, render, store_error};
+use crate::pages::{before_param, discord_id_param, list_url, listing, render, store_error};
 use crate::views::FeedbackView;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -91,42 +90,35 @@ async fn page(
             selected: q.kind.trim() == k.as_str(),
         })
         .collect();
-    let (items, error, next_page, filtered) = match q.filter() {
-        Err(message) => (Vec::new(), Some(message), None, true),
-        Ok(filter) => {
-            // One more than a page tells whether there is a next one.
-            let rows = match state.store().list_feedback(&filter, PAGE_SIZE + 1).await {
-                Ok(r) => r,
-                Err(e) => return store_error(e),
-            };
-            let page = keyset_page(rows, PAGE_SIZE, |f| f.id);
-            let next = page.next_before.map(|b| q.url(Some(b)));
-            let filtered = filter.kind.is_some() || filter.user_id.is_some();
-            (
-                page.items.iter().map(FeedbackView::new).collect(),
-                None,
-                next,
-                filtered,
-            )
-        }
-    };
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let filter = q.filter();
+    let filtered = filter
+        .as_ref()
+        .map_or(true, |f| f.kind.is_some() || f.user_id.is_some());
+    let store = state.store();
+    let list = match listing(
+        filter,
+        |f, limit| async move { store.list_feedback(&f, limit).await },
+        |f| f.id,
+        FeedbackView::new,
+        |b| q.url(b),
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => return store_error(e),
     };
     let first_page = q.url(None);
     render(
-        status,
+        list.status(),
         &FeedbackPage {
             csrf: session.csrf.clone(),
             admin: session.admin.username.clone(),
             filter: q,
             filtered,
             kinds,
-            items,
-            error,
-            next_page,
+            items: list.items,
+            error: list.error,
+            next_page: list.next_page,
             first_page,
         },
     )
@@ -137,14 +129,13 @@ async fn api(
     ApiAdmin(_): ApiAdmin,
     Query(q): Query<FeedbackQuery>,
 ) -> Result<Json<Page<FeedbackView>>, ApiError> {
-    let limit = page_limit(q.limit.as_deref(), PAGE_SIZE)?;
-    let filter = q
-        .filter()
-        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m))?;
-    let rows = state.store().list_feedback(&filter, limit + 1).await?;
-    let page = keyset_page(rows, limit, |f| f.id);
-    Ok(Json(Page {
-        items: page.items.iter().map(FeedbackView::new).collect(),
-        next_before: page.next_before,
-    }))
+    let store = state.store();
+    list_json(
+        q.filter(),
+        q.limit.as_deref(),
+        |f, limit| async move { store.list_feedback(&f, limit).await },
+        |f| f.id,
+        FeedbackView::new,
+    )
+    .await
 }

@@ -3,10 +3,10 @@
 //! as `GET /api/interactions[/{id}]`.
 
 use crate::WebState;
-use crate::api::{ApiError, Page, keyset_page, page_limit};
+use crate::api::{ApiError, Page, list_json};
 use crate::auth::{ApiAdmin, PageAdmin};
 use crate::pages::{
-    PAGE_SIZE, before_param, discord_id_param, error_page, list_url, render, store_error,
+    before_param, discord_id_param, error_page, list_url, listing, render, store_error,
 };
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -137,45 +137,35 @@ async fn list_page(
             selected: q.kind.trim() == *t,
         })
         .collect();
-    let (items, error, next_page, filtered) = match q.filter() {
-        Err(message) => (Vec::new(), Some(message), None, true),
-        Ok(filter) => {
-            let rows = match state
-                .store()
-                .list_interaction_logs(&filter, PAGE_SIZE + 1)
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => return store_error(e),
-            };
-            let page = keyset_page(rows, PAGE_SIZE, |l| l.id);
-            let next = page.next_before.map(|b| q.url(Some(b)));
-            let filtered = filter.interaction_type.is_some() || filter.user_id.is_some();
-            (
-                page.items.iter().map(InteractionView::new).collect(),
-                None,
-                next,
-                filtered,
-            )
-        }
-    };
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let filter = q.filter();
+    let filtered = filter.as_ref().map_or(true, |f| {
+        f.interaction_type.is_some() || f.user_id.is_some()
+    });
+    let store = state.store();
+    let list = match listing(
+        filter,
+        |f, limit| async move { store.list_interaction_logs(&f, limit).await },
+        |r| r.id,
+        InteractionView::new,
+        |b| q.url(b),
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => return store_error(e),
     };
     let first_page = q.url(None);
     render(
-        status,
+        list.status(),
         &ListPage {
             csrf: session.csrf.clone(),
             admin: session.admin.username.clone(),
             filter: q,
             filtered,
             types,
-            items,
-            error,
-            next_page,
+            items: list.items,
+            error: list.error,
+            next_page: list.next_page,
             first_page,
         },
     )
@@ -225,19 +215,15 @@ async fn list_api(
     ApiAdmin(_): ApiAdmin,
     Query(q): Query<LogQuery>,
 ) -> Result<Json<Page<InteractionView>>, ApiError> {
-    let limit = page_limit(q.limit.as_deref(), PAGE_SIZE)?;
-    let filter = q
-        .filter()
-        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m))?;
-    let rows = state
-        .store()
-        .list_interaction_logs(&filter, limit + 1)
-        .await?;
-    let page = keyset_page(rows, limit, |l| l.id);
-    Ok(Json(Page {
-        items: page.items.iter().map(InteractionView::new).collect(),
-        next_before: page.next_before,
-    }))
+    let store = state.store();
+    list_json(
+        q.filter(),
+        q.limit.as_deref(),
+        |f, limit| async move { store.list_interaction_logs(&f, limit).await },
+        |r| r.id,
+        InteractionView::new,
+    )
+    .await
 }
 
 #[derive(Serialize)]

@@ -28,6 +28,7 @@ pub mod auth;
 mod config_form;
 mod feedback;
 mod interactions;
+mod messages;
 mod pages;
 mod tokens;
 mod users;
@@ -143,6 +144,7 @@ pub fn router(state: WebState) -> Router {
         .merge(tokens::routes())
         .merge(feedback::routes())
         .merge(interactions::routes())
+        .merge(messages::routes())
         .merge(users::routes())
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

@@ -371,7 +371,55 @@ impl ListQuery {
 
 pub(crate) const PAGE_SIZE: u32 = 50;
 
-// ----- List filters shared by every list -----
+// ----- Lists: filters, pages and URLs shared by every list -----
+
+/// What a list page shows: its rows, or the message of a bad filter; and the link to the next page.
+pub(crate) struct Listing<V> {
+    pub items: Vec<V>,
+    pub error: Option<String>,
+    pub next_page: Option<String>,
+}
+
+impl<V> Listing<V> {
+    pub fn status(&self) -> StatusCode {
+        if self.error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        }
+    }
+}
+
+/// One page of a list for a page handler: the filter (or why it is wrong), the store's query, how each
+/// row is shown, and the list's URL for a cursor.
+pub(crate) async fn listing<F, R, V, Fut>(
+    filter: Result<F, String>,
+    fetch: impl FnOnce(F, u32) -> Fut,
+    id: impl Fn(&R) -> i64,
+    view: impl Fn(&R) -> V,
+    url: impl Fn(Option<i64>) -> String,
+) -> Result<Listing<V>, StoreError>
+where
+    Fut: Future<Output = Result<Vec<R>, StoreError>>,
+{
+    let filter = match filter {
+        Ok(f) => f,
+        Err(message) => {
+            return Ok(Listing {
+                items: Vec::new(),
+                error: Some(message),
+                next_page: None,
+            });
+        }
+    };
+    // One more than a page tells whether there is a next one.
+    let page = crate::api::keyset_page(fetch(filter, PAGE_SIZE + 1).await?, PAGE_SIZE, id);
+    Ok(Listing {
+        items: page.items.iter().map(view).collect(),
+        error: None,
+        next_page: page.next_before.map(|b| url(Some(b))),
+    })
+}
 
 /// A Discord id typed in a filter (empty: no filter), or a message naming the field.
 pub(crate) fn discord_id_param(name: &str, v: &str) -> Result<Option<u64>, String> {

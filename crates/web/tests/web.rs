@@ -1708,3 +1708,78 @@ async fn interactions_are_listed_and_shown_whole() {
         );
     }
 }
+
+#[tokio::test]
+async fn messages_about_the_bot_are_listed_and_filtered() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        web.store().upsert_user(41, "ann", None).await.unwrap();
+        let answer = web.command(700, 41, "question").await;
+        let message = |message_id: u64, channel_id: u64, user: u64, reply: bool, content: &str| {
+            disconcierge_core::model::DiscordMessage {
+                message_id,
+                channel_id,
+                guild_id: Some(77),
+                user_id: Some(user),
+                chat_command_id: reply.then_some(answer),
+                content: content.into(),
+                payload: Some(
+                    json!({"noticed": if reply { "reply" } else { "mention" }, "message": {}}),
+                ),
+                created_at: Utc::now(),
+            }
+        };
+        for m in [
+            message(1, 88, 41, true, "thanks, but <img src=x onerror=alert(1)>"),
+            message(2, 99, 42, false, "@bot hello"),
+            message(3, 88, 42, false, "@bot again"),
+        ] {
+            web.store().insert_discord_message(&m).await.unwrap();
+        }
+        let cookie = web.sign_in().await;
+        let page = web.get("/disconcierge/messages", Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.body.contains("&#60;img src=x onerror=alert(1)&#62;"),
+            "escaped"
+        );
+        assert!(!page.body.contains("<img src=x"));
+        assert!(
+            page.body
+                .contains(&format!("/disconcierge/chat_commands/{answer}"))
+        );
+        assert!(page.body.contains("<td>reply</td>") && page.body.contains("<td>mention</td>"));
+        let bob_here = web
+            .get("/disconcierge/messages?user=42&channel=88", Some(&cookie))
+            .await;
+        assert!(bob_here.body.contains("@bot again"));
+        assert!(!bob_here.body.contains("@bot hello") && !bob_here.body.contains("thanks"));
+        let bad = web
+            .get("/disconcierge/messages?channel=general", Some(&cookie))
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("channel must be a Discord id"));
+
+        let first = web
+            .get("/api/discord_messages?limit=2", Some(&cookie))
+            .await
+            .json();
+        assert_eq!(first["items"][0]["message_id"], "3");
+        assert_eq!(first["items"][1]["noticed"], "mention");
+        let cursor = first["next_before"].as_i64().unwrap();
+        let rest = web
+            .get(
+                &format!("/api/discord_messages?before={cursor}"),
+                Some(&cookie),
+            )
+            .await
+            .json();
+        assert_eq!(rest["items"][0]["message_id"], "1");
+        assert_eq!(rest["items"][0]["chat_command_id"], answer);
+        assert_eq!(rest["next_before"], Value::Null);
+        assert_eq!(
+            web.get("/api/discord_messages", None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
