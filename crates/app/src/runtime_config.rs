@@ -145,4 +145,40 @@ impl disconcierge_web::Control for RuntimeConfigService {
                 RuntimeConfigError::Store(e) => ConfigUpdateError::Failed(e.to_string()),
             })
     }
+
+    async fn reload_runtime_config(&self) -> Result<bool, String> {
+        self.reload().await.map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use disconcierge_store::testing::TestDb;
+
+    #[tokio::test]
+    async fn reload_applies_only_a_newer_stored_configuration() {
+        let db = TestDb::sqlite().await;
+        let service = RuntimeConfigService::load_or_init(db.store.clone())
+            .await
+            .unwrap();
+        let changes = service.subscribe();
+        assert!(!service.reload().await.unwrap(), "nothing newer");
+        let first = service.current();
+        // Saved elsewhere (another instance, or by hand).
+        let paused = RuntimeConfig {
+            paused: true,
+            ..first.config.clone()
+        };
+        db.store
+            .save_runtime_config(&paused, Some(first.version), Some("elsewhere"))
+            .await
+            .unwrap();
+        assert!(!service.current().config.paused);
+        assert!(service.reload().await.unwrap());
+        assert!(service.current().config.paused);
+        assert_eq!(service.current().version, first.version + 1);
+        assert!(changes.has_changed().unwrap(), "subscribers are woken");
+        assert!(!service.reload().await.unwrap(), "applied once");
+    }
 }

@@ -33,6 +33,7 @@ pub fn routes() -> Router<WebState> {
         .route("/api/config/history", get(config_history))
         .route("/api/actions/pause", post(pause))
         .route("/api/actions/resume", post(resume))
+        .route("/api/actions/reload", post(reload))
 }
 
 /// An API error: a status and the common error body.
@@ -451,6 +452,31 @@ async fn resume(
     ApiAdmin(session): ApiAdmin,
 ) -> ApiResult<Json<ConfigBody>> {
     set_paused_api(&state, &session, false).await
+}
+
+#[derive(Serialize)]
+struct Reloaded {
+    /// Whether a newer configuration was found and applied.
+    changed: bool,
+    /// The version in force now.
+    version: i64,
+}
+
+async fn reload(State(state): State<WebState>, ApiAdmin(_): ApiAdmin) -> ApiResult<Json<Reloaded>> {
+    match state.control().reload_runtime_config().await {
+        Ok(changed) => Ok(Json(Reloaded {
+            changed,
+            version: state.control().runtime_config().version,
+        })),
+        Err(e) => {
+            tracing::error!(error = %e, "could not reload the configuration");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database",
+                "the database did not answer; the configuration in force is unchanged; try again",
+            ))
+        }
+    }
 }
 
 async fn set_paused_api(

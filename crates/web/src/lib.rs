@@ -57,6 +57,10 @@ pub trait Control: Send + Sync + 'static {
         expected_version: i64,
         updated_by: &str,
     ) -> Result<Arc<StoredRuntimeConfig>, ConfigUpdateError>;
+
+    /// Reads the configuration again from the database (changed there by another instance or by hand)
+    /// and applies it if it is newer; whether it was.
+    async fn reload_runtime_config(&self) -> Result<bool, String>;
 }
 
 /// Why a configuration change was not applied.

@@ -251,6 +251,10 @@ async fn dashboard(
     let notice = q.done.as_deref().map(|d| match d {
         "pause" => "Paused: the queue holds and users are told the bot is paused.".to_string(),
         "resume" => "Resumed: the bot answers everyone again.".to_string(),
+        "reload" => "Reloaded: the newer configuration from the database is in force.".to_string(),
+        "reload-unchanged" => {
+            "Reloaded: the configuration in force was already the newest.".to_string()
+        }
         _ => "Done.".to_string(),
     });
     let config = state.control().runtime_config();
@@ -816,13 +820,14 @@ async fn action_submit(
         return csrf_refused();
     }
     let paused = match action.as_str() {
-        "pause" => true,
-        "resume" => false,
+        "pause" => Some(true),
+        "resume" => Some(false),
+        "reload" => None,
         _ => {
             return error_page(
                 StatusCode::NOT_FOUND,
                 "No such action",
-                "The actions are pause and resume.",
+                "The actions are pause, resume and reload.",
             );
         }
     };
@@ -833,6 +838,20 @@ async fn action_submit(
             "Tick \"confirm\" next to the button to do this.",
         );
     }
+    let Some(paused) = paused else {
+        return match state.control().reload_runtime_config().await {
+            Ok(true) => Redirect::to("/disconcierge?done=reload").into_response(),
+            Ok(false) => Redirect::to("/disconcierge?done=reload-unchanged").into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not reload the configuration");
+                error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Not done",
+                    "The database did not answer; the configuration in force is unchanged. Try again.",
+                )
+            }
+        };
+    };
     match set_paused(&state, paused, &session.admin.username).await {
         Ok(_) => Redirect::to(&format!("/disconcierge?done={action}")).into_response(),
         Err(e) => {

@@ -33,6 +33,21 @@ impl Control for MemControl {
         self.current.lock().unwrap().clone()
     }
 
+    async fn reload_runtime_config(&self) -> Result<bool, String> {
+        let stored = self
+            .store
+            .load_runtime_config()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no configuration stored")?;
+        let mut current = self.current.lock().unwrap();
+        let newer = stored.version > current.version;
+        if newer {
+            *current = Arc::new(stored);
+        }
+        Ok(newer)
+    }
+
     async fn update_runtime_config(
         &self,
         config: RuntimeConfig,
@@ -1781,5 +1796,80 @@ async fn messages_about_the_bot_are_listed_and_filtered() {
             web.get("/api/discord_messages", None).await.status,
             StatusCode::UNAUTHORIZED
         );
+    }
+}
+
+#[tokio::test]
+async fn reloading_applies_a_configuration_saved_elsewhere() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        let before = web.control.runtime_config();
+        // Another instance (or someone with SQL) saves a newer configuration.
+        let changed = RuntimeConfig {
+            paused: true,
+            ..before.config.clone()
+        };
+        web.store()
+            .save_runtime_config(&changed, Some(before.version), Some("other instance"))
+            .await
+            .unwrap();
+        assert!(!web.control.runtime_config().config.paused, "not yet");
+
+        let cookie = web.sign_in().await;
+        let dashboard = web.get("/disconcierge", Some(&cookie)).await;
+        let csrf = csrf_in(&dashboard.body);
+        let reply = web
+            .form(
+                "/disconcierge/actions/reload",
+                Some(&cookie),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "needs confirmation"
+        );
+        assert!(!web.control.runtime_config().config.paused);
+        let reply = web
+            .form(
+                "/disconcierge/actions/reload",
+                Some(&cookie),
+                &[("csrf", &csrf), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(reply.location(), "/disconcierge?done=reload");
+        assert!(web.control.runtime_config().config.paused, "applied");
+        let page = web.get(reply.location(), Some(&cookie)).await;
+        assert!(
+            page.body
+                .contains("the newer configuration from the database is in force")
+        );
+
+        // Through the API: nothing newer now.
+        let (api_cookie, api_csrf) = web.api_sign_in().await;
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/actions/reload",
+                Some(&api_cookie),
+                None,
+                Value::Null,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "CSRF");
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/actions/reload",
+                Some(&api_cookie),
+                Some(&api_csrf),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.json()["changed"], false);
+        assert_eq!(reply.json()["version"], before.version + 1);
     }
 }
