@@ -334,9 +334,14 @@ impl Application {
             started,
             instance_id: self.settings.instance_id.clone(),
         };
+        // The admin interface's "shut down" action stops the application like a signal does.
+        let stop_requested = CancellationToken::new();
         let web = disconcierge_web::WebState::new(
             self.store.clone(),
-            Arc::new(self.runtime.clone()),
+            Arc::new(AppControl {
+                runtime: self.runtime.clone(),
+                stop: stop_requested.clone(),
+            }),
             disconcierge_web::WebSettings {
                 tls: self.api_tls.is_some(),
                 development: self.settings.development,
@@ -374,6 +379,7 @@ impl Application {
         tokio::pin!(api);
         let served_early = tokio::select! {
             _ = shutdown => None,
+            _ = stop_requested.cancelled() => None,
             result = &mut api => Some(result),
         };
         if let Some(result) = served_early {
@@ -407,6 +413,53 @@ impl Application {
         close_down(self.llm, self.llm_log_writer, self.store.as_ref()).await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// What the admin interface may ask of the running application: the runtime configuration (through its
+/// service) and a graceful stop.
+struct AppControl {
+    runtime: RuntimeConfigService,
+    stop: CancellationToken,
+}
+
+#[async_trait::async_trait]
+impl disconcierge_web::Control for AppControl {
+    fn runtime_config(&self) -> Arc<disconcierge_core::model::StoredRuntimeConfig> {
+        self.runtime.current()
+    }
+
+    async fn update_runtime_config(
+        &self,
+        config: disconcierge_core::RuntimeConfig,
+        expected_version: i64,
+        updated_by: &str,
+    ) -> Result<
+        Arc<disconcierge_core::model::StoredRuntimeConfig>,
+        disconcierge_web::ConfigUpdateError,
+    > {
+        use disconcierge_web::ConfigUpdateError;
+        use runtime_config::RuntimeConfigError;
+        self.runtime
+            .update(config, expected_version, updated_by)
+            .await
+            .map_err(|e| match e {
+                RuntimeConfigError::Invalid(errors) => ConfigUpdateError::Invalid(errors),
+                RuntimeConfigError::Conflict { current } => ConfigUpdateError::Conflict { current },
+                RuntimeConfigError::Store(e) => ConfigUpdateError::Failed(e.to_string()),
+            })
+    }
+
+    async fn reload_runtime_config(&self) -> Result<bool, String> {
+        self.runtime.reload().await.map_err(|e| e.to_string())
+    }
+
+    fn shutdown(&self, requested_by: &str) {
+        tracing::info!(
+            by = requested_by,
+            "shutdown requested from the admin interface"
+        );
+        self.stop.cancel();
     }
 }
 

@@ -123,34 +123,6 @@ impl RuntimeConfigService {
     }
 }
 
-/// The admin interface changes the configuration through the service, like every other writer.
-#[async_trait::async_trait]
-impl disconcierge_web::Control for RuntimeConfigService {
-    fn runtime_config(&self) -> Arc<StoredRuntimeConfig> {
-        self.current()
-    }
-
-    async fn update_runtime_config(
-        &self,
-        config: RuntimeConfig,
-        expected_version: i64,
-        updated_by: &str,
-    ) -> Result<Arc<StoredRuntimeConfig>, disconcierge_web::ConfigUpdateError> {
-        use disconcierge_web::ConfigUpdateError;
-        self.update(config, expected_version, updated_by)
-            .await
-            .map_err(|e| match e {
-                RuntimeConfigError::Invalid(errors) => ConfigUpdateError::Invalid(errors),
-                RuntimeConfigError::Conflict { current } => ConfigUpdateError::Conflict { current },
-                RuntimeConfigError::Store(e) => ConfigUpdateError::Failed(e.to_string()),
-            })
-    }
-
-    async fn reload_runtime_config(&self) -> Result<bool, String> {
-        self.reload().await.map_err(|e| e.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,7 @@ pub fn routes() -> Router<WebState> {
         .route("/api/actions/pause", post(pause))
         .route("/api/actions/resume", post(resume))
         .route("/api/actions/reload", post(reload))
+        .route("/api/actions/shutdown", post(shutdown))
 }
 
 /// An API error: a status and the common error body.
@@ -477,6 +478,24 @@ async fn reload(State(state): State<WebState>, ApiAdmin(_): ApiAdmin) -> ApiResu
             ))
         }
     }
+}
+
+#[derive(Serialize)]
+struct Stopping {
+    message: &'static str,
+}
+
+async fn shutdown(
+    State(state): State<WebState>,
+    ApiAdmin(session): ApiAdmin,
+) -> (StatusCode, Json<Stopping>) {
+    state.control().shutdown(&session.actor());
+    (
+        StatusCode::ACCEPTED,
+        Json(Stopping {
+            message: pages::SHUTDOWN_MESSAGE,
+        }),
+    )
 }
 
 async fn set_paused_api(

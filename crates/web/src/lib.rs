@@ -61,6 +61,10 @@ pub trait Control: Send + Sync + 'static {
     /// Reads the configuration again from the database (changed there by another instance or by hand)
     /// and applies it if it is newer; whether it was.
     async fn reload_runtime_config(&self) -> Result<bool, String>;
+
+    /// Stops the application gracefully (as on SIGTERM): requests in flight and answers being written
+    /// finish within the shutdown timeout; what is queued waits in the database for the next start.
+    fn shutdown(&self, requested_by: &str);
 }
 
 /// Why a configuration change was not applied.

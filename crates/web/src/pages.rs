@@ -810,6 +810,11 @@ struct ActionForm {
     confirm: Option<String>,
 }
 
+/// What the admin who asked for a shutdown is told.
+pub(crate) const SHUTDOWN_MESSAGE: &str = "disconcierge is stopping: answers being written finish first, \
+     and questions still queued wait in the database for the next start. Start it again with your \
+     service manager (or `disconcierge run`).";
+
 async fn action_submit(
     State(state): State<WebState>,
     PageAdmin(session): PageAdmin,
@@ -822,12 +827,12 @@ async fn action_submit(
     let paused = match action.as_str() {
         "pause" => Some(true),
         "resume" => Some(false),
-        "reload" => None,
+        "reload" | "shutdown" => None,
         _ => {
             return error_page(
                 StatusCode::NOT_FOUND,
                 "No such action",
-                "The actions are pause, resume and reload.",
+                "The actions are pause, resume, reload and shutdown.",
             );
         }
     };
@@ -837,6 +842,10 @@ async fn action_submit(
             "Not confirmed",
             "Tick \"confirm\" next to the button to do this.",
         );
+    }
+    if action == "shutdown" {
+        state.control().shutdown(&session.actor());
+        return error_page(StatusCode::ACCEPTED, "Shutting down", SHUTDOWN_MESSAGE);
     }
     let Some(paused) = paused else {
         return match state.control().reload_runtime_config().await {

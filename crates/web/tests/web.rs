@@ -25,12 +25,21 @@ use tower::ServiceExt;
 struct MemControl {
     store: Arc<dyn Store>,
     current: Mutex<Arc<StoredRuntimeConfig>>,
+    /// Who asked for a shutdown, in order.
+    shutdowns: Mutex<Vec<String>>,
 }
 
 #[async_trait]
 impl Control for MemControl {
     fn runtime_config(&self) -> Arc<StoredRuntimeConfig> {
         self.current.lock().unwrap().clone()
+    }
+
+    fn shutdown(&self, requested_by: &str) {
+        self.shutdowns
+            .lock()
+            .unwrap()
+            .push(requested_by.to_string());
     }
 
     async fn reload_runtime_config(&self) -> Result<bool, String> {
@@ -98,6 +107,7 @@ impl Web {
         let control = Arc::new(MemControl {
             store: store.clone(),
             current: Mutex::new(Arc::new(current)),
+            shutdowns: Mutex::new(Vec::new()),
         });
         disconcierge_web::admin::create_admin(store.as_ref(), "Admin", PASSWORD)
             .await
@@ -1871,5 +1881,68 @@ async fn reloading_applies_a_configuration_saved_elsewhere() {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         assert_eq!(reply.json()["changed"], false);
         assert_eq!(reply.json()["version"], before.version + 1);
+    }
+}
+
+#[tokio::test]
+async fn shutting_down_needs_confirmation_and_a_person() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        let cookie = web.sign_in().await;
+        let csrf = csrf_in(&web.get("/disconcierge", Some(&cookie)).await.body);
+        let reply = web
+            .form(
+                "/disconcierge/actions/shutdown",
+                Some(&cookie),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let reply = web
+            .form(
+                "/disconcierge/actions/shutdown",
+                Some(&cookie),
+                &[("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "no CSRF token");
+        assert!(web.control.shutdowns.lock().unwrap().is_empty());
+        let reply = web
+            .form(
+                "/disconcierge/actions/shutdown",
+                Some(&cookie),
+                &[("csrf", &csrf), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED);
+        assert!(
+            reply
+                .body
+                .contains("questions still queued wait in the database")
+        );
+        assert_eq!(*web.control.shutdowns.lock().unwrap(), ["Admin"]);
+
+        let (api_cookie, api_csrf) = web.api_sign_in().await;
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/actions/shutdown",
+                Some(&api_cookie),
+                None,
+                Value::Null,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "CSRF");
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/actions/shutdown",
+                Some(&api_cookie),
+                Some(&api_csrf),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED);
+        assert_eq!(web.control.shutdowns.lock().unwrap().len(), 2);
     }
 }
