@@ -820,6 +820,15 @@ async fn two_questions_sent_at_once_are_not_both_admitted(backend: Backend) {
         .create();
     let ida = app.discord.user(guild.user("ida"));
     let channel = guild.channel("general");
+    // The admitted one stays in flight for a while: an instant answer could finish before the other is
+    // even looked at, and then admitting the other would be right.
+    app.llm
+        .push_reply(
+            Reply::text("Slow but sure.").with_timing(disconcierge_llm_sim::Timing::new(
+                Duration::from_secs(2),
+                Duration::ZERO,
+            )),
+        );
     // Dispatched back to back: the bot handles them concurrently.
     let a = ida
         .run_slash_command(channel, "chat", [("prompt", "a")], Via::Gateway)
