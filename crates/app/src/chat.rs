@@ -76,7 +76,7 @@ pub struct AcksInProgress {
     backlog: std::sync::Mutex<Backlog>,
     none_left: Notify,
     /// Commands refused because acknowledgements were falling behind.
-    pub shed: std::sync::atomic::AtomicU64,
+    shed: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]

@@ -1,4 +1,5 @@
-//! The admin interface's "shut down" action stops the real application gracefully, like SIGTERM.
+//! The admin API of the real application: CORS as configured by `DC_API_CORS_*`, and the "shut down"
+//! action stopping it gracefully, like SIGTERM.
 
 use disconcierge_e2e::{Backend, spawn_app};
 use std::time::Duration;
@@ -55,5 +56,36 @@ async fn an_admin_stops_the_application_from_the_api() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // It ended cleanly (stop() fails the test on an error or a panic).
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cors_follows_the_configured_origins() {
+    let app = spawn_app(
+        Backend::Sqlite,
+        &[("DC_API_CORS_ALLOW_ORIGINS", "https://admin.example.com")],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, format!("{}/api/me", app.api_url))
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header("access-control-request-headers", "x-csrf-token")
+            .send()
+    };
+    let allowed = preflight("https://admin.example.com").await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://admin.example.com"
+    );
+    assert_eq!(
+        allowed.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
     app.stop().await;
 }
