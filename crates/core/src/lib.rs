@@ -7,6 +7,7 @@
 //! app) all agree on one vocabulary.
 
 pub mod admission;
+pub mod desk;
 pub mod duration;
 pub mod history;
 pub mod limits;

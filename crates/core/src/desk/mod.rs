@@ -1,0 +1,10 @@
+//! The support desk's domain: tickets opened from a panel in a forum channel, AI replies built from the
+//! ticket's conversation and the guild's trained answers and knowledge bases, and the rules that decide
+//! when a trained answer is sent as is.
+//!
+//! * [`model`]: the records the store persists (all scoped by guild).
+//! * [`retrieval`]: search terms for the database's full-text index, calibrated confidence, fusion with
+//!   embeddings, and the choice between a trained answer and the LLM.
+
+pub mod model;
+pub mod retrieval;
