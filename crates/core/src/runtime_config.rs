@@ -95,6 +95,28 @@ pub struct RuntimeConfig {
     pub feedback_modal_min_length: u32,
     pub feedback_modal_max_length: u32,
 
+    // --- Support desk ---
+    /// A trained answer whose confidence (0 to 1, see `desk::retrieval`) is at or above this is sent as
+    /// is, without the LLM.
+    pub desk_trained_answer_threshold: f64,
+    /// When the LLM is down, the best trained answer at or above this is sent with
+    /// `desk_fallback_note`; below it, `desk_staff_follow_up_message`.
+    pub desk_fallback_threshold: f64,
+    /// How many trained answers and knowledge entries the LLM gets as reference material.
+    pub desk_context_entries: u32,
+    /// Posted first in a new ticket. `{user}` mentions the opener (the only ping allowed in it).
+    pub desk_welcome_message: String,
+    /// Appended (as small text) to a trained answer sent as is.
+    pub desk_trained_note: String,
+    /// Appended to a trained answer sent because the LLM is down.
+    pub desk_fallback_note: String,
+    /// Sent when the LLM is down and no trained answer is close enough.
+    pub desk_staff_follow_up_message: String,
+    /// Posted on escalation. `{staff}` pings the staff role (once per ticket), `{user}` names the opener.
+    pub desk_escalation_message: String,
+    /// Posted before an inactive ticket is closed. `{when}` is when it will close.
+    pub desk_inactivity_warning: String,
+
     // --- Logging ---
     /// Per-component level overrides; a component not listed uses its `DC_*_LOG_LEVEL` from the environment.
     pub log_levels: BTreeMap<LogComponent, LogLevel>,
@@ -149,6 +171,24 @@ impl Default for RuntimeConfig {
             feedback_modal_placeholder: "The answer said X, but actually...".into(),
             feedback_modal_min_length: 5,
             feedback_modal_max_length: 2000,
+            desk_trained_answer_threshold: 0.85,
+            desk_fallback_threshold: 0.6,
+            desk_context_entries: 5,
+            desk_welcome_message: "Thanks for opening a ticket, {user}! Describe your problem in \
+                                   this thread and our assistant will answer right away. Press \
+                                   **Talk to a human** under any answer to reach the staff."
+                .into(),
+            desk_trained_note: "-# Saved answer from the staff".into(),
+            desk_fallback_note: "-# Our assistant is unavailable right now; this saved answer from \
+                                 the staff looked closest. Staff will follow up if it does not help."
+                .into(),
+            desk_staff_follow_up_message: "Our assistant can't answer right now. A staff member \
+                                           will follow up here as soon as possible."
+                .into(),
+            desk_escalation_message: "{staff}: {user} would like to talk to a human.".into(),
+            desk_inactivity_warning: "This ticket has been quiet for a while and will be closed \
+                                      {when} unless someone writes here."
+                .into(),
             log_levels: BTreeMap::new(),
         }
     }
@@ -382,6 +422,48 @@ impl RuntimeConfig {
                 "must not be greater than feedback_modal_max_length".into(),
             );
         }
+        for (field, value) in [
+            (
+                "desk_trained_answer_threshold",
+                self.desk_trained_answer_threshold,
+            ),
+            ("desk_fallback_threshold", self.desk_fallback_threshold),
+        ] {
+            if !value.is_finite() {
+                c.fail(field, "must be a number".into());
+            } else {
+                c.range(field, value, 0.0, 1.0);
+            }
+        }
+        if self.desk_fallback_threshold > self.desk_trained_answer_threshold {
+            c.fail(
+                "desk_fallback_threshold",
+                "must not be greater than desk_trained_answer_threshold".into(),
+            );
+        }
+        c.range("desk_context_entries", self.desk_context_entries, 0, 20);
+        // Placeholders grow when replaced (a mention is about 22 characters): leave room.
+        let template_max = MESSAGE_MAX - 100;
+        for (field, value) in [
+            ("desk_welcome_message", &self.desk_welcome_message),
+            (
+                "desk_staff_follow_up_message",
+                &self.desk_staff_follow_up_message,
+            ),
+            ("desk_escalation_message", &self.desk_escalation_message),
+            ("desk_inactivity_warning", &self.desk_inactivity_warning),
+        ] {
+            c.text(field, value, 1, template_max);
+        }
+        // Notes are appended to an answer, which is split like any long answer; keep them short.
+        c.text("desk_trained_note", &self.desk_trained_note, 0, 300);
+        c.text("desk_fallback_note", &self.desk_fallback_note, 0, 300);
+        if !self.desk_escalation_message.contains("{staff}") {
+            c.fail(
+                "desk_escalation_message",
+                "must contain {staff}, where the staff role is pinged".into(),
+            );
+        }
         if c.0.is_empty() {
             Ok(())
         } else {
@@ -409,6 +491,41 @@ pub fn is_snowflake(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn desk_thresholds_are_ordered_and_the_escalation_pings_staff() {
+        assert!(RuntimeConfig::default().validate().is_ok());
+        let bad = RuntimeConfig {
+            desk_trained_answer_threshold: 0.5,
+            desk_fallback_threshold: 0.6,
+            desk_context_entries: 21,
+            desk_escalation_message: "Someone wants a human.".into(),
+            ..RuntimeConfig::default()
+        };
+        let fields: Vec<&str> = bad
+            .validate()
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                "desk_fallback_threshold",
+                "desk_context_entries",
+                "desk_escalation_message"
+            ]
+        );
+        let nan = RuntimeConfig {
+            desk_trained_answer_threshold: f64::NAN,
+            ..RuntimeConfig::default()
+        };
+        assert_eq!(
+            nan.validate().unwrap_err().0[0].field,
+            "desk_trained_answer_threshold"
+        );
+    }
 
     #[test]
     fn defaults_are_valid() {

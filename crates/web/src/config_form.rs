@@ -249,6 +249,65 @@ pub const SECTIONS: &[Section] = &[
         ],
     },
     Section {
+        title: "Support desk",
+        fields: &[
+            field!(
+                "desk_trained_answer_threshold",
+                Number,
+                "Trained answer threshold",
+                "0 to 1. A trained answer matching a ticket message at least this well is sent as is, without the LLM (0.85: the same question, worded slightly differently)."
+            ),
+            field!(
+                "desk_fallback_threshold",
+                Number,
+                "Fallback threshold",
+                "0 to 1. When the LLM is down, the best trained answer at least this close is sent with the fallback note."
+            ),
+            field!(
+                "desk_context_entries",
+                Integer,
+                "Reference entries",
+                "Trained answers and knowledge entries given to the LLM with each ticket message (0 to 20)."
+            ),
+            field!(
+                "desk_welcome_message",
+                LongText,
+                "Welcome message",
+                "First message of a new ticket. {user} mentions the opener."
+            ),
+            field!(
+                "desk_trained_note",
+                Text,
+                "Trained answer note",
+                "Added under a trained answer sent as is; empty for none."
+            ),
+            field!(
+                "desk_fallback_note",
+                LongText,
+                "Fallback note",
+                "Added under a trained answer sent because the LLM is down."
+            ),
+            field!(
+                "desk_staff_follow_up_message",
+                LongText,
+                "Staff follow-up message",
+                "Sent when the LLM is down and no trained answer is close enough."
+            ),
+            field!(
+                "desk_escalation_message",
+                LongText,
+                "Escalation message",
+                "Posted when a user asks for a human. {staff} pings the staff role (once per ticket), {user} names the opener."
+            ),
+            field!(
+                "desk_inactivity_warning",
+                LongText,
+                "Inactivity warning",
+                "Posted before an idle ticket is closed. {when} becomes when it closes."
+            ),
+        ],
+    },
+    Section {
         title: "Logging",
         fields: &[field!(
             "log_levels",

@@ -5,6 +5,10 @@
 //! * [`model`]: the records the store persists (all scoped by guild).
 //! * [`retrieval`]: search terms for the database's full-text index, calibrated confidence, fusion with
 //!   embeddings, and the choice between a trained answer and the LLM.
+//! * [`prompt`]: the instructions and conversation sent to the LLM for a ticket reply.
+//! * [`transfer`]: the JSON import/export files and the bounds on what staff type.
 
 pub mod model;
+pub mod prompt;
 pub mod retrieval;
+pub mod transfer;
