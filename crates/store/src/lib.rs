@@ -21,6 +21,8 @@
 //!   again. Every later write by a worker checks that it still holds the lease.
 //! * **Secrets**: database URLs are shown only through [`disconcierge_core::secret::redact_url`];
 //!   interaction tokens and password hashes are stored but never logged.
+//! * **The support desk** (tickets, trained answers, knowledge bases and their full-text search) is
+//!   [`DeskStore`], a supertrait of [`Store`] with its own design notes and test-suite (`tests/desk.rs`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -39,6 +41,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod desk;
 mod error;
 mod postgres;
 mod sql;
@@ -46,6 +49,7 @@ mod sqlite;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use desk::{DeskStore, ImportReport, KbCreated, TicketReservation};
 pub use error::StoreError;
 
 /// Which database a store talks to.
@@ -256,8 +260,9 @@ fn username_key(username: &str) -> String {
 /// Obtain one with [`connect`]. All methods behave identically on SQLite and PostgreSQL. Methods that
 /// change one row by id return [`StoreError::NotFound`] when there is no such row, unless documented
 /// otherwise; lease-guarded methods return `false` instead, because losing a lease is an expected event.
+/// The support desk's storage is its supertrait [`DeskStore`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: DeskStore + Send + Sync + 'static {
     // ----- Foundation -----
 
     fn kind(&self) -> DatabaseKind;

@@ -34,6 +34,67 @@ pub(crate) const CLAIM: &str = "\
         FOR UPDATE SKIP LOCKED) \
     RETURNING *";
 
+// ----- Support desk (see `desk_impl.rs`) -----
+
+/// The user's ticket in a category that is not closed (`tickets_one_open`), locked for the reservation's
+/// transaction so that two reservations do not both replace an abandoned one. `$1` guild, `$2` opener,
+/// `$3` category.
+pub(crate) const OPEN_TICKET_LOCKED: &str = "\
+    SELECT * FROM tickets \
+    WHERE guild_id = $1 AND opener_id = $2 AND category = $3 AND state <> 'closed' \
+    FOR UPDATE";
+
+/// A trained question by key, locked for the transaction that updates it (so that the previous answer
+/// reported is the one replaced). `$1` guild, `$2` key.
+pub(crate) const TRAINING_BY_KEY_LOCKED: &str = "\
+    SELECT id, answer FROM training_entries WHERE guild_id = $1 AND question_key = $2 FOR UPDATE";
+
+/// The terms bound as `$2` (see [`full_text_query`]) as a `tsquery` matching any of them: they go through
+/// `to_tsvector('english', ...)` as the indexed text did (stemmed; English stop words dropped, silently,
+/// where `to_tsquery` would log a notice), and the lexemes left are joined with `|`. NULL when none is
+/// left, which matches nothing. Every function here is immutable, so PostgreSQL folds the expression into
+/// a constant once the terms are bound and plans the GIN index with real estimates (behind a subquery
+/// the query would be unknown to the planner, which then prefers reading the whole table).
+macro_rules! pg_any_term {
+    () => {
+        "CAST(NULLIF(replace(CAST(strip(to_tsvector('english', $2)) AS TEXT), ''' ''', ''' | '''), '') \
+         AS tsquery)"
+    };
+}
+
+/// Trained answers matching any of the terms in `$2`, best first (`ts_rank_cd` over the weighted `search`
+/// document: question A, tags B, answer C), through the GIN index. `$1` guild, `$3` limit, `$4` the
+/// embedding model whose vectors to return.
+pub(crate) const SEARCH_TRAINING: &str = concat!(
+    "SELECT t.id, t.question AS title, t.answer AS body, t.tags, CAST(NULL AS TEXT) AS source, \
+         CASE WHEN t.embedding_model = $4 THEN t.embedding END AS embedding \
+     FROM training_entries t \
+     WHERE t.guild_id = $1 AND t.search @@ ",
+    pg_any_term!(),
+    " ORDER BY ts_rank_cd(t.search, ",
+    pg_any_term!(),
+    ") DESC, t.id LIMIT $3"
+);
+
+/// Knowledge entries matching any of the terms in `$2`, as [`SEARCH_TRAINING`] (title A, tags B, content
+/// C), with their knowledge base's name; `$5` the knowledge base, if one.
+pub(crate) const SEARCH_KNOWLEDGE: &str = concat!(
+    "SELECT e.id, e.title, e.content AS body, e.tags, k.name AS source, \
+         CASE WHEN e.embedding_model = $4 THEN e.embedding END AS embedding \
+     FROM kb_entries e JOIN knowledge_bases k ON k.id = e.kb_id \
+     WHERE e.guild_id = $1 AND ($5::BIGINT IS NULL OR e.kb_id = $5) AND e.search @@ ",
+    pg_any_term!(),
+    " ORDER BY ts_rank_cd(e.search, ",
+    pg_any_term!(),
+    ") DESC, e.id LIMIT $3"
+);
+
+/// The value bound as `$2` of the searches: the terms (letters and digits only), space-separated. The
+/// guild and knowledge base are plain conditions on PostgreSQL.
+fn full_text_query(terms: &[String], _guild_id: i64, _kb_id: Option<i64>) -> String {
+    terms.join(" ")
+}
+
 /// Timestamps go to TIMESTAMPTZ as they are (PostgreSQL keeps microseconds).
 fn ts(t: DateTime<Utc>) -> TsValue {
     t
@@ -95,6 +156,7 @@ impl Backend {
 }
 
 include!("backend_impl.rs");
+include!("desk_impl.rs");
 
 #[cfg(test)]
 mod tests {
@@ -147,6 +209,166 @@ mod tests {
             assert!(
                 !plan.iter().any(|line| line.contains(&full_scan)),
                 "{query}\nscans {table}:\n{}",
+                plan.join("\n")
+            );
+        }
+    }
+
+    /// The plan of `query` (prepared, so that its parameters get their types from the statement) with NULL
+    /// for every parameter.
+    async fn plan(conn: &mut sqlx::PgConnection, query: &str) -> Vec<String> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("PREPARE desk AS {query}")))
+            .execute(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        let params = (1..=9).filter(|i| query.contains(&format!("${i}"))).count();
+        let explain = if params == 0 {
+            "EXPLAIN EXECUTE desk".to_string()
+        } else {
+            format!("EXPLAIN EXECUTE desk({})", vec!["NULL"; params].join(", "))
+        };
+        let plan = sqlx::query_scalar(sqlx::AssertSqlSafe(explain))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query("DEALLOCATE desk")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        plan
+    }
+
+    /// The desk's look-ups and lists read an index, as the hot paths do (sequential scans discouraged:
+    /// what matters is that a usable index exists).
+    #[tokio::test]
+    async fn desk_queries_use_indexes() {
+        use disconcierge_core::desk::model::{TicketFilter, TicketState};
+        let Some(db) = crate::testing::TestDb::postgres().await else {
+            return;
+        };
+        let backend = Backend::connect(&db.opts).await.unwrap();
+        let mut conn = backend.pool().acquire().await.unwrap();
+        for setting in [
+            "SET enable_seqscan = off",
+            "SET plan_cache_mode = force_generic_plan",
+        ] {
+            sqlx::query(setting).execute(&mut *conn).await.unwrap();
+        }
+        let filters = [
+            TicketFilter {
+                guild_id: Some(1),
+                before_id: Some(10),
+                ..Default::default()
+            },
+            TicketFilter {
+                state: Some(TicketState::Open),
+                ..Default::default()
+            },
+            TicketFilter {
+                opener_id: Some(7),
+                ..Default::default()
+            },
+        ];
+        let mut queries: Vec<(String, &str)> = filters
+            .iter()
+            .map(|f| {
+                (
+                    list_tickets_query(f, 50).sql().as_str().to_string(),
+                    "tickets",
+                )
+            })
+            .collect();
+        for category in [None, Some("billing")] {
+            let page = list_training_query(1, category, Some((0, 10)));
+            queries.push((page.sql().as_str().to_string(), "training_entries"));
+        }
+        for (query, table) in [
+            (OPEN_TICKET_LOCKED, "tickets"),
+            (IDLE_TICKETS, "tickets"),
+            (TICKET_BY_THREAD, "tickets"),
+            (LATEST_TICKET_MESSAGES, "ticket_messages"),
+            (REPLY_COUNTS, "ticket_messages"),
+            (TRAINING_BY_KEY_LOCKED, "training_entries"),
+            (MISSING_EMBEDDINGS, "training_entries"),
+            (MISSING_EMBEDDINGS, "kb_entries"),
+            (KB_ENTRIES_PAGE, "kb_entries"),
+            (LIST_KBS, "knowledge_bases"),
+            (SEARCH_TRAINING, "training_entries"),
+            (SEARCH_KNOWLEDGE, "kb_entries"),
+        ] {
+            queries.push((query.to_string(), table));
+        }
+        for (query, table) in queries {
+            let plan = plan(&mut conn, &query).await;
+            let full_scan = format!("Seq Scan on {table}");
+            assert!(
+                !plan.iter().any(|line| line.contains(&full_scan)),
+                "{query}\nscans {table}:\n{}",
+                plan.join("\n")
+            );
+        }
+    }
+
+    /// With a realistic amount of entries, a search reads the GIN index of the `search` documents, not
+    /// every entry of the guild.
+    #[tokio::test]
+    async fn desk_searches_use_the_gin_indexes() {
+        let Some(db) = crate::testing::TestDb::postgres().await else {
+            return;
+        };
+        db.execute(
+            "INSERT INTO training_entries (guild_id, question, question_key, answer, tags, created_by, \
+                 created_at, updated_at) \
+             SELECT 1, 'question ' || i, 'question ' || i, 'answer number ' || i, '[\"tag\"]', 1, now(), \
+                 now() \
+             FROM generate_series(1, 3000) AS i; \
+             INSERT INTO knowledge_bases (guild_id, name, name_key, created_by, created_at) \
+             VALUES (1, 'docs', 'docs', 1, now()); \
+             INSERT INTO kb_entries (kb_id, guild_id, title, content, tags, created_by, created_at, \
+                 updated_at) \
+             SELECT 1, 1, 'title ' || i, 'content number ' || i, '[]', 1, now(), now() \
+             FROM generate_series(1, 3000) AS i;",
+        )
+        .await;
+        // As autovacuum would: GIN's pending list is merged and the statistics are current.
+        db.execute("VACUUM ANALYZE training_entries").await;
+        db.execute("VACUUM ANALYZE kb_entries").await;
+        let backend = Backend::connect(&db.opts).await.unwrap();
+        let mut conn = backend.pool().acquire().await.unwrap();
+        for (query, args, index) in [
+            (
+                SEARCH_TRAINING,
+                "1, 'zebra', 10, NULL",
+                "training_entries_search",
+            ),
+            (
+                SEARCH_KNOWLEDGE,
+                "1, 'zebra', 10, NULL, NULL",
+                "kb_entries_search",
+            ),
+            (
+                SEARCH_KNOWLEDGE,
+                "1, 'zebra', 10, NULL, 1",
+                "kb_entries_search",
+            ),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("PREPARE search AS {query}")))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "EXPLAIN EXECUTE search({args})"
+            )))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+            sqlx::query("DEALLOCATE search")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            assert!(
+                plan.iter().any(|line| line.contains(index)),
+                "{query} does not use {index}:\n{}",
                 plan.join("\n")
             );
         }

@@ -39,6 +39,67 @@ pub(crate) const CLAIM: &str = "\
         LIMIT 1) \
     RETURNING *";
 
+// ----- Support desk (see `desk_impl.rs`) -----
+
+/// The user's ticket in a category that is not closed (`tickets_one_open`), read inside the reservation's
+/// write transaction: `BEGIN IMMEDIATE` already keeps other writers out. `$1` guild, `$2` opener, `$3`
+/// category.
+pub(crate) const OPEN_TICKET_LOCKED: &str = "\
+    SELECT * FROM tickets \
+    WHERE guild_id = $1 AND opener_id = $2 AND category = $3 AND state <> 'closed'";
+
+/// A trained question by key, read inside the write transaction that updates it. `$1` guild, `$2` key.
+pub(crate) const TRAINING_BY_KEY_LOCKED: &str =
+    "SELECT id, answer FROM training_entries WHERE guild_id = $1 AND question_key = $2";
+
+/// Trained answers matching a [`full_text_query`] (`$2`), best first: BM25 with the question weighing
+/// most, then the tags, then the answer (the scope column, which only selects the guild, weighs
+/// nothing). FTS5 sorts by `rank` itself. `$1` guild (checked again on each hit), `$3` limit, `$4` the
+/// embedding model whose vectors to return. `CROSS JOIN` keeps the index as the outer loop: SQLite
+/// never reorders it, and would otherwise read every entry of the guild by `guild_id` and probe the
+/// index for each.
+pub(crate) const SEARCH_TRAINING: &str = "\
+    SELECT t.id, t.question AS title, t.answer AS body, t.tags, CAST(NULL AS TEXT) AS source, \
+        CASE WHEN t.embedding_model = $4 THEN t.embedding END AS embedding \
+    FROM training_fts CROSS JOIN training_entries t ON t.id = training_fts.rowid \
+    WHERE training_fts MATCH $2 AND training_fts.rank MATCH 'bm25(0.0, 10.0, 2.0, 4.0)' \
+      AND t.guild_id = $1 \
+    ORDER BY training_fts.rank LIMIT $3";
+
+/// Knowledge entries matching a [`full_text_query`], as [`SEARCH_TRAINING`] (title, then tags, then
+/// content), with their knowledge base's name; `$5` the knowledge base, if one (also in the query).
+pub(crate) const SEARCH_KNOWLEDGE: &str = "\
+    SELECT e.id, e.title, e.content AS body, e.tags, k.name AS source, \
+        CASE WHEN e.embedding_model = $4 THEN e.embedding END AS embedding \
+    FROM kb_fts CROSS JOIN kb_entries e ON e.id = kb_fts.rowid \
+        CROSS JOIN knowledge_bases k ON k.id = e.kb_id \
+    WHERE kb_fts MATCH $2 AND kb_fts.rank MATCH 'bm25(0.0, 10.0, 2.0, 4.0)' \
+      AND e.guild_id = $1 AND ($5 IS NULL OR e.kb_id = $5) \
+    ORDER BY kb_fts.rank LIMIT $3";
+
+/// A guild's (or knowledge base's) token in the full-text indexes' `scope` column, as the generated
+/// columns of migration 0008 write it: a prefix and the id, with `n` for a minus sign (the tokenizer
+/// would split at `-`).
+fn scope_token(prefix: char, id: i64) -> String {
+    format!("{prefix}{}", id.to_string().replace('-', "n"))
+}
+
+/// The FTS5 query for `terms` (letters and digits only): the guild's (and knowledge base's) token in the
+/// scope column, AND any term in the other columns. Terms are quoted, so none is read as an operator.
+fn full_text_query(terms: &[String], guild_id: i64, kb_id: Option<i64>) -> String {
+    let mut query = format!("scope : \"{}\"", scope_token('g', guild_id));
+    if let Some(kb) = kb_id {
+        query.push_str(&format!(" AND scope : \"{}\"", scope_token('k', kb)));
+    }
+    let any = terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    query.push_str(&format!(" AND - scope : ({any})"));
+    query
+}
+
 /// A timestamp as stored: `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always UTC and always 6 fractional digits, so
 /// that text order is time order. sqlx reads it back as RFC 3339.
 fn ts(t: DateTime<Utc>) -> TsValue {
@@ -137,6 +198,7 @@ impl Backend {
 }
 
 include!("backend_impl.rs");
+include!("desk_impl.rs");
 
 #[cfg(test)]
 mod tests {
@@ -322,6 +384,166 @@ mod tests {
             !plan.iter().any(|d| d.contains("TEMP B-TREE")),
             "{what} sorts instead of walking the index: {plan:?}"
         );
+    }
+
+    /// The plan of `sql`, one line per step.
+    async fn plan(backend: &Backend, sql: &str) -> Vec<String> {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(explain))
+            .fetch_all(backend.pool())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.3)
+            .collect()
+    }
+
+    /// Names written into the desk's SQL are the domain's (`as_str`), so rows read back parse.
+    #[test]
+    fn desk_names_in_sql_match_the_domain() {
+        use disconcierge_core::desk::model::{ReplySource, TicketState};
+        let quoted = |sql: &str| -> Vec<String> {
+            sql.split('\'')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect()
+        };
+        let states = [
+            INSERT_TICKET,
+            ESCALATE_TICKET,
+            REENABLE_TICKET_AI,
+            CLOSE_TICKET,
+            IDLE_TICKETS,
+            OPEN_TICKET_LOCKED,
+            crate::postgres::OPEN_TICKET_LOCKED,
+        ]
+        .map(quoted)
+        .concat();
+        assert!(states.len() >= 8, "{states:?}");
+        for state in states {
+            assert!(TicketState::parse(&state).is_some(), "{state:?}");
+        }
+        let sources = quoted(REPLY_COUNTS);
+        assert_eq!(sources.len(), 4);
+        for source in sources {
+            assert!(ReplySource::parse(&source).is_some(), "{source:?}");
+        }
+        let kinds = quoted(MISSING_EMBEDDINGS);
+        assert_eq!(kinds.len(), 2);
+        for kind in kinds {
+            assert!(entry_kind(&kind).is_some(), "{kind:?}");
+        }
+    }
+
+    /// The desk's searches read the full-text index: the FTS5 table answers the MATCH (its plan's index
+    /// string holds `M`) and the ranking (no sort of our own), and each hit is fetched by rowid. No table
+    /// is scanned, so the cost follows the matches, not the entries.
+    #[tokio::test]
+    async fn desk_searches_read_the_full_text_index() {
+        let (_db, backend) = store().await;
+        for (query, fts) in [
+            (SEARCH_TRAINING, "training_fts"),
+            (SEARCH_KNOWLEDGE, "kb_fts"),
+        ] {
+            let plan = plan(backend, query).await;
+            let scan = plan
+                .iter()
+                .find(|d| d.starts_with(&format!("SCAN {fts} VIRTUAL TABLE INDEX ")))
+                .unwrap_or_else(|| panic!("{fts} is not searched: {plan:?}"));
+            let index_string = scan.rsplit(':').next().unwrap();
+            assert!(index_string.contains('M'), "MATCH not used: {plan:?}");
+            for detail in &plan {
+                assert!(
+                    !detail.starts_with("SCAN ") || detail.contains("VIRTUAL TABLE"),
+                    "{fts} search scans a table: {plan:?}"
+                );
+                assert!(
+                    !detail.contains("TEMP B-TREE"),
+                    "{fts} search sorts: {plan:?}"
+                );
+            }
+        }
+    }
+
+    /// The desk's look-ups and lists each walk their index (no table scan; lists in index order, unsorted).
+    #[tokio::test]
+    async fn desk_queries_use_their_indexes() {
+        use disconcierge_core::desk::model::{TicketFilter, TicketState};
+        let (_db, backend) = store().await;
+        let tickets = [
+            (
+                TicketFilter {
+                    guild_id: Some(1),
+                    before_id: Some(10),
+                    ..Default::default()
+                },
+                "tickets_guild",
+            ),
+            (
+                TicketFilter {
+                    state: Some(TicketState::Escalated),
+                    ..Default::default()
+                },
+                "tickets_state",
+            ),
+            (
+                TicketFilter {
+                    opener_id: Some(7),
+                    ..Default::default()
+                },
+                "tickets_opener",
+            ),
+        ];
+        for (filter, index) in tickets {
+            let query = list_tickets_query(&filter, 50);
+            assert_walks(backend, query.sql().as_str(), index, &format!("{filter:?}")).await;
+        }
+        let training = [
+            (None, "training_entries_guild"),
+            (Some("billing"), "training_entries_category"),
+        ];
+        for (category, index) in training {
+            let query = list_training_query(1, category, Some((20, 10)));
+            assert_walks(backend, query.sql().as_str(), index, "list_training").await;
+            let count = list_training_query(1, category, None);
+            assert_walks(backend, count.sql().as_str(), index, "count_training").await;
+        }
+        let statements = [
+            (OPEN_TICKET_LOCKED, "tickets_one_open"),
+            (IDLE_TICKETS, "tickets_idle"),
+            (TICKET_MESSAGES, "ticket_messages_ticket"),
+            (TRAINING_BY_KEY_LOCKED, "training_entries_key"),
+            (REPLY_COUNTS, "ticket_messages_replies"),
+            (KB_ENTRIES_PAGE, "kb_entries_kb"),
+            (KB_BY_NAME, "knowledge_bases_name_key"),
+            (TICKET_BY_THREAD, "tickets"),
+        ];
+        for (query, index) in statements {
+            assert_walks(backend, query, index, query).await;
+        }
+        // The latest messages: a walk back on the ticket's index; only those few are put in order.
+        let latest = plan(backend, LATEST_TICKET_MESSAGES).await;
+        assert!(
+            latest.iter().any(|d| d.contains("ticket_messages_ticket")),
+            "{latest:?}"
+        );
+        // Missing embeddings: ranges of the model indexes, nothing when every vector is current.
+        let missing = plan(backend, MISSING_EMBEDDINGS).await;
+        for index in [
+            "training_entries_embedding_model",
+            "kb_entries_embedding_model",
+        ] {
+            assert!(missing.iter().any(|d| d.contains(index)), "{missing:?}");
+        }
+        for detail in latest.iter().chain(&missing) {
+            let table_scan = ["ticket_messages", "training_entries", "kb_entries"]
+                .iter()
+                .any(|table| detail.starts_with(&format!("SCAN {table}")))
+                && !detail.contains("USING INDEX")
+                && !detail.contains("USING COVERING INDEX");
+            assert!(!table_scan, "{detail}: {latest:?} {missing:?}");
+        }
     }
 
     /// SQLite checkpoints its WAL by itself only when a write statement runs to its end; writes that

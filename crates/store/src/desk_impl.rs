@@ -1,0 +1,1192 @@
+// The `DeskStore` implementation shared by both backends (see `desk.rs` for the contract).
+//
+// Like `backend_impl.rs`, this file is not a module: `sqlite.rs` and `postgres.rs` each `include!` it right
+// after `backend_impl.rs`, whose imports and helpers (`id`, `get_u64`, `RunToEnd`, `map_rows`, ...) it
+// uses. Each includer also defines the dialect-specific full-text statements and locking reads:
+// `OPEN_TICKET_LOCKED`, `TRAINING_BY_KEY_LOCKED`, `SEARCH_TRAINING`, `SEARCH_KNOWLEDGE`, and
+// `full_text_query`, which turns search terms into the value bound to those searches.
+//
+// It is formatted with `rustfmt --edition 2024 src/desk_impl.rs` (cargo fmt does not see it).
+
+use crate::desk::{DeskStore, ImportReport, KbCreated, TicketReservation};
+use disconcierge_core::desk::model::{
+    EntryKind, GuildSettings, KbEntry, KnowledgeBase, NewKbEntry, NewTicket, NewTicketMessage,
+    NewTrainingEntry, ReplySource, TextMatch, Ticket, TicketAuthor, TicketFilter, TicketMessage,
+    TicketState, TrainOutcome, TrainingEntry, TrainingStats, UsedEntry,
+};
+use disconcierge_core::desk::retrieval::question_key;
+
+/// The columns of a trained answer as read back (not the embedding, nor PostgreSQL's search document).
+macro_rules! training_columns {
+    () => {
+        "id, guild_id, question, answer, category, tags, created_by, uses, last_used_at, created_at, \
+         updated_at"
+    };
+}
+
+/// The columns of a knowledge-base entry as read back (not the embedding, nor the search document).
+macro_rules! kb_entry_columns {
+    () => {
+        "id, kb_id, guild_id, title, content, tags, created_by, created_at, updated_at"
+    };
+}
+
+/// A knowledge base with its entry count; complete the `WHERE` clause.
+macro_rules! select_kb {
+    () => {
+        "SELECT k.*, (SELECT COUNT(*) FROM kb_entries e WHERE e.kb_id = k.id) AS entry_count \
+         FROM knowledge_bases k WHERE "
+    };
+}
+
+// ----- Statements (the same text on both backends) -----
+
+const UPSERT_GUILD_SETTINGS: &str = "\
+    INSERT INTO guild_settings (guild_id, forum_channel_id, staff_role_id, log_channel_id, instructions, \
+        auto_close_after_secs, updated_by, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+    ON CONFLICT (guild_id) DO UPDATE SET forum_channel_id = excluded.forum_channel_id, \
+        staff_role_id = excluded.staff_role_id, log_channel_id = excluded.log_channel_id, \
+        instructions = excluded.instructions, auto_close_after_secs = excluded.auto_close_after_secs, \
+        updated_by = excluded.updated_by, updated_at = excluded.updated_at";
+
+const GUILD_SETTINGS: &str = "SELECT * FROM guild_settings WHERE guild_id = $1";
+
+/// No row when the unique index already holds a ticket of this user and category that is not closed (a
+/// concurrent reservation won).
+const INSERT_TICKET: &str = "\
+    INSERT INTO tickets (guild_id, category, opener_id, opener_name, state, created_at, last_activity_at) \
+    VALUES ($1, $2, $3, $4, 'open', $5, $5) \
+    ON CONFLICT DO NOTHING \
+    RETURNING *";
+
+/// Only a reservation: a ticket with a thread is never deleted.
+const DELETE_RESERVATION: &str = "DELETE FROM tickets WHERE id = $1 AND thread_id IS NULL";
+
+const ATTACH_TICKET_THREAD: &str = "\
+    UPDATE tickets SET thread_id = $2 WHERE id = $1 AND (thread_id IS NULL OR thread_id = $2) \
+    RETURNING *";
+
+const TICKET: &str = "SELECT * FROM tickets WHERE id = $1";
+
+const TICKET_BY_THREAD: &str = "SELECT * FROM tickets WHERE thread_id = $1";
+
+const ESCALATE_TICKET: &str =
+    "UPDATE tickets SET state = 'escalated', escalated_at = $2 WHERE id = $1 AND state = 'open'";
+
+const REENABLE_TICKET_AI: &str =
+    "UPDATE tickets SET state = 'open' WHERE id = $1 AND state = 'escalated'";
+
+const CLOSE_TICKET: &str = "\
+    UPDATE tickets SET state = 'closed', closed_by = $2, close_reason = $3, closed_at = $4 \
+    WHERE id = $1 AND state <> 'closed' \
+    RETURNING *";
+
+/// Copies the ticket's guild; no row when the message was recorded before or the ticket does not exist.
+const INSERT_TICKET_MESSAGE: &str = "\
+    INSERT INTO ticket_messages (ticket_id, guild_id, message_id, author_id, author_name, author, \
+        content, source, used, created_at) \
+    SELECT t.id, t.guild_id, $2, $3, $4, $5, $6, $7, $8, $9 FROM tickets t WHERE t.id = $1 \
+    ON CONFLICT (message_id) DO NOTHING \
+    RETURNING id";
+
+/// `$2` the message's time (activity never moves back), `$3` whether it clears the inactivity warning.
+const TOUCH_TICKET: &str = "\
+    UPDATE tickets SET message_count = message_count + 1, \
+        last_activity_at = CASE WHEN $2 > last_activity_at THEN $2 ELSE last_activity_at END, \
+        inactivity_warned_at = CASE WHEN $3 THEN NULL ELSE inactivity_warned_at END \
+    WHERE id = $1";
+
+const TICKET_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)";
+
+const TICKET_MESSAGES: &str =
+    "SELECT * FROM ticket_messages WHERE ticket_id = $1 ORDER BY created_at, id";
+
+/// The latest `$2`, walked backwards on the index, then put back in order.
+const LATEST_TICKET_MESSAGES: &str = "\
+    SELECT * FROM ( \
+        SELECT * FROM ticket_messages WHERE ticket_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 \
+    ) AS latest ORDER BY created_at, id";
+
+/// Open or escalated: not closed. Repeats the `tickets_idle` index's `WHERE` term word for word (SQLite
+/// uses a partial index only then).
+const IDLE_TICKETS: &str = "\
+    SELECT * FROM tickets \
+    WHERE state <> 'closed' AND last_activity_at < $1 AND thread_id IS NOT NULL \
+    ORDER BY last_activity_at, id LIMIT $2";
+
+const MARK_TICKET_WARNED: &str = "UPDATE tickets SET inactivity_warned_at = $2 WHERE id = $1";
+
+/// Keeps `created_at`, `created_by` and `uses`; clears the embedding only if the question (the embedded
+/// text) changes. `SET` expressions see the old row.
+const UPDATE_TRAINING: &str = concat!(
+    "UPDATE training_entries SET \
+        embedding = CASE WHEN question = $2 THEN embedding END, \
+        embedding_model = CASE WHEN question = $2 THEN embedding_model END, \
+        question = $2, answer = $3, category = $4, tags = $5, updated_at = $6 \
+     WHERE id = $1 RETURNING ",
+    training_columns!()
+);
+
+/// No row when the question was trained meanwhile by someone else (PostgreSQL): look it up again.
+const INSERT_TRAINING: &str = concat!(
+    "INSERT INTO training_entries (guild_id, question, question_key, answer, category, tags, \
+        created_by, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+     ON CONFLICT (guild_id, question_key) DO NOTHING \
+     RETURNING ",
+    training_columns!()
+);
+
+const TRAINING_ENTRY: &str = concat!(
+    "SELECT ",
+    training_columns!(),
+    " FROM training_entries WHERE guild_id = $1 AND id = $2"
+);
+
+const DELETE_TRAINING: &str = "DELETE FROM training_entries WHERE guild_id = $1 AND id = $2";
+
+const EXPORT_TRAINING: &str = concat!(
+    "SELECT ",
+    training_columns!(),
+    " FROM training_entries WHERE guild_id = $1 ORDER BY id"
+);
+
+const COUNT_TRAINING: &str = "SELECT COUNT(*) FROM training_entries WHERE guild_id = $1";
+
+/// Most entries first; on a tie named categories by name, then the uncategorised.
+const TRAINING_BY_CATEGORY: &str = "\
+    SELECT category, COUNT(*) AS n FROM training_entries WHERE guild_id = $1 \
+    GROUP BY category ORDER BY n DESC, category IS NULL, category";
+
+const MOST_USED_TRAINING: &str = concat!(
+    "SELECT ",
+    training_columns!(),
+    " FROM training_entries WHERE guild_id = $1 AND uses > 0 ORDER BY uses DESC, id LIMIT 5"
+);
+
+/// Bot replies by how they were produced. `source IS NOT NULL` repeats the partial index's term.
+const REPLY_COUNTS: &str = "\
+    SELECT COUNT(*) AS replies, COUNT(CASE WHEN source = 'trained' THEN 1 END) AS trained \
+    FROM ticket_messages \
+    WHERE guild_id = $1 AND source IS NOT NULL AND source IN ('llm', 'trained', 'fallback')";
+
+/// A new knowledge base has no entries yet. No row when the guild has one of that name.
+const INSERT_KB: &str = "\
+    INSERT INTO knowledge_bases (guild_id, name, name_key, description, created_by, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6) \
+    ON CONFLICT (guild_id, name_key) DO NOTHING \
+    RETURNING *, CAST(0 AS BIGINT) AS entry_count";
+
+const KB_BY_NAME: &str = concat!(select_kb!(), "k.guild_id = $1 AND k.name_key = $2");
+
+const KB: &str = concat!(select_kb!(), "k.guild_id = $1 AND k.id = $2");
+
+const LIST_KBS: &str = concat!(select_kb!(), "k.guild_id = $1 ORDER BY k.name_key, k.id");
+
+/// Copies the knowledge base's guild; no row when the knowledge base does not exist.
+const INSERT_KB_ENTRY: &str = concat!(
+    "INSERT INTO kb_entries (kb_id, guild_id, title, content, tags, created_by, created_at, \
+        updated_at) \
+     SELECT k.id, k.guild_id, $2, $3, $4, $5, $6, $6 FROM knowledge_bases k WHERE k.id = $1 \
+     RETURNING ",
+    kb_entry_columns!()
+);
+
+const KB_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM knowledge_bases WHERE id = $1)";
+
+const KB_ENTRIES_PAGE: &str = concat!(
+    "SELECT ",
+    kb_entry_columns!(),
+    " FROM kb_entries WHERE kb_id = $1 ORDER BY id LIMIT $2 OFFSET $3"
+);
+
+const COUNT_KB_ENTRIES: &str = "SELECT COUNT(*) FROM kb_entries WHERE kb_id = $1";
+
+const ALL_KB_ENTRIES: &str = concat!(
+    "SELECT ",
+    kb_entry_columns!(),
+    " FROM kb_entries WHERE kb_id = $1 ORDER BY id"
+);
+
+/// Its entries go with it (ON DELETE CASCADE; on SQLite the triggers remove them from the index).
+const DELETE_KB: &str = "DELETE FROM knowledge_bases WHERE guild_id = $1 AND id = $2";
+
+/// The kinds are `EntryKind::as_str` names. `<> $1` written as two ranges so that both backends read the `embedding_model` indexes (a NULL model
+/// means no embedding): in steady state this reads nothing.
+const MISSING_EMBEDDINGS: &str = "\
+    SELECT 'training' AS kind, id, question AS title, CAST(NULL AS TEXT) AS content \
+    FROM training_entries \
+    WHERE embedding_model IS NULL OR embedding_model < $1 OR embedding_model > $1 \
+    UNION ALL \
+    SELECT 'knowledge' AS kind, id, title, content \
+    FROM kb_entries \
+    WHERE embedding_model IS NULL OR embedding_model < $1 OR embedding_model > $1 \
+    LIMIT $2";
+
+const SET_TRAINING_EMBEDDING: &str =
+    "UPDATE training_entries SET embedding = $2, embedding_model = $3 WHERE id = $1";
+
+const SET_KB_EMBEDDING: &str =
+    "UPDATE kb_entries SET embedding = $2, embedding_model = $3 WHERE id = $1";
+
+/// Every admin filter has its index (`tickets_guild`, `tickets_state`, `tickets_opener`); built so that
+/// only the filters set appear (see `list_chat_commands_query`).
+fn list_tickets_query(filter: &TicketFilter, limit: u32) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new("SELECT * FROM tickets WHERE 1 = 1");
+    if let Some(guild) = filter.guild_id {
+        q.push(" AND guild_id = ").push_bind(id(guild));
+    }
+    if let Some(state) = filter.state {
+        q.push(" AND state = ").push_bind(state.as_str());
+    }
+    if let Some(opener) = filter.opener_id {
+        q.push(" AND opener_id = ").push_bind(id(opener));
+    }
+    if let Some(before_id) = filter.before_id {
+        q.push(" AND id < ").push_bind(before_id);
+    }
+    q.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    q
+}
+
+/// A page of trained answers (`training_entries_guild` or `training_entries_category`), or with `page`
+/// `None` their count.
+fn list_training_query(
+    guild_id: u64,
+    category: Option<&str>,
+    page: Option<(u64, u32)>,
+) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new(match page {
+        Some(_) => concat!("SELECT ", training_columns!(), " FROM training_entries"),
+        None => "SELECT COUNT(*) FROM training_entries",
+    });
+    q.push(" WHERE guild_id = ").push_bind(id(guild_id));
+    if let Some(category) = category {
+        q.push(" AND category = ").push_bind(category.to_owned());
+    }
+    if let Some((offset, limit)) = page {
+        q.push(" ORDER BY id LIMIT ")
+            .push_bind(i64::from(limit))
+            .push(" OFFSET ")
+            .push_bind(offset_value(offset));
+    }
+    q
+}
+
+// ----- Value conversions -----
+
+fn offset_value(offset: u64) -> i64 {
+    i64::try_from(offset).unwrap_or(i64::MAX)
+}
+
+fn decode_err(col: &str, message: String) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: col.to_string(),
+        source: message.into(),
+    }
+}
+
+/// A column holding one of the names `parse` knows (the desk's enums).
+fn get_named<T>(row: &DbRow, col: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+    let value: String = row.try_get(col)?;
+    parse(&value).ok_or_else(|| decode_err(col, format!("unknown value {value:?}")))
+}
+
+/// An entry kind by its name (`EntryKind::as_str`), as `MISSING_EMBEDDINGS` writes it.
+fn entry_kind(name: &str) -> Option<EntryKind> {
+    [EntryKind::Training, EntryKind::Knowledge]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+}
+
+/// An embedding as stored: its `f32`s, little-endian, back to back.
+fn embedding_bytes(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn embedding_from_bytes(bytes: &[u8]) -> Result<Vec<f32>, sqlx::Error> {
+    if !bytes.len().is_multiple_of(4) {
+        return Err(decode_err(
+            "embedding",
+            format!("{} bytes is not a whole number of f32s", bytes.len()),
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+/// The key under which a knowledge base's name is unique in its guild.
+fn kb_name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// Search terms as the full-text queries take them: letters and digits only (whatever else a caller
+/// passed is dropped, so no term can change the query's syntax), empty ones left out.
+fn clean_terms(terms: &[String]) -> Vec<String> {
+    terms
+        .iter()
+        .map(|t| {
+            t.chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The desk's CHECK constraints, and what to tell the caller who broke one.
+const DESK_CHECKS: &[(&str, &str)] = &[
+    (
+        "training_entries_question",
+        "a trained question needs at least one word (letters or digits)",
+    ),
+    (
+        "training_entries_answer",
+        "a trained answer cannot be empty",
+    ),
+    ("knowledge_bases_name", "a knowledge base needs a name"),
+    ("kb_entries_title", "a knowledge entry needs a title"),
+    ("kb_entries_content", "a knowledge entry needs some content"),
+];
+
+/// Maps a CHECK violation to [`StoreError::InvalidArgument`] (with what was wrong), and the rest as
+/// [`StoreError::from_write`] does.
+fn refused(e: sqlx::Error, what: &'static str) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.kind() == sqlx::error::ErrorKind::CheckViolation
+    {
+        let message = db.message();
+        let reason = DESK_CHECKS
+            .iter()
+            .find(|(name, _)| message.contains(name) || db.constraint() == Some(*name))
+            .map_or(message, |(_, reason)| *reason);
+        return StoreError::InvalidArgument(format!("{what}: {reason}"));
+    }
+    StoreError::from_write(e, what, what)
+}
+
+// ----- Row mappers -----
+
+fn guild_settings_from_row(row: &DbRow) -> Result<GuildSettings, sqlx::Error> {
+    let auto_close = row
+        .try_get::<Option<i64>, _>("auto_close_after_secs")?
+        .map(|v| u64::try_from(v).map_err(|e| col_err("auto_close_after_secs", e)))
+        .transpose()?;
+    Ok(GuildSettings {
+        guild_id: get_u64(row, "guild_id")?,
+        forum_channel_id: get_u64(row, "forum_channel_id")?,
+        staff_role_id: get_u64(row, "staff_role_id")?,
+        log_channel_id: get_opt_u64(row, "log_channel_id")?,
+        instructions: row.try_get("instructions")?,
+        auto_close_after_secs: auto_close,
+        updated_by: get_u64(row, "updated_by")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn ticket_from_row(row: &DbRow) -> Result<Ticket, sqlx::Error> {
+    Ok(Ticket {
+        id: row.try_get("id")?,
+        guild_id: get_u64(row, "guild_id")?,
+        thread_id: get_opt_u64(row, "thread_id")?,
+        category: row.try_get("category")?,
+        opener_id: get_u64(row, "opener_id")?,
+        opener_name: row.try_get("opener_name")?,
+        state: get_named(row, "state", TicketState::parse)?,
+        escalated_at: row.try_get("escalated_at")?,
+        close_reason: row.try_get("close_reason")?,
+        closed_by: get_opt_u64(row, "closed_by")?,
+        closed_at: row.try_get("closed_at")?,
+        inactivity_warned_at: row.try_get("inactivity_warned_at")?,
+        message_count: get_u32(row, "message_count")?,
+        created_at: row.try_get("created_at")?,
+        last_activity_at: row.try_get("last_activity_at")?,
+    })
+}
+
+fn ticket_message_from_row(row: &DbRow) -> Result<TicketMessage, sqlx::Error> {
+    let source = row
+        .try_get::<Option<String>, _>("source")?
+        .map(|s| ReplySource::parse(&s).ok_or_else(|| decode_err("source", format!("{s:?}"))))
+        .transpose()?;
+    Ok(TicketMessage {
+        id: row.try_get("id")?,
+        message: NewTicketMessage {
+            ticket_id: row.try_get("ticket_id")?,
+            message_id: get_u64(row, "message_id")?,
+            author_id: get_u64(row, "author_id")?,
+            author_name: row.try_get("author_name")?,
+            author: get_named(row, "author", TicketAuthor::parse)?,
+            content: row.try_get("content")?,
+            source,
+            used: row.try_get::<Json<Vec<UsedEntry>>, _>("used")?.0,
+            created_at: row.try_get("created_at")?,
+        },
+    })
+}
+
+fn training_from_row(row: &DbRow) -> Result<TrainingEntry, sqlx::Error> {
+    Ok(TrainingEntry {
+        id: row.try_get("id")?,
+        guild_id: get_u64(row, "guild_id")?,
+        question: row.try_get("question")?,
+        answer: row.try_get("answer")?,
+        category: row.try_get("category")?,
+        tags: row.try_get::<Json<Vec<String>>, _>("tags")?.0,
+        created_by: get_u64(row, "created_by")?,
+        uses: get_u32(row, "uses")?,
+        last_used_at: row.try_get("last_used_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn kb_from_row(row: &DbRow) -> Result<KnowledgeBase, sqlx::Error> {
+    Ok(KnowledgeBase {
+        id: row.try_get("id")?,
+        guild_id: get_u64(row, "guild_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        created_by: get_u64(row, "created_by")?,
+        entry_count: get_u64(row, "entry_count")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn kb_entry_from_row(row: &DbRow) -> Result<KbEntry, sqlx::Error> {
+    Ok(KbEntry {
+        id: row.try_get("id")?,
+        kb_id: row.try_get("kb_id")?,
+        guild_id: get_u64(row, "guild_id")?,
+        title: row.try_get("title")?,
+        content: row.try_get("content")?,
+        tags: row.try_get::<Json<Vec<String>>, _>("tags")?.0,
+        created_by: get_u64(row, "created_by")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// A search hit: columns `id`, `title`, `body`, `tags`, `source` and `embedding` (NULL unless computed with
+/// the model asked for).
+fn text_match_from_row(row: &DbRow, kind: EntryKind) -> Result<TextMatch, sqlx::Error> {
+    Ok(TextMatch {
+        kind,
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        body: row.try_get("body")?,
+        tags: row.try_get::<Json<Vec<String>>, _>("tags")?.0,
+        source: row.try_get("source")?,
+        embedding: row
+            .try_get::<Option<Vec<u8>>, _>("embedding")?
+            .map(|b| embedding_from_bytes(&b))
+            .transpose()?,
+    })
+}
+
+// ----- Transaction bodies -----
+
+type DbConn = <Db as sqlx::Database>::Connection;
+
+impl Backend {
+    /// [`DeskStore::train`] inside the caller's write transaction.
+    async fn train_in(
+        conn: &mut DbConn,
+        entry: &NewTrainingEntry,
+        now: DateTime<Utc>,
+    ) -> Result<TrainOutcome, StoreError> {
+        let key = question_key(&entry.question);
+        // A second round only when a concurrent transaction (PostgreSQL) inserted the same question
+        // between the look-up and the insert: the look-up then finds it.
+        for _ in 0..3 {
+            let existing = sqlx::query(TRAINING_BY_KEY_LOCKED)
+                .bind(id(entry.guild_id))
+                .bind(&key)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(row) = existing {
+                let previous_answer: String = row.try_get("answer")?;
+                let row = sqlx::query(UPDATE_TRAINING)
+                    .bind(row.try_get::<i64, _>("id")?)
+                    .bind(&entry.question)
+                    .bind(&entry.answer)
+                    .bind(entry.category.as_deref())
+                    .bind(Json(&entry.tags))
+                    .bind(ts(now))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(|e| refused(e, "trained answer"))?;
+                return Ok(TrainOutcome::Updated {
+                    entry: training_from_row(&row)?,
+                    previous_answer,
+                });
+            }
+            let inserted = sqlx::query(INSERT_TRAINING)
+                .bind(id(entry.guild_id))
+                .bind(&entry.question)
+                .bind(&key)
+                .bind(&entry.answer)
+                .bind(entry.category.as_deref())
+                .bind(Json(&entry.tags))
+                .bind(id(entry.created_by))
+                .bind(ts(now))
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(|e| refused(e, "trained answer"))?;
+            if let Some(row) = inserted {
+                return Ok(TrainOutcome::Created(training_from_row(&row)?));
+            }
+        }
+        Err(StoreError::AlreadyExists("trained answer"))
+    }
+
+    /// [`DeskStore::add_kb_entry`] inside the caller's transaction.
+    async fn add_kb_entry_in(
+        conn: &mut DbConn,
+        kb_id: i64,
+        entry: &NewKbEntry,
+        created_by: u64,
+        now: DateTime<Utc>,
+    ) -> Result<KbEntry, StoreError> {
+        let row = sqlx::query(INSERT_KB_ENTRY)
+            .bind(kb_id)
+            .bind(&entry.title)
+            .bind(&entry.content)
+            .bind(Json(&entry.tags))
+            .bind(id(created_by))
+            .bind(ts(now))
+            .fetch_all(&mut *conn)
+            .first()
+            .await
+            .map_err(|e| refused(e, "knowledge entry"))?;
+        match row {
+            Some(row) => Ok(kb_entry_from_row(&row)?),
+            None => Err(StoreError::NotFound("knowledge base")),
+        }
+    }
+}
+
+#[async_trait]
+impl DeskStore for Backend {
+    // ----- Guild settings -----
+
+    async fn save_guild_settings(&self, settings: &GuildSettings) -> Result<(), StoreError> {
+        sqlx::query(UPSERT_GUILD_SETTINGS)
+            .bind(id(settings.guild_id))
+            .bind(id(settings.forum_channel_id))
+            .bind(id(settings.staff_role_id))
+            .bind(opt_id(settings.log_channel_id))
+            .bind(settings.instructions.as_deref())
+            .bind(
+                settings
+                    .auto_close_after_secs
+                    .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+            )
+            .bind(id(settings.updated_by))
+            .bind(ts(settings.updated_at))
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    async fn guild_settings(&self, guild_id: u64) -> Result<Option<GuildSettings>, StoreError> {
+        let row = sqlx::query(GUILD_SETTINGS)
+            .bind(id(guild_id))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(guild_settings_from_row).transpose()?)
+    }
+
+    // ----- Tickets -----
+
+    async fn reserve_ticket(
+        &self,
+        ticket: &NewTicket,
+        stale_after: Duration,
+    ) -> Result<TicketReservation, StoreError> {
+        let stale_after = TimeDelta::from_std(stale_after).map_err(|_| {
+            StoreError::InvalidArgument(format!("stale_after of {stale_after:?} is too long"))
+        })?;
+        let mut tx = begin_write(self.writer()).await?;
+        // A second round only when a concurrent reservation (PostgreSQL) won the unique index between the
+        // look-up and the insert: the look-up then finds it.
+        for _ in 0..3 {
+            let existing = sqlx::query(OPEN_TICKET_LOCKED)
+                .bind(id(ticket.guild_id))
+                .bind(id(ticket.opener_id))
+                .bind(&ticket.category)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = existing {
+                let existing = ticket_from_row(&row)?;
+                let abandoned = existing.thread_id.is_none()
+                    && existing
+                        .created_at
+                        .checked_add_signed(stale_after)
+                        .is_some_and(|t| t < ticket.created_at);
+                if !abandoned {
+                    tx.commit().await?;
+                    return Ok(TicketReservation::Existing(existing));
+                }
+                sqlx::query(DELETE_RESERVATION)
+                    .bind(existing.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let row = sqlx::query(INSERT_TICKET)
+                .bind(id(ticket.guild_id))
+                .bind(&ticket.category)
+                .bind(id(ticket.opener_id))
+                .bind(&ticket.opener_name)
+                .bind(ts(ticket.created_at))
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = row {
+                let reserved = ticket_from_row(&row)?;
+                tx.commit().await?;
+                return Ok(TicketReservation::Reserved(reserved));
+            }
+        }
+        Err(StoreError::AlreadyExists("open ticket"))
+    }
+
+    async fn attach_ticket_thread(
+        &self,
+        ticket_id: i64,
+        thread_id: u64,
+    ) -> Result<Ticket, StoreError> {
+        let row = sqlx::query(ATTACH_TICKET_THREAD)
+            .bind(ticket_id)
+            .bind(id(thread_id))
+            .fetch_all(self.writer())
+            .first()
+            .await
+            .map_err(|e| StoreError::from_write(e, "ticket thread", "ticket"))?;
+        if let Some(row) = row {
+            return Ok(ticket_from_row(&row)?);
+        }
+        match self.ticket(ticket_id).await? {
+            None => Err(StoreError::NotFound("ticket")),
+            Some(_) => Err(StoreError::InvalidArgument(format!(
+                "ticket {ticket_id} already has another thread"
+            ))),
+        }
+    }
+
+    async fn cancel_ticket_reservation(&self, ticket_id: i64) -> Result<(), StoreError> {
+        sqlx::query(DELETE_RESERVATION)
+            .bind(ticket_id)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    async fn ticket(&self, id: i64) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query(TICKET)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(ticket_from_row).transpose()?)
+    }
+
+    async fn ticket_by_thread(&self, thread_id: u64) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query(TICKET_BY_THREAD)
+            .bind(id(thread_id))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(ticket_from_row).transpose()?)
+    }
+
+    async fn escalate_ticket(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query(ESCALATE_TICKET)
+            .bind(id)
+            .bind(ts(now))
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn reenable_ticket_ai(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(REENABLE_TICKET_AI)
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn close_ticket(
+        &self,
+        id: i64,
+        closed_by: u64,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query(CLOSE_TICKET)
+            .bind(id)
+            .bind(self::id(closed_by))
+            .bind(reason)
+            .bind(ts(now))
+            .fetch_all(self.writer())
+            .first()
+            .await?;
+        Ok(row.as_ref().map(ticket_from_row).transpose()?)
+    }
+
+    async fn record_ticket_message(
+        &self,
+        message: &NewTicketMessage,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = begin_write(self.writer()).await?;
+        let inserted: Option<i64> = sqlx::query_scalar(INSERT_TICKET_MESSAGE)
+            .bind(message.ticket_id)
+            .bind(id(message.message_id))
+            .bind(id(message.author_id))
+            .bind(&message.author_name)
+            .bind(message.author.as_str())
+            .bind(&message.content)
+            .bind(message.source.map(ReplySource::as_str))
+            .bind(Json(&message.used))
+            .bind(ts(message.created_at))
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(message_row) = inserted else {
+            let exists: bool = sqlx::query_scalar(TICKET_EXISTS)
+                .bind(message.ticket_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            return if exists {
+                Ok(None)
+            } else {
+                Err(StoreError::NotFound("ticket"))
+            };
+        };
+        sqlx::query(TOUCH_TICKET)
+            .bind(message.ticket_id)
+            .bind(ts(message.created_at))
+            .bind(message.author != TicketAuthor::Bot)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(message_row))
+    }
+
+    async fn ticket_messages(
+        &self,
+        ticket_id: i64,
+        limit: Option<u32>,
+    ) -> Result<Vec<TicketMessage>, StoreError> {
+        let rows = match limit {
+            None => {
+                sqlx::query(TICKET_MESSAGES)
+                    .bind(ticket_id)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Some(limit) => {
+                sqlx::query(LATEST_TICKET_MESSAGES)
+                    .bind(ticket_id)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        map_rows(rows, ticket_message_from_row)
+    }
+
+    async fn idle_tickets(
+        &self,
+        idle_since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let rows = sqlx::query(IDLE_TICKETS)
+            .bind(ts(idle_since))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, ticket_from_row)
+    }
+
+    async fn mark_ticket_warned(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let done = sqlx::query(MARK_TICKET_WARNED)
+            .bind(id)
+            .bind(ts(now))
+            .execute(self.writer())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("ticket"));
+        }
+        Ok(())
+    }
+
+    async fn list_tickets(
+        &self,
+        filter: &TicketFilter,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let mut q = list_tickets_query(filter, limit);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        map_rows(rows, ticket_from_row)
+    }
+
+    // ----- Trained answers -----
+
+    async fn train(
+        &self,
+        entry: &NewTrainingEntry,
+        now: DateTime<Utc>,
+    ) -> Result<TrainOutcome, StoreError> {
+        let mut tx = begin_write(self.writer()).await?;
+        let outcome = Self::train_in(&mut tx, entry, now).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn training_entry(
+        &self,
+        guild_id: u64,
+        id: i64,
+    ) -> Result<Option<TrainingEntry>, StoreError> {
+        let row = sqlx::query(TRAINING_ENTRY)
+            .bind(self::id(guild_id))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(training_from_row).transpose()?)
+    }
+
+    async fn list_training(
+        &self,
+        guild_id: u64,
+        category: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<TrainingEntry>, u64), StoreError> {
+        let mut page = list_training_query(guild_id, category, Some((offset, limit)));
+        let rows = page.build().fetch_all(&self.pool).await?;
+        let mut count = list_training_query(guild_id, category, None);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok((
+            map_rows(rows, training_from_row)?,
+            u64::try_from(total).unwrap_or(0),
+        ))
+    }
+
+    async fn delete_training(&self, guild_id: u64, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(DELETE_TRAINING)
+            .bind(self::id(guild_id))
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn training_stats(&self, guild_id: u64) -> Result<TrainingStats, StoreError> {
+        let guild = id(guild_id);
+        let entries: i64 = sqlx::query_scalar(COUNT_TRAINING)
+            .bind(guild)
+            .fetch_one(&self.pool)
+            .await?;
+        let by_category: Vec<(Option<String>, i64)> = sqlx::query_as(TRAINING_BY_CATEGORY)
+            .bind(guild)
+            .fetch_all(&self.pool)
+            .await?;
+        let most_used = sqlx::query(MOST_USED_TRAINING)
+            .bind(guild)
+            .fetch_all(&self.pool)
+            .await?;
+        let (replies, trained): (i64, i64) = sqlx::query_as(REPLY_COUNTS)
+            .bind(guild)
+            .fetch_one(&self.pool)
+            .await?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(TrainingStats {
+            entries: count(entries),
+            by_category: by_category
+                .into_iter()
+                .map(|(category, n)| (category, count(n)))
+                .collect(),
+            most_used: map_rows(most_used, training_from_row)?,
+            replies: count(replies),
+            trained_replies: count(trained),
+        })
+    }
+
+    async fn record_training_use(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut q = sqlx::QueryBuilder::<Db>::new(
+            "UPDATE training_entries SET uses = uses + 1, last_used_at = ",
+        );
+        q.push_bind(ts(now)).push(" WHERE id IN (");
+        let mut list = q.separated(", ");
+        for entry in ids {
+            list.push_bind(*entry);
+        }
+        q.push(")");
+        q.build().execute(self.writer()).await?;
+        Ok(())
+    }
+
+    async fn export_training(&self, guild_id: u64) -> Result<Vec<TrainingEntry>, StoreError> {
+        let rows = sqlx::query(EXPORT_TRAINING)
+            .bind(id(guild_id))
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, training_from_row)
+    }
+
+    async fn import_training(
+        &self,
+        entries: &[NewTrainingEntry],
+        now: DateTime<Utc>,
+    ) -> Result<ImportReport, StoreError> {
+        let mut report = ImportReport::default();
+        // Dropping the transaction on an error rolls every entry back.
+        let mut tx = begin_write(self.writer()).await?;
+        for entry in entries {
+            match Self::train_in(&mut tx, entry, now).await? {
+                TrainOutcome::Created(_) => report.created += 1,
+                TrainOutcome::Updated { .. } => report.updated += 1,
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    // ----- Knowledge bases -----
+
+    async fn create_kb(
+        &self,
+        guild_id: u64,
+        name: &str,
+        description: Option<&str>,
+        created_by: u64,
+        now: DateTime<Utc>,
+    ) -> Result<KbCreated, StoreError> {
+        let name = name.trim();
+        for _ in 0..3 {
+            let created = sqlx::query(INSERT_KB)
+                .bind(id(guild_id))
+                .bind(name)
+                .bind(kb_name_key(name))
+                .bind(description)
+                .bind(id(created_by))
+                .bind(ts(now))
+                .fetch_all(self.writer())
+                .first()
+                .await
+                .map_err(|e| refused(e, "knowledge base"))?;
+            if let Some(row) = created {
+                return Ok(KbCreated::Created(kb_from_row(&row)?));
+            }
+            // Deleted between the conflict and this look-up: try again.
+            if let Some(existing) = self.kb_by_name(guild_id, name).await? {
+                return Ok(KbCreated::Exists(existing));
+            }
+        }
+        Err(StoreError::AlreadyExists("knowledge base"))
+    }
+
+    async fn kb_by_name(
+        &self,
+        guild_id: u64,
+        name: &str,
+    ) -> Result<Option<KnowledgeBase>, StoreError> {
+        let row = sqlx::query(KB_BY_NAME)
+            .bind(id(guild_id))
+            .bind(kb_name_key(name))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(kb_from_row).transpose()?)
+    }
+
+    async fn kb(&self, guild_id: u64, id: i64) -> Result<Option<KnowledgeBase>, StoreError> {
+        let row = sqlx::query(KB)
+            .bind(self::id(guild_id))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(kb_from_row).transpose()?)
+    }
+
+    async fn list_kbs(&self, guild_id: u64) -> Result<Vec<KnowledgeBase>, StoreError> {
+        let rows = sqlx::query(LIST_KBS)
+            .bind(id(guild_id))
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, kb_from_row)
+    }
+
+    async fn add_kb_entry(
+        &self,
+        kb_id: i64,
+        entry: &NewKbEntry,
+        created_by: u64,
+        now: DateTime<Utc>,
+    ) -> Result<KbEntry, StoreError> {
+        let mut conn = self.writer().acquire().await?;
+        Self::add_kb_entry_in(&mut conn, kb_id, entry, created_by, now).await
+    }
+
+    async fn kb_entries(
+        &self,
+        kb_id: i64,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<KbEntry>, u64), StoreError> {
+        let rows = sqlx::query(KB_ENTRIES_PAGE)
+            .bind(kb_id)
+            .bind(i64::from(limit))
+            .bind(offset_value(offset))
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = sqlx::query_scalar(COUNT_KB_ENTRIES)
+            .bind(kb_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((
+            map_rows(rows, kb_entry_from_row)?,
+            u64::try_from(total).unwrap_or(0),
+        ))
+    }
+
+    async fn all_kb_entries(&self, kb_id: i64) -> Result<Vec<KbEntry>, StoreError> {
+        let rows = sqlx::query(ALL_KB_ENTRIES)
+            .bind(kb_id)
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, kb_entry_from_row)
+    }
+
+    async fn import_kb_entries(
+        &self,
+        kb_id: i64,
+        entries: &[NewKbEntry],
+        created_by: u64,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = begin_write(self.writer()).await?;
+        if entries.is_empty() {
+            // Nothing to add, but an unknown knowledge base is still an error.
+            let exists: bool = sqlx::query_scalar(KB_EXISTS)
+                .bind(kb_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !exists {
+                return Err(StoreError::NotFound("knowledge base"));
+            }
+        }
+        // Dropping the transaction on an error rolls every entry back.
+        for entry in entries {
+            Self::add_kb_entry_in(&mut tx, kb_id, entry, created_by, now).await?;
+        }
+        tx.commit().await?;
+        Ok(entries.len() as u64)
+    }
+
+    async fn delete_kb(&self, guild_id: u64, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(DELETE_KB)
+            .bind(self::id(guild_id))
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    // ----- Retrieval -----
+
+    async fn search_training(
+        &self,
+        guild_id: u64,
+        terms: &[String],
+        limit: u32,
+        embedding_model: Option<&str>,
+    ) -> Result<Vec<TextMatch>, StoreError> {
+        let terms = clean_terms(terms);
+        if terms.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(SEARCH_TRAINING)
+            .bind(id(guild_id))
+            .bind(full_text_query(&terms, id(guild_id), None))
+            .bind(i64::from(limit))
+            .bind(embedding_model)
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, |row| text_match_from_row(row, EntryKind::Training))
+    }
+
+    async fn search_knowledge(
+        &self,
+        guild_id: u64,
+        kb_id: Option<i64>,
+        terms: &[String],
+        limit: u32,
+        embedding_model: Option<&str>,
+    ) -> Result<Vec<TextMatch>, StoreError> {
+        let terms = clean_terms(terms);
+        if terms.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(SEARCH_KNOWLEDGE)
+            .bind(id(guild_id))
+            .bind(full_text_query(&terms, id(guild_id), kb_id))
+            .bind(i64::from(limit))
+            .bind(embedding_model)
+            .bind(kb_id)
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, |row| text_match_from_row(row, EntryKind::Knowledge))
+    }
+
+    async fn entries_missing_embedding(
+        &self,
+        model: &str,
+        limit: u32,
+    ) -> Result<Vec<(EntryKind, i64, String)>, StoreError> {
+        let rows = sqlx::query(MISSING_EMBEDDINGS)
+            .bind(model)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, |row| {
+            let kind = get_named(row, "kind", entry_kind)?;
+            let title: String = row.try_get("title")?;
+            let text = match row.try_get::<Option<String>, _>("content")? {
+                Some(content) => format!("{title}\n{content}"),
+                None => title,
+            };
+            Ok((kind, row.try_get("id")?, text))
+        })
+    }
+
+    async fn set_entry_embedding(
+        &self,
+        kind: EntryKind,
+        id: i64,
+        model: &str,
+        vector: &[f32],
+    ) -> Result<(), StoreError> {
+        if vector.is_empty() {
+            return Err(StoreError::InvalidArgument(
+                "an embedding needs at least one dimension".into(),
+            ));
+        }
+        let statement = match kind {
+            EntryKind::Training => SET_TRAINING_EMBEDDING,
+            EntryKind::Knowledge => SET_KB_EMBEDDING,
+        };
+        sqlx::query(statement)
+            .bind(id)
+            .bind(embedding_bytes(vector))
+            .bind(model)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+}
