@@ -19,6 +19,7 @@ use twilight_model::id::marker::{
     ChannelMarker, GuildMarker, InteractionMarker, MessageMarker, RoleMarker, TagMarker, UserMarker,
 };
 
+use crate::attachments::{self, StoredFile};
 use crate::gateway::dispatch;
 use crate::interactions::{self, Trigger};
 use crate::messages::{self, NewMessage};
@@ -60,6 +61,42 @@ pub enum OptionValue {
     Channel(Id<ChannelMarker>),
     /// ROLE option.
     Role(Id<RoleMarker>),
+    /// ATTACHMENT option: a file the person picks. The interaction carries its id as the value and
+    /// the attachment in `data.resolved.attachments`, with a `url` the simulator serves. Build it
+    /// with [`OptionValue::file`].
+    Attachment {
+        /// The file's name.
+        filename: String,
+        /// Its media type; `None` lets the simulator derive it from the extension, as Discord does.
+        content_type: Option<String>,
+        /// Its contents.
+        bytes: Vec<u8>,
+    },
+}
+
+impl OptionValue {
+    /// An ATTACHMENT option value: a file named `filename` holding `bytes`, its content type derived
+    /// from the extension (`kb.json` → `application/json; charset=utf-8`).
+    pub fn file(filename: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        Self::Attachment {
+            filename: filename.into(),
+            content_type: None,
+            bytes: bytes.into(),
+        }
+    }
+
+    /// An ATTACHMENT option value with an explicit content type.
+    pub fn file_with_type(
+        filename: impl Into<String>,
+        content_type: impl Into<String>,
+        bytes: impl Into<Vec<u8>>,
+    ) -> Self {
+        Self::Attachment {
+            filename: filename.into(),
+            content_type: Some(content_type.into()),
+            bytes: bytes.into(),
+        }
+    }
 }
 
 impl From<&str> for OptionValue {
@@ -597,10 +634,12 @@ impl Actor {
         let options: Vec<(&str, OptionValue)> =
             options.into_iter().map(|(k, v)| (k, v.into())).collect();
         let who = self.name();
-        let data = self.shared.read(|w| {
+        let size_limit = self.shared.config.attachment_size_limit;
+        // Under the write lock: ATTACHMENT options store their files.
+        let data = self.shared.mutate(|w| {
             let ch = w.channels.get(&channel).unwrap_or_else(|| panic!("unknown channel {channel}"));
             let guild = ch.guild_id;
-            let Some(cmd) = find_command(w, guild, name) else {
+            let Some(cmd) = find_command(w, guild, name).cloned() else {
                 let known: Vec<&str> = w.global_commands.iter().map(|c| c.name.as_str()).collect();
                 panic!("{who} cannot run /{name}: the bot has not registered it (global commands: {known:?})");
             };
@@ -624,6 +663,7 @@ impl Actor {
             let mut resolved_users = serde_json::Map::new();
             let mut resolved_members = serde_json::Map::new();
             let mut resolved_channels = serde_json::Map::new();
+            let mut resolved_attachments = serde_json::Map::new();
             for (oname, value) in &options {
                 let def = cmd
                     .options
@@ -658,6 +698,23 @@ impl Actor {
                         json!(c)
                     }
                     (CommandOptionType::Role | CommandOptionType::Mentionable, OptionValue::Role(r)) => json!(r),
+                    (CommandOptionType::Attachment, OptionValue::Attachment { filename, content_type, bytes }) => {
+                        assert!(
+                            bytes.len() as u64 <= size_limit,
+                            "{who} cannot attach {filename:?} to /{name}: {} bytes is over the {size_limit}-byte upload limit",
+                            bytes.len()
+                        );
+                        let file = StoredFile {
+                            channel_id: channel,
+                            filename: filename.clone(),
+                            content_type: content_type.clone().or_else(|| attachments::guess_content_type(filename)),
+                            bytes: bytes.clone().into(),
+                            ephemeral: true,
+                        };
+                        let a = attachments::new_file(&self.shared, w, file);
+                        resolved_attachments.insert(a.id.to_string(), to_json(&a));
+                        json!(a.id)
+                    }
                     (kind, v) => panic!("option {oname:?} of /{name} is {kind:?}, got {v:?}"),
                 };
                 if let Some(choices) = def.choices.as_ref().filter(|c| !c.is_empty()) {
@@ -684,11 +741,15 @@ impl Actor {
             if let Some(g) = cmd.guild_id {
                 data["guild_id"] = json!(g);
             }
-            if !(resolved_users.is_empty() && resolved_channels.is_empty()) {
+            if !(resolved_users.is_empty()
+                && resolved_channels.is_empty()
+                && resolved_attachments.is_empty())
+            {
                 data["resolved"] = json!({
                     "users": resolved_users,
                     "members": resolved_members,
                     "channels": resolved_channels,
+                    "attachments": resolved_attachments,
                 });
             }
             data

@@ -10,9 +10,10 @@ use twilight_model::http::interaction::{InteractionResponse, InteractionResponse
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, InteractionMarker, MessageMarker, UserMarker};
 
+use crate::attachments::{self, Planned, Upload};
 use crate::messages::{self, NewMessage};
 use crate::model::{to_json, typed};
-use crate::rest::bodies::{Patch, validate_message, validate_modal};
+use crate::rest::bodies::{PartialAttachment, Patch, validate_message, validate_modal};
 use crate::rest::error::{ApiError, FormErrors};
 use crate::shared::Shared;
 use crate::world::{Ack, AckVia, Delivery, InteractionRecord, World};
@@ -50,7 +51,7 @@ pub(crate) fn create(
         "version": 1,
         "locale": "en-US",
         "entitlements": [],
-        "attachment_size_limit": 10_485_760,
+        "attachment_size_limit": shared.config.attachment_size_limit,
     });
     if let Some(d) = &t.data {
         v["data"] = d.clone();
@@ -157,6 +158,7 @@ pub(crate) fn apply_callback(
     id: Id<InteractionMarker>,
     token: &str,
     response: InteractionResponse,
+    files: Vec<Upload>,
     via: AckVia,
 ) -> Result<(), ApiError> {
     let now = shared.clock.now();
@@ -227,6 +229,9 @@ pub(crate) fn apply_callback(
         _ => {}
     }
     let data = response.data.clone();
+    let first_file = files.first().map(|f| format!("files[{}]", f.index));
+    // The attachments of the message the response creates (type 4) or edits (type 7; `None`: kept).
+    let mut planned = None;
     match response.kind {
         InteractionResponseType::ChannelMessageWithSource
         | InteractionResponseType::UpdateMessage => {
@@ -240,11 +245,29 @@ pub(crate) fn apply_callback(
                     d.flags,
                 );
             }
-            let empty = data.as_ref().is_none_or(|d| {
-                d.content.as_deref().unwrap_or_default().is_empty()
-                    && d.embeds.as_deref().unwrap_or_default().is_empty()
-                    && d.components.as_deref().unwrap_or_default().is_empty()
+            let listed: Option<Vec<PartialAttachment>> = data
+                .as_ref()
+                .and_then(|d| d.attachments.as_ref())
+                .map(|l| l.iter().map(PartialAttachment::from_twilight).collect());
+            let existing = (response.kind == InteractionResponseType::UpdateMessage).then(|| {
+                rec.component_message
+                    .and_then(|m| w.messages.get(&m))
+                    .map(|m| m.attachments.clone())
+                    .unwrap_or_default()
             });
+            planned = attachments::plan(
+                &mut errs,
+                &["data"],
+                listed.as_deref(),
+                files,
+                existing.as_deref(),
+            );
+            let empty = !attachments::any(planned.as_ref())
+                && data.as_ref().is_none_or(|d| {
+                    d.content.as_deref().unwrap_or_default().is_empty()
+                        && d.embeds.as_deref().unwrap_or_default().is_empty()
+                        && d.components.as_deref().unwrap_or_default().is_empty()
+                });
             if response.kind == InteractionResponseType::ChannelMessageWithSource
                 && empty
                 && errs.is_empty()
@@ -257,6 +280,20 @@ pub(crate) fn apply_callback(
             None => errs.add(&["data"], "BASE_TYPE_REQUIRED", "This field is required"),
         },
         _ => {}
+    }
+    let carries_message = matches!(
+        response.kind,
+        InteractionResponseType::ChannelMessageWithSource | InteractionResponseType::UpdateMessage
+    );
+    if !carries_message && let Some(f) = first_file {
+        errs.add(
+            &[&f],
+            "ATTACHMENT_NOT_REFERENCED",
+            format!(
+                "Response type {:?} carries no message to attach {f} to",
+                response.kind
+            ),
+        );
     }
     if !errs.is_empty() {
         return Err(ApiError::invalid_form(&errs));
@@ -278,12 +315,15 @@ pub(crate) fn apply_callback(
                 flags |= MessageFlags::LOADING;
             }
             let channel = rec.channel_id.ok_or_else(ApiError::unknown_channel)?;
+            let attachments =
+                attachments::store(shared, w, channel, planned.take().unwrap_or_default());
             let msg = messages::create(
                 w,
                 &shared.clock,
                 NewMessage {
                     channel_id: channel,
                     author: bot,
+                    attachments,
                     content: if deferred {
                         String::new()
                     } else {
@@ -315,7 +355,18 @@ pub(crate) fn apply_callback(
                 .component_message
                 .ok_or_else(ApiError::unknown_message)?;
             let d = data.clone().unwrap_or_default();
+            let channel = w
+                .messages
+                .get(&target)
+                .ok_or_else(ApiError::unknown_message)?
+                .channel_id;
+            let attachments = planned
+                .take()
+                .map(|p| attachments::store(shared, w, channel, p));
             messages::edit(w, &shared.clock, target, |m| {
+                if let Some(a) = attachments {
+                    m.attachments = a;
+                }
                 if let Some(c) = d.content {
                     m.content = c;
                 }
@@ -379,15 +430,20 @@ pub(crate) fn webhook_message(
         .ok_or_else(ApiError::unknown_message)
 }
 
-/// Applies an edit body to a message (content, embeds, components, flags); the first edit of a
-/// deferred response clears its LOADING flag.
+/// Applies an edit body to a message (content, embeds, components, flags, and the attachments worked
+/// out by [`attachments::plan`], `None` keeping them); the first edit of a deferred response clears its
+/// LOADING flag.
 pub(crate) fn apply_edit(
     shared: &Shared,
     w: &mut World,
     target: Id<MessageMarker>,
     body: crate::rest::bodies::EditMessage,
+    attachments: Option<Vec<Planned>>,
 ) -> Option<Message> {
     let mut edited = w.messages.get(&target)?.clone();
+    if let Some(planned) = attachments {
+        edited.attachments = attachments::store(shared, w, edited.channel_id, planned);
+    }
     match body.content {
         Patch::Set(c) => edited.content = c,
         Patch::Null => edited.content.clear(),
@@ -402,9 +458,6 @@ pub(crate) fn apply_edit(
         Patch::Set(c) => edited.components = c,
         Patch::Null => edited.components.clear(),
         Patch::Absent => {}
-    }
-    if let Patch::Null | Patch::Set(_) = body.attachments {
-        edited.attachments.clear();
     }
     let mut flags = edited.flags.unwrap_or(MessageFlags::empty()) - MessageFlags::LOADING;
     if let Some(f) = body.flags {
@@ -431,6 +484,7 @@ pub(crate) fn followup(
     w: &mut World,
     id: Id<InteractionMarker>,
     body: crate::rest::bodies::CreateMessage,
+    planned: Vec<Planned>,
 ) -> Result<Message, ApiError> {
     let rec = w.interactions[&id].clone();
     let Some(ack) = &rec.ack else {
@@ -451,10 +505,12 @@ pub(crate) fn followup(
             allowed_mentions: body.allowed_mentions.map_or(Patch::Absent, Patch::Set),
             ..Default::default()
         };
-        return apply_edit(shared, w, orig, edit).ok_or_else(ApiError::unknown_message);
+        return apply_edit(shared, w, orig, edit, Some(planned))
+            .ok_or_else(ApiError::unknown_message);
     }
     let channel = rec.channel_id.ok_or_else(ApiError::unknown_channel)?;
     let meta = metadata(w, &rec);
+    let attachments = attachments::store(shared, w, channel, planned);
     let msg = messages::create(
         w,
         &shared.clock,
@@ -464,6 +520,7 @@ pub(crate) fn followup(
             content: body.content.unwrap_or_default(),
             embeds: body.embeds.unwrap_or_default(),
             components: body.components.unwrap_or_default(),
+            attachments,
             flags: response_flags(body.flags),
             allowed_mentions: body.allowed_mentions,
             kind: message_kind(&rec),

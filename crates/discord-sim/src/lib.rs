@@ -65,7 +65,16 @@
 //!
 //! Time-dependent rules (the 3 s acknowledgement window, 15 min token lifetime) follow
 //! [`DiscordSim::clock`], which tests advance instead of sleeping.
+//!
+//! # Files
+//!
+//! Every route that creates or edits a message takes Discord's multipart uploads (twilight's
+//! `.attachments(&[Attachment::from_bytes(…)])`, or `data.attachments` of an interaction response).
+//! The message's attachments then have a `url` on the simulator, served without authentication like
+//! Discord's CDN; a test reads a file with [`DiscordSim::attachment_bytes`] or by GETting its URL. A
+//! person passes a file to an ATTACHMENT command option with [`OptionValue::file`].
 
+mod attachments;
 mod clock;
 mod driver;
 mod gateway;
@@ -82,6 +91,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use twilight_model::channel::Attachment;
 use twilight_model::channel::message::Message;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ApplicationMarker, ChannelMarker, InteractionMarker, UserMarker};
@@ -121,6 +131,10 @@ pub struct SimConfig {
     /// Privileged intents the application is allowed to use; asking for others closes the gateway
     /// with 4014 Disallowed intent(s), as Discord does when they are not enabled in the portal.
     pub privileged_intents: twilight_model::gateway::Intents,
+    /// The largest file a message may carry, in bytes (Discord: 10 MiB in a guild without boosts).
+    /// Interactions report it as `attachment_size_limit`; a larger upload gets 413 `40005 Request
+    /// entity too large`, and the driver refuses larger files for ATTACHMENT options.
+    pub attachment_size_limit: u64,
 }
 
 impl Default for SimConfig {
@@ -138,6 +152,7 @@ impl Default for SimConfig {
             privileged_intents: Intents::GUILD_MEMBERS
                 | Intents::GUILD_PRESENCES
                 | Intents::MESSAGE_CONTENT,
+            attachment_size_limit: 10 * 1024 * 1024,
         }
     }
 }
@@ -176,6 +191,12 @@ impl SimBuilder {
     /// Sets the privileged intents the application may use.
     pub fn privileged_intents(mut self, intents: twilight_model::gateway::Intents) -> Self {
         self.config.privileged_intents = intents;
+        self
+    }
+
+    /// Sets the per-file upload limit (see [`SimConfig::attachment_size_limit`]).
+    pub fn attachment_size_limit(mut self, bytes: u64) -> Self {
+        self.config.attachment_size_limit = bytes;
         self
     }
 
@@ -360,6 +381,24 @@ impl DiscordSim {
     pub fn messages_in(&self, channel: Id<ChannelMarker>) -> Vec<Message> {
         self.shared
             .read(|w| w.messages_in(channel).into_iter().cloned().collect())
+    }
+
+    /// The bytes of an attachment the simulator stores: one the bot uploaded (a message's
+    /// `attachments`) or one a person passed to an ATTACHMENT option (`resolved.attachments`). The
+    /// same bytes are served without authentication at `attachment.url`, as Discord's CDN serves them.
+    ///
+    /// # Panics
+    ///
+    /// If the simulator stores no such attachment.
+    pub fn attachment_bytes(&self, attachment: &Attachment) -> Vec<u8> {
+        self.shared
+            .read(|w| w.files.get(&attachment.id).map(|f| f.bytes.to_vec()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "discord-sim stores no attachment {} ({:?})",
+                    attachment.id, attachment.filename
+                )
+            })
     }
 
     /// Protocol violations so far.

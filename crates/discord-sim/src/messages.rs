@@ -4,10 +4,10 @@
 //! messages), so a message looks the same however it was made.
 
 use serde_json::{Value, json};
-use twilight_model::channel::ChannelType;
 use twilight_model::channel::message::{
     AllowedMentions, Component, Embed, MentionType, Message, MessageFlags, MessageReference,
 };
+use twilight_model::channel::{Attachment, ChannelType};
 use twilight_model::gateway::Intents;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{
@@ -27,6 +27,8 @@ pub(crate) struct NewMessage {
     pub content: String,
     pub embeds: Vec<Embed>,
     pub components: Vec<Component>,
+    /// Stored attachments (see [`crate::attachments::store`]).
+    pub attachments: Vec<Attachment>,
     pub flags: MessageFlags,
     pub allowed_mentions: Option<AllowedMentions>,
     /// Message type (0 default, 19 reply, 20 chat input command).
@@ -46,6 +48,7 @@ impl NewMessage {
             content,
             embeds: Vec::new(),
             components: Vec::new(),
+            attachments: Vec::new(),
             flags: MessageFlags::empty(),
             allowed_mentions: None,
             kind: 0,
@@ -122,6 +125,7 @@ pub(crate) fn create(w: &mut World, clock: &SimClock, new: NewMessage) -> Messag
         content: new.content,
         embeds: to_json(&new.embeds),
         components: to_json(&new.components),
+        attachments: to_json(&new.attachments),
         flags: new.flags.bits(),
         kind: new.kind,
         mentions,

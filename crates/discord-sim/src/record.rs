@@ -18,9 +18,10 @@ pub struct RecordedRequest {
     pub path: String,
     /// Request headers; the `Authorization` value is replaced by `<redacted>`.
     pub headers: Vec<(String, String)>,
-    /// The body parsed as JSON, when it was JSON.
+    /// The body parsed as JSON, when it was JSON; for a file upload (multipart), its `payload_json`
+    /// part (the files themselves end up in the message's attachments).
     pub body: Option<Value>,
-    /// The body as text when it was not empty and not JSON (e.g. multipart).
+    /// The body as text when it was not empty and not JSON (nor a readable multipart body).
     pub raw_body: Option<String>,
     /// Response status, filled in once the simulator answered.
     pub status: Option<u16>,

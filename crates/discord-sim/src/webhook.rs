@@ -170,6 +170,7 @@ pub(crate) fn apply_response(
             id,
             token,
             response,
+            Vec::new(),
             AckVia::WebhookResponse,
         ) {
             w.violation(
@@ -205,7 +206,7 @@ impl WebhookClient {
             "version": 1,
             "authorizing_integration_owners": {},
             "entitlements": [],
-            "attachment_size_limit": 10_485_760,
+            "attachment_size_limit": self.shared.config.attachment_size_limit,
         })
         .to_string()
     }

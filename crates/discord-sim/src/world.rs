@@ -19,7 +19,8 @@ use twilight_model::guild::{Member, Permissions, Role};
 use twilight_model::http::interaction::{InteractionResponse, InteractionResponseData};
 use twilight_model::id::Id;
 use twilight_model::id::marker::{
-    ApplicationMarker, ChannelMarker, GuildMarker, InteractionMarker, MessageMarker, UserMarker,
+    ApplicationMarker, AttachmentMarker, ChannelMarker, GuildMarker, InteractionMarker,
+    MessageMarker, UserMarker,
 };
 use twilight_model::user::User;
 
@@ -148,6 +149,8 @@ pub struct World {
     pub interactions: BTreeMap<Id<InteractionMarker>, InteractionRecord>,
     /// Typing indicators the bot triggered.
     pub typing: Vec<TypingRecord>,
+    /// Attachment files the simulated CDN serves, by attachment id.
+    pub(crate) files: BTreeMap<Id<AttachmentMarker>, crate::attachments::StoredFile>,
     /// Presence updates (gateway op 3) the bot sent.
     pub presences: Vec<UpdatePresencePayload>,
     /// Every REST request, in order.
@@ -182,6 +185,7 @@ impl World {
             guild_commands: BTreeMap::new(),
             interactions: BTreeMap::new(),
             typing: Vec::new(),
+            files: BTreeMap::new(),
             presences: Vec::new(),
             requests: Vec::new(),
             violations: Vec::new(),
@@ -307,13 +311,17 @@ impl World {
         for m in self.messages.values().rev().take(8) {
             let _ = writeln!(
                 s,
-                "  {} in {} by {}: {:?} (flags {:?}, {} components)",
+                "  {} in {} by {}: {:?} (flags {:?}, {} components, files {:?})",
                 m.id,
                 m.channel_id,
                 m.author.name,
                 truncate(&m.content, 120),
                 m.flags.unwrap_or(MessageFlags::empty()),
-                m.components.len()
+                m.components.len(),
+                m.attachments
+                    .iter()
+                    .map(|a| a.filename.as_str())
+                    .collect::<Vec<_>>()
             );
         }
         let _ = writeln!(s, "interactions:");

@@ -41,18 +41,46 @@ impl<T> Patch<T> {
     }
 }
 
-/// An attachment reference in a JSON body (`{"id": …}`); file uploads themselves are multipart, which
-/// the simulator does not accept.
+/// An entry of a body's `attachments`: `id` is the `n` of an uploaded `files[n]` part, or (edits) the
+/// snowflake of an attachment to keep. See [`crate::attachments::plan`].
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // read by serde only
 pub(crate) struct PartialAttachment {
     pub id: Value,
     pub filename: Option<String>,
     pub description: Option<String>,
     pub title: Option<String>,
+    pub is_spoiler: Option<bool>,
+    #[allow(dead_code)] // voice messages: only checked by deserialization
     pub duration_secs: Option<f64>,
+    #[allow(dead_code)]
     pub waveform: Option<String>,
+}
+
+impl PartialAttachment {
+    /// The entry twilight-model's `InteractionResponseData::attachments` (uploads only) describes.
+    pub(crate) fn from_twilight(a: &twilight_model::http::attachment::Attachment) -> Self {
+        Self {
+            id: Value::from(a.id),
+            filename: Some(a.filename.clone()),
+            description: a.description.clone(),
+            title: a.title.clone(),
+            is_spoiler: a.is_spoiler,
+            duration_secs: a.duration_secs,
+            waveform: a.waveform.clone(),
+        }
+    }
+}
+
+impl Patch<Vec<PartialAttachment>> {
+    /// An edit's `attachments` as "absent" or "given" (`null` counts as an empty list).
+    pub(crate) fn as_listed(&self) -> Option<&[PartialAttachment]> {
+        match self {
+            Patch::Absent => None,
+            Patch::Null => Some(&[]),
+            Patch::Set(v) => Some(v),
+        }
+    }
 }
 
 /// `POST /channels/{id}/messages`, the `message` of a forum post, and interaction follow-ups (which

@@ -21,7 +21,8 @@ use super::bodies::{
     CreateMessage, EditMessage, Patch, StartThread, UpdateChannel, validate_message,
 };
 use super::error::{ApiError, FormErrors};
-use super::{ReqCtx, check, json, no_content, parse_body, reject, snowflake};
+use super::{ReqCtx, check, json, no_content, parse_body, parse_form, reject, snowflake};
+use crate::attachments::{self, Planned, Upload};
 use crate::gateway::dispatch;
 use crate::messages::{self, NewMessage};
 use crate::model::{self, ThreadSpec, to_json};
@@ -52,15 +53,23 @@ fn create_flags(flags: Option<MessageFlags>) -> MessageFlags {
             | MessageFlags::from_bits_retain(1 << 15))
 }
 
-fn is_empty(body: &CreateMessage) -> bool {
-    body.content.as_deref().unwrap_or_default().is_empty()
+/// Nothing to show: no content, embeds, components, stickers, poll or attachments.
+fn is_empty(body: &CreateMessage, attachments: Option<&Vec<Planned>>) -> bool {
+    !attachments::any(attachments)
+        && body.content.as_deref().unwrap_or_default().is_empty()
         && body.embeds.as_deref().unwrap_or_default().is_empty()
         && body.components.as_deref().unwrap_or_default().is_empty()
         && body.sticker_ids.as_deref().unwrap_or_default().is_empty()
         && body.poll.is_none()
 }
 
-fn validate_create(errs: &mut FormErrors, prefix: &[&str], body: &CreateMessage) {
+/// Validates a new message and works out its attachments from `attachments` and the uploads.
+fn validate_create(
+    errs: &mut FormErrors,
+    prefix: &[&str],
+    body: &CreateMessage,
+    files: Vec<Upload>,
+) -> Vec<Planned> {
     validate_message(
         errs,
         prefix,
@@ -69,6 +78,7 @@ fn validate_create(errs: &mut FormErrors, prefix: &[&str], body: &CreateMessage)
         body.components.as_deref(),
         body.flags,
     );
+    attachments::plan(errs, prefix, body.attachments.as_deref(), files, None).unwrap_or_default()
 }
 
 /// Announces a changed channel (THREAD_UPDATE or CHANNEL_UPDATE).
@@ -121,11 +131,11 @@ pub(super) async fn create_message(
 ) -> Result<Response, ApiError> {
     let id = channel_id(&id)?;
     s.read(|w| channel(w, id).map(|_| ()))?;
-    let body: CreateMessage = parse_body(&s, &ctx, &body)?;
+    let (body, files): (CreateMessage, _) = parse_form(&s, &ctx, body)?;
     let mut errs = FormErrors::default();
-    validate_create(&mut errs, &[], &body);
+    let planned = validate_create(&mut errs, &[], &body, files);
     check(&s, &ctx, &errs)?;
-    if is_empty(&body) {
+    if is_empty(&body, Some(&planned)) {
         return Err(reject(&s, &ctx, ApiError::empty_message()));
     }
     s.mutate(|w| {
@@ -147,12 +157,14 @@ pub(super) async fn create_message(
             }
         }
         let bot = w.bot.clone();
+        let attachments = attachments::store(&s, w, id, planned);
         let msg = messages::create(
             w,
             &s.clock,
             NewMessage {
                 embeds: body.embeds.unwrap_or_default(),
                 components: body.components.unwrap_or_default(),
+                attachments,
                 flags: create_flags(body.flags),
                 allowed_mentions: body.allowed_mentions,
                 kind,
@@ -244,26 +256,47 @@ pub(super) async fn edit_message(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let ch = channel_id(&ch)?;
-    let id = s.read(|w| message_in(w, ch, &msg))?;
-    let edit: EditMessage = parse_body(&s, &ctx, &body)?;
+    let (id, existing) = s.read(|w| {
+        let id = message_in(w, ch, &msg)?;
+        Ok::<_, ApiError>((id, w.messages[&id].attachments.clone()))
+    })?;
+    let (edit, files): (EditMessage, _) = parse_form(&s, &ctx, body)?;
     let mut errs = FormErrors::default();
+    let planned = validate_edit(&mut errs, &edit, files, &existing);
+    check(&s, &ctx, &errs)?;
+    s.mutate(|w| {
+        if w.messages[&id].author.id != w.bot.id {
+            return Err(ApiError::not_author());
+        }
+        let msg = crate::interactions::apply_edit(&s, w, id, edit, planned)
+            .ok_or_else(ApiError::unknown_message)?;
+        Ok(json(&msg))
+    })
+}
+
+/// Validates an edit and works out the message's new attachments (`None`: unchanged) from its
+/// `attachments`, the uploads and the attachments it has now.
+pub(super) fn validate_edit(
+    errs: &mut FormErrors,
+    edit: &EditMessage,
+    files: Vec<Upload>,
+    existing: &[twilight_model::channel::Attachment],
+) -> Option<Vec<Planned>> {
     validate_message(
-        &mut errs,
+        errs,
         &[],
         edit.content.as_option().map(String::as_str),
         edit.embeds.as_option().map(Vec::as_slice),
         edit.components.as_option().map(Vec::as_slice),
         edit.flags,
     );
-    check(&s, &ctx, &errs)?;
-    s.mutate(|w| {
-        if w.messages[&id].author.id != w.bot.id {
-            return Err(ApiError::not_author());
-        }
-        let msg = crate::interactions::apply_edit(&s, w, id, edit)
-            .ok_or_else(ApiError::unknown_message)?;
-        Ok(json(&msg))
-    })
+    attachments::plan(
+        errs,
+        &[],
+        edit.attachments.as_listed(),
+        files,
+        Some(existing),
+    )
 }
 
 pub(super) async fn delete_message(
@@ -358,8 +391,9 @@ pub(super) async fn start_thread(
 ) -> Result<Response, ApiError> {
     let parent_id = channel_id(&parent)?;
     let parent = s.read(|w| channel(w, parent_id).cloned())?;
-    let body: StartThread = parse_body(&s, &ctx, &body)?;
+    let (body, files): (StartThread, _) = parse_form(&s, &ctx, body)?;
     let mut errs = FormErrors::default();
+    let mut planned = Vec::new();
     let name_len = body.name.chars().count();
     if name_len == 0 || name_len > 100 {
         errs.add(
@@ -372,11 +406,19 @@ pub(super) async fn start_thread(
         parent.kind,
         ChannelType::GuildForum | ChannelType::GuildMedia
     );
+    if !is_forum && let Some(f) = files.first() {
+        // Only a forum post has a message to attach files to.
+        errs.add(
+            &[&format!("files[{}]", f.index)],
+            "ATTACHMENT_NOT_REFERENCED",
+            "A thread without a starter message takes no files",
+        );
+    }
     if is_forum {
         match &body.message {
             Some(m) => {
-                validate_create(&mut errs, &["message"], m);
-                if is_empty(m) && errs.is_empty() {
+                planned = validate_create(&mut errs, &["message"], m, files);
+                if is_empty(m, Some(&planned)) && errs.is_empty() {
                     return Err(reject(&s, &ctx, ApiError::empty_message()));
                 }
             }
@@ -401,6 +443,7 @@ pub(super) async fn start_thread(
             let thread = create_thread(&s, w, id, &parent, &body, 11);
             let m = body.message.clone().unwrap_or_default();
             let bot = w.bot.clone();
+            let attachments = attachments::store(&s, w, id, planned);
             // A forum post's starter message has the thread's id.
             let msg = messages::create(
                 w,
@@ -408,6 +451,7 @@ pub(super) async fn start_thread(
                 NewMessage {
                     embeds: m.embeds.unwrap_or_default(),
                     components: m.components.unwrap_or_default(),
+                    attachments,
                     flags: create_flags(m.flags),
                     allowed_mentions: m.allowed_mentions,
                     id: Some(id.cast()),

@@ -84,6 +84,14 @@ impl ApiError {
     pub(crate) fn archived_thread() -> Self {
         Self::new(StatusCode::BAD_REQUEST, 50083, "Thread is archived")
     }
+    /// A file over the upload limit, or a request over Discord's size limit (HTTP 413).
+    pub(crate) fn too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            40005,
+            "Request entity too large",
+        )
+    }
     pub(crate) fn invalid_json() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

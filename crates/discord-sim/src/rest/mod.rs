@@ -3,7 +3,10 @@
 //! One middleware wraps every route: it records the request (body included), enforces
 //! `Authorization: Bot <token>` on bot routes, applies scripted failures, and adds Discord's
 //! rate-limit headers. Handlers then parse bodies with [`parse_body`], which turns a body that
-//! twilight-model cannot read into a 400 *and* a recorded violation.
+//! twilight-model cannot read into a 400 *and* a recorded violation; routes that take file uploads use
+//! [`parse_form`], which also reads Discord's multipart format (see [`crate::attachments`]).
+//!
+//! Outside `/api/v10`, the simulated CDN serves stored attachments without authentication.
 
 mod app;
 pub(crate) mod bodies;
@@ -19,19 +22,25 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes, to_bytes};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
+use twilight_model::id::Id;
 
+use crate::attachments::{self, Form, Upload};
 use crate::record::RecordedRequest;
 use crate::shared::Shared;
 use error::{ApiError, FormErrors};
 
 /// The prefix twilight-http puts before every path.
 pub(crate) const PREFIX: &str = "/api/v10";
+
+/// The largest body the simulator reads; larger ones get Discord's 413 (the per-file and per-request
+/// upload limits are checked on what was read, so they answer the same way with a precise violation).
+const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// What handlers know about the request they serve (for violation reports).
 #[derive(Clone, Debug)]
@@ -86,15 +95,11 @@ pub(crate) fn parse_body_with<T: DeserializeOwned>(
     bytes: &Bytes,
     fix: impl FnOnce(&mut serde_json::Value),
 ) -> Result<T, ApiError> {
-    if ctx
-        .content_type
-        .as_deref()
-        .is_some_and(|c| c.starts_with("multipart/"))
-    {
+    if attachments::is_multipart(ctx.content_type.as_deref()) {
         shared.mutate(|w| {
             w.violation(
                 ctx.context(),
-                "multipart bodies (file uploads) are not supported by the simulator",
+                "this route takes no file uploads, yet the body is multipart/form-data",
             )
         });
         return Err(ApiError::new(
@@ -103,6 +108,42 @@ pub(crate) fn parse_body_with<T: DeserializeOwned>(
             "Invalid Form Body",
         ));
     }
+    decode(shared, ctx, bytes, fix)
+}
+
+/// Reads the body of a route that takes file uploads: JSON, or multipart with the JSON in
+/// `payload_json` and the files in `files[n]` parts. A malformed form is a 400 (a file over the limit
+/// a 413) and a violation.
+pub(crate) fn parse_form<T: DeserializeOwned>(
+    shared: &Shared,
+    ctx: &ReqCtx,
+    bytes: Bytes,
+) -> Result<(T, Vec<Upload>), ApiError> {
+    let form = match ctx.content_type.as_deref() {
+        Some(ct) if attachments::is_multipart(Some(ct)) => {
+            attachments::parse_multipart(ct, bytes, shared.config.attachment_size_limit).map_err(
+                |e| {
+                    shared.mutate(|w| w.violation(ctx.context(), e.describe()));
+                    e.to_api_error()
+                },
+            )?
+        }
+        _ => Form {
+            json: bytes,
+            files: Vec::new(),
+        },
+    };
+    let body = decode(shared, ctx, &form.json, default_embed_type)?;
+    Ok((body, form.files))
+}
+
+/// Reads JSON into `T`; anything else is a 400 and a violation.
+fn decode<T: DeserializeOwned>(
+    shared: &Shared,
+    ctx: &ReqCtx,
+    bytes: &Bytes,
+    fix: impl FnOnce(&mut serde_json::Value),
+) -> Result<T, ApiError> {
     let mut value: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
@@ -234,9 +275,21 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(channels::get_guild_channels),
         )
         .route_layer(middleware::from_fn_with_state(shared.clone(), layer));
-    api.route("/gateway", get(crate::gateway::ws_handler))
-        .route("/gateway/", get(crate::gateway::ws_handler))
-        .fallback(unknown_route)
+    let mut app = api
+        .route("/gateway", get(crate::gateway::ws_handler))
+        .route("/gateway/", get(crate::gateway::ws_handler));
+    // The CDN (`url`) and media proxy (`proxy_url`) paths of attachments.
+    for kind in ["attachments", "ephemeral-attachments"] {
+        for prefix in ["", "/media"] {
+            app = app.route(
+                &format!("{prefix}/{kind}/{{channel_id}}/{{attachment_id}}/{{filename}}"),
+                get(cdn),
+            );
+        }
+    }
+    // Handlers read bodies the middleware has already bounded by `MAX_BODY`.
+    app.fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)
 }
 
@@ -268,7 +321,18 @@ fn record(
             (k.as_str().to_owned(), v)
         })
         .collect();
-    let body = serde_json::from_slice(bytes).ok();
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let body = match content_type {
+        Some(ct) if attachments::is_multipart(Some(ct)) => {
+            attachments::parse_multipart(ct, bytes.clone(), u64::MAX)
+                .ok()
+                .and_then(|f| serde_json::from_slice(&f.json).ok())
+        }
+        _ => serde_json::from_slice(bytes).ok(),
+    };
     let raw_body =
         (body.is_none() && !bytes.is_empty()).then(|| String::from_utf8_lossy(bytes).into_owned());
     shared.mutate(|w| {
@@ -299,7 +363,10 @@ async fn layer(
         .unwrap_or(matched.as_str())
         .to_owned();
     let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+    let (bytes, too_large) = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => (b, false),
+        Err(_) => (Bytes::new(), true),
+    };
     let index = record(&shared, &parts, &route, &bytes);
     let bucket = bucket_of(&route);
 
@@ -312,6 +379,14 @@ async fn layer(
             .is_some_and(|t| t == shared.config.bot_token);
     let mut response = if !authorized {
         ApiError::unauthorized().into_response()
+    } else if too_large {
+        shared.mutate(|w| {
+            w.violation(
+                format!("{} {}", parts.method, matched_path_display(&parts)),
+                format!("the body is over {MAX_BODY} bytes"),
+            );
+        });
+        ApiError::too_large().into_response()
     } else if let Some(f) = failures::take(&shared, &parts.method, &route) {
         failures::respond(f, &bucket)
     } else {
@@ -359,6 +434,42 @@ async fn unknown_route(State(shared): State<Arc<Shared>>, req: Request) -> Respo
         axum::Json(serde_json::json!({"message": "404: Not Found", "code": 0})),
     )
         .into_response()
+}
+
+/// The simulated CDN: an attachment's bytes with its content type, to anyone (Discord's CDN asks for no
+/// token). The request is recorded like a REST call, so tests can see that the bot downloaded a file.
+async fn cdn(
+    State(shared): State<Arc<Shared>>,
+    matched: MatchedPath,
+    Path((channel, id, filename)): Path<(String, String, String)>,
+    req: Request,
+) -> Response {
+    let (parts, _) = req.into_parts();
+    let index = record(&shared, &parts, matched.as_str(), &Bytes::new());
+    let file = shared.read(|w| {
+        let id = id.parse::<u64>().ok().and_then(Id::new_checked)?;
+        w.files
+            .get(&id)
+            .filter(|f| f.channel_id.to_string() == channel && f.filename == filename)
+            .cloned()
+    });
+    let response = match file {
+        Some(f) => {
+            let ct = f
+                .content_type
+                .unwrap_or_else(|| "application/octet-stream".to_owned());
+            ([(header::CONTENT_TYPE, ct)], f.bytes).into_response()
+        }
+        // What Discord's CDN answers for a file that does not exist (or no longer does).
+        None => (
+            StatusCode::NOT_FOUND,
+            "This content is no longer available.",
+        )
+            .into_response(),
+    };
+    let status = response.status().as_u16();
+    shared.mutate(|w| w.requests[index].status = Some(status));
+    response
 }
 
 fn bucket_of(route: &str) -> String {

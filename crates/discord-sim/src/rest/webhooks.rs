@@ -1,5 +1,5 @@
 //! Interaction callbacks and the interaction-token webhook routes (`@original`, follow-ups). These
-//! routes authenticate with the token in the path, not the bot token.
+//! routes authenticate with the token in the path, not the bot token, and all take file uploads.
 
 use std::sync::Arc;
 
@@ -12,8 +12,10 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{InteractionMarker, MessageMarker};
 
 use super::bodies::{CreateMessage, EditMessage, validate_message};
+use super::channels::validate_edit;
 use super::error::{ApiError, FormErrors};
-use super::{ReqCtx, check, json, no_content, parse_body, reject, snowflake};
+use super::{ReqCtx, check, json, no_content, parse_form, reject, snowflake};
+use crate::attachments;
 use crate::interactions;
 use crate::shared::Shared;
 use crate::world::AckVia;
@@ -25,9 +27,9 @@ pub(super) async fn callback(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let id: Id<InteractionMarker> = snowflake(&id, ApiError::unknown_interaction)?;
-    let response: InteractionResponse = parse_body(&s, &ctx, &body)?;
-    let result =
-        s.mutate(|w| interactions::apply_callback(&s, w, id, &token, response, AckVia::Rest));
+    let (response, files): (InteractionResponse, _) = parse_form(&s, &ctx, body)?;
+    let result = s
+        .mutate(|w| interactions::apply_callback(&s, w, id, &token, response, files, AckVia::Rest));
     match result {
         Ok(()) => Ok(no_content()),
         // Validation failures are bot bugs; 40060/10062 are runtime answers the bot must handle.
@@ -87,21 +89,18 @@ pub(super) async fn edit_message(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let (id, message) = resolve(&s, &app, &token, Some(&message)).await?;
-    let edit: EditMessage = parse_body(&s, &ctx, &body)?;
+    let existing = s.read(|w| {
+        let target = interactions::webhook_message(w, id, message)?;
+        Ok::<_, ApiError>(w.messages[&target].attachments.clone())
+    })?;
+    let (edit, files): (EditMessage, _) = parse_form(&s, &ctx, body)?;
     let mut errs = FormErrors::default();
-    validate_message(
-        &mut errs,
-        &[],
-        edit.content.as_option().map(String::as_str),
-        edit.embeds.as_option().map(Vec::as_slice),
-        edit.components.as_option().map(Vec::as_slice),
-        edit.flags,
-    );
+    let planned = validate_edit(&mut errs, &edit, files, &existing);
     check(&s, &ctx, &errs)?;
     s.mutate(|w| {
         let target = interactions::webhook_message(w, id, message)?;
-        let msg =
-            interactions::apply_edit(&s, w, target, edit).ok_or_else(ApiError::unknown_message)?;
+        let msg = interactions::apply_edit(&s, w, target, edit, planned)
+            .ok_or_else(ApiError::unknown_message)?;
         Ok(json(&msg))
     })
 }
@@ -125,7 +124,7 @@ pub(super) async fn create_followup(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let (id, _) = resolve(&s, &app, &token, None).await?;
-    let create: CreateMessage = parse_body(&s, &ctx, &body)?;
+    let (create, files): (CreateMessage, _) = parse_form(&s, &ctx, body)?;
     let mut errs = FormErrors::default();
     validate_message(
         &mut errs,
@@ -135,15 +134,18 @@ pub(super) async fn create_followup(
         create.components.as_deref(),
         create.flags,
     );
+    let planned = attachments::plan(&mut errs, &[], create.attachments.as_deref(), files, None)
+        .unwrap_or_default();
     check(&s, &ctx, &errs)?;
-    if create.content.as_deref().unwrap_or_default().is_empty()
+    if planned.is_empty()
+        && create.content.as_deref().unwrap_or_default().is_empty()
         && create.embeds.as_deref().unwrap_or_default().is_empty()
         && create.components.as_deref().unwrap_or_default().is_empty()
     {
         return Err(reject(&s, &ctx, ApiError::empty_message()));
     }
     s.mutate(|w| {
-        let msg = interactions::followup(&s, w, id, create)?;
+        let msg = interactions::followup(&s, w, id, create, planned)?;
         Ok(json(&msg))
     })
 }
