@@ -31,6 +31,10 @@ pub struct Discord {
     pub(crate) application_id: Id<ApplicationMarker>,
     pub(crate) guild_id: Option<Id<GuildMarker>>,
     pub(crate) config: DiscordConfig,
+    /// The bot's user, when Discord said (it does for every bot application).
+    pub(crate) bot_user_id: Option<u64>,
+    /// Plain HTTPS for files attached to commands (they live on Discord's CDN, outside the REST API).
+    pub(crate) downloads: reqwest::Client,
 }
 
 /// twilight's proxy setting for a base URL: (`host[:port][/prefix]`, plain HTTP?). A trailing `/api` or
@@ -84,12 +88,22 @@ impl Discord {
             http,
             application_id: application.id,
             guild_id: config.guild_id.and_then(Id::new_checked),
+            bot_user_id: application.bot.as_ref().map(|b| b.id.get()),
             config,
+            downloads: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .map_err(|e| DiscordError::Config(format!("HTTP client: {e}")))?,
         })
     }
 
     pub fn application_id(&self) -> u64 {
         self.application_id.get()
+    }
+
+    /// The bot's own user id.
+    pub fn bot_user_id(&self) -> Option<u64> {
+        self.bot_user_id
     }
 
     pub fn config(&self) -> &DiscordConfig {

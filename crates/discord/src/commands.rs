@@ -54,6 +54,9 @@ pub fn definitions(texts: &CommandTexts) -> Vec<Command> {
             .integration_types(installs)
             .build(),
     ]
+    .into_iter()
+    .chain(crate::desk::commands::definitions())
+    .collect()
 }
 
 /// What Discord needs to know of a command, to compare the registered ones with ours.
@@ -65,6 +68,7 @@ fn signature(c: &Command) -> serde_json::Value {
         "options": c.options,
         "contexts": c.contexts,
         "integration_types": c.integration_types,
+        "default_member_permissions": c.default_member_permissions,
     })
 }
 

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod desk;
 pub mod feedback;
 pub mod gateway;
 pub mod respond;

@@ -72,6 +72,13 @@ pub enum Incoming {
         command_id: i64,
         text: String,
     },
+    /// A support-desk command or button (guilds only), with what the application may need to know of the
+    /// member to check staff permissions.
+    Desk {
+        invocation: Invocation,
+        member: Option<crate::desk::Member>,
+        request: crate::desk::DeskRequest,
+    },
     /// Anything this version does not handle.
     Unsupported {
         invocation: Option<Invocation>,
@@ -92,6 +99,47 @@ pub struct SeenMessage {
     pub replied_to: Option<u64>,
     /// The message as Discord sent it.
     pub payload: serde_json::Value,
+}
+
+/// A message in a guild channel or thread from a user (not a bot), for the support desk, which answers
+/// messages in its tickets (whether or not they mention the bot).
+#[derive(Debug, Clone)]
+pub struct GuildMessage {
+    pub message_id: u64,
+    pub channel_id: u64,
+    pub guild_id: u64,
+    pub author: DiscordUser,
+    /// The author's roles in the guild (to tell staff apart).
+    pub roles: Vec<u64>,
+    pub content: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The [`GuildMessage`] of a gateway message, if it is one.
+pub fn guild_message(message: &Message) -> Option<GuildMessage> {
+    if message.author.bot || message.webhook_id.is_some() {
+        return None;
+    }
+    let guild_id = message.guild_id?.get();
+    Some(GuildMessage {
+        message_id: message.id.get(),
+        channel_id: message.channel_id.get(),
+        guild_id,
+        author: DiscordUser {
+            id: message.author.id.get(),
+            username: message.author.name.clone(),
+            global_name: message.author.global_name.clone(),
+            bot: false,
+        },
+        roles: message
+            .member
+            .as_ref()
+            .map(|m| m.roles.iter().map(|r| r.get()).collect())
+            .unwrap_or_default(),
+        content: message.content.clone(),
+        created_at: chrono::DateTime::from_timestamp_micros(message.timestamp.as_micros())
+            .unwrap_or_else(chrono::Utc::now),
+    })
 }
 
 /// Whether a message from the gateway concerns the bot `bot_id`; messages from bots (including itself)
@@ -146,6 +194,11 @@ pub enum Ack {
         command_id: i64,
         counts: crate::feedback::Counts,
     },
+    /// A message right away, with buttons (never a file: a webhook's HTTP answer cannot carry one; defer
+    /// and use [`Discord::edit_original_reply`](crate::Discord::edit_original_reply) instead).
+    Reply(crate::desk::Reply),
+    /// Replace the message the clicked button is on.
+    Update(crate::desk::Reply),
     /// No response at all (ignored users and bots are told nothing).
     Nothing,
 }
@@ -162,6 +215,10 @@ pub trait Bot: Send + Sync {
     fn received(&self, log: disconcierge_core::model::InteractionLog);
     /// A message that concerns the bot (from the gateway). Must not block.
     fn message(&self, message: SeenMessage);
+    /// Any user's message in a guild (from the gateway), for the support desk. Must not block.
+    fn guild_message(&self, message: GuildMessage) {
+        let _ = message;
+    }
 }
 
 /// The interaction log entry of an interaction: its payload without the token.
@@ -239,9 +296,20 @@ pub fn incoming(interaction: &Interaction) -> Incoming {
                 }
             }
             CLEAR => Incoming::Clear { invocation: inv },
-            other => Incoming::Unsupported {
-                invocation: Some(inv),
-                what: format!("/{other}"),
+            other => match crate::desk::command(data) {
+                Some(Ok(command)) => Incoming::Desk {
+                    member: crate::desk::member(interaction),
+                    invocation: inv,
+                    request: crate::desk::DeskRequest::Command(command),
+                },
+                Some(Err(problem)) => Incoming::Unsupported {
+                    invocation: Some(inv),
+                    what: format!("/{other}: {problem}"),
+                },
+                None => Incoming::Unsupported {
+                    invocation: Some(inv),
+                    what: format!("/{other}"),
+                },
             },
         },
         Some(InteractionData::MessageComponent(data)) => {
@@ -253,9 +321,16 @@ pub fn incoming(interaction: &Interaction) -> Incoming {
                         kind,
                     }
                 }
-                _ => Incoming::Unsupported {
-                    invocation: Some(inv),
-                    what: format!("component {:?}", data.custom_id),
+                _ => match crate::desk::DeskButton::parse(&data.custom_id) {
+                    Some(button) => Incoming::Desk {
+                        member: crate::desk::member(interaction),
+                        invocation: inv,
+                        request: crate::desk::DeskRequest::Button(button),
+                    },
+                    None => Incoming::Unsupported {
+                        invocation: Some(inv),
+                        what: format!("component {:?}", data.custom_id),
+                    },
                 },
             }
         }
@@ -329,6 +404,23 @@ pub fn response(ack: &Ack) -> Option<InteractionResponse> {
                 ..Default::default()
             }),
         }),
+        Ack::Reply(reply) | Ack::Update(reply) => {
+            debug_assert!(reply.file.is_none(), "files go with a deferred response");
+            Some(InteractionResponse {
+                kind: if matches!(ack, Ack::Update(_)) {
+                    InteractionResponseType::UpdateMessage
+                } else {
+                    InteractionResponseType::ChannelMessageWithSource
+                },
+                data: Some(InteractionResponseData {
+                    content: Some(reply.content.clone()),
+                    flags: flags(reply.ephemeral),
+                    components: Some(crate::desk::components::components(&reply.controls)),
+                    allowed_mentions: Some(crate::desk::allowed_mentions(&reply.ping)),
+                    ..Default::default()
+                }),
+            })
+        }
         Ack::Nothing => None,
     }
 }
@@ -376,6 +468,9 @@ impl Dispatcher {
     pub fn from_gateway_message(&self, message: &Message, bot_id: u64) {
         if let Some(seen) = seen_message(message, bot_id) {
             self.bot.message(seen);
+        }
+        if let Some(guild) = guild_message(message) {
+            self.bot.guild_message(guild);
         }
     }
 }
