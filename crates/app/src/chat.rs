@@ -45,7 +45,7 @@ pub struct Chat {
     pub instance_id: String,
     pub wake: Arc<Notify>,
     /// Requests per second to the LLM, from the runtime configuration.
-    pub rate: crate::rate::LlmRate,
+    pub rate: Arc<crate::rate::LlmRate>,
     /// Admission of one user's commands is serialized, so two commands sent at once cannot both pass the
     /// one-in-flight check (the gateway handles interactions concurrently). Striped by user id: bounded
     /// memory, and users in different stripes never wait for each other.
@@ -56,6 +56,8 @@ pub struct Chat {
     pub interaction_log: crate::interaction_log::InteractionLogger,
     /// Interactions being acknowledged right now: workers start no new answer while there are any.
     pub acks: AcksInProgress,
+    /// The support desk (tickets, training, knowledge bases), which shares the LLM and its rate.
+    pub desk: Arc<crate::desk::Desk>,
 }
 
 /// Acknowledgements before answers, and none later than Discord allows.
@@ -238,6 +240,11 @@ impl Bot for Chat {
                 self.feedback(&invocation, command_id, FeedbackKind::Other, Some(text))
                     .await
             }
+            Incoming::Desk {
+                invocation,
+                member,
+                request,
+            } => self.desk.on_request(invocation, member, request).await,
             Incoming::Unsupported { what, .. } => {
                 tracing::warn!(what, "unsupported interaction");
                 Ack::Nothing
@@ -276,6 +283,10 @@ impl Bot for Chat {
                 tracing::warn!(error = %e, message = record.message_id, "could not store a message about the bot");
             }
         });
+    }
+
+    fn guild_message(&self, message: disconcierge_discord::router::GuildMessage) {
+        self.desk.guild_message(message);
     }
 
     async fn acknowledged(&self, interaction_id: u64) {

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod chat;
+pub mod desk;
 pub mod healthcheck;
 pub mod interaction_log;
 pub mod llm;
@@ -542,6 +543,16 @@ impl DiscordSide {
         let (interaction_log, log_writer) =
             interaction_log::InteractionLogger::start(self.store.clone());
         tasks.spawn(log_writer);
+        let rate = Arc::new(rate::LlmRate::new(config.llm_requests_per_second));
+        let desk = Arc::new(desk::Desk {
+            store: self.store.clone(),
+            runtime: self.runtime.clone(),
+            llm: self.llm.clone(),
+            llm_settings: self.settings.llm.clone(),
+            discord: discord.clone(),
+            rate: rate.clone(),
+            reply_locks: desk::TicketLocks::default(),
+        });
         let chat = Arc::new(chat::Chat {
             store: self.store.clone(),
             runtime: self.runtime.clone(),
@@ -551,11 +562,12 @@ impl DiscordSide {
             discord: discord.clone(),
             instance_id: self.settings.instance_id.clone(),
             wake: Arc::new(tokio::sync::Notify::new()),
-            rate: rate::LlmRate::new(config.llm_requests_per_second),
+            rate,
             admission_locks: chat::AdmissionLocks::default(),
             notifier,
             interaction_log,
             acks: chat::AcksInProgress::default(),
+            desk,
         });
         let dispatcher =
             disconcierge_discord::router::Dispatcher::new(discord.clone(), chat.clone());

@@ -1,0 +1,307 @@
+//! The support desk: tickets in forum channels answered by the AI, trained answers and knowledge bases.
+//!
+//! Everything is per guild and lives in the database (settings from `/setup`, tickets, their messages,
+//! training data, knowledge bases), so panels and buttons keep working after a restart and on any
+//! instance. Commands that only read or write the database answer at once; those that call Discord or
+//! the LLM first acknowledge ("thinking…") and finish in a task.
+//!
+//! * [`tickets`]: `/setup`, `/ticket_panel`, opening, escalating, closing, `/ticket_info`, idle tickets.
+//! * [`answers`]: the reply to a message in a ticket (trained answer, LLM with retrieved context, or the
+//!   fallbacks), and `/test_ai`.
+//! * [`knowledge`]: trained answers and knowledge bases, with their imports and exports.
+
+mod answers;
+mod knowledge;
+mod tickets;
+
+use crate::runtime_config::RuntimeConfigService;
+use crate::settings::LlmSettings;
+use disconcierge_discord::Discord;
+use disconcierge_discord::desk::{DeskButton, DeskCommand, DeskRequest, Member, Reply};
+use disconcierge_discord::router::{Ack, GuildMessage, Invocation};
+use disconcierge_llm::LlmBackend;
+use disconcierge_store::Store;
+use std::sync::Arc;
+
+/// Rows per page of `/training_list` and `/kb_view`.
+const PAGE_SIZE: u32 = 10;
+
+pub struct Desk {
+    pub store: Arc<dyn Store>,
+    pub runtime: RuntimeConfigService,
+    pub llm: Arc<dyn LlmBackend>,
+    pub llm_settings: LlmSettings,
+    pub discord: Discord,
+    pub rate: Arc<crate::rate::LlmRate>,
+    /// One reply at a time per ticket, in the order its messages arrived (striped by ticket id).
+    pub reply_locks: TicketLocks,
+}
+
+/// Per-ticket locks, striped: bounded memory, and tickets in different stripes never wait for each other.
+pub struct TicketLocks([tokio::sync::Mutex<()>; 64]);
+
+impl Default for TicketLocks {
+    fn default() -> Self {
+        TicketLocks(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
+    }
+}
+
+impl TicketLocks {
+    async fn lock(&self, ticket_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0[(ticket_id.unsigned_abs() % 64) as usize]
+            .lock()
+            .await
+    }
+}
+
+/// What went wrong handling a desk request, worded for the member who made it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DeskError {
+    /// Something the member can fix (bad input, wrong place, missing permission).
+    #[error("{0}")]
+    User(String),
+    #[error("the database failed: {0}")]
+    Store(#[from] disconcierge_store::StoreError),
+    #[error("Discord refused: {0}")]
+    Discord(#[from] disconcierge_discord::DiscordError),
+}
+
+impl DeskError {
+    /// The text for the member: their own mistake as is, our failures as an apology (details in the log).
+    fn for_member(&self, config_error: &str) -> String {
+        match self {
+            DeskError::User(text) => text.clone(),
+            DeskError::Discord(e) => format!(
+                "Discord refused what I tried to do ({e}). Check that I can view the channel, send \
+                 messages, create posts and manage threads there."
+            ),
+            DeskError::Store(_) => config_error.to_string(),
+        }
+    }
+}
+
+pub(crate) fn user_error<T>(text: impl Into<String>) -> Result<T, DeskError> {
+    Err(DeskError::User(text.into()))
+}
+
+/// Who is asking, where.
+pub(crate) struct Asker<'a> {
+    pub inv: &'a Invocation,
+    pub guild_id: u64,
+    pub member: Member,
+}
+
+impl Desk {
+    /// Decides the initial response to a support-desk interaction.
+    pub async fn on_request(
+        self: &Arc<Self>,
+        invocation: Invocation,
+        member: Option<Member>,
+        request: DeskRequest,
+    ) -> Ack {
+        let Some(guild_id) = invocation.guild_id else {
+            return Ack::Reply(Reply::private("This works only in a server."));
+        };
+        let asker = Asker {
+            inv: &invocation,
+            guild_id,
+            member: member.unwrap_or_default(),
+        };
+        let result = match request {
+            DeskRequest::Command(command) => self.command(&asker, command).await,
+            DeskRequest::Button(button) => self.button(&asker, button).await,
+        };
+        match result {
+            Ok(ack) => ack,
+            Err(e) => {
+                if !matches!(e, DeskError::User(_)) {
+                    tracing::error!(error = %e, interaction = invocation.interaction_id, "support desk request failed");
+                }
+                let config = self.runtime.current().config.clone();
+                Ack::Reply(Reply::private(e.for_member(&config.discord_error_message)))
+            }
+        }
+    }
+
+    /// Refuses members who are not staff (the staff role from `/setup`, or Manage Server).
+    pub(crate) async fn require_staff(&self, asker: &Asker<'_>) -> Result<(), DeskError> {
+        let settings = self.store.guild_settings(asker.guild_id).await?;
+        if asker
+            .member
+            .is_staff(settings.as_ref().map(|s| s.staff_role_id))
+        {
+            return Ok(());
+        }
+        user_error("Only staff can do this (the staff role from /setup, or Manage Server).")
+    }
+
+    async fn command(
+        self: &Arc<Self>,
+        asker: &Asker<'_>,
+        command: DeskCommand,
+    ) -> Result<Ack, DeskError> {
+        if !command.for_members() && !matches!(command, DeskCommand::Setup { .. }) {
+            self.require_staff(asker).await?;
+        }
+        match command {
+            DeskCommand::Setup {
+                forum_channel,
+                staff_role,
+                log_channel,
+                instructions,
+                auto_close_hours,
+            } => {
+                self.setup(
+                    asker,
+                    forum_channel,
+                    staff_role,
+                    log_channel,
+                    instructions,
+                    auto_close_hours,
+                )
+                .await
+            }
+            DeskCommand::TicketPanel {
+                title,
+                description,
+                categories,
+            } => {
+                self.ticket_panel(asker, title, description, categories)
+                    .await
+            }
+            DeskCommand::CloseTicket { reason } => self.close_command(asker, reason).await,
+            DeskCommand::TicketInfo => self.ticket_info(asker).await,
+            DeskCommand::Train {
+                question,
+                answer,
+                category,
+                tags,
+            } => self.train(asker, question, answer, category, tags).await,
+            DeskCommand::TrainingList { category, page } => {
+                Ok(Ack::Reply(self.training_page(asker, category, page).await?))
+            }
+            DeskCommand::TrainingDelete { id } => self.training_delete(asker, id).await,
+            DeskCommand::TrainingStats => self.training_stats(asker).await,
+            DeskCommand::KbCreate { name, description } => {
+                self.kb_create(asker, name, description).await
+            }
+            DeskCommand::KbAdd {
+                kb,
+                title,
+                content,
+                tags,
+            } => self.kb_add(asker, kb, title, content, tags).await,
+            DeskCommand::KbList => self.kb_list(asker).await,
+            DeskCommand::KbView { kb, page } => {
+                let kb = self.kb_named(asker.guild_id, &kb).await?;
+                Ok(Ack::Reply(self.kb_page(asker, kb.id, page).await?))
+            }
+            DeskCommand::KbSearch { kb, query } => self.kb_search(asker, kb, query).await,
+            DeskCommand::KbExport { kb } => self.kb_export(asker, kb).await,
+            DeskCommand::KbImport { kb, file } => self.kb_import(asker, kb, file).await,
+            DeskCommand::KbDelete { kb } => self.kb_delete(asker, kb).await,
+            DeskCommand::Status => self.status(asker).await,
+            DeskCommand::TestAi { prompt } => self.test_ai(asker, prompt).await,
+            DeskCommand::ExportTraining => self.export_training(asker).await,
+            DeskCommand::ImportTraining { file } => self.import_training(asker, file).await,
+        }
+    }
+
+    async fn button(
+        self: &Arc<Self>,
+        asker: &Asker<'_>,
+        button: DeskButton,
+    ) -> Result<Ack, DeskError> {
+        use disconcierge_discord::desk::PagedList;
+        match button {
+            DeskButton::OpenTicket { category } => self.open_ticket(asker, category).await,
+            DeskButton::TalkToHuman { ticket_id } => self.escalate(asker, ticket_id).await,
+            DeskButton::ResumeAi { ticket_id } => self.resume_ai(asker, ticket_id).await,
+            DeskButton::Page { list, page } => {
+                self.require_staff(asker).await?;
+                Ok(Ack::Update(match list {
+                    PagedList::Training { category } => {
+                        self.training_page(asker, category, page).await?
+                    }
+                    PagedList::Knowledge { kb_id } => self.kb_page(asker, kb_id, page).await?,
+                }))
+            }
+            DeskButton::ConfirmKbDelete { kb_id } => {
+                self.require_staff(asker).await?;
+                self.kb_delete_confirmed(asker, kb_id).await
+            }
+            DeskButton::KeepKb { .. } => {
+                Ok(Ack::Update(Reply::private("Kept: nothing was deleted.")))
+            }
+        }
+    }
+
+    /// A user's message in a guild: answered when it is in an open ticket.
+    pub fn guild_message(self: &Arc<Self>, message: GuildMessage) {
+        let desk = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = desk.ticket_message(message).await {
+                tracing::error!(error = %e, "could not handle a message in a ticket");
+            }
+        });
+    }
+
+    /// Runs `work` after the acknowledgement, and puts its result (or what went wrong) in the deferred
+    /// response.
+    pub(crate) fn finish_later<F>(self: &Arc<Self>, token: String, work: F)
+    where
+        F: std::future::Future<Output = Result<Reply, DeskError>> + Send + 'static,
+    {
+        let desk = self.clone();
+        tokio::spawn(async move {
+            let reply = match work.await {
+                Ok(reply) => reply,
+                Err(e) => {
+                    if !matches!(e, DeskError::User(_)) {
+                        tracing::error!(error = %e, "support desk request failed");
+                    }
+                    let config = desk.runtime.current().config.clone();
+                    Reply::private(e.for_member(&config.discord_error_message))
+                }
+            };
+            if let Err(e) = desk.discord.edit_original_reply(&token, &reply).await {
+                tracing::warn!(error = %e, "could not answer a support desk command");
+            }
+        });
+    }
+}
+
+/// "thinking…", visible only to the member (the answer replaces it).
+pub(crate) fn defer_private() -> Ack {
+    Ack::Defer { ephemeral: true }
+}
+
+/// Number of pages for `total` rows (at least one, so "page 1 of 1" for an empty list).
+pub(crate) fn pages(total: u64) -> u32 {
+    (total.div_ceil(u64::from(PAGE_SIZE)).max(1)).min(u64::from(u32::MAX)) as u32
+}
+
+/// A text cut to `max` characters with an ellipsis, on one line (for lists).
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let mut out: String = flat.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_and_excerpts() {
+        assert_eq!(pages(0), 1);
+        assert_eq!(pages(10), 1);
+        assert_eq!(pages(11), 2);
+        assert_eq!(excerpt("a  b\nc", 10), "a b c");
+        assert_eq!(excerpt("abcdefghij", 5), "abcd…");
+    }
+}

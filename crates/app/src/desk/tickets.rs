@@ -1,0 +1,663 @@
+//! Tickets: `/setup`, panels, opening a ticket from a panel button, "Talk to a human", closing with a
+//! transcript, `/ticket_info`, and recording every message in a ticket.
+
+use super::{Asker, Desk, DeskError, defer_private, user_error};
+use chrono::Utc;
+use disconcierge_core::desk::model::{
+    GuildSettings, NewTicket, NewTicketMessage, ReplySource, Ticket, TicketAuthor, TicketMessage,
+    TicketState,
+};
+use disconcierge_discord::desk::components::parse_categories;
+use disconcierge_discord::desk::{Controls, Ping, Reply};
+use disconcierge_discord::router::{Ack, GuildMessage};
+use disconcierge_store::TicketReservation;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A reservation older than this without its forum post was left by a crash: it is replaced.
+const STALE_RESERVATION: Duration = Duration::from_secs(120);
+/// Discord's limit on a thread name.
+const THREAD_NAME_MAX: usize = 100;
+
+/// The forum post's name: category and who opened it, within Discord's limit.
+pub(crate) fn thread_name(category: &str, opener: &str) -> String {
+    let name = format!("{category} – {opener}");
+    name.chars().take(THREAD_NAME_MAX).collect()
+}
+
+/// The transcript of a ticket: a header, then every message with its author and time (UTC).
+pub(crate) fn transcript(ticket: &Ticket, messages: &[TicketMessage]) -> String {
+    let mut out = format!(
+        "Ticket #{} — {} — opened by {} ({}) on {}\n",
+        ticket.id,
+        ticket.category,
+        ticket.opener_name,
+        ticket.opener_id,
+        ticket.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    out.push_str(&format!("State: {}", ticket.state.as_str()));
+    if let Some(at) = ticket.escalated_at {
+        out.push_str(&format!(
+            "; escalated on {}",
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        ));
+    }
+    if let Some(at) = ticket.closed_at {
+        out.push_str(&format!(
+            "; closed on {}{}",
+            at.format("%Y-%m-%d %H:%M:%S UTC"),
+            ticket
+                .close_reason
+                .as_deref()
+                .map(|r| format!(", reason: {r}"))
+                .unwrap_or_default()
+        ));
+    }
+    out.push_str(&format!("\nMessages: {}\n", messages.len()));
+    for m in messages {
+        let m = &m.message;
+        let role = match (m.author, m.source) {
+            (TicketAuthor::Bot, Some(ReplySource::Trained)) => "bot, trained answer",
+            (TicketAuthor::Bot, Some(ReplySource::Fallback)) => "bot, fallback",
+            (TicketAuthor::Bot, Some(ReplySource::Llm)) => "bot, AI",
+            (TicketAuthor::Bot, _) => "bot",
+            (author, _) => author.as_str(),
+        };
+        out.push_str(&format!(
+            "\n[{}] {} ({role}):\n{}\n",
+            m.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            m.author_name,
+            m.content
+        ));
+    }
+    out
+}
+
+/// `<#id>`: a clickable channel or thread.
+fn channel(id: Option<u64>) -> String {
+    id.map(|id| format!("<#{id}>"))
+        .unwrap_or_else(|| "(being created)".into())
+}
+
+impl Desk {
+    pub(crate) async fn setup(
+        &self,
+        asker: &Asker<'_>,
+        forum_channel: u64,
+        staff_role: u64,
+        log_channel: Option<u64>,
+        instructions: Option<String>,
+        auto_close_hours: Option<u64>,
+    ) -> Result<Ack, DeskError> {
+        // Manage Server, or staff of an existing setup, may change it.
+        let current = self.store.guild_settings(asker.guild_id).await?;
+        if !asker
+            .member
+            .is_staff(current.as_ref().map(|s| s.staff_role_id))
+        {
+            return user_error(
+                "Only members with Manage Server (or the staff role) can run /setup.",
+            );
+        }
+        let settings = GuildSettings {
+            guild_id: asker.guild_id,
+            forum_channel_id: forum_channel,
+            staff_role_id: staff_role,
+            log_channel_id: log_channel,
+            instructions: instructions
+                .map(|i| i.trim().to_string())
+                .filter(|i| !i.is_empty()),
+            auto_close_after_secs: auto_close_hours.filter(|h| *h > 0).map(|h| h * 3600),
+            updated_by: asker.inv.user.id,
+            updated_at: Utc::now(),
+        };
+        self.store.save_guild_settings(&settings).await?;
+        tracing::info!(
+            guild = asker.guild_id,
+            by = asker.inv.user.id,
+            "support desk set up"
+        );
+        // Without the privileged MESSAGE_CONTENT intent, Discord sends messages in tickets without text.
+        const MESSAGE_CONTENT: u64 = 1 << 15;
+        let intents_note = if self.discord.config().intents & MESSAGE_CONTENT == 0 {
+            "
+⚠️ The bot does not receive message text: enable the Message Content intent for the \
+             application in Discord's developer portal and add 32768 to DC_DISCORD_GATEWAY_INTENTS, or \
+             the AI cannot read tickets."
+        } else {
+            ""
+        };
+        Ok(Ack::Reply(Reply::private(format!(
+            "Support tickets are set up: posts in <#{forum_channel}>, staff role <@&{staff_role}>{}{}.\n\
+             Next: `/ticket_panel` in the channel where members should open tickets.{intents_note}",
+            log_channel
+                .map(|c| format!(", events in <#{c}>"))
+                .unwrap_or_default(),
+            settings
+                .instructions
+                .as_ref()
+                .map(|_| ", with your instructions for the AI")
+                .unwrap_or_default(),
+        ))))
+    }
+
+    pub(crate) async fn settings(&self, guild_id: u64) -> Result<GuildSettings, DeskError> {
+        match self.store.guild_settings(guild_id).await? {
+            Some(s) => Ok(s),
+            None => user_error("Tickets are not set up in this server yet: staff can run /setup."),
+        }
+    }
+
+    pub(crate) async fn ticket_panel(
+        self: &Arc<Self>,
+        asker: &Asker<'_>,
+        title: String,
+        description: String,
+        categories: String,
+    ) -> Result<Ack, DeskError> {
+        self.settings(asker.guild_id).await?;
+        let categories = parse_categories(&categories).map_err(DeskError::User)?;
+        let Some(channel_id) = asker.inv.channel_id else {
+            return user_error("Use /ticket_panel in the channel where the panel should appear.");
+        };
+        let desk = self.clone();
+        let panel = Reply::text(format!("**{}**\n{}", title.trim(), description.trim()))
+            .with_controls(Controls::Panel { categories });
+        self.finish_later(asker.inv.token.clone(), async move {
+            desk.discord.send(channel_id, &panel).await?;
+            Ok(Reply::private(
+                "Panel posted. Its buttons keep working after restarts; post another one any time.",
+            ))
+        });
+        Ok(defer_private())
+    }
+
+    pub(crate) async fn open_ticket(
+        self: &Arc<Self>,
+        asker: &Asker<'_>,
+        category: String,
+    ) -> Result<Ack, DeskError> {
+        let settings = self.settings(asker.guild_id).await?;
+        let user = asker.inv.user.clone();
+        let opener_name = user.global_name.clone().unwrap_or(user.username.clone());
+        let desk = self.clone();
+        let guild_id = asker.guild_id;
+        self.finish_later(asker.inv.token.clone(), async move {
+            let new = NewTicket {
+                guild_id,
+                category: category.clone(),
+                opener_id: user.id,
+                opener_name: opener_name.clone(),
+                created_at: Utc::now(),
+            };
+            let ticket = match desk.store.reserve_ticket(&new, STALE_RESERVATION).await? {
+                TicketReservation::Existing(t) => {
+                    return Ok(Reply::private(format!(
+                        "You already have an open {category} ticket: {}",
+                        channel(t.thread_id)
+                    )));
+                }
+                TicketReservation::Reserved(t) => t,
+            };
+            match desk.create_post(&settings, &ticket).await {
+                Ok(thread_id) => {
+                    tracing::info!(ticket = ticket.id, thread = thread_id, "ticket opened");
+                    Ok(Reply::private(format!(
+                        "Your ticket is open: <#{thread_id}>"
+                    )))
+                }
+                Err(e) => {
+                    if let Err(c) = desk.store.cancel_ticket_reservation(ticket.id).await {
+                        tracing::warn!(error = %c, "could not cancel a ticket reservation");
+                    }
+                    Err(e)
+                }
+            }
+        });
+        Ok(defer_private())
+    }
+
+    /// Creates the forum post of a reserved ticket, adds the opener, records the welcome message and
+    /// tells the log channel.
+    async fn create_post(
+        &self,
+        settings: &GuildSettings,
+        ticket: &Ticket,
+    ) -> Result<u64, DeskError> {
+        let config = self.runtime.current().config.clone();
+        let tag = match self.discord.forum_tags(settings.forum_channel_id).await {
+            Ok(tags) => tags
+                .into_iter()
+                .find(|t| t.name.eq_ignore_ascii_case(&ticket.category))
+                .map(|t| t.id),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the forum's tags; opening the ticket untagged");
+                None
+            }
+        };
+        let welcome = Reply::text(
+            config
+                .desk_welcome_message
+                .replace("{user}", &format!("<@{}>", ticket.opener_id)),
+        )
+        .with_controls(Controls::TalkToHuman {
+            ticket_id: ticket.id,
+        })
+        .pinging(Ping::User(ticket.opener_id));
+        let thread_id = self
+            .discord
+            .create_forum_post(
+                settings.forum_channel_id,
+                &thread_name(&ticket.category, &ticket.opener_name),
+                tag,
+                &welcome,
+            )
+            .await?;
+        self.store
+            .attach_ticket_thread(ticket.id, thread_id)
+            .await?;
+        if let Err(e) = self
+            .discord
+            .add_thread_member(thread_id, ticket.opener_id)
+            .await
+        {
+            tracing::warn!(error = %e, ticket = ticket.id, "could not add the opener to the ticket");
+        }
+        // A forum post's first message has the thread's id.
+        self.record_bot_message(
+            ticket.id,
+            thread_id,
+            &welcome.content,
+            ReplySource::Notice,
+            &[],
+        )
+        .await;
+        self.log_event(
+            settings,
+            &format!(
+                "🎫 Ticket #{} opened by <@{}> ({}): <#{thread_id}>",
+                ticket.id, ticket.opener_id, ticket.category
+            ),
+            None,
+        )
+        .await;
+        Ok(thread_id)
+    }
+
+    /// Stores a message the bot posted in a ticket.
+    pub(crate) async fn record_bot_message(
+        &self,
+        ticket_id: i64,
+        message_id: u64,
+        content: &str,
+        source: ReplySource,
+        used: &[disconcierge_core::desk::model::UsedEntry],
+    ) {
+        let record = NewTicketMessage {
+            ticket_id,
+            message_id,
+            author_id: self.discord.bot_user_id().unwrap_or_default(),
+            author_name: "bot".into(),
+            author: TicketAuthor::Bot,
+            content: content.to_string(),
+            source: Some(source),
+            used: used.to_vec(),
+            created_at: Utc::now(),
+        };
+        if let Err(e) = self.store.record_ticket_message(&record).await {
+            tracing::warn!(error = %e, ticket = ticket_id, "could not record the bot's message in a ticket");
+        }
+    }
+
+    /// Posts to the guild's log channel, when it has one.
+    async fn log_event(
+        &self,
+        settings: &GuildSettings,
+        text: &str,
+        file: Option<(String, Vec<u8>)>,
+    ) {
+        let Some(log) = settings.log_channel_id else {
+            return;
+        };
+        let mut reply = Reply::text(text);
+        if let Some((name, bytes)) = file {
+            reply = reply.with_file(name, bytes);
+        }
+        if let Err(e) = self.discord.send(log, &reply).await {
+            tracing::warn!(error = %e, guild = settings.guild_id, "could not post to the ticket log channel");
+        }
+    }
+
+    /// The ticket a button or command refers to, in this guild.
+    async fn ticket_in_guild(&self, guild_id: u64, id: i64) -> Result<Ticket, DeskError> {
+        match self.store.ticket(id).await? {
+            Some(t) if t.guild_id == guild_id => Ok(t),
+            _ => user_error("This ticket no longer exists."),
+        }
+    }
+
+    /// The ticket of the thread a command was used in.
+    async fn ticket_here(&self, asker: &Asker<'_>) -> Result<Ticket, DeskError> {
+        let here = match asker.inv.channel_id {
+            Some(c) => self.store.ticket_by_thread(c).await?,
+            None => None,
+        };
+        match here {
+            Some(t) if t.guild_id == asker.guild_id => Ok(t),
+            _ => user_error("Use this inside a ticket."),
+        }
+    }
+
+    async fn is_staff(&self, asker: &Asker<'_>) -> Result<bool, DeskError> {
+        let settings = self.store.guild_settings(asker.guild_id).await?;
+        Ok(asker.member.is_staff(settings.map(|s| s.staff_role_id)))
+    }
+
+    pub(crate) async fn escalate(
+        self: &Arc<Self>,
+        asker: &Asker<'_>,
+        ticket_id: i64,
+    ) -> Result<Ack, DeskError> {
+        let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
+        if asker.inv.user.id != ticket.opener_id && !self.is_staff(asker).await? {
+            return user_error("Only the member who opened this ticket can ask for a human.");
+        }
+        if ticket.state == TicketState::Closed {
+            return user_error("This ticket is closed.");
+        }
+        if !self.store.escalate_ticket(ticket.id, Utc::now()).await? {
+            return Ok(Ack::Reply(Reply::private(
+                "Staff have already been asked to help here; they will answer in this ticket.",
+            )));
+        }
+        let settings = self.settings(asker.guild_id).await?;
+        let config = self.runtime.current().config.clone();
+        let text = config
+            .desk_escalation_message
+            .replace("{staff}", &format!("<@&{}>", settings.staff_role_id))
+            .replace("{user}", &ticket.opener_name);
+        let desk = self.clone();
+        let thread = ticket.thread_id;
+        tokio::spawn(async move {
+            let Some(thread) = thread else { return };
+            let post = Reply::text(text)
+                .with_controls(Controls::ResumeAi {
+                    ticket_id: ticket.id,
+                })
+                .pinging(Ping::Role(settings.staff_role_id));
+            match desk.discord.send(thread, &post).await {
+                Ok(m) => {
+                    desk.record_bot_message(
+                        ticket.id,
+                        m.message_id,
+                        &post.content,
+                        ReplySource::Notice,
+                        &[],
+                    )
+                    .await
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, ticket = ticket.id, "could not ping the staff")
+                }
+            }
+            desk.log_event(
+                &settings,
+                &format!("🙋 Ticket #{} escalated: <#{thread}>", ticket.id),
+                None,
+            )
+            .await;
+        });
+        tracing::info!(ticket = ticket.id, "ticket escalated");
+        Ok(Ack::Reply(Reply::private(
+            "Staff have been asked to help; they will answer in this ticket. The assistant stays quiet until then.",
+        )))
+    }
+
+    pub(crate) async fn resume_ai(
+        &self,
+        asker: &Asker<'_>,
+        ticket_id: i64,
+    ) -> Result<Ack, DeskError> {
+        self.require_staff(asker).await?;
+        let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
+        let text = if self.store.reenable_ticket_ai(ticket.id).await? {
+            format!(
+                "{} let the assistant answer again in this ticket.",
+                asker.inv.user.username
+            )
+        } else {
+            "The assistant already answers in this ticket.".to_string()
+        };
+        Ok(Ack::Update(Reply::text(text)))
+    }
+
+    pub(crate) async fn close_command(
+        self: &Arc<Self>,
+        asker: &Asker<'_>,
+        reason: Option<String>,
+    ) -> Result<Ack, DeskError> {
+        let ticket = self.ticket_here(asker).await?;
+        if asker.inv.user.id != ticket.opener_id && !self.is_staff(asker).await? {
+            return user_error("Only the member who opened this ticket, or staff, can close it.");
+        }
+        let reason = reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        let Some(closed) = self
+            .store
+            .close_ticket(ticket.id, asker.inv.user.id, reason.as_deref(), Utc::now())
+            .await?
+        else {
+            return user_error("This ticket is already closed.");
+        };
+        let desk = self.clone();
+        let token = asker.inv.token.clone();
+        let closer = asker.inv.user.id;
+        tokio::spawn(async move {
+            let text = format!(
+                "🔒 Ticket closed by <@{closer}>{}",
+                closed
+                    .close_reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_else(|| ".".into())
+            );
+            // The response first: a locked thread takes no more messages.
+            if let Err(e) = desk
+                .discord
+                .edit_original_reply(&token, &Reply::text(&text))
+                .await
+            {
+                tracing::warn!(error = %e, ticket = closed.id, "could not announce the closing");
+            }
+            if let Some(thread) = closed.thread_id
+                && let Err(e) = desk.discord.close_thread(thread).await
+            {
+                tracing::warn!(error = %e, ticket = closed.id, "could not archive and lock the ticket");
+            }
+            match (
+                desk.store.guild_settings(closed.guild_id).await,
+                desk.store.ticket_messages(closed.id, None).await,
+            ) {
+                (Ok(Some(settings)), Ok(messages)) => {
+                    desk.log_event(
+                        &settings,
+                        &format!(
+                            "✅ Ticket #{} closed by <@{closer}>: {}",
+                            closed.id,
+                            channel(closed.thread_id)
+                        ),
+                        Some((
+                            format!("ticket-{}.txt", closed.id),
+                            transcript(&closed, &messages).into_bytes(),
+                        )),
+                    )
+                    .await
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(error = %e, ticket = closed.id, "could not post the transcript")
+                }
+                _ => {}
+            }
+        });
+        tracing::info!(ticket = ticket.id, by = closer, "ticket closed");
+        Ok(Ack::Defer { ephemeral: false })
+    }
+
+    pub(crate) async fn ticket_info(self: &Arc<Self>, asker: &Asker<'_>) -> Result<Ack, DeskError> {
+        let ticket = self.ticket_here(asker).await?;
+        let staff = self.is_staff(asker).await?;
+        let desk = self.clone();
+        self.finish_later(asker.inv.token.clone(), async move {
+            let age = Utc::now() - ticket.created_at;
+            let mut text = format!(
+                "**Ticket #{}** — {}\nOpened by <@{}> <t:{}:R> ({} h {} min ago)\nState: **{}**\nMessages: {}\nLast activity: <t:{}:R>",
+                ticket.id,
+                ticket.category,
+                ticket.opener_id,
+                ticket.created_at.timestamp(),
+                age.num_hours(),
+                age.num_minutes() % 60,
+                ticket.state.as_str(),
+                ticket.message_count,
+                ticket.last_activity_at.timestamp(),
+            );
+            if let Some(at) = ticket.escalated_at {
+                text.push_str(&format!("\nEscalated <t:{}:R>", at.timestamp()));
+            }
+            let mut reply = Reply::private(text);
+            if staff {
+                let messages = desk.store.ticket_messages(ticket.id, None).await?;
+                reply = reply.with_file(
+                    format!("ticket-{}.txt", ticket.id),
+                    transcript(&ticket, &messages).into_bytes(),
+                );
+            }
+            Ok(reply)
+        });
+        Ok(defer_private())
+    }
+
+    /// A user's message in a guild: recorded when it is in a ticket, answered when the opener wrote it
+    /// in an open (not escalated) ticket.
+    pub(crate) async fn ticket_message(self: &Arc<Self>, m: GuildMessage) -> Result<(), DeskError> {
+        let Some(ticket) = self.store.ticket_by_thread(m.channel_id).await? else {
+            return Ok(());
+        };
+        if ticket.guild_id != m.guild_id || ticket.state == TicketState::Closed {
+            return Ok(());
+        }
+        let staff_role = self
+            .store
+            .guild_settings(ticket.guild_id)
+            .await?
+            .map(|s| s.staff_role_id);
+        let author = if m.author.id == ticket.opener_id {
+            TicketAuthor::Opener
+        } else if staff_role.is_some_and(|r| m.roles.contains(&r)) {
+            TicketAuthor::Staff
+        } else {
+            TicketAuthor::Member
+        };
+        let record = NewTicketMessage {
+            ticket_id: ticket.id,
+            message_id: m.message_id,
+            author_id: m.author.id,
+            author_name: m
+                .author
+                .global_name
+                .clone()
+                .unwrap_or(m.author.username.clone()),
+            author,
+            content: m.content.clone(),
+            source: None,
+            used: Vec::new(),
+            created_at: m.created_at,
+        };
+        if self.store.record_ticket_message(&record).await?.is_none() {
+            return Ok(()); // delivered twice
+        }
+        if author == TicketAuthor::Opener
+            && ticket.state == TicketState::Open
+            && !m.content.trim().is_empty()
+        {
+            self.answer_in_ticket(ticket, m).await;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use disconcierge_core::desk::model::UsedEntry;
+
+    #[test]
+    fn thread_names_fit_discords_limit() {
+        assert_eq!(thread_name("Billing", "ann"), "Billing – ann");
+        assert_eq!(
+            thread_name(&"x".repeat(90), &"y".repeat(30))
+                .chars()
+                .count(),
+            100
+        );
+    }
+
+    #[test]
+    fn transcripts_list_every_message_with_author_role_and_time() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let ticket = Ticket {
+            id: 7,
+            guild_id: 1,
+            thread_id: Some(2),
+            category: "Billing".into(),
+            opener_id: 3,
+            opener_name: "ann".into(),
+            state: TicketState::Closed,
+            escalated_at: None,
+            close_reason: Some("solved".into()),
+            closed_by: Some(3),
+            closed_at: Some(at),
+            inactivity_warned_at: None,
+            message_count: 2,
+            created_at: at,
+            last_activity_at: at,
+        };
+        let msg = |author, source, name: &str, text: &str| TicketMessage {
+            id: 1,
+            message: NewTicketMessage {
+                ticket_id: 7,
+                message_id: 1,
+                author_id: 1,
+                author_name: name.into(),
+                author,
+                content: text.into(),
+                source,
+                used: Vec::<UsedEntry>::new(),
+                created_at: at,
+            },
+        };
+        let text = transcript(
+            &ticket,
+            &[
+                msg(TicketAuthor::Opener, None, "ann", "Refund?"),
+                msg(
+                    TicketAuthor::Bot,
+                    Some(ReplySource::Trained),
+                    "bot",
+                    "30 days.",
+                ),
+            ],
+        );
+        assert!(
+            text.starts_with(
+                "Ticket #7 — Billing — opened by ann (3) on 2026-11-28 10:00:00 UTC\n"
+            )
+        );
+        assert!(text.contains("closed on 2026-11-28 10:00:00 UTC, reason: solved"));
+        assert!(text.contains("[2026-11-28 10:00:00 UTC] ann (opener):\nRefund?"));
+        assert!(text.contains("bot (bot, trained answer):\n30 days."));
+    }
+}
