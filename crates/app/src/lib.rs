@@ -552,7 +552,10 @@ impl DiscordSide {
             discord: discord.clone(),
             rate: rate.clone(),
             reply_locks: desk::TicketLocks::default(),
+            embedding_model: self.settings.llm.embedding_model.clone(),
+            embed_wake: tokio::sync::Notify::new(),
         });
+        tasks.spawn(desk.clone().run_embedder(cancel.clone()));
         let chat = Arc::new(chat::Chat {
             store: self.store.clone(),
             runtime: self.runtime.clone(),

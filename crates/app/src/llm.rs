@@ -50,16 +50,16 @@ pub fn backend(
         LlmProvider::OpenAi => BackendConfig::OpenAi {
             base_url: settings.openai_base_url.clone(),
             token: settings.openai_token.clone(),
-            embedding_model: None,
+            embedding_model: settings.embedding_model.clone(),
         },
         LlmProvider::OpenAiChat => BackendConfig::OpenAiChat {
             base_url: settings.openai_base_url.clone(),
             token: settings.openai_token.clone(),
-            embedding_model: None,
+            embedding_model: settings.embedding_model.clone(),
         },
         LlmProvider::Ollama => BackendConfig::Ollama {
             base_url: settings.ollama_url.clone(),
-            embedding_model: None,
+            embedding_model: settings.embedding_model.clone(),
         },
     };
     disconcierge_llm::build(config, sink)

@@ -804,3 +804,123 @@ async fn setup_and_panel_buttons_survive_a_restart(backend: Backend) {
         "the guild's instructions survived: {system}"
     );
 }
+
+disconcierge_e2e::both!(entries_are_embedded_and_matched_by_meaning_when_a_model_is_configured);
+async fn entries_are_embedded_and_matched_by_meaning_when_a_model_is_configured(backend: Backend) {
+    let Some(app) = try_spawn_app(
+        backend,
+        &[
+            ("DC_LLM_PROVIDER", "openai-chat"),
+            ("DC_DISCORD_GATEWAY_INTENTS", INTENTS),
+            ("DC_OPENAI_EMBEDDING_MODEL", "text-embedding-3-small"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    app.discord.gateway().wait_ready(1).await;
+    let g = guild(&app, "Tea Shop");
+    setup(&app, &g).await;
+    let sam = actor(&app, &g, "sam");
+    let general = g.channel("general");
+    slash(
+        &sam,
+        general,
+        "train",
+        vec![
+            ("question", "How do I reset my password?".into()),
+            ("answer", "Use the reset link on the login page.".into()),
+        ],
+    )
+    .await
+    .wait_ack()
+    .await;
+    slash(&sam, general, "kb_create", vec![("name", "faq".into())])
+        .await
+        .wait_ack()
+        .await;
+    slash(
+        &sam,
+        general,
+        "kb_add",
+        vec![
+            ("kb", "faq".into()),
+            ("title", "Passwords".into()),
+            ("content", "Passwords need 12 characters.".into()),
+        ],
+    )
+    .await
+    .wait_ack()
+    .await;
+    // The embedder computes both vectors in the background, with the configured model.
+    wait_count(
+        &app,
+        "SELECT COUNT(*) FROM training_entries WHERE embedding_model = 'text-embedding-3-small'",
+        1,
+    )
+    .await;
+    wait_count(
+        &app,
+        "SELECT COUNT(*) FROM kb_entries WHERE embedding_model = 'text-embedding-3-small'",
+        1,
+    )
+    .await;
+    let embedded: Vec<String> = app
+        .llm
+        .requests_to(Endpoint::Embeddings)
+        .into_iter()
+        .filter_map(|r| r.body)
+        .map(|b| b["input"].to_string())
+        .collect();
+    assert!(
+        embedded
+            .iter()
+            .any(|i| i.contains("How do I reset my password?")),
+        "{embedded:?}"
+    );
+    assert!(
+        embedded
+            .iter()
+            .any(|i| i.contains("Passwords\\nPasswords need 12 characters.")),
+        "{embedded:?}"
+    );
+
+    // A message is embedded too, and the match shows both measures.
+    let before = app.llm.requests_to(Endpoint::Embeddings).len();
+    let test = slash(
+        &sam,
+        general,
+        "test_ai",
+        vec![("prompt", "how do i reset my password".into())],
+    )
+    .await;
+    let report = answer_of(&test).await;
+    assert!(report.contains("sent as is"), "{report}");
+    assert!(report.contains("(words 1.00, meaning 1.00)"), "{report}");
+    assert_eq!(app.llm.requests_to(Endpoint::Embeddings).len(), before + 1);
+    assert!(
+        chat_requests(&app).is_empty(),
+        "no LLM answer for a trained question"
+    );
+
+    // A new entry gets its vector as well.
+    slash(
+        &sam,
+        general,
+        "train",
+        vec![
+            ("question", "How do I change my password?".into()),
+            ("answer", "Profile, then Security.".into()),
+        ],
+    )
+    .await
+    .wait_ack()
+    .await;
+    wait_count(
+        &app,
+        "SELECT COUNT(*) FROM training_entries WHERE embedding_model IS NOT NULL",
+        2,
+    )
+    .await;
+}

@@ -25,6 +25,8 @@ use tokio::sync::watch;
 const CANDIDATES: u32 = 20;
 /// Earlier ticket messages read for the history (then trimmed to the context budget).
 const HISTORY_MESSAGES: u32 = 60;
+/// A message's embedding is worth waiting for this long, not longer (the answer matters more).
+const EMBED_TIMEOUT: Duration = Duration::from_secs(5);
 /// Discord shows "typing…" for about 10 s per trigger.
 const TYPING_EVERY: Duration = Duration::from_secs(8);
 
@@ -74,20 +76,43 @@ impl Desk {
         config: &RuntimeConfig,
     ) -> Result<Retrieved, DeskError> {
         let terms = retrieval::query_terms(text);
-        let (trained, knowledge) = tokio::try_join!(
+        let model = self.embedding_model.as_deref();
+        let (trained, knowledge, embedding) = tokio::join!(
             self.store
-                .search_training(guild_id, &terms, CANDIDATES, None),
+                .search_training(guild_id, &terms, CANDIDATES, model),
             self.store
-                .search_knowledge(guild_id, None, &terms, CANDIDATES, None),
-        )?;
-        let trained = retrieval::score(text, None, &trained);
-        let knowledge = retrieval::score(text, None, &knowledge);
+                .search_knowledge(guild_id, None, &terms, CANDIDATES, model),
+            self.query_embedding(text),
+        );
+        let (trained, knowledge) = (trained?, knowledge?);
+        let trained = retrieval::score(text, embedding.as_deref(), &trained);
+        let knowledge = retrieval::score(text, embedding.as_deref(), &knowledge);
         let plan = retrieval::plan(&trained, &knowledge, &thresholds(config));
         Ok(Retrieved {
             trained,
             knowledge,
             plan,
         })
+    }
+
+    /// The embedding of a message, when an embedding model is configured and the backend answers in
+    /// time; otherwise retrieval uses the full-text ranking alone.
+    async fn query_embedding(&self, text: &str) -> Option<Vec<f32>> {
+        self.embedding_model.as_ref()?;
+        match tokio::time::timeout(EMBED_TIMEOUT, self.llm.embed(&[text.to_string()])).await {
+            Ok(Ok(Some(mut vectors))) if vectors.len() == 1 => vectors.pop(),
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not embed a message; ranking by words only");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "embedding a message took over {EMBED_TIMEOUT:?}; ranking by words only"
+                );
+                None
+            }
+        }
     }
 
     /// The LLM request for a ticket message.
@@ -406,13 +431,17 @@ impl Desk {
             for s in retrieved.trained.iter().chain(&retrieved.knowledge).take(10) {
                 any = true;
                 report.push_str(&format!(
-                    "- {} #{} {:.2}{} — {}\n",
+                    "- {} #{} {:.2}{}{} — {}\n",
                     match s.kind {
                         EntryKind::Training => "trained",
                         EntryKind::Knowledge => "knowledge",
                     },
                     s.id,
                     s.confidence,
+                    match s.semantic {
+                        Some(semantic) => format!(" (words {:.2}, meaning {semantic:.2})", s.lexical),
+                        None => String::new(),
+                    },
                     s.source.as_deref().map(|kb| format!(" ({kb})")).unwrap_or_default(),
                     super::excerpt(&s.title, 80)
                 ));

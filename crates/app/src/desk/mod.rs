@@ -35,7 +35,20 @@ pub struct Desk {
     pub rate: Arc<crate::rate::LlmRate>,
     /// One reply at a time per ticket, in the order its messages arrived (striped by ticket id).
     pub reply_locks: TicketLocks,
+    /// The backend's embedding model (`DC_OPENAI_EMBEDDING_MODEL` / `DC_OLLAMA_EMBEDDING_MODEL`); `None`:
+    /// full-text ranking only.
+    pub embedding_model: Option<String>,
+    /// Wakes the embedder when entries were added or changed.
+    pub embed_wake: tokio::sync::Notify,
 }
+
+/// Entries embedded per request to the backend.
+const EMBED_BATCH: u32 = 64;
+/// How often the embedder looks for entries without an embedding when nobody woke it (entries added by
+/// another instance, or an import that finished after its command returned).
+const EMBED_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long the embedder waits after the backend failed.
+const EMBED_BACKOFF: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Per-ticket locks, striped: bounded memory, and tickets in different stripes never wait for each other.
 pub struct TicketLocks([tokio::sync::Mutex<()>; 64]);
@@ -107,10 +120,22 @@ impl Desk {
             guild_id,
             member: member.unwrap_or_default(),
         };
+        let changes_entries = matches!(
+            request,
+            DeskRequest::Command(
+                DeskCommand::Train { .. }
+                    | DeskCommand::KbAdd { .. }
+                    | DeskCommand::KbImport { .. }
+                    | DeskCommand::ImportTraining { .. }
+            )
+        );
         let result = match request {
             DeskRequest::Command(command) => self.command(&asker, command).await,
             DeskRequest::Button(button) => self.button(&asker, button).await,
         };
+        if changes_entries {
+            self.embed_wake.notify_one();
+        }
         match result {
             Ok(ack) => ack,
             Err(e) => {
@@ -268,6 +293,86 @@ impl Desk {
                 tracing::warn!(error = %e, "could not answer a support desk command");
             }
         });
+    }
+}
+
+impl Desk {
+    /// Computes the embeddings of entries that have none for the configured model (new entries, changed
+    /// questions, or a new model), in batches, until cancelled. Does nothing without an embedding model.
+    /// Every instance may run it: at worst two compute the same vector once.
+    pub async fn run_embedder(self: Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
+        let Some(model) = self.embedding_model.clone() else {
+            return;
+        };
+        let pause = |d| {
+            let cancel = cancel.clone();
+            let desk = self.clone();
+            async move {
+                tokio::select! {
+                    _ = cancel.cancelled() => false,
+                    _ = desk.embed_wake.notified() => true,
+                    _ = tokio::time::sleep(d) => true,
+                }
+            }
+        };
+        loop {
+            let batch = match self
+                .store
+                .entries_missing_embedding(&model, EMBED_BATCH)
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not look for entries to embed");
+                    if !pause(EMBED_BACKOFF).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if batch.is_empty() {
+                if !pause(EMBED_POLL).await {
+                    return;
+                }
+                continue;
+            }
+            let texts: Vec<String> = batch.iter().map(|(_, _, t)| t.clone()).collect();
+            let config = self.runtime.current().config.clone();
+            self.rate.acquire(config.llm_requests_per_second).await;
+            match self.llm.embed(&texts).await {
+                Ok(Some(vectors)) if vectors.len() == batch.len() => {
+                    for ((kind, id, _), vector) in batch.iter().zip(&vectors) {
+                        if let Err(e) = self
+                            .store
+                            .set_entry_embedding(*kind, *id, &model, vector)
+                            .await
+                        {
+                            tracing::warn!(error = %e, entry = id, "could not store an embedding");
+                        }
+                    }
+                    tracing::debug!(count = batch.len(), "entries embedded");
+                }
+                Ok(other) => {
+                    tracing::warn!(
+                        got = other.map(|v| v.len()),
+                        asked = batch.len(),
+                        "the backend returned no embedding for some entries; retrying later"
+                    );
+                    if !pause(EMBED_BACKOFF).await {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not compute embeddings; retrying later");
+                    if !pause(EMBED_BACKOFF).await {
+                        return;
+                    }
+                }
+            }
+            if cancel.is_cancelled() {
+                return;
+            }
+        }
     }
 }
 

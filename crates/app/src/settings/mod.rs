@@ -259,6 +259,8 @@ pub struct LlmSettings {
     pub openai_model: String,
     pub ollama_url: String,
     pub ollama_model: String,
+    /// The provider's embedding model, when one is configured (support-desk retrieval).
+    pub embedding_model: Option<String>,
 }
 
 /// Every static setting, typed and validated.
@@ -736,6 +738,13 @@ impl Settings {
                 .url("DC_OLLAMA_URL", &["http", "https"])
                 .unwrap_or_default(),
             ollama_model: r.string("DC_OLLAMA_MODEL").unwrap_or_default(),
+            embedding_model: match provider {
+                LlmProvider::Ollama => r.string("DC_OLLAMA_EMBEDDING_MODEL"),
+                LlmProvider::OpenAi | LlmProvider::OpenAiChat => {
+                    r.string("DC_OPENAI_EMBEDDING_MODEL")
+                }
+            }
+            .filter(|m| !m.trim().is_empty()),
         };
         if let Some(id) = r.string("DC_OPENAI_ASSISTANT_ID") {
             r.warnings.push(format!(

@@ -153,6 +153,11 @@ pub const VARS: &[VarSpec] = &[
         "Model used unless the runtime configuration names another.",
     ),
     var(
+        "DC_OPENAI_EMBEDDING_MODEL",
+        "",
+        "Embedding model for the support desk's retrieval (e.g. text-embedding-3-small); empty: full-text ranking only.",
+    ),
+    var(
         "DC_OPENAI_ASSISTANT_ID",
         "",
         "Obsolete: OpenAI shut the Assistants API down on 2026-08-26. Ignored; see DC_OPENAI_MODEL.",
@@ -163,6 +168,11 @@ pub const VARS: &[VarSpec] = &[
         "Ollama endpoint.",
     ),
     var("DC_OLLAMA_MODEL", "llama3", "Ollama model."),
+    var(
+        "DC_OLLAMA_EMBEDDING_MODEL",
+        "",
+        "Ollama embedding model for the support desk's retrieval (e.g. nomic-embed-text); empty: full-text ranking only.",
+    ),
     // --- Discord ---
     secret(
         "DC_DISCORD_TOKEN",
