@@ -556,6 +556,10 @@ impl DiscordSide {
             embed_wake: tokio::sync::Notify::new(),
         });
         tasks.spawn(desk.clone().run_embedder(cancel.clone()));
+        tasks.spawn(
+            desk.clone()
+                .run_idle_tickets(self.settings.ticket_idle_check_interval, cancel.clone()),
+        );
         let chat = Arc::new(chat::Chat {
             store: self.store.clone(),
             runtime: self.runtime.clone(),

@@ -924,3 +924,128 @@ async fn entries_are_embedded_and_matched_by_meaning_when_a_model_is_configured(
     )
     .await;
 }
+
+disconcierge_e2e::both!(idle_tickets_are_warned_then_closed);
+async fn idle_tickets_are_warned_then_closed(backend: Backend) {
+    let Some(app) = try_spawn_app(
+        backend,
+        &[
+            ("DC_LLM_PROVIDER", "openai-chat"),
+            ("DC_DISCORD_GATEWAY_INTENTS", INTENTS),
+            ("DC_TICKET_IDLE_CHECK_INTERVAL", "100ms"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    app.discord.gateway().wait_ready(1).await;
+    let g = guild(&app, "Tea Shop");
+    let olga = actor(&app, &g, "olga");
+    let done = slash(
+        &olga,
+        g.channel("general"),
+        "setup",
+        vec![
+            ("forum_channel", g.channel("tickets").into()),
+            ("staff_role", g.role("Staff").into()),
+            ("log_channel", g.channel("ticket-log").into()),
+            ("auto_close_hours", OptionValue::Integer(1)),
+        ],
+    )
+    .await;
+    assert!(
+        answer_of(&done)
+            .await
+            .starts_with("Support tickets are set up")
+    );
+    let panel = panel(&app, &g).await;
+    let ann = actor(&app, &g, "ann");
+    let thread = open(&app, &ann, &panel, "Billing").await;
+    wait_bot_messages(&app, thread, 1).await;
+    let quiet = open(&app, &actor(&app, &g, "bob"), &panel, "Billing").await;
+    wait_bot_messages(&app, quiet, 1).await;
+
+    // 50 minutes without a word (past three quarters of an hour): a warning, nothing closed yet.
+    let ago = |minutes: u32| match backend {
+        Backend::Sqlite => {
+            format!("strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '-{minutes} minutes')")
+        }
+        Backend::Postgres => format!("now() - interval '{minutes} minutes'"),
+    };
+    app.db()
+        .execute(&format!(
+            "UPDATE tickets SET last_activity_at = {} WHERE thread_id = {}",
+            ago(50),
+            thread.get() as i64
+        ))
+        .await;
+    let warning = wait_message(&app, thread, |m| m.content.contains("has been quiet")).await;
+    assert!(warning.content.contains("<t:"), "{}", warning.content);
+    wait_count(
+        &app,
+        "SELECT COUNT(*) FROM tickets WHERE inactivity_warned_at IS NOT NULL AND state = 'open'",
+        1,
+    )
+    .await;
+
+    // Still nobody after the notice period: closed, archived, locked, transcript logged. The other
+    // ticket, active, stays open.
+    app.db()
+        .execute(&format!(
+            "UPDATE tickets SET inactivity_warned_at = {} WHERE thread_id = {}",
+            ago(16),
+            thread.get() as i64
+        ))
+        .await;
+    wait_count(
+        &app,
+        "SELECT COUNT(*) FROM tickets WHERE state = 'closed' AND close_reason = 'closed after a period of inactivity'",
+        1,
+    )
+    .await;
+    app.discord
+        .try_wait_for(Duration::from_secs(10), |w| {
+            w.channels[&thread]
+                .thread_metadata
+                .as_ref()
+                .filter(|m| m.archived && m.locked)
+                .map(|_| ())
+        })
+        .await
+        .unwrap_or_else(|r| panic!("the idle ticket was not archived and locked: {r}"));
+    let log = wait_message(&app, g.channel("ticket-log"), |m| {
+        m.content.contains("inactivity")
+    })
+    .await;
+    assert_eq!(log.attachments.len(), 1);
+    assert_eq!(
+        app.db()
+            .scalar_i64(&format!(
+                "SELECT COUNT(*) FROM tickets WHERE state = 'open' AND thread_id = {}",
+                quiet.get() as i64
+            ))
+            .await,
+        1
+    );
+    // A message after a warning starts the clock again.
+    app.db()
+        .execute(&format!(
+            "UPDATE tickets SET last_activity_at = {} WHERE thread_id = {}",
+            ago(50),
+            quiet.get() as i64
+        ))
+        .await;
+    wait_message(&app, quiet, |m| m.content.contains("has been quiet")).await;
+    app.llm.push_reply(Reply::text("Still here!"));
+    actor(&app, &g, "bob").post_message(quiet, "I am still waiting");
+    wait_count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM tickets WHERE inactivity_warned_at IS NULL AND state = 'open' AND thread_id = {}",
+            quiet.get() as i64
+        ),
+        1,
+    )
+    .await;
+}

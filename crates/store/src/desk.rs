@@ -158,13 +158,17 @@ pub trait DeskStore: Send + Sync {
         limit: Option<u32>,
     ) -> Result<Vec<TicketMessage>, StoreError>;
 
-    /// Open or escalated tickets of every guild, with a thread, whose last activity is before
-    /// `idle_since`, oldest activity first, at most `limit` (the caller applies each guild's setting).
+    /// Open or escalated tickets of a guild, with a thread, whose last activity is before `idle_since`,
+    /// oldest activity first, at most `limit`.
     async fn idle_tickets(
         &self,
+        guild_id: u64,
         idle_since: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Ticket>, StoreError>;
+
+    /// The settings of every guild that closes idle tickets (`auto_close_after_secs` set), by guild id.
+    async fn auto_close_settings(&self) -> Result<Vec<GuildSettings>, StoreError>;
 
     /// Records that the inactivity warning was posted (cleared again by the next message not from the
     /// bot).

@@ -112,8 +112,11 @@ const LATEST_TICKET_MESSAGES: &str = "\
 /// uses a partial index only then).
 const IDLE_TICKETS: &str = "\
     SELECT * FROM tickets \
-    WHERE state <> 'closed' AND last_activity_at < $1 AND thread_id IS NOT NULL \
+    WHERE guild_id = $3 AND state <> 'closed' AND last_activity_at < $1 AND thread_id IS NOT NULL \
     ORDER BY last_activity_at, id LIMIT $2";
+
+const AUTO_CLOSE_SETTINGS: &str =
+    "SELECT * FROM guild_settings WHERE auto_close_after_secs IS NOT NULL ORDER BY guild_id";
 
 const MARK_TICKET_WARNED: &str = "UPDATE tickets SET inactivity_warned_at = $2 WHERE id = $1";
 
@@ -799,15 +802,22 @@ impl DeskStore for Backend {
 
     async fn idle_tickets(
         &self,
+        guild_id: u64,
         idle_since: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Ticket>, StoreError> {
         let rows = sqlx::query(IDLE_TICKETS)
             .bind(ts(idle_since))
             .bind(i64::from(limit))
+            .bind(id(guild_id))
             .fetch_all(&self.pool)
             .await?;
         map_rows(rows, ticket_from_row)
+    }
+
+    async fn auto_close_settings(&self) -> Result<Vec<GuildSettings>, StoreError> {
+        let rows = sqlx::query(AUTO_CLOSE_SETTINGS).fetch_all(&self.pool).await?;
+        map_rows(rows, guild_settings_from_row)
     }
 
     async fn mark_ticket_warned(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -660,20 +660,49 @@ async fn idle_tickets_are_the_live_ones_oldest_first(kind: DatabaseKind) {
 
     let idle = |since, limit| async move {
         store
-            .idle_tickets(since, limit)
+            .idle_tickets(1, since, limit)
             .await
             .unwrap()
             .into_iter()
             .map(|t| t.id)
             .collect::<Vec<_>>()
     };
-    assert_eq!(
-        idle(now - mins(60), 10).await,
-        [oldest.id, escalated.id, recent.id]
-    );
-    assert_eq!(idle(now - mins(60), 2).await, [oldest.id, escalated.id]);
-    assert_eq!(idle(now - mins(85), 10).await, [oldest.id, escalated.id]);
+    assert_eq!(idle(now - mins(60), 10).await, [oldest.id, recent.id]);
+    assert_eq!(idle(now - mins(60), 1).await, [oldest.id]);
+    assert_eq!(idle(now - mins(85), 10).await, [oldest.id]);
     assert!(idle(now - mins(200), 10).await.is_empty());
+    // Another guild's idle tickets are its own (an escalated one is still live).
+    let other: Vec<i64> = store
+        .idle_tickets(2, now - mins(60), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(other, [escalated.id]);
+
+    // Only guilds that close idle tickets are listed.
+    let settings = |guild_id, auto_close_after_secs| GuildSettings {
+        guild_id,
+        forum_channel_id: 10,
+        staff_role_id: 20,
+        log_channel_id: None,
+        instructions: None,
+        auto_close_after_secs,
+        updated_by: 1,
+        updated_at: now,
+    };
+    store.save_guild_settings(&settings(1, Some(3600))).await.unwrap();
+    store.save_guild_settings(&settings(2, None)).await.unwrap();
+    store.save_guild_settings(&settings(3, Some(60))).await.unwrap();
+    let closing: Vec<u64> = store
+        .auto_close_settings()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.guild_id)
+        .collect();
+    assert_eq!(closing, [1, 3]);
 }
 
 async fn ticket_lists_filter_and_page_by_id(kind: DatabaseKind) {

@@ -9,8 +9,10 @@
 //! * [`answers`]: the reply to a message in a ticket (trained answer, LLM with retrieved context, or the
 //!   fallbacks), and `/test_ai`.
 //! * [`knowledge`]: trained answers and knowledge bases, with their imports and exports.
+//! * [`idle`]: warning and closing tickets nobody writes in.
 
 mod answers;
+mod idle;
 mod knowledge;
 mod tickets;
 

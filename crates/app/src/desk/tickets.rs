@@ -310,7 +310,7 @@ impl Desk {
     }
 
     /// Posts to the guild's log channel, when it has one.
-    async fn log_event(
+    pub(crate) async fn log_event(
         &self,
         settings: &GuildSettings,
         text: &str,

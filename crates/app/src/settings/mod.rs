@@ -277,6 +277,8 @@ pub struct Settings {
     pub discord: DiscordSettings,
     pub webhook: WebhookSettings,
     pub api: ApiSettings,
+    /// How often tickets are checked for inactivity.
+    pub ticket_idle_check_interval: Duration,
 }
 
 /// Settings plus what an admin should hear about them (typos, obsolete variables, placeholders).
@@ -690,6 +692,18 @@ impl Settings {
             .string("DC_INSTANCE_ID")
             .unwrap_or_else(default_instance_id);
 
+        let ticket_idle_check_interval = r.duration("DC_TICKET_IDLE_CHECK_INTERVAL");
+        if ticket_idle_check_interval < Duration::from_millis(100)
+            || ticket_idle_check_interval > Duration::from_secs(3600)
+        {
+            let v = format_duration(ticket_idle_check_interval);
+            r.fail(
+                "DC_TICKET_IDLE_CHECK_INTERVAL",
+                &v,
+                Origin::Environment,
+                "must be between 100ms and 1h",
+            );
+        }
         let queue = QueueSettings {
             size: r.u32("DC_QUEUE_SIZE", 1, 1_000_000),
             lease: r.duration("DC_QUEUE_LEASE"),
@@ -886,6 +900,7 @@ impl Settings {
                     discord,
                     webhook,
                     api,
+                    ticket_idle_check_interval,
                 },
                 warnings: r.warnings,
                 effective,

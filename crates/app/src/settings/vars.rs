@@ -113,6 +113,11 @@ pub const VARS: &[VarSpec] = &[
         "A chat command waiting longer than this is expired.",
     ),
     var(
+        "DC_TICKET_IDLE_CHECK_INTERVAL",
+        "1m",
+        "How often tickets are checked for inactivity (in servers where /setup set auto_close_hours).",
+    ),
+    var(
         "DC_QUEUE_SLEEP_EMPTY",
         "1s",
         "Safety poll interval of an idle worker (new commands wake workers at once).",

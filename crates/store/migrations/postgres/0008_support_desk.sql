@@ -35,8 +35,8 @@ CREATE TABLE tickets (
 -- One ticket that is not closed per user and category in a guild (a reservation counts).
 CREATE UNIQUE INDEX tickets_one_open ON tickets (guild_id, opener_id, category)
     WHERE state <> 'closed';
--- Idle tickets to warn or close (open or escalated: not closed), oldest activity first.
-CREATE INDEX tickets_idle ON tickets (last_activity_at, id) WHERE state <> 'closed';
+-- A guild's idle tickets to warn or close (open or escalated: not closed), oldest activity first.
+CREATE INDEX tickets_idle ON tickets (guild_id, last_activity_at, id) WHERE state <> 'closed';
 -- The admin list, newest first (keyset on id), one index per filter.
 CREATE INDEX tickets_guild ON tickets (guild_id, id);
 CREATE INDEX tickets_state ON tickets (state, id);

@@ -36,9 +36,9 @@ CREATE TABLE tickets (
 -- repeat the WHERE term word for word for SQLite to use it.
 CREATE UNIQUE INDEX tickets_one_open ON tickets (guild_id, opener_id, category)
     WHERE state <> 'closed';
--- Idle tickets to warn or close (open or escalated: not closed), oldest activity first. The same term as
+-- A guild's idle tickets to warn or close (open or escalated: not closed), oldest activity first. The same term as
 -- above, which no other index can seek on, so the planner walks this one instead of sorting.
-CREATE INDEX tickets_idle ON tickets (last_activity_at, id) WHERE state <> 'closed';
+CREATE INDEX tickets_idle ON tickets (guild_id, last_activity_at, id) WHERE state <> 'closed';
 -- The admin list, newest first (keyset on id), one index per filter.
 CREATE INDEX tickets_guild ON tickets (guild_id, id);
 CREATE INDEX tickets_state ON tickets (state, id);
