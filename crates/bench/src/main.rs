@@ -5,8 +5,10 @@
 //! ```text
 //! scripts/bench.sh chat                       # builds both in release, then runs the chat bench
 //! scripts/bench.sh admin                      # admin page loads on 1,000,000 chat commands
+//! scripts/bench.sh retrieval                  # support-desk retrieval at 1,000 / 10,000 / 100,000 entries
 //! disconcierge-bench chat --bin target/release/disconcierge [--rates 500,1000,2000] [--seconds 5]
 //!                         [--sequential 300]
+//! disconcierge-bench retrieval [--sizes 1000,10000,100000] [--requests 1000]
 //! ```
 //!
 //! The bot's CPU time and memory are read from `/proc/<pid>`, so they exclude the simulators and the load
@@ -16,13 +18,13 @@
 mod admin;
 mod chat;
 mod process;
+mod retrieval;
 mod stats;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: disconcierge-bench chat --bin PATH [--rates R1,R2,…] [--seconds S] [--sequential N]";
+const USAGE: &str = "usage: disconcierge-bench chat --bin PATH [--rates R1,R2,…] [--seconds S] [--sequential N]\n       disconcierge-bench admin --bin PATH [--rows N] [--requests N]\n       disconcierge-bench retrieval [--sizes N1,N2,…] [--requests N]";
 
 #[derive(Debug)]
 pub struct Options {
@@ -36,8 +38,10 @@ pub struct Options {
     pub sequential: u32,
     /// Admin bench: chat commands in the database.
     pub rows: u64,
-    /// Admin bench: requests per page.
+    /// Admin bench: requests per page. Retrieval bench: messages looked up per size.
     pub requests: u32,
+    /// Retrieval bench: entries per index (empty: 1,000, 10,000 and 100,000).
+    pub sizes: Vec<u64>,
 }
 
 fn parse(args: &[String]) -> Result<(String, Options), String> {
@@ -50,6 +54,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
         sequential: 300,
         rows: 1_000_000,
         requests: 200,
+        sizes: Vec::new(),
     };
     while let Some(flag) = it.next() {
         let value = it
@@ -68,10 +73,16 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             "--sequential" => options.sequential = number(value)?,
             "--rows" => options.rows = u64::from(number(value)?),
             "--requests" => options.requests = number(value)?,
+            "--sizes" => {
+                options.sizes = value
+                    .split(',')
+                    .map(|r| number(r.trim()).map(u64::from))
+                    .collect::<Result<_, _>>()?
+            }
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
-    if options.bin.as_os_str().is_empty() {
+    if options.bin.as_os_str().is_empty() && what != "retrieval" {
         return Err(format!("--bin is required\n{USAGE}"));
     }
     Ok((what, options))
@@ -93,6 +104,7 @@ fn main() -> ExitCode {
     let result = match what.as_str() {
         "chat" => runtime.block_on(chat::run(&options)),
         "admin" => runtime.block_on(admin::run(&options)),
+        "retrieval" => runtime.block_on(retrieval::run(&options)),
         other => Err(format!("unknown bench {other:?}\n{USAGE}")),
     };
     match result {

@@ -16,6 +16,7 @@
 //! Test logs are silent unless `DC_TEST_LOG` is set (to a level such as `debug`, or `1` for `info`).
 
 pub mod browser;
+pub mod desk;
 
 use disconcierge_app::Application;
 use disconcierge_app::settings::{Settings, Sources};

@@ -2,192 +2,13 @@
 //! the ticket and the guild's trained answers and knowledge bases, escalation, closing with a transcript,
 //! and the staff commands — through the simulated Discord (gateway) and LLM, on both databases.
 
-use disconcierge_discord_sim::twilight_model::channel::Message;
-use disconcierge_discord_sim::twilight_model::guild::Permissions;
-use disconcierge_discord_sim::twilight_model::http::interaction::InteractionResponseType;
 use disconcierge_discord_sim::twilight_model::id::Id;
 use disconcierge_discord_sim::twilight_model::id::marker::ChannelMarker;
-use disconcierge_discord_sim::{Actor, GuildHandle, InteractionHandle, OptionValue, Via};
+use disconcierge_discord_sim::{Actor, OptionValue, Via};
+use disconcierge_e2e::desk::*;
 use disconcierge_e2e::{Backend, TestApp, try_spawn_app};
 use disconcierge_llm_sim::{Endpoint, Failure, Reply};
 use std::time::Duration;
-
-/// DisConcierge's default intents plus MESSAGE_CONTENT, which tickets need.
-const INTENTS: &str = "3276541";
-
-async fn desk_app(backend: Backend) -> Option<TestApp> {
-    let app = try_spawn_app(
-        backend,
-        &[
-            ("DC_LLM_PROVIDER", "openai-chat"),
-            ("DC_DISCORD_GATEWAY_INTENTS", INTENTS),
-        ],
-    )
-    .await?;
-    app.discord.gateway().wait_ready(1).await;
-    Some(app)
-}
-
-/// A guild with an owner (olga), staff (sam, role Staff), a moderator who is not staff (hank), two
-/// members (ann, bob), a forum with category tags and a log channel.
-fn guild(app: &TestApp, name: &str) -> GuildHandle {
-    app.discord
-        .guild(name)
-        .member("olga")
-        .owner("olga")
-        .role("Staff", Permissions::MANAGE_MESSAGES)
-        .role("Helpers", Permissions::MANAGE_MESSAGES)
-        .member_with_roles("sam", &["Staff"])
-        .member_with_roles("hank", &["Helpers"])
-        .member("ann")
-        .member("bob")
-        .text_channel("general")
-        .text_channel("ticket-log")
-        .forum("tickets", &["Billing", "Technical"])
-        .create()
-}
-
-fn actor(app: &TestApp, g: &GuildHandle, name: &str) -> Actor {
-    app.discord.user(g.user(name))
-}
-
-async fn slash(
-    who: &Actor,
-    channel: Id<ChannelMarker>,
-    name: &str,
-    options: Vec<(&str, OptionValue)>,
-) -> InteractionHandle {
-    who.run_slash_command(channel, name, options, Via::Gateway)
-        .await
-}
-
-/// The text the member sees: the immediate message, or the deferred response once written.
-async fn answer_of(handle: &InteractionHandle) -> String {
-    let ack = handle.wait_ack().await;
-    match ack.response.kind {
-        InteractionResponseType::ChannelMessageWithSource
-        | InteractionResponseType::UpdateMessage => ack
-            .response
-            .data
-            .and_then(|d| d.content)
-            .unwrap_or_default(),
-        _ => {
-            handle
-                .wait_original(|m| !m.content.is_empty())
-                .await
-                .content
-        }
-    }
-}
-
-async fn setup(app: &TestApp, g: &GuildHandle) {
-    let olga = actor(app, g, "olga");
-    let done = slash(
-        &olga,
-        g.channel("general"),
-        "setup",
-        vec![
-            ("forum_channel", g.channel("tickets").into()),
-            ("staff_role", g.role("Staff").into()),
-            ("log_channel", g.channel("ticket-log").into()),
-            ("instructions", "We sell tea.".into()),
-        ],
-    )
-    .await;
-    let text = answer_of(&done).await;
-    assert!(text.starts_with("Support tickets are set up"), "{text}");
-    assert!(!text.contains("Message Content"), "{text}");
-}
-
-/// Posts a panel in #general and returns its message.
-async fn panel(app: &TestApp, g: &GuildHandle) -> Message {
-    let olga = actor(app, g, "olga");
-    let posted = slash(
-        &olga,
-        g.channel("general"),
-        "ticket_panel",
-        vec![
-            ("title", "Need help?".into()),
-            ("description", "Pick a category.".into()),
-            ("categories", "Billing, Technical, Other".into()),
-        ],
-    )
-    .await;
-    assert!(answer_of(&posted).await.starts_with("Panel posted"));
-    wait_message(app, g.channel("general"), |m| {
-        m.content.contains("**Need help?**")
-    })
-    .await
-}
-
-async fn wait_message(
-    app: &TestApp,
-    channel: Id<ChannelMarker>,
-    mut pred: impl FnMut(&Message) -> bool,
-) -> Message {
-    app.discord
-        .try_wait_for(Duration::from_secs(10), |w| {
-            w.messages_in(channel)
-                .into_iter()
-                .find(|m| pred(m))
-                .cloned()
-        })
-        .await
-        .unwrap_or_else(|report| panic!("no such message in {channel}: {report}"))
-}
-
-fn bot_messages(app: &TestApp, channel: Id<ChannelMarker>) -> Vec<Message> {
-    let bot = app.discord.bot_user_id();
-    app.discord
-        .messages_in(channel)
-        .into_iter()
-        .filter(|m| m.author.id == bot)
-        .collect()
-}
-
-/// Clicks a panel's category and returns the ticket's thread.
-async fn open(_app: &TestApp, who: &Actor, panel: &Message, category: &str) -> Id<ChannelMarker> {
-    let click = who
-        .click_button(panel.id, &format!("dct:open:{category}"), Via::Gateway)
-        .await;
-    let text = answer_of(&click).await;
-    let id = text
-        .strip_prefix("Your ticket is open: <#")
-        .and_then(|r| r.strip_suffix('>'))
-        .unwrap_or_else(|| panic!("{text}"));
-    Id::new(id.parse().unwrap())
-}
-
-fn chat_requests(app: &TestApp) -> Vec<serde_json::Value> {
-    app.llm
-        .requests_to(Endpoint::ChatCompletions)
-        .into_iter()
-        .filter_map(|r| r.body)
-        .collect()
-}
-
-/// Waits until the bot has posted `n` messages in `thread`, returning the last.
-async fn wait_bot_messages(app: &TestApp, thread: Id<ChannelMarker>, n: usize) -> Message {
-    let bot = app.discord.bot_user_id();
-    app.discord
-        .try_wait_for(Duration::from_secs(10), |w| {
-            let mine: Vec<_> = w
-                .messages_in(thread)
-                .into_iter()
-                .filter(|m| m.author.id == bot && !m.content.ends_with(" …"))
-                .cloned()
-                .collect();
-            (mine.len() >= n).then(|| mine.last().cloned()).flatten()
-        })
-        .await
-        .unwrap_or_else(|report| panic!("the bot did not post {n} messages: {report}"))
-}
-
-fn has_button(m: &Message, prefix: &str) -> bool {
-    serde_json::to_string(&m.components)
-        .unwrap()
-        .contains(prefix)
-}
 
 disconcierge_e2e::both!(a_ticket_is_opened_answered_escalated_and_closed);
 async fn a_ticket_is_opened_answered_escalated_and_closed(backend: Backend) {
@@ -223,7 +44,7 @@ async fn a_ticket_is_opened_answered_escalated_and_closed(backend: Backend) {
 
     let panel = panel(&app, &g).await;
     assert!(has_button(&panel, "dct:open:Billing"));
-    let thread = open(&app, &ann, &panel, "Billing").await;
+    let thread = open(&ann, &panel, "Billing").await;
     let post = g
         .threads_in(g.channel("tickets"))
         .into_iter()
@@ -370,18 +191,9 @@ async fn a_ticket_is_opened_answered_escalated_and_closed(backend: Backend) {
     )
     .await;
     // A new ticket in the same category is allowed once the first is closed.
-    let second_thread = open(&app, &ann, &panel, "Billing").await;
+    let second_thread = open(&ann, &panel, "Billing").await;
     assert_ne!(second_thread, thread);
     app.discord.assert_no_violations();
-}
-
-async fn ticket_id(app: &TestApp, thread: Id<ChannelMarker>) -> i64 {
-    app.db()
-        .scalar_i64(&format!(
-            "SELECT id FROM tickets WHERE thread_id = {}",
-            thread.get() as i64
-        ))
-        .await
 }
 
 disconcierge_e2e::both!(
@@ -409,7 +221,7 @@ async fn trained_answers_are_used_above_the_threshold_and_fallbacks_when_the_llm
     .await;
     assert!(answer_of(&trained).await.starts_with("Trained answer #"));
     let panel = panel(&app, &g).await;
-    let thread = open(&app, &ann, &panel, "Technical").await;
+    let thread = open(&ann, &panel, "Technical").await;
     wait_bot_messages(&app, thread, 1).await;
 
     // The same question, worded a little differently: sent as is, no LLM call.
@@ -475,22 +287,6 @@ async fn trained_answers_are_used_above_the_threshold_and_fallbacks_when_the_llm
         .scalar_i64("SELECT uses FROM training_entries")
         .await;
     assert_eq!(uses, 3, "sent as is, given as context, sent as fallback");
-}
-
-/// Waits until `sql` counts `n`.
-async fn wait_count(app: &TestApp, sql: &str, n: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let count = app.db().scalar_i64(sql).await;
-        if count == n {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sql}: {count}, expected {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 disconcierge_e2e::both!(knowledge_bases_round_trip_and_a_bad_import_changes_nothing);
@@ -732,7 +528,7 @@ async fn two_guilds_never_see_each_others_data(backend: Backend) {
     for (g, expected) in [(&games, "Game answer."), (&tea, "Tea answer.")] {
         let panel = panel(&app, g).await;
         let ann = actor(&app, g, "ann");
-        let thread = open(&app, &ann, &panel, "Other").await;
+        let thread = open(&ann, &panel, "Other").await;
         wait_bot_messages(&app, thread, 1).await;
         ann.post_message(thread, "what are your opening hours");
         let reply = wait_bot_messages(&app, thread, 2).await;
@@ -787,7 +583,7 @@ async fn setup_and_panel_buttons_survive_a_restart(backend: Backend) {
     app.discord.gateway().wait_ready(1).await;
 
     let ann = actor(&app, &g, "ann");
-    let thread = open(&app, &ann, &panel, "Technical").await;
+    let thread = open(&ann, &panel, "Technical").await;
     let welcome = wait_bot_messages(&app, thread, 1).await;
     assert!(has_button(&welcome, "dct:human:"));
     app.llm
@@ -961,9 +757,9 @@ async fn idle_tickets_are_warned_then_closed(backend: Backend) {
     );
     let panel = panel(&app, &g).await;
     let ann = actor(&app, &g, "ann");
-    let thread = open(&app, &ann, &panel, "Billing").await;
+    let thread = open(&ann, &panel, "Billing").await;
     wait_bot_messages(&app, thread, 1).await;
-    let quiet = open(&app, &actor(&app, &g, "bob"), &panel, "Billing").await;
+    let quiet = open(&actor(&app, &g, "bob"), &panel, "Billing").await;
     wait_bot_messages(&app, quiet, 1).await;
 
     // 50 minutes without a word (past three quarters of an hour): a warning, nothing closed yet.

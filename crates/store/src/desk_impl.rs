@@ -4,7 +4,7 @@
 // after `backend_impl.rs`, whose imports and helpers (`id`, `get_u64`, `RunToEnd`, `map_rows`, ...) it
 // uses. Each includer also defines the dialect-specific full-text statements and locking reads:
 // `OPEN_TICKET_LOCKED`, `TRAINING_BY_KEY_LOCKED`, `SEARCH_TRAINING`, `SEARCH_KNOWLEDGE`, and
-// `full_text_query`, which turns search terms into the value bound to those searches.
+// `Backend::full_text_query`, which turns search terms into the value bound to those searches.
 //
 // It is formatted with `rustfmt --edition 2024 src/desk_impl.rs` (cargo fmt does not see it).
 
@@ -816,7 +816,9 @@ impl DeskStore for Backend {
     }
 
     async fn auto_close_settings(&self) -> Result<Vec<GuildSettings>, StoreError> {
-        let rows = sqlx::query(AUTO_CLOSE_SETTINGS).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(AUTO_CLOSE_SETTINGS)
+            .fetch_all(&self.pool)
+            .await?;
         map_rows(rows, guild_settings_from_row)
     }
 
@@ -1121,9 +1123,12 @@ impl DeskStore for Backend {
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(SEARCH_TRAINING)
+        let (matching, sql) = self
+            .full_text_query("training_fts", &terms, id(guild_id), None)
+            .await?;
+        let rows = sqlx::query(sql)
             .bind(id(guild_id))
-            .bind(full_text_query(&terms, id(guild_id), None))
+            .bind(matching)
             .bind(i64::from(limit))
             .bind(embedding_model)
             .fetch_all(&self.pool)
@@ -1143,9 +1148,12 @@ impl DeskStore for Backend {
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(SEARCH_KNOWLEDGE)
+        let (matching, sql) = self
+            .full_text_query("kb_fts", &terms, id(guild_id), kb_id)
+            .await?;
+        let rows = sqlx::query(sql)
             .bind(id(guild_id))
-            .bind(full_text_query(&terms, id(guild_id), kb_id))
+            .bind(matching)
             .bind(i64::from(limit))
             .bind(embedding_model)
             .bind(kb_id)

@@ -91,8 +91,27 @@ pub(crate) const SEARCH_KNOWLEDGE: &str = concat!(
 
 /// The value bound as `$2` of the searches: the terms (letters and digits only), space-separated. The
 /// guild and knowledge base are plain conditions on PostgreSQL.
-fn full_text_query(terms: &[String], _guild_id: i64, _kb_id: Option<i64>) -> String {
+fn full_text_query(terms: &[String]) -> String {
     terms.join(" ")
+}
+
+impl Backend {
+    /// The value bound to a search (see the free [`full_text_query`]). GIN look-ups of common terms are
+    /// cheap on PostgreSQL, so every term is searched.
+    async fn full_text_query(
+        &self,
+        table: &'static str,
+        terms: &[String],
+        _guild_id: i64,
+        _kb_id: Option<i64>,
+    ) -> Result<(String, &'static str), sqlx::Error> {
+        let sql = if table == "training_fts" {
+            SEARCH_TRAINING
+        } else {
+            SEARCH_KNOWLEDGE
+        };
+        Ok((full_text_query(terms), sql))
+    }
 }
 
 /// Timestamps go to TIMESTAMPTZ as they are (PostgreSQL keeps microseconds).

@@ -4,6 +4,7 @@
 //! sqlx's own encoding drops trailing zero digits, which would make `'...:00Z' > '...:00.5Z'`.
 
 use crate::ConnectOptions;
+use disconcierge_core::desk::retrieval::{TermSelection, select_terms};
 use sqlx::ConnectOptions as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
@@ -52,9 +53,9 @@ pub(crate) const OPEN_TICKET_LOCKED: &str = "\
 pub(crate) const TRAINING_BY_KEY_LOCKED: &str =
     "SELECT id, answer FROM training_entries WHERE guild_id = $1 AND question_key = $2";
 
-/// Trained answers matching a [`full_text_query`] (`$2`), best first: BM25 with the question weighing
-/// most, then the tags, then the answer (the scope column, which only selects the guild, weighs
-/// nothing). FTS5 sorts by `rank` itself. `$1` guild (checked again on each hit), `$3` limit, `$4` the
+/// Trained answers matching a [`fts_query`] (`$2`), best first: BM25 with the question weighing
+/// most, then the tags, then the answer (the scope column is not searched). FTS5 sorts by `rank`
+/// itself. `$1` guild (filtered on each hit, see [`fts_query`]), `$3` limit, `$4` the
 /// embedding model whose vectors to return. `CROSS JOIN` keeps the index as the outer loop: SQLite
 /// never reorders it, and would otherwise read every entry of the guild by `guild_id` and probe the
 /// index for each.
@@ -66,8 +67,8 @@ pub(crate) const SEARCH_TRAINING: &str = "\
       AND t.guild_id = $1 \
     ORDER BY training_fts.rank LIMIT $3";
 
-/// Knowledge entries matching a [`full_text_query`], as [`SEARCH_TRAINING`] (title, then tags, then
-/// content), with their knowledge base's name; `$5` the knowledge base, if one (also in the query).
+/// Knowledge entries matching a [`fts_query`], as [`SEARCH_TRAINING`] (title, then tags, then
+/// content), with their knowledge base's name; `$5` the knowledge base, if one.
 pub(crate) const SEARCH_KNOWLEDGE: &str = "\
     SELECT e.id, e.title, e.content AS body, e.tags, k.name AS source, \
         CASE WHEN e.embedding_model = $4 THEN e.embedding END AS embedding \
@@ -77,6 +78,26 @@ pub(crate) const SEARCH_KNOWLEDGE: &str = "\
       AND e.guild_id = $1 AND ($5 IS NULL OR e.kb_id = $5) \
     ORDER BY kb_fts.rank LIMIT $3";
 
+/// [`SEARCH_TRAINING`] for a message of only very common words ([`TermSelection::All`]): ranking every
+/// entry that contains them would read most of the guild, so the newest entries containing all of them
+/// are the candidates (FTS5 walks its posting lists backwards and stops at the limit; the application
+/// then scores them).
+pub(crate) const SEARCH_TRAINING_ALL: &str = "\
+    SELECT t.id, t.question AS title, t.answer AS body, t.tags, CAST(NULL AS TEXT) AS source, \
+        CASE WHEN t.embedding_model = $4 THEN t.embedding END AS embedding \
+    FROM training_fts CROSS JOIN training_entries t ON t.id = training_fts.rowid \
+    WHERE training_fts MATCH $2 AND t.guild_id = $1 \
+    ORDER BY training_fts.rowid DESC LIMIT $3";
+
+/// [`SEARCH_KNOWLEDGE`] for a message of only very common words (see [`SEARCH_TRAINING_ALL`]).
+pub(crate) const SEARCH_KNOWLEDGE_ALL: &str = "\
+    SELECT e.id, e.title, e.content AS body, e.tags, k.name AS source, \
+        CASE WHEN e.embedding_model = $4 THEN e.embedding END AS embedding \
+    FROM kb_fts CROSS JOIN kb_entries e ON e.id = kb_fts.rowid \
+        CROSS JOIN knowledge_bases k ON k.id = e.kb_id \
+    WHERE kb_fts MATCH $2 AND e.guild_id = $1 AND ($5 IS NULL OR e.kb_id = $5) \
+    ORDER BY kb_fts.rowid DESC LIMIT $3";
+
 /// A guild's (or knowledge base's) token in the full-text indexes' `scope` column, as the generated
 /// columns of migration 0008 write it: a prefix and the id, with `n` for a minus sign (the tokenizer
 /// would split at `-`).
@@ -84,20 +105,113 @@ fn scope_token(prefix: char, id: i64) -> String {
     format!("{prefix}{}", id.to_string().replace('-', "n"))
 }
 
-/// The FTS5 query for `terms` (letters and digits only): the guild's (and knowledge base's) token in the
-/// scope column, AND any term in the other columns. Terms are quoted, so none is read as an operator.
-fn full_text_query(terms: &[String], guild_id: i64, kb_id: Option<i64>) -> String {
-    let mut query = format!("scope : \"{}\"", scope_token('g', guild_id));
-    if let Some(kb) = kb_id {
-        query.push_str(&format!(" AND scope : \"{}\"", scope_token('k', kb)));
+/// The FTS5 query for `terms` (letters and digits only), in the entry's text columns (not `scope`).
+/// Terms are quoted, so none is read as an operator.
+///
+/// [`TermSelection::Any`] (the rarer terms, ranked): the guild (and knowledge base) are filtered in the
+/// join, not in the index — matching `scope : "g…"` too would make FTS5 intersect with the guild's whole
+/// posting list (one posting per entry of the guild: 3 ms at 100,000 entries, ten times the search),
+/// while the rarer terms match few rows of any guild.
+///
+/// [`TermSelection::All`] (only common terms, newest first, unranked): here the guild's token is matched
+/// too, so that walking back from the newest entry skips other guilds' entries inside the index instead
+/// of reading them and dropping them in the join.
+fn fts_query(selection: &TermSelection, guild_id: i64, kb_id: Option<i64>) -> String {
+    match selection {
+        TermSelection::Any(terms) => {
+            let any = terms
+                .iter()
+                .map(|t| quoted(t))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            format!("- scope : ({any})")
+        }
+        TermSelection::All(terms) => {
+            let mut query = format!("scope : \"{}\"", scope_token('g', guild_id));
+            if let Some(kb) = kb_id {
+                query.push_str(&format!(" AND scope : \"{}\"", scope_token('k', kb)));
+            }
+            let all = terms
+                .iter()
+                .map(|t| quoted(t))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            format!("{query} AND - scope : ({all})")
+        }
     }
-    let any = terms
-        .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    query.push_str(&format!(" AND - scope : ({any})"));
-    query
+}
+
+fn quoted(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
+/// Terms found in at least this many entries are "common" (see [`TermSelection`]); counting stops there.
+const COMMON_TERM: u32 = 1_001;
+/// The entries the rarer terms of a search may match together (ranking costs about 1.5 µs per match).
+const SEARCH_BUDGET: u32 = 1_000;
+/// How long a term's count is trusted. Counts only steer which terms are searched, so a stale one costs
+/// a little time, never a wrong answer.
+const TERM_COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+/// Counts kept at most (per process); the cache starts over when full.
+const TERM_COUNT_CACHE: usize = 50_000;
+
+/// How many entries of an index contain a term (up to [`COMMON_TERM`]), by index and term.
+#[derive(Default)]
+pub(crate) struct TermCounts(std::sync::Mutex<std::collections::HashMap<TermKey, Counted>>);
+
+/// An index (its table) and a term.
+type TermKey = (&'static str, String);
+/// A count and when it was taken.
+type Counted = (u32, std::time::Instant);
+
+impl Backend {
+    /// The search for `terms` in `table`: the statement and the value bound to its MATCH, with the
+    /// terms worth searching, chosen by how many entries of `table` contain each (see [`select_terms`]).
+    async fn full_text_query(
+        &self,
+        table: &'static str,
+        terms: &[String],
+        guild_id: i64,
+        kb_id: Option<i64>,
+    ) -> Result<(String, &'static str), sqlx::Error> {
+        let mut counted = Vec::with_capacity(terms.len());
+        for term in terms {
+            counted.push((term.clone(), self.term_count(table, term).await?));
+        }
+        let selection = select_terms(&counted, COMMON_TERM, SEARCH_BUDGET);
+        let sql = match (&selection, table) {
+            (TermSelection::Any(_), "training_fts") => SEARCH_TRAINING,
+            (TermSelection::Any(_), _) => SEARCH_KNOWLEDGE,
+            (TermSelection::All(_), "training_fts") => SEARCH_TRAINING_ALL,
+            (TermSelection::All(_), _) => SEARCH_KNOWLEDGE_ALL,
+        };
+        Ok((fts_query(&selection, guild_id, kb_id), sql))
+    }
+
+    /// Entries of `table` (all guilds) containing `term`, counted up to [`COMMON_TERM`]: reading a long
+    /// posting list stops there, so a count costs at most that many postings, and counts are cached.
+    async fn term_count(&self, table: &'static str, term: &str) -> Result<u32, sqlx::Error> {
+        let key = (table, term.to_string());
+        if let Some((n, at)) = self.term_counts.0.lock().expect("term counts").get(&key)
+            && at.elapsed() < TERM_COUNT_TTL
+        {
+            return Ok(*n);
+        }
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH $1 LIMIT {COMMON_TERM})"
+        );
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(format!("- scope : {}", quoted(term)))
+            .fetch_one(&self.pool)
+            .await?;
+        let n = u32::try_from(n).unwrap_or(COMMON_TERM);
+        let mut cache = self.term_counts.0.lock().expect("term counts");
+        if cache.len() >= TERM_COUNT_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, (n, std::time::Instant::now()));
+        Ok(n)
+    }
 }
 
 /// A timestamp as stored: `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always UTC and always 6 fractional digits, so
@@ -121,6 +235,8 @@ pub(crate) struct Backend {
     /// under load a write could wait far longer than the writes ahead of it take. Queued here instead,
     /// writes run back to back in arrival order (sqlx's pool hands out connections fairly).
     writer: sqlx::Pool<Db>,
+    /// How common each searched term is (see [`Backend::full_text_query`]).
+    term_counts: TermCounts,
 }
 
 impl Backend {
@@ -184,7 +300,11 @@ impl Backend {
             .connect_with(options)
             .await
             .map_err(|e| fail(hint, e))?;
-        Ok(Backend { pool, writer })
+        Ok(Backend {
+            pool,
+            writer,
+            term_counts: TermCounts::default(),
+        })
     }
 
     fn writer(&self) -> &sqlx::Pool<Db> {
@@ -445,6 +565,8 @@ mod tests {
         for (query, fts) in [
             (SEARCH_TRAINING, "training_fts"),
             (SEARCH_KNOWLEDGE, "kb_fts"),
+            (SEARCH_TRAINING_ALL, "training_fts"),
+            (SEARCH_KNOWLEDGE_ALL, "kb_fts"),
         ] {
             let plan = plan(backend, query).await;
             let scan = plan

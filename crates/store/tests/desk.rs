@@ -58,6 +58,7 @@ both!(
     training_search_ranks_questions_first,
     training_search_matches_any_stemmed_term,
     searches_never_see_another_guild,
+    messages_of_only_common_words_find_entries_with_all_of_them,
     training_search_follows_updates_and_deletes,
     knowledge_search_names_its_base_and_filters_by_base,
     embeddings_are_stored_per_model_and_recomputed_after_a_change,
@@ -692,9 +693,15 @@ async fn idle_tickets_are_the_live_ones_oldest_first(kind: DatabaseKind) {
         updated_by: 1,
         updated_at: now,
     };
-    store.save_guild_settings(&settings(1, Some(3600))).await.unwrap();
+    store
+        .save_guild_settings(&settings(1, Some(3600)))
+        .await
+        .unwrap();
     store.save_guild_settings(&settings(2, None)).await.unwrap();
-    store.save_guild_settings(&settings(3, Some(60))).await.unwrap();
+    store
+        .save_guild_settings(&settings(3, Some(60)))
+        .await
+        .unwrap();
     let closing: Vec<u64> = store
         .auto_close_settings()
         .await
@@ -1440,6 +1447,46 @@ async fn training_search_matches_any_stemmed_term(kind: DatabaseKind) {
             .await
             .is_empty()
     );
+}
+
+async fn messages_of_only_common_words_find_entries_with_all_of_them(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    // 1,200 entries with "kettle" and "water" (more than the SQLite backend ranks for one search),
+    // a few with only one of them, in this guild and in another.
+    let mut entries = Vec::new();
+    for i in 0..1_200 {
+        let question = match i % 3 {
+            0 => format!("kettle water boil {i}"),
+            1 => format!("kettle lid {i}"),
+            _ => format!("water tap {i}"),
+        };
+        entries.push(trained(1, &question, "answer"));
+        entries.push(trained(2, &format!("kettle water {i}"), "answer"));
+    }
+    // Both words now appear in over 1,000 entries each.
+    for i in 0..700 {
+        entries.push(trained(1, &format!("kettle water pour {i}"), "answer"));
+    }
+    store.import_training(&entries, t0()).await.unwrap();
+    let found = store
+        .search_training(1, &terms("kettle water"), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 10);
+    for m in &found {
+        assert!(
+            m.title.contains("kettle") && m.title.contains("water"),
+            "{m:?}"
+        );
+    }
+    let found = store
+        .search_knowledge(1, None, &terms("kettle water"), 10, None)
+        .await
+        .unwrap();
+    assert!(found.is_empty());
 }
 
 async fn searches_never_see_another_guild(kind: DatabaseKind) {

@@ -31,6 +31,17 @@ fn check_json_file(file: &Attachment) -> Result<(), DeskError> {
     Ok(())
 }
 
+/// Discord's limit on a button's custom id, in bytes.
+const CUSTOM_ID_MAX: usize = 100;
+
+/// Whether the page buttons of `/training_list` fit in custom ids: they carry the category
+/// (`dct:tl:<page>:<category>`, see `disconcierge_discord::desk::components`), which may be up to 100
+/// characters long. The longest id on page `page` is the next page's.
+fn training_pager_fits(category: Option<&str>, page: u32) -> bool {
+    let next = page.saturating_add(1);
+    format!("dct:tl:{next}:{}", category.unwrap_or_default()).len() <= CUSTOM_ID_MAX
+}
+
 /// A file name fit for an attachment: letters, digits, `-` and `_`.
 fn file_stem(name: &str) -> String {
     let stem: String = name
@@ -95,17 +106,22 @@ impl Desk {
         let category = category
             .map(|c| c.trim().to_string())
             .filter(|c| !c.is_empty());
-        let page = page.max(1);
-        let (entries, total) = self
-            .store
-            .list_training(
+        let fetch = |page: u32| {
+            self.store.list_training(
                 asker.guild_id,
                 category.as_deref(),
                 u64::from(page - 1) * u64::from(PAGE_SIZE),
                 PAGE_SIZE,
             )
-            .await?;
+        };
+        let mut page = page.max(1);
+        let (mut entries, total) = fetch(page).await?;
         let pages = pages(total);
+        if page > pages {
+            // Past the end (the page option, or entries deleted since): the last page instead.
+            page = pages;
+            entries = fetch(page).await?.0;
+        }
         let mut text = format!(
             "**Trained answers{}** — {total} in all, page {page} of {pages}\n",
             category
@@ -128,6 +144,15 @@ impl Desk {
                 excerpt(&e.answer, 140),
                 e.uses
             ));
+        }
+        if !training_pager_fits(category.as_deref(), page) {
+            if pages > 1 {
+                text.push_str(
+                    "\n-# This category's name is too long for page buttons: use the page option of \
+                     /training_list.",
+                );
+            }
+            return Ok(Reply::private(text));
         }
         Ok(Reply::private(text).with_controls(Controls::Pager {
             list: PagedList::Training { category },
@@ -299,12 +324,18 @@ impl Desk {
         let Some(kb) = self.store.kb(asker.guild_id, kb_id).await? else {
             return user_error("This knowledge base no longer exists.");
         };
-        let page = page.max(1);
-        let (entries, total) = self
-            .store
-            .kb_entries(kb.id, u64::from(page - 1) * u64::from(PAGE_SIZE), PAGE_SIZE)
-            .await?;
+        let fetch = |page: u32| {
+            self.store
+                .kb_entries(kb.id, u64::from(page - 1) * u64::from(PAGE_SIZE), PAGE_SIZE)
+        };
+        let mut page = page.max(1);
+        let (mut entries, total) = fetch(page).await?;
         let pages = pages(total);
+        if page > pages {
+            // Past the end (the page option, or entries deleted since): the last page instead.
+            page = pages;
+            entries = fetch(page).await?.0;
+        }
         let mut text = format!(
             "**{}** — {total} entries, page {page} of {pages}\n",
             kb.name
@@ -461,8 +492,9 @@ impl Desk {
         self.finish_later(asker.inv.token.clone(), async move {
             let entries = desk.store.export_training(guild_id).await?;
             Ok(Reply::private(format!(
-                "{} trained answers. Import them with /import_training.",
-                entries.len()
+                "{} trained answer{}. Import them with /import_training.",
+                entries.len(),
+                if entries.len() == 1 { "" } else { "s" }
             ))
             .with_file(
                 "training.json",
@@ -490,8 +522,9 @@ impl Desk {
             })?;
             let report = desk.store.import_training(&entries, Utc::now()).await?;
             Ok(Reply::private(format!(
-                "Imported {} trained answers: {} new, {} replaced an earlier answer to the same question.",
+                "Imported {} trained answer{}: {} new, {} replaced an earlier answer to the same question.",
                 entries.len(),
+                if entries.len() == 1 { "" } else { "s" },
                 report.created,
                 report.updated
             )))
@@ -503,6 +536,30 @@ impl Desk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn training_page_buttons_fit_or_are_left_out() {
+        use disconcierge_discord::desk::DeskButton;
+        assert!(training_pager_fits(None, 100_000));
+        let fits = "c".repeat(CUSTOM_ID_MAX - "dct:tl:10:".len());
+        assert!(training_pager_fits(Some(&fits), 9));
+        let id = DeskButton::Page {
+            list: PagedList::Training {
+                category: Some(fits.clone()),
+            },
+            page: 10,
+        }
+        .custom_id();
+        assert_eq!(id.len(), CUSTOM_ID_MAX, "the same format as the buttons");
+        assert!(
+            !training_pager_fits(Some(&fits), 99),
+            "page 100's button is a byte longer"
+        );
+        assert!(
+            !training_pager_fits(Some(&"é".repeat(46)), 1),
+            "bytes count"
+        );
+    }
 
     #[test]
     fn export_file_names_are_safe() {

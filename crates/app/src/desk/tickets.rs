@@ -420,15 +420,27 @@ impl Desk {
     ) -> Result<Ack, DeskError> {
         self.require_staff(asker).await?;
         let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
-        let text = if self.store.reenable_ticket_ai(ticket.id).await? {
-            format!(
-                "{} let the assistant answer again in this ticket.",
-                asker.inv.user.username
-            )
-        } else {
-            "The assistant already answers in this ticket.".to_string()
-        };
-        Ok(Ack::Update(Reply::text(text)))
+        if ticket.state == TicketState::Closed {
+            return user_error("This ticket is closed.");
+        }
+        if !self.store.reenable_ticket_ai(ticket.id).await? {
+            // Closed meanwhile, or another staff member was first. Either way the public message (and
+            // who re-enabled the assistant) stays as it is; only the one who clicked is told.
+            let closed = matches!(
+                self.store.ticket(ticket.id).await?,
+                Some(t) if t.state == TicketState::Closed
+            );
+            if closed {
+                return user_error("This ticket is closed.");
+            }
+            return Ok(Ack::Reply(Reply::private(
+                "The assistant already answers in this ticket.",
+            )));
+        }
+        Ok(Ack::Update(Reply::text(format!(
+            "{} let the assistant answer again in this ticket.",
+            asker.inv.user.username
+        ))))
     }
 
     pub(crate) async fn close_command(

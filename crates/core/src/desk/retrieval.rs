@@ -47,6 +47,42 @@ pub fn question_key(question: &str) -> String {
     words(question).collect::<Vec<_>>().join(" ")
 }
 
+/// Which terms a full-text search uses, chosen by how many entries contain each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TermSelection {
+    /// Entries containing any of these (the rarer terms of the message).
+    Any(Vec<String>),
+    /// Entries containing all of these: the message has only very common words, and entries with all of
+    /// them are the ones worth ranking.
+    All(Vec<String>),
+}
+
+/// Picks the terms to search with, from each term's document count (`df`, capped at `cap`).
+///
+/// Ranking a full-text match costs about the same for every matching entry, so a term found in most
+/// entries ("account" in a support desk) would make every search rank most of the guild, while adding
+/// almost nothing to the ranking (BM25 weighs a term by its rarity). So: the rarer terms (fewer than
+/// `cap` entries), rarest first, as long as their entries add up to at most `budget` (always at least
+/// one); if every term is that common, the entries containing the three rarest of them.
+pub fn select_terms(terms: &[(String, u32)], cap: u32, budget: u32) -> TermSelection {
+    let mut sorted: Vec<&(String, u32)> = terms.iter().collect();
+    sorted.sort_by_key(|(_, df)| *df);
+    let rare: Vec<&(String, u32)> = sorted.iter().copied().filter(|(_, df)| *df < cap).collect();
+    if rare.is_empty() {
+        return TermSelection::All(sorted.iter().take(3).map(|(t, _)| t.clone()).collect());
+    }
+    let mut chosen = Vec::new();
+    let mut total = 0u64;
+    for (term, df) in rare {
+        if !chosen.is_empty() && total + u64::from(*df) > u64::from(budget) {
+            break;
+        }
+        total += u64::from(*df);
+        chosen.push(term.clone());
+    }
+    TermSelection::Any(chosen)
+}
+
 /// A word reduced to a comparable form: lower case (already) and English plurals made singular, so that
 /// "passwords" and "password" count as the same word in [`lexical_confidence`]. Deliberately light (the
 /// database's full-text index does real stemming); this only needs to agree on plurals.
@@ -411,5 +447,48 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn searches_use_the_rare_terms_within_a_budget_or_all_of_the_common_ones() {
+        let t = |list: &[(&str, u32)]| -> Vec<(String, u32)> {
+            list.iter().map(|(w, n)| (w.to_string(), *n)).collect()
+        };
+        let any = |list: &[&str]| TermSelection::Any(list.iter().map(|w| w.to_string()).collect());
+        let all = |list: &[&str]| TermSelection::All(list.iter().map(|w| w.to_string()).collect());
+        // Rarest first, while within the budget; common terms left out.
+        assert_eq!(
+            select_terms(
+                &t(&[
+                    ("account", 5000),
+                    ("kettle", 30),
+                    ("x200", 2),
+                    ("heat", 900)
+                ]),
+                2001,
+                1000
+            ),
+            any(&["x200", "kettle", "heat"])
+        );
+        // The rarest is always searched, even past the budget.
+        assert_eq!(
+            select_terms(&t(&[("heat", 1500), ("water", 1800)]), 2001, 1000),
+            any(&["heat"])
+        );
+        // Only common terms: entries with all of the three rarest.
+        assert_eq!(
+            select_terms(
+                &t(&[
+                    ("how", 9000),
+                    ("reset", 2500),
+                    ("password", 3000),
+                    ("my", 9000)
+                ]),
+                2001,
+                1000
+            ),
+            all(&["reset", "password", "how"])
+        );
+        assert_eq!(select_terms(&[], 2001, 1000), all(&[]));
     }
 }

@@ -133,7 +133,8 @@ CREATE INDEX kb_entries_embedding_model ON kb_entries (embedding_model);
 
 -- Full-text indexes over the entries (external content: the text stays in the tables above, the index
 -- holds only tokens). Triggers keep them in step with every insert, text update and delete (cascaded
--- deletes included). The scope column lets a search match its guild (and knowledge base) inside the index.
+-- deletes included). The scope column holds the guild (and knowledge base) as tokens; searches do not match it
+-- (intersecting with a whole guild's postings costs more than the search: see fts_query in sqlite.rs).
 CREATE VIRTUAL TABLE training_fts USING fts5(
     scope, question, answer, tags,
     content = 'training_entries', content_rowid = 'id',
