@@ -554,6 +554,8 @@ impl DiscordSide {
             reply_locks: desk::TicketLocks::default(),
             embedding_model: self.settings.llm.embedding_model.clone(),
             embed_wake: tokio::sync::Notify::new(),
+            instance_id: self.settings.instance_id.clone(),
+            reply_lease: self.settings.queue.lease,
         });
         tasks.spawn(desk.clone().run_embedder(cancel.clone()));
         tasks.spawn(

@@ -24,6 +24,32 @@ pub struct DiscordConfig {
     pub intents: u64,
 }
 
+/// Where the gateway connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayState {
+    /// No gateway in this process (interactions arrive by webhook only), or it stopped.
+    NotRunning,
+    /// Connecting or reconnecting.
+    Connecting,
+    /// Ready since then.
+    Connected {
+        since: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+/// Kept up to date by [`crate::gateway::run`].
+#[derive(Debug, Default)]
+pub(crate) struct GatewayStatus {
+    pub(crate) running: std::sync::atomic::AtomicBool,
+    pub(crate) connected_since: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+}
+
+impl GatewayStatus {
+    pub(crate) fn connected(&self, yes: bool) {
+        *self.connected_since.lock().expect("gateway status") = yes.then(chrono::Utc::now);
+    }
+}
+
 /// A connected REST client and the application it acts for.
 #[derive(Clone)]
 pub struct Discord {
@@ -31,6 +57,8 @@ pub struct Discord {
     pub(crate) application_id: Id<ApplicationMarker>,
     pub(crate) guild_id: Option<Id<GuildMarker>>,
     pub(crate) config: DiscordConfig,
+    /// Whether the gateway is connected (see [`Discord::gateway_state`]).
+    pub(crate) gateway: Arc<GatewayStatus>,
     /// The bot's user, when Discord said (it does for every bot application).
     pub(crate) bot_user_id: Option<u64>,
     /// Plain HTTPS for files attached to commands (they live on Discord's CDN, outside the REST API).
@@ -89,6 +117,7 @@ impl Discord {
             application_id: application.id,
             guild_id: config.guild_id.and_then(Id::new_checked),
             bot_user_id: application.bot.as_ref().map(|b| b.id.get()),
+            gateway: Arc::default(),
             config,
             downloads: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
@@ -99,6 +128,21 @@ impl Discord {
 
     pub fn application_id(&self) -> u64 {
         self.application_id.get()
+    }
+
+    /// Where the gateway connection stands.
+    pub fn gateway_state(&self) -> GatewayState {
+        if !self
+            .gateway
+            .running
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return GatewayState::NotRunning;
+        }
+        match *self.gateway.connected_since.lock().expect("gateway status") {
+            Some(since) => GatewayState::Connected { since },
+            None => GatewayState::Connecting,
+        }
     }
 
     /// The bot's own user id.

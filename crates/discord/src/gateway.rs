@@ -78,6 +78,10 @@ pub async fn run(
     // The bot's own user, from READY (for applications created before 2021 it differs from the
     // application id); until then, the application id.
     let mut bot_id = discord.application_id();
+    let status = discord.gateway.clone();
+    status
+        .running
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     loop {
         let item = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -93,10 +97,13 @@ pub async fn run(
         match item {
             None => break,
             Some(Ok(Event::Ready(ready))) => {
+                status.connected(true);
                 bot_id = ready.user.id.get();
                 tracing::info!(target: "disconcierge_discord::gateway", user = %ready.user.name, guilds = ready.guilds.len(), "connected to the Discord gateway");
             }
+            Some(Ok(Event::GatewayClose(_))) => status.connected(false),
             Some(Ok(Event::Resumed)) => {
+                status.connected(true);
                 tracing::info!(target: "disconcierge_discord::gateway", "gateway session resumed")
             }
             Some(Ok(Event::InteractionCreate(interaction))) => {
@@ -108,10 +115,15 @@ pub async fn run(
             }
             Some(Ok(_)) => {}
             Some(Err(e)) => {
+                status.connected(false);
                 tracing::warn!(target: "disconcierge_discord::gateway", error = %e, "gateway error");
             }
         }
     }
+    status.connected(false);
+    status
+        .running
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     shard.close(CloseFrame::NORMAL);
     // Let the close frame go out.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {

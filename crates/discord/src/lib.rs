@@ -12,7 +12,7 @@ pub mod respond;
 pub mod router;
 pub mod webhook;
 
-pub use client::{Discord, DiscordConfig};
+pub use client::{Discord, DiscordConfig, GatewayState};
 
 /// What went wrong talking to Discord, with what was being attempted.
 #[derive(Debug, Clone, thiserror::Error)]

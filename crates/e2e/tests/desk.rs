@@ -70,6 +70,19 @@ async fn a_ticket_is_opened_answered_escalated_and_closed(backend: Backend) {
     let answer = wait_bot_messages(&app, thread, 2).await;
     assert_eq!(answer.content, "Let me check invoice 42 for you.");
     assert!(has_button(&answer, "dct:human:"));
+    let ann_id = ann.id();
+    assert!(
+        app.discord
+            .world(|w| w.typing.iter().any(|t| t.channel_id == thread)),
+        "typing… was shown while the answer was generated"
+    );
+    assert!(
+        app.discord.world(|w| w
+            .thread_members
+            .get(&thread)
+            .is_some_and(|m| m.contains(&ann_id))),
+        "the opener was added to the ticket"
+    );
     let first = &chat_requests(&app)[0];
     let system = first["messages"][0]["content"].as_str().unwrap();
     assert!(system.contains("We sell tea."), "{system}");
@@ -844,4 +857,114 @@ async fn idle_tickets_are_warned_then_closed(backend: Backend) {
         1,
     )
     .await;
+}
+
+disconcierge_e2e::both!(answers_in_tickets_stream_into_one_message_and_long_ones_are_split);
+async fn answers_in_tickets_stream_into_one_message_and_long_ones_are_split(backend: Backend) {
+    let Some(app) = desk_app(backend).await else {
+        return;
+    };
+    let g = guild(&app, "Tea Shop");
+    setup(&app, &g).await;
+    let panel = panel(&app, &g).await;
+    let ann = actor(&app, &g, "ann");
+    let thread = open(&ann, &panel, "Technical").await;
+    wait_bot_messages(&app, thread, 1).await;
+
+    // A slow answer: shown while it is generated, then finished in the same message.
+    let words: Vec<String> = (0..12).map(|i| format!("step{i} ")).collect();
+    app.llm
+        .push_reply(Reply::tokens(words.clone()).per_token(Duration::from_millis(250)));
+    ann.post_message(thread, "How do I descale the kettle?");
+    let preview = wait_message(&app, thread, |m| m.content.ends_with(" …")).await;
+    let done = wait_message(&app, thread, |m| {
+        m.id == preview.id && !m.content.ends_with(" …")
+    })
+    .await;
+    assert_eq!(done.content, words.concat().trim_end());
+    assert!(has_button(&done, "dct:human:"));
+    assert_eq!(
+        bot_messages(&app, thread).len(),
+        2,
+        "the preview became the answer"
+    );
+
+    // A long answer continues in more messages, cut between paragraphs; the button is under the last.
+    let paragraph = "word ".repeat(150);
+    let long = vec![paragraph.trim_end().to_string(); 7].join("\n\n");
+    app.llm.push_reply(Reply::text(long.clone()));
+    ann.post_message(thread, "Tell me everything");
+    // 7 paragraphs of 749 characters: two per message.
+    let last = wait_bot_messages(&app, thread, 6).await;
+    let mine = bot_messages(&app, thread);
+    let parts = &mine[2..];
+    assert_eq!(parts.len(), 4, "{} characters in four messages", long.len());
+    assert!(parts.iter().all(|m| m.content.chars().count() <= 2000));
+    assert!(has_button(&last, "dct:human:") && !has_button(&parts[0], "dct:human:"));
+    let joined = parts
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    assert_eq!(joined, long);
+}
+
+disconcierge_e2e::both!(a_reply_lost_in_a_crash_is_written_after_the_restart_once);
+async fn a_reply_lost_in_a_crash_is_written_after_the_restart_once(backend: Backend) {
+    let env = [
+        ("DC_LLM_PROVIDER", "openai-chat"),
+        ("DC_DISCORD_GATEWAY_INTENTS", INTENTS),
+        ("DC_QUEUE_LEASE", "1s"),
+        ("DC_TICKET_IDLE_CHECK_INTERVAL", "200ms"),
+    ];
+    let Some(app) = try_spawn_app(backend, &env).await else {
+        return;
+    };
+    app.discord.gateway().wait_ready(1).await;
+    let g = guild(&app, "Tea Shop");
+    setup(&app, &g).await;
+    let panel = panel(&app, &g).await;
+    let ann = actor(&app, &g, "ann");
+    let thread = open(&ann, &panel, "Technical").await;
+    wait_bot_messages(&app, thread, 1).await;
+    let world = app.stop_keeping_world().await;
+
+    // A run that dies while the model is still thinking about the answer.
+    world
+        .llm
+        .push_reply(
+            Reply::text("never delivered").with_timing(disconcierge_llm_sim::Timing::new(
+                Duration::from_secs(60),
+                Duration::ZERO,
+            )),
+        );
+    let first = disconcierge_e2e::Crashable::start(&world, &env).await;
+    world.discord.gateway().wait_ready(1).await;
+    ann.post_message(thread, "My kettle leaks");
+    world
+        .llm
+        .wait_for_requests_to(Endpoint::ChatCompletions, 1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    first.crash();
+
+    // The next run takes the reply over once the dead run's claim has run out, and writes it once.
+    world.llm.push_reply(Reply::text("Tighten the lid."));
+    let app = disconcierge_e2e::spawn_app_in(world, &env).await;
+    let answer = wait_bot_messages(&app, thread, 2).await;
+    assert_eq!(answer.content, "Tighten the lid.");
+    let requests = chat_requests(&app);
+    assert_eq!(requests.len(), 2, "asked once by each run");
+    assert_eq!(
+        requests[1]["messages"].as_array().unwrap().last().unwrap()["content"],
+        "My kettle leaks"
+    );
+    wait_count(
+        &app,
+        "SELECT COUNT(*) FROM ticket_messages WHERE author = 'opener' AND reply_state = 'done'",
+        1,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(bot_messages(&app, thread).len(), 2, "answered once");
 }

@@ -150,6 +150,36 @@ pub trait DeskStore: Send + Sync {
         message: &NewTicketMessage,
     ) -> Result<Option<i64>, StoreError>;
 
+    /// Claims the reply to the opener's message `message_row` (a ticket message's row id) for `owner`
+    /// until `lease_until`: true if it was not handled yet, or its previous holder's lease expired before
+    /// `now` (that holder died), or `owner` holds it already (renewing the lease). Only the holder then
+    /// answers it; nobody else will.
+    async fn claim_ticket_reply(
+        &self,
+        message_row: i64,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends the reply held by `owner`: answered (`answered`), or skipped because the ticket was escalated
+    /// or closed meanwhile. False if `owner` no longer held it.
+    async fn finish_ticket_reply(
+        &self,
+        message_row: i64,
+        owner: &str,
+        answered: bool,
+    ) -> Result<bool, StoreError>;
+
+    /// The opener's messages nobody answers: not handled and received before `received_before` (the live
+    /// path had its chance), or held under a lease that expired before `now`. Oldest first.
+    async fn unanswered_ticket_messages(
+        &self,
+        received_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TicketMessage>, StoreError>;
+
     /// The ticket's latest `limit` messages (all of them with `None`), oldest first (by `created_at`, then
     /// in the order recorded).
     async fn ticket_messages(
@@ -186,8 +216,8 @@ pub trait DeskStore: Send + Sync {
 
     /// Saves a trained answer, unique by its question's key in the guild
     /// ([`question_key`](disconcierge_core::desk::retrieval::question_key): case, punctuation and spacing
-    /// do not matter). A known question is updated: question text, answer, category and tags replaced,
-    /// `updated_at = now`, `created_at`, `created_by` and `uses` kept, and the embedding cleared if the
+    /// do not matter). A known question is updated: question text and answer replaced, category and tags
+    /// replaced when given (kept when `None` / empty), `updated_at = now`, `created_at`, `created_by` and `uses` kept, and the embedding cleared if the
     /// question's text changed (the embedding is of the question). A question without any word, or an
     /// empty answer, is an [`StoreError::InvalidArgument`].
     async fn train(

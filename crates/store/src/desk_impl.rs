@@ -97,6 +97,24 @@ const TOUCH_TICKET: &str = "\
         inactivity_warned_at = CASE WHEN $3 THEN NULL ELSE inactivity_warned_at END \
     WHERE id = $1";
 
+const CLAIM_TICKET_REPLY: &str = "\
+    UPDATE ticket_messages SET reply_state = 'answering', reply_owner = $2, reply_lease_until = $3 \
+    WHERE id = $1 AND author = 'opener' \
+      AND (reply_state IS NULL \
+           OR (reply_state = 'answering' AND (reply_lease_until < $4 OR reply_owner = $2)))";
+
+const FINISH_TICKET_REPLY: &str = "\
+    UPDATE ticket_messages SET reply_state = $3, reply_lease_until = NULL \
+    WHERE id = $1 AND reply_owner = $2 AND reply_state = 'answering'";
+
+/// Repeats the `ticket_messages_unanswered` index's `WHERE` term word for word (SQLite uses a partial
+/// index only then).
+const UNANSWERED_TICKET_MESSAGES: &str = "\
+    SELECT * FROM ticket_messages \
+    WHERE author = 'opener' AND (reply_state IS NULL OR reply_state = 'answering') \
+      AND ((reply_state IS NULL AND created_at < $1) OR reply_lease_until < $2) \
+    ORDER BY id LIMIT $3";
+
 const TICKET_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)";
 
 const TICKET_MESSAGES: &str =
@@ -513,12 +531,22 @@ impl Backend {
                 .await?;
             if let Some(row) = existing {
                 let previous_answer: String = row.try_get("answer")?;
+                // Re-training without a category or tags keeps the entry's: only what is given changes.
+                let category = match &entry.category {
+                    Some(c) => Some(c.clone()),
+                    None => row.try_get::<Option<String>, _>("category")?,
+                };
+                let tags = if entry.tags.is_empty() {
+                    row.try_get::<Json<Vec<String>>, _>("tags")?.0
+                } else {
+                    entry.tags.clone()
+                };
                 let row = sqlx::query(UPDATE_TRAINING)
                     .bind(row.try_get::<i64, _>("id")?)
                     .bind(&entry.question)
                     .bind(&entry.answer)
-                    .bind(entry.category.as_deref())
-                    .bind(Json(&entry.tags))
+                    .bind(category.as_deref())
+                    .bind(Json(&tags))
                     .bind(ts(now))
                     .fetch_one(&mut *conn)
                     .await
@@ -775,6 +803,53 @@ impl DeskStore for Backend {
             .await?;
         tx.commit().await?;
         Ok(Some(message_row))
+    }
+
+    async fn claim_ticket_reply(
+        &self,
+        message_row: i64,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(CLAIM_TICKET_REPLY)
+            .bind(message_row)
+            .bind(owner)
+            .bind(ts(lease_until))
+            .bind(ts(now))
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_ticket_reply(
+        &self,
+        message_row: i64,
+        owner: &str,
+        answered: bool,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(FINISH_TICKET_REPLY)
+            .bind(message_row)
+            .bind(owner)
+            .bind(if answered { "done" } else { "skipped" })
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn unanswered_ticket_messages(
+        &self,
+        received_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TicketMessage>, StoreError> {
+        let rows = sqlx::query(UNANSWERED_TICKET_MESSAGES)
+            .bind(ts(received_before))
+            .bind(ts(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(rows, ticket_message_from_row)
     }
 
     async fn ticket_messages(

@@ -47,7 +47,8 @@ pub(crate) const OPEN_TICKET_LOCKED: &str = "\
 /// A trained question by key, locked for the transaction that updates it (so that the previous answer
 /// reported is the one replaced). `$1` guild, `$2` key.
 pub(crate) const TRAINING_BY_KEY_LOCKED: &str = "\
-    SELECT id, answer FROM training_entries WHERE guild_id = $1 AND question_key = $2 FOR UPDATE";
+    SELECT id, answer, category, tags FROM training_entries \
+    WHERE guild_id = $1 AND question_key = $2 FOR UPDATE";
 
 /// The terms bound as `$2` (see [`full_text_query`]) as a `tsquery` matching any of them: they go through
 /// `to_tsvector('english', ...)` as the indexed text did (stemmed; English stop words dropped, silently,

@@ -50,8 +50,7 @@ pub(crate) const OPEN_TICKET_LOCKED: &str = "\
     WHERE guild_id = $1 AND opener_id = $2 AND category = $3 AND state <> 'closed'";
 
 /// A trained question by key, read inside the write transaction that updates it. `$1` guild, `$2` key.
-pub(crate) const TRAINING_BY_KEY_LOCKED: &str =
-    "SELECT id, answer FROM training_entries WHERE guild_id = $1 AND question_key = $2";
+pub(crate) const TRAINING_BY_KEY_LOCKED: &str = "SELECT id, answer, category, tags FROM training_entries WHERE guild_id = $1 AND question_key = $2";
 
 /// Trained answers matching a [`fts_query`] (`$2`), best first: BM25 with the question weighing
 /// most, then the tags, then the answer (the scope column is not searched). FTS5 sorts by `rank`
@@ -634,6 +633,7 @@ mod tests {
         let statements = [
             (OPEN_TICKET_LOCKED, "tickets_one_open"),
             (IDLE_TICKETS, "tickets_idle"),
+            (UNANSWERED_TICKET_MESSAGES, "ticket_messages_unanswered"),
             (TICKET_MESSAGES, "ticket_messages_ticket"),
             (TRAINING_BY_KEY_LOCKED, "training_entries_key"),
             (REPLY_COUNTS, "ticket_messages_replies"),

@@ -49,8 +49,10 @@ both!(
     ticket_messages_are_recorded_once_and_move_the_ticket,
     latest_ticket_messages_come_oldest_first,
     idle_tickets_are_the_live_ones_oldest_first,
+    replies_to_the_opener_are_claimed_once_and_taken_over_after_the_lease,
     ticket_lists_filter_and_page_by_id,
     training_creates_and_updates_by_question_key,
+    retraining_keeps_the_category_and_tags_it_is_not_given,
     training_lists_deletes_uses_and_stats,
     training_import_is_all_or_nothing,
     knowledge_base_names_are_unique_without_case,
@@ -636,6 +638,103 @@ async fn latest_ticket_messages_come_oldest_first(kind: DatabaseKind) {
     assert!(store.ticket_messages(999, None).await.unwrap().is_empty());
 }
 
+async fn replies_to_the_opener_are_claimed_once_and_taken_over_after_the_lease(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    let t = open_ticket(store, 1, 7, "a", now - mins(10)).await;
+    let row = |m: u64, author, at| async move {
+        store
+            .record_ticket_message(&message(t.id, m, author, at))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let question = row(1, TicketAuthor::Opener, now - mins(5)).await;
+    let staff = row(2, TicketAuthor::Staff, now - mins(5)).await;
+    let fresh_question = row(3, TicketAuthor::Opener, now).await;
+    let unanswered = |before, at| async move {
+        store
+            .unanswered_ticket_messages(before, at, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>()
+    };
+    // Not handled and older than the cut-off: the first question only (staff messages get no reply, the
+    // newest is still the live path's).
+    assert_eq!(unanswered(now - mins(1), now).await, [question]);
+    assert!(
+        !store
+            .claim_ticket_reply(staff, "a", now + mins(5), now)
+            .await
+            .unwrap()
+    );
+
+    // One holder at a time; finishing needs the lease.
+    assert!(
+        store
+            .claim_ticket_reply(question, "a", now + mins(5), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_ticket_reply(question, "b", now + mins(5), now)
+            .await
+            .unwrap()
+    );
+    assert!(unanswered(now - mins(1), now).await.is_empty());
+    // Its holder died: after the lease it is offered again and taken over once.
+    let later = now + mins(6);
+    assert_eq!(unanswered(now - mins(1), later).await, [question]);
+    assert!(
+        store
+            .claim_ticket_reply(question, "b", later + mins(5), later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish_ticket_reply(question, "a", true)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .finish_ticket_reply(question, "b", true)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_ticket_reply(question, "c", later + mins(60), later + mins(30))
+            .await
+            .unwrap()
+    );
+    // Skipped (escalated meanwhile) is handled too.
+    assert!(
+        store
+            .claim_ticket_reply(fresh_question, "a", now + mins(5), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .finish_ticket_reply(fresh_question, "a", false)
+            .await
+            .unwrap()
+    );
+    assert!(
+        unanswered(later + mins(60), later + mins(60))
+            .await
+            .is_empty()
+    );
+}
+
 async fn idle_tickets_are_the_live_ones_oldest_first(kind: DatabaseKind) {
     let Some(db) = fresh(kind).await else {
         return;
@@ -814,6 +913,40 @@ async fn ticket_lists_filter_and_page_by_id(kind: DatabaseKind) {
 
 // ----- Trained answers -----
 
+async fn retraining_keeps_the_category_and_tags_it_is_not_given(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let first = NewTrainingEntry {
+        category: Some("billing".into()),
+        tags: vec!["refund".into()],
+        ..trained(1, "Can I get a refund?", "Within 30 days.")
+    };
+    train_new(store, first).await;
+    let updated = |outcome| match outcome {
+        TrainOutcome::Updated { entry, .. } => entry,
+        other => panic!("expected an update, got {other:?}"),
+    };
+    let again = updated(
+        store
+            .train(&trained(1, "can i get a refund", "Within 60 days."), t0())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again.answer, "Within 60 days.");
+    assert_eq!(again.category.as_deref(), Some("billing"));
+    assert_eq!(again.tags, ["refund"]);
+    let changed = NewTrainingEntry {
+        category: Some("returns".into()),
+        tags: vec!["policy".into()],
+        ..trained(1, "Can I get a refund?", "Within 60 days.")
+    };
+    let changed = updated(store.train(&changed, t0()).await.unwrap());
+    assert_eq!(changed.category.as_deref(), Some("returns"));
+    assert_eq!(changed.tags, ["policy"]);
+}
+
 async fn training_creates_and_updates_by_question_key(kind: DatabaseKind) {
     let Some(db) = fresh(kind).await else {
         return;
@@ -867,7 +1000,11 @@ async fn training_creates_and_updates_by_question_key(kind: DatabaseKind) {
     assert_eq!(updated.id, created.id);
     assert_eq!(updated.question, "  how do i RESET my password ");
     assert_eq!(updated.answer, "Open Settings, then Security.");
-    assert_eq!(updated.category, None, "category replaced");
+    assert_eq!(
+        updated.category.as_deref(),
+        Some("account"),
+        "no category given: kept"
+    );
     assert_eq!(updated.tags, ["security"]);
     assert_eq!(
         (updated.created_at, updated.updated_at),

@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// A message not claimed this long after it arrived was missed (the process died before claiming it).
+const RECOVERY_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 /// Candidates read from each full-text index per message (only these are scored).
 const CANDIDATES: u32 = 20;
 /// Earlier ticket messages read for the history (then trimmed to the context budget).
@@ -159,28 +161,127 @@ impl Desk {
         })
     }
 
-    /// Answers the opener's message `m` in `ticket`. One answer at a time per ticket, in order.
-    pub(crate) async fn answer_in_ticket(self: &Arc<Self>, ticket: Ticket, m: GuildMessage) {
+    /// Answers the opener's message `m` (row `row` of the ticket's messages) in `ticket`, once: the reply
+    /// is claimed in the database with a renewed lease first, so that it is written by one instance, and
+    /// taken over after a crash (see [`Desk::recover_replies`]). One answer at a time per ticket, in order.
+    pub(crate) async fn answer_in_ticket(
+        self: &Arc<Self>,
+        ticket: Ticket,
+        row: i64,
+        m: GuildMessage,
+    ) {
         let _turn = self.reply_locks.lock(ticket.id).await;
+        let lease = chrono::TimeDelta::from_std(self.reply_lease).unwrap_or_default();
+        match self
+            .store
+            .claim_ticket_reply(row, &self.instance_id, Utc::now() + lease, Utc::now())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return, // answered, or being answered, elsewhere
+            Err(e) => {
+                tracing::error!(error = %e, ticket = ticket.id, "could not claim a reply in a ticket");
+                return;
+            }
+        }
+        let renew = self.keep_reply_claimed(row);
         // Escalated or closed while this message waited for the previous answer.
-        let ticket = match self.store.ticket(ticket.id).await {
-            Ok(Some(t)) if t.state == TicketState::Open => t,
-            Ok(_) => return,
+        let current = match self.store.ticket(ticket.id).await {
+            Ok(t) => t,
             Err(e) => {
                 tracing::error!(error = %e, ticket = ticket.id, "could not read a ticket");
+                renew.abort();
                 return;
             }
         };
-        let Some(thread) = ticket.thread_id else {
-            return;
+        let open = current
+            .filter(|t| t.state == TicketState::Open && !m.content.trim().is_empty())
+            .and_then(|t| t.thread_id.map(|thread| (t, thread)));
+        let answered = match open {
+            Some((ticket, thread)) => {
+                let config = self.runtime.current().config.clone();
+                let typing = self.keep_typing(thread);
+                let result = self.answer_planned(&ticket, thread, &m, &config).await;
+                typing.abort();
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, ticket = ticket.id, "could not answer in a ticket");
+                }
+                true
+            }
+            None => false,
         };
-        let config = self.runtime.current().config.clone();
-        let typing = self.keep_typing(thread);
-        let result = self.answer_planned(&ticket, thread, &m, &config).await;
-        typing.abort();
-        if let Err(e) = result {
-            tracing::error!(error = %e, ticket = ticket.id, "could not answer in a ticket");
+        renew.abort();
+        if let Err(e) = self
+            .store
+            .finish_ticket_reply(row, &self.instance_id, answered)
+            .await
+        {
+            tracing::warn!(error = %e, ticket = ticket.id, "could not record that a reply was written");
         }
+    }
+
+    /// Renews the claim on a reply every third of the lease until the returned task is aborted.
+    fn keep_reply_claimed(&self, row: i64) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        let owner = self.instance_id.clone();
+        let every = self.reply_lease / 3;
+        let lease = chrono::TimeDelta::from_std(self.reply_lease).unwrap_or_default();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match store
+                    .claim_ticket_reply(row, &owner, Utc::now() + lease, Utc::now())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(message = row, "lost the claim on a reply in a ticket");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not renew the claim on a reply"),
+                }
+            }
+        })
+    }
+
+    /// Answers the opener's messages nobody is answering: received while this instance was down, or
+    /// held by one that died (its lease ran out). Called at startup and then periodically.
+    pub(crate) async fn recover_replies(self: &Arc<Self>) -> Result<(), DeskError> {
+        let now = Utc::now();
+        let pending = self
+            .store
+            .unanswered_ticket_messages(now - RECOVERY_GRACE, now, 20)
+            .await?;
+        for message in pending {
+            let Some(ticket) = self.store.ticket(message.message.ticket_id).await? else {
+                continue;
+            };
+            let Some(thread) = ticket.thread_id else {
+                continue;
+            };
+            tracing::info!(
+                ticket = ticket.id,
+                message = message.message.message_id,
+                "answering a message left unanswered"
+            );
+            let m = GuildMessage {
+                message_id: message.message.message_id,
+                channel_id: thread,
+                guild_id: ticket.guild_id,
+                author: disconcierge_discord::router::DiscordUser {
+                    id: message.message.author_id,
+                    username: message.message.author_name.clone(),
+                    global_name: None,
+                    bot: false,
+                },
+                roles: Vec::new(),
+                content: message.message.content.clone(),
+                created_at: message.message.created_at,
+            };
+            let desk = self.clone();
+            tokio::spawn(async move { desk.answer_in_ticket(ticket, message.id, m).await });
+        }
+        Ok(())
     }
 
     /// Shows "typing…" in the thread until the returned task is aborted.
@@ -479,12 +580,23 @@ impl Desk {
                 Ok(Err(e)) => format!("❌ {}: {e}", desk.llm.provider()),
                 Err(_) => format!("❌ {}: no answer within 10 s", desk.llm.provider()),
             };
+            let gateway = match desk.discord.gateway_state() {
+                disconcierge_discord::GatewayState::Connected { since } => {
+                    format!("✅ connected since <t:{}:R>", since.timestamp())
+                }
+                disconcierge_discord::GatewayState::Connecting => {
+                    "❌ not connected (reconnecting)".to_string()
+                }
+                disconcierge_discord::GatewayState::NotRunning => {
+                    "not used (interactions arrive by webhook)".to_string()
+                }
+            };
             let queue = match desk.store.queued_count().await {
                 Ok(n) => format!("{n} chat command{} waiting", if n == 1 { "" } else { "s" }),
                 Err(e) => format!("unknown ({e})"),
             };
             Ok(Reply::private(format!(
-                "**Status**\nDiscord: ✅ this command arrived\nDatabase: {database}\nAI backend: {llm}\nQueue: {queue}"
+                "**Status**\nGateway: {gateway}\nDatabase: {database}\nAI backend: {llm}\nQueue: {queue}"
             )))
         });
         Ok(defer_private())

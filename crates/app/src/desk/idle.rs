@@ -17,10 +17,14 @@ const BATCH: u32 = 100;
 pub(crate) const IDLE_REASON: &str = "closed after a period of inactivity";
 
 impl Desk {
-    /// Checks every `every` until cancelled. Each instance may run it: warnings are marked in the
+    /// Answers messages left unanswered (see [`Desk::recover_replies`]) and checks idle tickets, at
+    /// startup and then every `every`, until cancelled. Each instance may run it: warnings are marked in the
     /// database before the next check, and a close happens once (the store closes a ticket only once).
     pub async fn run_idle_tickets(self: Arc<Self>, every: Duration, cancel: CancellationToken) {
         loop {
+            if let Err(e) = self.recover_replies().await {
+                tracing::warn!(error = %e, "could not look for unanswered messages in tickets");
+            }
             if let Err(e) = self.check_idle_tickets().await {
                 tracing::warn!(error = %e, "could not check idle tickets");
             }

@@ -42,6 +42,10 @@ pub struct Desk {
     pub embedding_model: Option<String>,
     /// Wakes the embedder when entries were added or changed.
     pub embed_wake: tokio::sync::Notify,
+    /// This instance, as the holder of the replies it is writing (`DC_INSTANCE_ID`).
+    pub instance_id: String,
+    /// How long a claim on a reply lasts unless renewed (`DC_QUEUE_LEASE`, as for chat commands).
+    pub reply_lease: std::time::Duration,
 }
 
 /// Entries embedded per request to the backend.

@@ -586,14 +586,11 @@ impl Desk {
             used: Vec::new(),
             created_at: m.created_at,
         };
-        if self.store.record_ticket_message(&record).await?.is_none() {
+        let Some(row) = self.store.record_ticket_message(&record).await? else {
             return Ok(()); // delivered twice
-        }
-        if author == TicketAuthor::Opener
-            && ticket.state == TicketState::Open
-            && !m.content.trim().is_empty()
-        {
-            self.answer_in_ticket(ticket, m).await;
+        };
+        if author == TicketAuthor::Opener {
+            self.answer_in_ticket(ticket, row, m).await;
         }
         Ok(())
     }
