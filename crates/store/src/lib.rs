@@ -46,6 +46,7 @@ mod error;
 mod postgres;
 mod sql;
 mod sqlite;
+mod terms;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

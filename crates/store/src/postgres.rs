@@ -1,6 +1,8 @@
 //! The PostgreSQL backend: for several instances sharing one queue.
 
 use crate::ConnectOptions;
+use crate::terms::{COMMON_TERM, SEARCH_BUDGET, TermCounts};
+use disconcierge_core::desk::retrieval::{TermSelection, select_terms};
 use sqlx::ConnectOptions as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
@@ -56,10 +58,22 @@ pub(crate) const TRAINING_BY_KEY_LOCKED: &str = "\
 /// left, which matches nothing. Every function here is immutable, so PostgreSQL folds the expression into
 /// a constant once the terms are bound and plans the GIN index with real estimates (behind a subquery
 /// the query would be unknown to the planner, which then prefers reading the whole table).
+macro_rules! pg_terms {
+    ($param:literal, $op:literal) => {
+        concat!(
+            "CAST(NULLIF(replace(CAST(strip(to_tsvector('english', ",
+            $param,
+            ")) AS TEXT), ''' ''', ''' ",
+            $op,
+            " '''), '') AS tsquery)"
+        )
+    };
+}
+
+/// Any of the terms in `$2` (see [`pg_terms`]).
 macro_rules! pg_any_term {
     () => {
-        "CAST(NULLIF(replace(CAST(strip(to_tsvector('english', $2)) AS TEXT), ''' ''', ''' | '''), '') \
-         AS tsquery)"
+        pg_terms!("$2", "|")
     };
 }
 
@@ -90,6 +104,43 @@ pub(crate) const SEARCH_KNOWLEDGE: &str = concat!(
     ") DESC, e.id LIMIT $3"
 );
 
+/// [`SEARCH_TRAINING`] for a message of only very common words ([`TermSelection::All`]): entries with
+/// all of them, newest first, unranked (ranking every entry that contains them would read most of the
+/// guild; the application scores the candidates).
+pub(crate) const SEARCH_TRAINING_ALL: &str = concat!(
+    "SELECT t.id, t.question AS title, t.answer AS body, t.tags, CAST(NULL AS TEXT) AS source, \
+         CASE WHEN t.embedding_model = $4 THEN t.embedding END AS embedding \
+     FROM training_entries t \
+     WHERE t.guild_id = $1 AND t.search @@ ",
+    pg_terms!("$2", "&"),
+    " ORDER BY t.id DESC LIMIT $3"
+);
+
+/// [`SEARCH_KNOWLEDGE`] for a message of only very common words (see [`SEARCH_TRAINING_ALL`]).
+pub(crate) const SEARCH_KNOWLEDGE_ALL: &str = concat!(
+    "SELECT e.id, e.title, e.content AS body, e.tags, k.name AS source, \
+         CASE WHEN e.embedding_model = $4 THEN e.embedding END AS embedding \
+     FROM kb_entries e JOIN knowledge_bases k ON k.id = e.kb_id \
+     WHERE e.guild_id = $1 AND ($5::BIGINT IS NULL OR e.kb_id = $5) AND e.search @@ ",
+    pg_terms!("$2", "&"),
+    " ORDER BY e.id DESC LIMIT $3"
+);
+
+/// Trained answers (all guilds) containing the term `$1`, counted up to [`COMMON_TERM`] (see
+/// [`crate::terms`]).
+const COUNT_TRAINING_TERM: &str = concat!(
+    "SELECT COUNT(*) FROM (SELECT 1 FROM training_entries WHERE search @@ ",
+    pg_terms!("$1", "|"),
+    " LIMIT 1001) AS found"
+);
+
+/// Knowledge entries (all guilds) containing the term `$1` (see [`COUNT_TRAINING_TERM`]).
+const COUNT_KNOWLEDGE_TERM: &str = concat!(
+    "SELECT COUNT(*) FROM (SELECT 1 FROM kb_entries WHERE search @@ ",
+    pg_terms!("$1", "|"),
+    " LIMIT 1001) AS found"
+);
+
 /// The value bound as `$2` of the searches: the terms (letters and digits only), space-separated. The
 /// guild and knowledge base are plain conditions on PostgreSQL.
 fn full_text_query(terms: &[String]) -> String {
@@ -97,8 +148,9 @@ fn full_text_query(terms: &[String]) -> String {
 }
 
 impl Backend {
-    /// The value bound to a search (see the free [`full_text_query`]). GIN look-ups of common terms are
-    /// cheap on PostgreSQL, so every term is searched.
+    /// The search for `terms`: the statement and the value bound as its `$2`, with the terms worth
+    /// searching, chosen by how many entries contain each (see [`crate::terms`]): `ts_rank_cd` reads every
+    /// matching row's document, so a term in most entries would make every search read most of the guild.
     async fn full_text_query(
         &self,
         table: &'static str,
@@ -106,12 +158,48 @@ impl Backend {
         _guild_id: i64,
         _kb_id: Option<i64>,
     ) -> Result<(String, &'static str), sqlx::Error> {
+        let mut counted = Vec::with_capacity(terms.len());
+        for term in terms {
+            counted.push((term.clone(), self.term_count(table, term).await?));
+        }
+        let training = table == "training_fts";
+        Ok(match select_terms(&counted, COMMON_TERM, SEARCH_BUDGET) {
+            TermSelection::Any(terms) => (
+                full_text_query(&terms),
+                if training {
+                    SEARCH_TRAINING
+                } else {
+                    SEARCH_KNOWLEDGE
+                },
+            ),
+            TermSelection::All(terms) => (
+                full_text_query(&terms),
+                if training {
+                    SEARCH_TRAINING_ALL
+                } else {
+                    SEARCH_KNOWLEDGE_ALL
+                },
+            ),
+        })
+    }
+
+    /// Entries (all guilds) containing `term`, counted up to [`COMMON_TERM`] and cached.
+    async fn term_count(&self, table: &'static str, term: &str) -> Result<u32, sqlx::Error> {
+        if let Some(n) = self.term_counts.get(table, term) {
+            return Ok(n);
+        }
         let sql = if table == "training_fts" {
-            SEARCH_TRAINING
+            COUNT_TRAINING_TERM
         } else {
-            SEARCH_KNOWLEDGE
+            COUNT_KNOWLEDGE_TERM
         };
-        Ok((full_text_query(terms), sql))
+        let n: i64 = sqlx::query_scalar(sql)
+            .bind(term)
+            .fetch_one(&self.pool)
+            .await?;
+        let n = u32::try_from(n).unwrap_or(COMMON_TERM);
+        self.term_counts.put(table, term, n);
+        Ok(n)
     }
 }
 
@@ -127,6 +215,8 @@ async fn begin_write(pool: &sqlx::Pool<Db>) -> Result<sqlx::Transaction<'static,
 /// A store on a PostgreSQL database.
 pub(crate) struct Backend {
     pool: sqlx::Pool<Db>,
+    /// How common each searched term is (see [`crate::terms`]).
+    term_counts: TermCounts,
 }
 
 const CONNECT_HINT: &str = "check the URL (host, port, database name), that the server is running and \
@@ -161,7 +251,10 @@ impl Backend {
             .connect_with(options)
             .await
             .map_err(|e| fail(CONNECT_HINT, e))?;
-        Ok(Backend { pool })
+        Ok(Backend {
+            pool,
+            term_counts: TermCounts::default(),
+        })
     }
 
     /// PostgreSQL runs concurrent writers itself: writes share the one pool.

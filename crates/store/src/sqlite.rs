@@ -4,6 +4,7 @@
 //! sqlx's own encoding drops trailing zero digits, which would make `'...:00Z' > '...:00.5Z'`.
 
 use crate::ConnectOptions;
+use crate::terms::{COMMON_TERM, SEARCH_BUDGET, TermCounts};
 use disconcierge_core::desk::retrieval::{TermSelection, select_terms};
 use sqlx::ConnectOptions as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -144,25 +145,6 @@ fn quoted(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
-/// Terms found in at least this many entries are "common" (see [`TermSelection`]); counting stops there.
-const COMMON_TERM: u32 = 1_001;
-/// The entries the rarer terms of a search may match together (ranking costs about 1.5 µs per match).
-const SEARCH_BUDGET: u32 = 1_000;
-/// How long a term's count is trusted. Counts only steer which terms are searched, so a stale one costs
-/// a little time, never a wrong answer.
-const TERM_COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-/// Counts kept at most (per process); the cache starts over when full.
-const TERM_COUNT_CACHE: usize = 50_000;
-
-/// How many entries of an index contain a term (up to [`COMMON_TERM`]), by index and term.
-#[derive(Default)]
-pub(crate) struct TermCounts(std::sync::Mutex<std::collections::HashMap<TermKey, Counted>>);
-
-/// An index (its table) and a term.
-type TermKey = (&'static str, String);
-/// A count and when it was taken.
-type Counted = (u32, std::time::Instant);
-
 impl Backend {
     /// The search for `terms` in `table`: the statement and the value bound to its MATCH, with the
     /// terms worth searching, chosen by how many entries of `table` contain each (see [`select_terms`]).
@@ -190,11 +172,8 @@ impl Backend {
     /// Entries of `table` (all guilds) containing `term`, counted up to [`COMMON_TERM`]: reading a long
     /// posting list stops there, so a count costs at most that many postings, and counts are cached.
     async fn term_count(&self, table: &'static str, term: &str) -> Result<u32, sqlx::Error> {
-        let key = (table, term.to_string());
-        if let Some((n, at)) = self.term_counts.0.lock().expect("term counts").get(&key)
-            && at.elapsed() < TERM_COUNT_TTL
-        {
-            return Ok(*n);
+        if let Some(n) = self.term_counts.get(table, term) {
+            return Ok(n);
         }
         let sql = format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH $1 LIMIT {COMMON_TERM})"
@@ -204,11 +183,7 @@ impl Backend {
             .fetch_one(&self.pool)
             .await?;
         let n = u32::try_from(n).unwrap_or(COMMON_TERM);
-        let mut cache = self.term_counts.0.lock().expect("term counts");
-        if cache.len() >= TERM_COUNT_CACHE {
-            cache.clear();
-        }
-        cache.insert(key, (n, std::time::Instant::now()));
+        self.term_counts.put(table, term, n);
         Ok(n)
     }
 }
