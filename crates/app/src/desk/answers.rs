@@ -308,7 +308,7 @@ impl Desk {
         let (context, fallback) = match retrieved.plan {
             Plan::Trained(best) => {
                 let text = with_note(&best.body, &config.desk_trained_note);
-                self.post_answer(ticket, thread, &text, ReplySource::Trained, &[&best])
+                self.post_answer(ticket, thread, None, &text, ReplySource::Trained, &[&best])
                     .await?;
                 return Ok(());
             }
@@ -347,7 +347,7 @@ impl Desk {
         let context_refs: Vec<&Scored> = context.iter().collect();
         match result {
             Ok(completion) if !completion.text.trim().is_empty() => {
-                self.post_answer_over(
+                self.post_answer(
                     ticket,
                     thread,
                     preview,
@@ -366,7 +366,7 @@ impl Desk {
                 match fallback {
                     Some(best) => {
                         let text = with_note(&best.body, &config.desk_fallback_note);
-                        self.post_answer_over(
+                        self.post_answer(
                             ticket,
                             thread,
                             preview,
@@ -377,7 +377,7 @@ impl Desk {
                         .await
                     }
                     None => {
-                        self.post_answer_over(
+                        self.post_answer(
                             ticket,
                             thread,
                             preview,
@@ -392,21 +392,9 @@ impl Desk {
         }
     }
 
-    async fn post_answer(
-        &self,
-        ticket: &Ticket,
-        thread: u64,
-        text: &str,
-        source: ReplySource,
-        used_entries: &[&Scored],
-    ) -> Result<(), DeskError> {
-        self.post_answer_over(ticket, thread, None, text, source, used_entries)
-            .await
-    }
-
     /// Posts an answer in the thread: the first part replaces the streamed preview (when there is one),
     /// the rest follow; "Talk to a human" goes under the last part. Records it with the entries used.
-    async fn post_answer_over(
+    async fn post_answer(
         &self,
         ticket: &Ticket,
         thread: u64,

@@ -156,14 +156,16 @@ impl Desk {
 
     /// Refuses members who are not staff (the staff role from `/setup`, or Manage Server).
     pub(crate) async fn require_staff(&self, asker: &Asker<'_>) -> Result<(), DeskError> {
-        let settings = self.store.guild_settings(asker.guild_id).await?;
-        if asker
-            .member
-            .is_staff(settings.as_ref().map(|s| s.staff_role_id))
-        {
+        if self.is_staff(asker).await? {
             return Ok(());
         }
         user_error("Only staff can do this (the staff role from /setup, or Manage Server).")
+    }
+
+    /// Whether the member is staff: the staff role from `/setup`, or Manage Server.
+    pub(crate) async fn is_staff(&self, asker: &Asker<'_>) -> Result<bool, DeskError> {
+        let settings = self.store.guild_settings(asker.guild_id).await?;
+        Ok(asker.member.is_staff(settings.map(|s| s.staff_role_id)))
     }
 
     async fn command(

@@ -348,11 +348,6 @@ impl Desk {
         }
     }
 
-    async fn is_staff(&self, asker: &Asker<'_>) -> Result<bool, DeskError> {
-        let settings = self.store.guild_settings(asker.guild_id).await?;
-        Ok(asker.member.is_staff(settings.map(|s| s.staff_role_id)))
-    }
-
     pub(crate) async fn escalate(
         self: &Arc<Self>,
         asker: &Asker<'_>,
