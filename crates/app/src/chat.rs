@@ -711,7 +711,12 @@ impl Chat {
         };
         if !self.llm.server_side_conversations() {
             request.history = self
-                .history(&command, &request, config.llm_max_context_tokens)
+                .history(
+                    &command,
+                    user.conversation_reset_at,
+                    &request,
+                    config.llm_max_context_tokens,
+                )
                 .await;
         }
         if self.llm.server_side_conversations() {
@@ -805,12 +810,20 @@ impl Chat {
     }
 
     /// The conversation so far, for providers whose history disconcierge keeps: the user's answered
-    /// exchanges since their last `/clear`, oldest first, trimmed to the context budget in whole exchanges.
-    async fn history(&self, command: &ChatCommand, request: &LlmRequest, budget: u32) -> Vec<Turn> {
+    /// exchanges since their last `/clear` (or since an admin cleared every conversation, if later),
+    /// oldest first, trimmed to the context budget in whole exchanges.
+    async fn history(
+        &self,
+        command: &ChatCommand,
+        reset_at: Option<chrono::DateTime<Utc>>,
+        request: &LlmRequest,
+        budget: u32,
+    ) -> Vec<Turn> {
         use disconcierge_core::history::{estimate_tokens, first_kept};
+        let reset_at = reset_at.unwrap_or(chrono::DateTime::<Utc>::UNIX_EPOCH);
         let since = match self.store.last_clear_command(command.user_id).await {
-            Ok(Some(at)) => at,
-            Ok(None) => chrono::DateTime::<Utc>::UNIX_EPOCH,
+            Ok(Some(at)) => at.max(reset_at),
+            Ok(None) => reset_at,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read when the conversation started; answering without history");
                 return Vec::new();

@@ -7,12 +7,14 @@
 
 pub mod api;
 pub mod chat;
+mod control;
 pub mod desk;
 pub mod healthcheck;
 pub mod interaction_log;
 pub mod llm;
 pub mod metrics;
 pub mod notify;
+mod playground;
 pub mod rate;
 pub mod runtime_config;
 pub mod server;
@@ -146,6 +148,8 @@ pub struct Application {
     api_tls: Option<rustls::ServerConfig>,
     llm: Arc<dyn disconcierge_llm::LlmBackend>,
     llm_log_writer: tokio::task::JoinHandle<()>,
+    /// Where LLM call logs go (it remembers the last call for the dashboard).
+    llm_sink: Arc<llm::StoreSink>,
     /// Present when `DC_DISCORD_TOKEN` is set.
     discord: Option<DiscordParts>,
 }
@@ -214,7 +218,7 @@ impl Application {
         })?;
         let metrics = Arc::new(Metrics::new(&settings.instance_id));
         let (sink, writer) = llm::store_sink(store.clone());
-        let llm = llm::backend(&settings.llm, sink)?;
+        let llm = llm::backend(&settings.llm, sink.clone())?;
         let llm_log_writer = tokio::spawn(writer);
         let discord = match &settings.discord.token {
             Some(token) => Some(Self::prepare_discord(&settings, token.clone())?),
@@ -231,6 +235,7 @@ impl Application {
             api_tls,
             llm,
             llm_log_writer,
+            llm_sink: sink,
             discord,
         })
     }
@@ -337,11 +342,40 @@ impl Application {
         };
         // The admin interface's "shut down" action stops the application like a signal does.
         let stop_requested = CancellationToken::new();
+        // One pace for every LLM request of this process (answers, tickets, the playground).
+        let rate = Arc::new(rate::LlmRate::new(
+            self.runtime.current().config.llm_requests_per_second,
+        ));
+        let discord_slot = control::DiscordSlot::default();
+        let webhook_stats =
+            self.discord
+                .as_ref()
+                .and_then(|d| d.webhook.as_ref())
+                .map(|(_, addr, _)| {
+                    (
+                        *addr,
+                        Arc::new(disconcierge_discord::webhook::WebhookStats::default()),
+                    )
+                });
         let web = disconcierge_web::WebState::new(
             self.store.clone(),
-            Arc::new(AppControl {
+            Arc::new(control::AppControl {
                 runtime: self.runtime.clone(),
                 stop: stop_requested.clone(),
+                discord: discord_slot.clone(),
+                discord_configured: self.discord.is_some(),
+                gateway_enabled: self.settings.discord.gateway_enabled,
+                guild_scoped: self.settings.discord.guild_id.is_some(),
+                webhook: webhook_stats.clone(),
+                llm_sink: self.llm_sink.clone(),
+                playground: playground::Playground {
+                    store: self.store.clone(),
+                    llm: self.llm.clone(),
+                    llm_settings: self.settings.llm.clone(),
+                    runtime: self.runtime.clone(),
+                    rate: rate.clone(),
+                },
+                llm_check: std::sync::Mutex::new(None),
             }),
             disconcierge_web::WebSettings {
                 tls: self.api_tls.is_some(),
@@ -365,6 +399,9 @@ impl Application {
                 runtime: self.runtime.clone(),
                 llm: self.llm.clone(),
                 grace,
+                rate,
+                discord_slot,
+                webhook_stats: webhook_stats.map(|(_, stats)| stats),
             };
             let cancel = cancel.clone();
             let tracker = tasks.clone();
@@ -417,53 +454,6 @@ impl Application {
     }
 }
 
-/// What the admin interface may ask of the running application: the runtime configuration (through its
-/// service) and a graceful stop.
-struct AppControl {
-    runtime: RuntimeConfigService,
-    stop: CancellationToken,
-}
-
-#[async_trait::async_trait]
-impl disconcierge_web::Control for AppControl {
-    fn runtime_config(&self) -> Arc<disconcierge_core::model::StoredRuntimeConfig> {
-        self.runtime.current()
-    }
-
-    async fn update_runtime_config(
-        &self,
-        config: disconcierge_core::RuntimeConfig,
-        expected_version: i64,
-        updated_by: &str,
-    ) -> Result<
-        Arc<disconcierge_core::model::StoredRuntimeConfig>,
-        disconcierge_web::ConfigUpdateError,
-    > {
-        use disconcierge_web::ConfigUpdateError;
-        use runtime_config::RuntimeConfigError;
-        self.runtime
-            .update(config, expected_version, updated_by)
-            .await
-            .map_err(|e| match e {
-                RuntimeConfigError::Invalid(errors) => ConfigUpdateError::Invalid(errors),
-                RuntimeConfigError::Conflict { current } => ConfigUpdateError::Conflict { current },
-                RuntimeConfigError::Store(e) => ConfigUpdateError::Failed(e.to_string()),
-            })
-    }
-
-    async fn reload_runtime_config(&self) -> Result<bool, String> {
-        self.runtime.reload().await.map_err(|e| e.to_string())
-    }
-
-    fn shutdown(&self, requested_by: &str) {
-        tracing::info!(
-            by = requested_by,
-            "shutdown requested from the admin interface"
-        );
-        self.stop.cancel();
-    }
-}
-
 /// Connects to Discord in the background, then runs the chat workers, the gateway and the webhook
 /// listener. Discord being unreachable at startup delays only this side: the admin API is already up, and
 /// the connection is retried with backoff. A refused token is reported once and not retried.
@@ -473,11 +463,15 @@ struct DiscordSide {
     runtime: RuntimeConfigService,
     llm: Arc<dyn disconcierge_llm::LlmBackend>,
     grace: Duration,
+    rate: Arc<rate::LlmRate>,
+    /// Filled once connected, for the admin interface.
+    discord_slot: control::DiscordSlot,
+    webhook_stats: Option<Arc<disconcierge_discord::webhook::WebhookStats>>,
 }
 
 impl DiscordSide {
     async fn run(self, parts: DiscordParts, tasks: TaskTracker, cancel: CancellationToken) {
-        use disconcierge_discord::{Discord, DiscordConfig, DiscordError, commands::CommandTexts};
+        use disconcierge_discord::{Discord, DiscordConfig, DiscordError};
         let config = DiscordConfig {
             token: parts.token,
             application_id: self.settings.discord.application_id,
@@ -512,15 +506,12 @@ impl DiscordSide {
                 }
             }
         };
+        let _ = self.discord_slot.set(discord.clone());
         let config = self.runtime.current().config.clone();
-        let texts = CommandTexts {
-            chat_description: config.chat_command_description.clone(),
-            chat_option_description: config.chat_command_option_description.clone(),
-            private_description: config.private_command_description.clone(),
-            clear_description: config.clear_command_description.clone(),
-            prompt_max_length: u16::try_from(config.chat_command_max_length).unwrap_or(u16::MAX),
-        };
-        if let Err(e) = discord.register_commands(&texts, false).await {
+        if let Err(e) = discord
+            .register_commands(&command_texts(&config), false)
+            .await
+        {
             tracing::error!(target: "disconcierge_app::discord", "could not register the slash commands: {e}");
         }
         let (notifier, notifier_task) = notify::Notifier::start(
@@ -543,7 +534,7 @@ impl DiscordSide {
         let (interaction_log, log_writer) =
             interaction_log::InteractionLogger::start(self.store.clone());
         tasks.spawn(log_writer);
-        let rate = Arc::new(rate::LlmRate::new(config.llm_requests_per_second));
+        let rate = self.rate.clone();
         let desk = Arc::new(desk::Desk {
             store: self.store.clone(),
             runtime: self.runtime.clone(),
@@ -596,7 +587,7 @@ impl DiscordSide {
         }
         tasks.spawn(chat.clone().run_janitor(cancel.clone()));
         if let Some((listener, addr, verifier)) = parts.webhook {
-            let stats = Arc::new(disconcierge_discord::webhook::WebhookStats::default());
+            let stats = self.webhook_stats.clone().unwrap_or_default();
             let router = disconcierge_discord::webhook::router(verifier, dispatcher.clone(), stats);
             match self
                 .settings
@@ -655,6 +646,19 @@ impl DiscordSide {
         {
             tracing::error!(target: "disconcierge_app::discord", "the Discord gateway stopped: {e}");
         }
+    }
+}
+
+/// The texts of the chat commands, from the runtime configuration.
+fn command_texts(
+    config: &disconcierge_core::RuntimeConfig,
+) -> disconcierge_discord::commands::CommandTexts {
+    disconcierge_discord::commands::CommandTexts {
+        chat_description: config.chat_command_description.clone(),
+        chat_option_description: config.chat_command_option_description.clone(),
+        private_description: config.private_command_description.clone(),
+        clear_description: config.clear_command_description.clone(),
+        prompt_max_length: u16::try_from(config.chat_command_max_length).unwrap_or(u16::MAX),
     }
 }
 

@@ -12,13 +12,35 @@ use disconcierge_store::Store;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Sends call logs to the writer task.
+/// Sends call logs to the writer task, and remembers the last call (the dashboard's LLM status).
 pub struct StoreSink {
     tx: mpsc::UnboundedSender<LlmCallLog>,
+    last: std::sync::Mutex<Option<LastCall>>,
+}
+
+/// The latest call to the backend, as the dashboard shows it.
+#[derive(Debug, Clone)]
+pub struct LastCall {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub operation: String,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+}
+
+impl StoreSink {
+    pub fn last_call(&self) -> Option<LastCall> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 impl CallSink for StoreSink {
     fn record(&self, log: LlmCallLog) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(LastCall {
+            at: log.started_at,
+            operation: log.operation.clone(),
+            duration_ms: log.duration_ms,
+            error: log.error.clone(),
+        });
         if self.tx.send(log).is_err() {
             tracing::warn!(target: "disconcierge_app::llm", "LLM call log dropped: the log writer has stopped");
         }
@@ -38,7 +60,13 @@ pub fn store_sink(
             }
         }
     };
-    (Arc::new(StoreSink { tx }), writer)
+    (
+        Arc::new(StoreSink {
+            tx,
+            last: std::sync::Mutex::new(None),
+        }),
+        writer,
+    )
 }
 
 /// The backend for the configured provider.

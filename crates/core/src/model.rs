@@ -179,6 +179,8 @@ pub struct User {
     pub llm_temperature: Option<f32>,
     /// The user's current conversation with the LLM backend; `None` starts a new one (what `/clear` does).
     pub conversation_id: Option<String>,
+    /// When an admin last cleared every conversation: the history disconcierge keeps starts after it.
+    pub conversation_reset_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -165,6 +165,21 @@ impl Browser {
         panic!("no element {css:?} appeared on {}", self.url().await);
     }
 
+    /// Waits (up to 10 s) until the text of the element matching `css` satisfies `pred`; returns it.
+    pub async fn wait_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
+        let mut last = String::new();
+        for _ in 0..400 {
+            if self.exists(css).await {
+                last = self.text(css).await;
+                if pred(&last) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{css:?} never showed the expected text; last seen: {last:?}");
+    }
+
     pub async fn source(&self) -> String {
         self.get("/source")
             .await

@@ -15,6 +15,7 @@
 //!
 //! Test logs are silent unless `DC_TEST_LOG` is set (to a level such as `debug`, or `1` for `info`).
 
+pub mod admin;
 pub mod browser;
 pub mod desk;
 

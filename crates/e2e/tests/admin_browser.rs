@@ -126,6 +126,57 @@ async fn an_admin_signs_in_reads_a_command_and_changes_a_setting_live() {
     browser.wait_for("#error-chat_command_max_length").await;
     assert_eq!(app.runtime.current().version, version + 1);
 
+    // The playground: the answer streams into the page (a first part is shown while the model is still
+    // writing), with the exact request, and a question full of markup stays text. Nothing goes to Discord.
+    let discord_requests = app.discord.requests().len();
+    app.llm.push_reply(
+        Reply::tokens(["Streaming ", "part one. ", "Then ", "part two."])
+            .per_token(std::time::Duration::from_millis(300)),
+    );
+    browser
+        .goto(&format!("{}/disconcierge/playground", app.api_url))
+        .await;
+    browser.type_into("#question", XSS).await;
+    browser.click("#ask").await;
+    let partial = browser
+        .wait_text("#pg-answer", |t| t.starts_with("Streaming"))
+        .await;
+    assert!(
+        !partial.contains("part two"),
+        "seen before the end: {partial:?}"
+    );
+    assert_eq!(browser.text("#pg-ending").await, "", "not finished yet");
+    browser
+        .wait_text("#pg-ending", |t| t.starts_with("Done in"))
+        .await;
+    assert_eq!(
+        browser.text("#pg-answer").await,
+        "Streaming part one. Then part two."
+    );
+    assert!(
+        browser
+            .text("#pg-decision")
+            .await
+            .starts_with("Asked as /chat")
+    );
+    let request = browser.text("#pg-request").await;
+    assert!(request.contains("\"messages\""), "{request}");
+    assert!(
+        request.contains("<script>alert(1)</script>"),
+        "the question as text: {request}"
+    );
+    assert!(
+        browser.url().await.ends_with("/disconcierge/playground"),
+        "answered in place"
+    );
+    assert_eq!(browser.alert().await, None);
+    assert!(!browser.exists("main img").await);
+    assert_eq!(
+        app.discord.requests().len(),
+        discord_requests,
+        "nothing sent to Discord"
+    );
+
     // Signing out ends the session.
     browser.click("form.logout button").await;
     browser.wait_url("/disconcierge/login?signed_out").await;

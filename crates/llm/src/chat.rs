@@ -122,6 +122,10 @@ impl ChunkParser {
 
 #[async_trait]
 impl LlmBackend for ChatCompletions {
+    fn request_json(&self, request: &LlmRequest) -> Value {
+        Self::request_body(request)
+    }
+
     fn provider(&self) -> &'static str {
         "openai-chat"
     }

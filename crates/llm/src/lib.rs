@@ -215,6 +215,10 @@ pub trait LlmBackend: Send + Sync {
         on_delta: &mut OnDelta<'_>,
     ) -> Result<Completion, LlmError>;
 
+    /// The JSON body this backend sends for `request` (as [`LlmBackend::stream`] would send it), for the
+    /// admin playground's "exact prompt".
+    fn request_json(&self, request: &LlmRequest) -> serde_json::Value;
+
     /// Checks that the backend answers and accepts our credentials; returns the round-trip time.
     async fn health(&self) -> Result<Duration, LlmError>;
 

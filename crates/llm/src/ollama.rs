@@ -88,6 +88,10 @@ pub(crate) fn parse_line(line: &str) -> Action {
 
 #[async_trait]
 impl LlmBackend for Ollama {
+    fn request_json(&self, request: &LlmRequest) -> Value {
+        Self::request_body(request)
+    }
+
     fn provider(&self) -> &'static str {
         "ollama"
     }

@@ -151,6 +151,10 @@ fn failure(error: &Value) -> LlmError {
 
 #[async_trait]
 impl LlmBackend for OpenAiResponses {
+    fn request_json(&self, request: &LlmRequest) -> Value {
+        Self::request_body(request)
+    }
+
     fn provider(&self) -> &'static str {
         "openai"
     }

@@ -148,6 +148,10 @@ mod tests {
             "scripted"
         }
 
+        fn request_json(&self, request: &LlmRequest) -> serde_json::Value {
+            serde_json::json!({ "prompt": request.prompt })
+        }
+
         async fn stream(
             &self,
             _: &LlmRequest,

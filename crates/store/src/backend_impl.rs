@@ -143,6 +143,7 @@ fn user_from_row(row: &DbRow) -> Result<User, sqlx::Error> {
         llm_instructions: row.try_get("llm_instructions")?,
         llm_temperature: row.try_get("llm_temperature")?,
         conversation_id: row.try_get("conversation_id")?,
+        conversation_reset_at: row.try_get("conversation_reset_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -919,6 +920,14 @@ impl Store for Backend {
                 .bind(ts(Utc::now())),
         )
         .await
+    }
+
+    async fn clear_all_conversations(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(sqlx::query(sql::CLEAR_ALL_CONVERSATIONS)
+            .bind(ts(now))
+            .execute(self.writer())
+            .await?
+            .rows_affected())
     }
 
     // ----- Chat commands -----

@@ -423,6 +423,10 @@ pub trait Store: DeskStore + Send + Sync + 'static {
         conversation_id: Option<String>,
     ) -> Result<User, StoreError>;
 
+    /// Every user's next `/chat` starts a new conversation (the admin action "clear all conversations"):
+    /// forgets every OpenAI conversation and marks `now` as where kept histories start. How many users.
+    async fn clear_all_conversations(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
     // ----- Chat commands (the queue) -----
 
     /// Records a command. The user must exist ([`StoreError::NotFound`] otherwise); their current

@@ -121,6 +121,8 @@ pub(crate) const SET_USER_LLM_OVERRIDES: &str = "\
 
 pub(crate) const SET_USER_CONVERSATION: &str =
     "UPDATE users SET conversation_id = $2, updated_at = $3 WHERE discord_id = $1 RETURNING *";
+pub(crate) const CLEAR_ALL_CONVERSATIONS: &str =
+    "UPDATE users SET conversation_id = NULL, conversation_reset_at = $1";
 
 // ----- Chat commands -----
 

@@ -35,6 +35,12 @@ pub fn routes() -> Router<WebState> {
         .route("/api/actions/resume", post(resume))
         .route("/api/actions/reload", post(reload))
         .route("/api/actions/shutdown", post(shutdown))
+        .route("/api/actions/register_commands", post(register_commands))
+        .route(
+            "/api/actions/clear_conversations",
+            post(clear_conversations),
+        )
+        .route("/api/status", get(status))
 }
 
 /// An API error: a status and the common error body.
@@ -56,7 +62,7 @@ impl ApiError {
         }
     }
 
-    fn invalid(fields: Vec<FieldError>) -> Self {
+    pub(crate) fn invalid(fields: Vec<FieldError>) -> Self {
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "invalid",
@@ -478,6 +484,61 @@ async fn reload(State(state): State<WebState>, ApiAdmin(_): ApiAdmin) -> ApiResu
             ))
         }
     }
+}
+
+#[derive(Serialize)]
+struct Done {
+    message: String,
+}
+
+async fn register_commands(
+    State(state): State<WebState>,
+    ApiAdmin(session): ApiAdmin,
+) -> ApiResult<Json<Done>> {
+    match state.control().register_commands(&session.actor()).await {
+        Ok(message) => Ok(Json(Done { message })),
+        Err(message) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "discord_unavailable",
+            message,
+        )),
+    }
+}
+
+#[derive(Serialize)]
+struct Cleared {
+    /// Users whose next `/chat` starts a new conversation.
+    users: u64,
+}
+
+async fn clear_conversations(
+    State(state): State<WebState>,
+    ApiAdmin(session): ApiAdmin,
+) -> ApiResult<Json<Cleared>> {
+    let users = pages::clear_conversations(&state, &session.actor()).await?;
+    Ok(Json(Cleared { users }))
+}
+
+#[derive(Serialize)]
+struct Status {
+    paused: bool,
+    /// Commands waiting or being answered.
+    queue_depth: u64,
+    config_version: i64,
+    database: crate::Health,
+    #[serde(flatten)]
+    services: crate::ServiceStatus,
+}
+
+async fn status(State(state): State<WebState>, ApiAdmin(_): ApiAdmin) -> ApiResult<Json<Status>> {
+    let config = state.control().runtime_config();
+    Ok(Json(Status {
+        paused: config.config.paused,
+        queue_depth: state.store().queued_count().await?,
+        config_version: config.version,
+        database: pages::database_health(&state).await,
+        services: state.control().service_status(),
+    }))
 }
 
 #[derive(Serialize)]

@@ -30,6 +30,7 @@ mod feedback;
 mod interactions;
 mod messages;
 mod pages;
+pub mod playground;
 mod tokens;
 mod users;
 mod views;
@@ -65,6 +66,100 @@ pub trait Control: Send + Sync + 'static {
     /// Stops the application gracefully (as on SIGTERM): requests in flight and answers being written
     /// finish within the shutdown timeout; what is queued waits in the database for the next start.
     fn shutdown(&self, requested_by: &str);
+
+    /// What the bot depends on, as last seen: never waits for Discord or the LLM (the dashboard must load
+    /// fast whatever their state). A process without them (tests, or no Discord token) keeps the default:
+    /// everything "not running".
+    fn service_status(&self) -> ServiceStatus {
+        ServiceStatus::default()
+    }
+
+    /// Registers the Discord commands again, even if Discord's copy looks the same; what was done.
+    async fn register_commands(&self, requested_by: &str) -> Result<String, String> {
+        let _ = requested_by;
+        Err("Discord is not connected in this process (is DC_DISCORD_TOKEN set?), so there is nothing \
+             to register commands with."
+            .into())
+    }
+
+    /// Answers `ask` as the bot would (retrieval in the guild's support desk, or as `/chat` without a
+    /// guild) and streams the answer, without posting anything to Discord.
+    async fn playground(
+        &self,
+        ask: playground::PlaygroundAsk,
+    ) -> Result<playground::PlaygroundRun, String> {
+        let _ = ask;
+        Err("no LLM backend is available in this process".into())
+    }
+}
+
+/// The dashboard's view of what the bot depends on.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServiceStatus {
+    pub gateway: Health,
+    pub webhook: Health,
+    pub llm: Health,
+}
+
+impl Default for ServiceStatus {
+    fn default() -> Self {
+        let off = || Health::new(HealthLevel::Off, "not running in this process");
+        ServiceStatus {
+            gateway: off(),
+            webhook: off(),
+            llm: off(),
+        }
+    }
+}
+
+/// One dependency's state, and a sentence about it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Health {
+    pub level: HealthLevel,
+    pub text: String,
+}
+
+impl Health {
+    pub fn new(level: HealthLevel, text: impl Into<String>) -> Self {
+        Health {
+            level,
+            text: text.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthLevel {
+    /// Working.
+    Ok,
+    /// Starting, reconnecting, or not checked yet.
+    Pending,
+    /// Not working.
+    Down,
+    /// Not configured or disabled.
+    Off,
+}
+
+impl HealthLevel {
+    /// The CSS class of its badge.
+    pub fn badge(self) -> &'static str {
+        match self {
+            HealthLevel::Ok => "completed",
+            HealthLevel::Pending => "queued",
+            HealthLevel::Down => "failed",
+            HealthLevel::Off => "ignored",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            HealthLevel::Ok => "ok",
+            HealthLevel::Pending => "pending",
+            HealthLevel::Down => "down",
+            HealthLevel::Off => "off",
+        }
+    }
 }
 
 /// Why a configuration change was not applied.
@@ -154,6 +249,7 @@ pub fn router(state: WebState) -> Router {
         .merge(interactions::routes())
         .merge(messages::routes())
         .merge(users::routes())
+        .merge(playground::routes())
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

@@ -233,7 +233,8 @@ struct Dashboard {
     admin: String,
     paused: bool,
     queue_depth: String,
-    database: String,
+    database: crate::Health,
+    services: crate::ServiceStatus,
     config_version: i64,
     commands: Vec<CommandView>,
 }
@@ -254,6 +255,12 @@ async fn dashboard(
         "reload" => "Reloaded: the newer configuration from the database is in force.".to_string(),
         "reload-unchanged" => {
             "Reloaded: the configuration in force was already the newest.".to_string()
+        }
+        "register" => {
+            "Registered: Discord has the current definition of every command.".to_string()
+        }
+        "clear-conversations" => {
+            "Cleared: every user's next /chat starts a new conversation.".to_string()
         }
         _ => "Done.".to_string(),
     });
@@ -277,7 +284,8 @@ async fn dashboard(
             admin: session.admin.username.clone(),
             paused: config.config.paused,
             queue_depth,
-            database: state.store().kind().to_string(),
+            database: database_health(&state).await,
+            services: state.control().service_status(),
             config_version: config.version,
             commands,
         },
@@ -779,6 +787,26 @@ async fn config_submit(
     .await
 }
 
+/// Whether the database answers, and how fast.
+pub(crate) async fn database_health(state: &WebState) -> crate::Health {
+    use crate::{Health, HealthLevel};
+    let started = std::time::Instant::now();
+    let kind = state.store().kind();
+    match state.store().ping().await {
+        Ok(()) => Health::new(
+            HealthLevel::Ok,
+            format!(
+                "{kind}: answered in {:.1} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            ),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "dashboard: the database did not answer");
+            Health::new(HealthLevel::Down, format!("{kind}: not answering"))
+        }
+    }
+}
+
 // ----- Actions -----
 
 /// Pauses or resumes the bot (the runtime configuration's `paused`, applied at once on every instance).
@@ -810,6 +838,16 @@ struct ActionForm {
     confirm: Option<String>,
 }
 
+/// Every user's next `/chat` starts a new conversation; how many users.
+pub(crate) async fn clear_conversations(state: &WebState, by: &str) -> Result<u64, StoreError> {
+    let users = state
+        .store()
+        .clear_all_conversations(chrono::Utc::now())
+        .await?;
+    tracing::info!(by, users, "every conversation cleared (admin action)");
+    Ok(users)
+}
+
 /// What the admin who asked for a shutdown is told.
 pub(crate) const SHUTDOWN_MESSAGE: &str = "disconcierge is stopping: answers being written finish first, \
      and questions still queued wait in the database for the next start. Start it again with your \
@@ -827,12 +865,12 @@ async fn action_submit(
     let paused = match action.as_str() {
         "pause" => Some(true),
         "resume" => Some(false),
-        "reload" | "shutdown" => None,
+        "reload" | "shutdown" | "register" | "clear-conversations" => None,
         _ => {
             return error_page(
                 StatusCode::NOT_FOUND,
                 "No such action",
-                "The actions are pause, resume, reload and shutdown.",
+                "The actions are pause, resume, reload, register, clear-conversations and shutdown.",
             );
         }
     };
@@ -842,6 +880,18 @@ async fn action_submit(
             "Not confirmed",
             "Tick \"confirm\" next to the button to do this.",
         );
+    }
+    if action == "register" {
+        return match state.control().register_commands(&session.actor()).await {
+            Ok(_) => Redirect::to("/disconcierge?done=register").into_response(),
+            Err(message) => error_page(StatusCode::SERVICE_UNAVAILABLE, "Not registered", &message),
+        };
+    }
+    if action == "clear-conversations" {
+        return match clear_conversations(&state, &session.actor()).await {
+            Ok(_) => Redirect::to("/disconcierge?done=clear-conversations").into_response(),
+            Err(e) => store_error(e),
+        };
     }
     if action == "shutdown" {
         state.control().shutdown(&session.actor());

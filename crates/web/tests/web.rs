@@ -14,6 +14,9 @@ use disconcierge_core::model::{
 };
 use disconcierge_store::testing::TestDb;
 use disconcierge_store::{Store, StoreError};
+use disconcierge_web::playground::{
+    PlaygroundAsk, PlaygroundEvent, PlaygroundMatch, PlaygroundPlan, PlaygroundRun,
+};
 use disconcierge_web::{ConfigUpdateError, Control, WebSettings, WebState};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -55,6 +58,58 @@ impl Control for MemControl {
             *current = Arc::new(stored);
         }
         Ok(newer)
+    }
+
+    /// Echoes the question in two pieces after a plan with one match (whose title is markup); a question
+    /// containing "fail" fails after one piece, with a fallback.
+    async fn playground(&self, ask: PlaygroundAsk) -> Result<PlaygroundRun, String> {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let plan = PlaygroundPlan {
+            decision: format!("Guild {:?} asked by {}", ask.guild_id, ask.member_name),
+            matches: vec![PlaygroundMatch {
+                kind: "trained",
+                id: 7,
+                title: "<script>alert(1)</script>".into(),
+                source: None,
+                confidence: 0.42,
+                lexical: 0.42,
+                semantic: None,
+                used: true,
+            }],
+            provider: "fake".into(),
+            request: Some(json!({"input": ask.question})),
+        };
+        let question = ask.question.clone();
+        tokio::spawn(async move {
+            let _ = tx
+                .send(PlaygroundEvent::Delta {
+                    text: "You asked: ".into(),
+                })
+                .await;
+            if question.contains("fail") {
+                let _ = tx
+                    .send(PlaygroundEvent::Failed {
+                        message: "the model is down".into(),
+                        fallback: Some("Staff will follow up.".into()),
+                    })
+                    .await;
+                return;
+            }
+            let _ = tx
+                .send(PlaygroundEvent::Delta {
+                    text: question.clone(),
+                })
+                .await;
+            let _ = tx
+                .send(PlaygroundEvent::Done {
+                    text: format!("You asked: {question}"),
+                    elapsed_ms: 1500,
+                    prompt_tokens: Some(10),
+                    completion_tokens: Some(5),
+                })
+                .await;
+        });
+        Ok(PlaygroundRun { plan, events: rx })
     }
 
     async fn update_runtime_config(
@@ -1944,5 +1999,282 @@ async fn shutting_down_needs_confirmation_and_a_person() {
             .await;
         assert_eq!(reply.status, StatusCode::ACCEPTED);
         assert_eq!(web.control.shutdowns.lock().unwrap().len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn the_playground_streams_the_plan_and_the_answer() {
+    let web = Web::new(TestDb::sqlite().await).await;
+    let (cookie, csrf) = web.api_sign_in().await;
+    let ask =
+        json!({"guild": "123", "member": "Mallory", "question": "  <b>Where</b> is my order?  "});
+
+    // A cookie without the CSRF header is refused, and so is bad input, field by field.
+    let reply = web
+        .json(
+            Method::POST,
+            "/api/playground",
+            Some(&cookie),
+            None,
+            ask.clone(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = web
+        .json(
+            Method::POST,
+            "/api/playground",
+            Some(&cookie),
+            Some(&csrf),
+            json!({"guild": "my server", "question": " "}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<_> = reply.json()["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(fields, ["guild", "question"]);
+
+    // The plan first, then the pieces, then the end: one JSON object per line.
+    let reply = web
+        .json(
+            Method::POST,
+            "/api/playground",
+            Some(&cookie),
+            Some(&csrf),
+            ask,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/x-ndjson");
+    let events: Vec<Value> = reply
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<_> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["plan", "delta", "delta", "done"]);
+    assert_eq!(events[0]["decision"], "Guild Some(123) asked by Mallory");
+    assert_eq!(
+        events[0]["matches"][0]["title"],
+        "<script>alert(1)</script>"
+    );
+    assert_eq!(events[0]["request"]["input"], "<b>Where</b> is my order?");
+    assert_eq!(events[3]["text"], "You asked: <b>Where</b> is my order?");
+
+    // Without JavaScript the page waits for the whole answer and shows everything as text.
+    let page_cookie = web.sign_in().await;
+    let page = web
+        .get("/disconcierge/playground", Some(&page_cookie))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("src=\"/disconcierge/static/playground.js\"")
+    );
+    let page_csrf = csrf_in(&page.body);
+    let reply = web
+        .form(
+            "/disconcierge/playground",
+            Some(&page_cookie),
+            &[
+                ("csrf", &page_csrf),
+                ("guild", ""),
+                ("question", "<i>hi</i>"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.body.contains("Guild None asked by Playground"));
+    assert!(
+        reply
+            .body
+            .contains("#7 &#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("You asked: &#60;i&#62;hi&#60;/i&#62;"));
+    assert!(
+        reply
+            .body
+            .contains("Done in 1.5 s; 10 prompt + 5 answer tokens")
+    );
+    assert!(!reply.body.contains("<script>alert"));
+
+    // A failure shows why, and what a member would have been sent.
+    let reply = web
+        .form(
+            "/disconcierge/playground",
+            Some(&page_cookie),
+            &[("csrf", &page_csrf), ("question", "please fail")],
+        )
+        .await;
+    assert!(reply.body.contains("The model failed: the model is down"));
+    assert!(reply.body.contains("Staff will follow up."));
+
+    // Bad input keeps what was typed and names the field; a forged form is refused.
+    let reply = web
+        .form(
+            "/disconcierge/playground",
+            Some(&page_cookie),
+            &[
+                ("csrf", &page_csrf),
+                ("guild", "abc"),
+                ("question", "kept text"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.body.contains("id=\"guild-error\""));
+    assert!(reply.body.contains(">kept text</textarea>"));
+    let reply = web
+        .form(
+            "/disconcierge/playground",
+            Some(&page_cookie),
+            &[("csrf", "forged"), ("question", "hi")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+
+    // The script is served from here (the CSP allows only first-party scripts).
+    let script = web.get("/disconcierge/static/playground.js", None).await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert!(
+        script.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(
+        !script.body.contains("innerHTML"),
+        "values go in as text only"
+    );
+}
+
+#[tokio::test]
+async fn clearing_every_conversation_and_registering_commands() {
+    for db in TestDb::each().await {
+        let web = Web::new(db).await;
+        for (id, conversation) in [(1_u64, Some("conv_a")), (2, None)] {
+            web.store()
+                .upsert_user(id, &format!("user{id}"), None)
+                .await
+                .unwrap();
+            web.store()
+                .set_user_conversation(id, conversation.map(str::to_string))
+                .await
+                .unwrap();
+        }
+        let cookie = web.sign_in().await;
+        let page = web.get("/disconcierge", Some(&cookie)).await;
+        let csrf = csrf_in(&page.body);
+        // What the dashboard says of what this process does not run.
+        assert!(
+            page.body
+                .contains("id=\"gateway\"><span class=\"badge ignored\">off</span> not running")
+        );
+        assert!(
+            page.body
+                .contains("<span class=\"badge completed\">ok</span>"),
+            "the database answers"
+        );
+
+        let reply = web
+            .form(
+                "/disconcierge/actions/clear-conversations",
+                Some(&cookie),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not confirmed"
+        );
+        assert!(
+            web.store()
+                .user(1)
+                .await
+                .unwrap()
+                .unwrap()
+                .conversation_id
+                .is_some()
+        );
+        let before = Utc::now();
+        let reply = web
+            .form(
+                "/disconcierge/actions/clear-conversations",
+                Some(&cookie),
+                &[("csrf", &csrf), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let page = web.get(reply.location(), Some(&cookie)).await;
+        assert!(
+            page.body
+                .contains("every user&#39;s next /chat starts a new conversation"),
+            "{}",
+            page.body
+        );
+        for id in [1, 2] {
+            let user = web.store().user(id).await.unwrap().unwrap();
+            assert_eq!(user.conversation_id, None);
+            assert!(user.conversation_reset_at.unwrap() >= before - TimeDelta::seconds(1));
+        }
+
+        // The API does the same, with the CSRF header.
+        let (api_cookie, api_csrf) = web.api_sign_in().await;
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/actions/clear_conversations",
+                Some(&api_cookie),
+                None,
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/actions/clear_conversations",
+                Some(&api_cookie),
+                Some(&api_csrf),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.json()["users"], 2);
+
+        // Without Discord, registering says why instead of pretending.
+        let reply = web
+            .form(
+                "/disconcierge/actions/register",
+                Some(&cookie),
+                &[("csrf", &csrf), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(reply.body.contains("DC_DISCORD_TOKEN"), "{}", reply.body);
+        let reply = web
+            .json(
+                Method::POST,
+                "/api/actions/register_commands",
+                Some(&api_cookie),
+                Some(&api_csrf),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(reply.json()["error"], "discord_unavailable");
+
+        let status = web.get("/api/status", Some(&api_cookie)).await;
+        let status = status.json();
+        assert_eq!(status["database"]["level"], "ok");
+        assert_eq!(status["gateway"]["level"], "off");
+        assert_eq!(status["queue_depth"], 0);
     }
 }

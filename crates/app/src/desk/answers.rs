@@ -16,7 +16,8 @@ use disconcierge_core::desk::retrieval::{self, Plan, Scored, Thresholds};
 use disconcierge_core::split::{DISCORD_SAFE_LIMIT, split_message};
 use disconcierge_discord::desk::{Controls, Reply};
 use disconcierge_discord::router::{Ack, GuildMessage};
-use disconcierge_llm::{LlmRequest, RetryPolicy, Role, StreamEvent, Turn};
+use disconcierge_llm::{LlmBackend, LlmRequest, RetryPolicy, Role, StreamEvent, Turn};
+use disconcierge_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -61,11 +62,134 @@ fn used(entries: &[&Scored]) -> Vec<UsedEntry> {
 }
 
 /// The answer with its note under it (as Discord's small text), split to fit messages.
-fn with_note(answer: &str, note: &str) -> String {
+pub(crate) fn with_note(answer: &str, note: &str) -> String {
     if note.trim().is_empty() {
         answer.to_string()
     } else {
         format!("{answer}\n{note}")
+    }
+}
+
+/// Looks `text` up in the guild's trained answers and knowledge bases (with the message's embedding when
+/// `embedding_model` is set): what tickets, `/test_ai` and the admin playground all do.
+pub(crate) async fn retrieve(
+    store: &dyn Store,
+    llm: &dyn LlmBackend,
+    embedding_model: Option<&str>,
+    guild_id: u64,
+    text: &str,
+    config: &RuntimeConfig,
+) -> Result<Retrieved, DeskError> {
+    let terms = retrieval::query_terms(text);
+    let (trained, knowledge, embedding) = tokio::join!(
+        store.search_training(guild_id, &terms, CANDIDATES, embedding_model),
+        store.search_knowledge(guild_id, None, &terms, CANDIDATES, embedding_model),
+        query_embedding(llm, embedding_model, text),
+    );
+    let (trained, knowledge) = (trained?, knowledge?);
+    let trained = retrieval::score(text, embedding.as_deref(), &trained);
+    let knowledge = retrieval::score(text, embedding.as_deref(), &knowledge);
+    let plan = retrieval::plan(&trained, &knowledge, &thresholds(config));
+    Ok(Retrieved {
+        trained,
+        knowledge,
+        plan,
+    })
+}
+
+/// The embedding of a message, when an embedding model is configured and the backend answers in time;
+/// otherwise retrieval uses the full-text ranking alone.
+async fn query_embedding(
+    llm: &dyn LlmBackend,
+    embedding_model: Option<&str>,
+    text: &str,
+) -> Option<Vec<f32>> {
+    embedding_model?;
+    match tokio::time::timeout(EMBED_TIMEOUT, llm.embed(&[text.to_string()])).await {
+        Ok(Ok(Some(mut vectors))) if vectors.len() == 1 => vectors.pop(),
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not embed a message; ranking by words only");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                "embedding a message took over {EMBED_TIMEOUT:?}; ranking by words only"
+            );
+            None
+        }
+    }
+}
+
+/// The LLM request for a message in `ticket` (its instructions with the context entries, and the
+/// ticket's earlier messages as history, leaving out `message_id`, the one being answered).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn ticket_request(
+    store: &dyn Store,
+    llm_settings: &crate::settings::LlmSettings,
+    ticket: &Ticket,
+    guild_instructions: Option<&str>,
+    message_id: Option<u64>,
+    text: &str,
+    context: &[Scored],
+    config: &RuntimeConfig,
+) -> Result<LlmRequest, DeskError> {
+    use disconcierge_core::history::{estimate_tokens, first_kept};
+    let situation = TicketSituation {
+        category: &ticket.category,
+        opener_name: &ticket.opener_name,
+        global_instructions: &config.llm_instructions,
+        guild_instructions,
+    };
+    let instructions = prompt::instructions(&situation, context);
+    let mut earlier = if ticket.id == 0 {
+        Vec::new() // a trial ticket (`/test_ai`, the playground) has no history
+    } else {
+        store
+            .ticket_messages(ticket.id, Some(HISTORY_MESSAGES))
+            .await?
+    };
+    earlier.retain(|m| Some(m.message.message_id) != message_id);
+    let turns = prompt::history(&earlier);
+    let fixed = estimate_tokens(&instructions) + estimate_tokens(text);
+    let keep = first_kept(&turns, fixed, config.llm_max_context_tokens);
+    Ok(LlmRequest {
+        model: crate::llm::model(llm_settings, config),
+        instructions,
+        temperature: config.llm_temperature,
+        max_output_tokens: config.llm_max_output_tokens,
+        history: turns[keep..]
+            .iter()
+            .map(|t| Turn {
+                role: if t.user { Role::User } else { Role::Assistant },
+                content: t.text.clone(),
+            })
+            .collect(),
+        conversation_id: None,
+        prompt: text.to_string(),
+        chat_command_id: None,
+    })
+}
+
+/// A ticket that does not exist, for trying an answer (`/test_ai`, the admin playground): opened just now
+/// by `opener_name` in category "Test", with no history.
+pub(crate) fn trial_ticket(guild_id: u64, opener_name: String) -> Ticket {
+    Ticket {
+        id: 0,
+        guild_id,
+        thread_id: None,
+        category: "Test".into(),
+        opener_id: 0,
+        opener_name,
+        state: TicketState::Open,
+        escalated_at: None,
+        close_reason: None,
+        closed_by: None,
+        closed_at: None,
+        inactivity_warned_at: None,
+        message_count: 0,
+        created_at: Utc::now(),
+        last_activity_at: Utc::now(),
     }
 }
 
@@ -77,88 +201,15 @@ impl Desk {
         text: &str,
         config: &RuntimeConfig,
     ) -> Result<Retrieved, DeskError> {
-        let terms = retrieval::query_terms(text);
-        let model = self.embedding_model.as_deref();
-        let (trained, knowledge, embedding) = tokio::join!(
-            self.store
-                .search_training(guild_id, &terms, CANDIDATES, model),
-            self.store
-                .search_knowledge(guild_id, None, &terms, CANDIDATES, model),
-            self.query_embedding(text),
-        );
-        let (trained, knowledge) = (trained?, knowledge?);
-        let trained = retrieval::score(text, embedding.as_deref(), &trained);
-        let knowledge = retrieval::score(text, embedding.as_deref(), &knowledge);
-        let plan = retrieval::plan(&trained, &knowledge, &thresholds(config));
-        Ok(Retrieved {
-            trained,
-            knowledge,
-            plan,
-        })
-    }
-
-    /// The embedding of a message, when an embedding model is configured and the backend answers in
-    /// time; otherwise retrieval uses the full-text ranking alone.
-    async fn query_embedding(&self, text: &str) -> Option<Vec<f32>> {
-        self.embedding_model.as_ref()?;
-        match tokio::time::timeout(EMBED_TIMEOUT, self.llm.embed(&[text.to_string()])).await {
-            Ok(Ok(Some(mut vectors))) if vectors.len() == 1 => vectors.pop(),
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "could not embed a message; ranking by words only");
-                None
-            }
-            Err(_) => {
-                tracing::warn!(
-                    "embedding a message took over {EMBED_TIMEOUT:?}; ranking by words only"
-                );
-                None
-            }
-        }
-    }
-
-    /// The LLM request for a ticket message.
-    async fn ticket_request(
-        &self,
-        ticket: &Ticket,
-        guild_instructions: Option<&str>,
-        message_id: Option<u64>,
-        text: &str,
-        context: &[Scored],
-        config: &RuntimeConfig,
-    ) -> Result<LlmRequest, DeskError> {
-        use disconcierge_core::history::{estimate_tokens, first_kept};
-        let situation = TicketSituation {
-            category: &ticket.category,
-            opener_name: &ticket.opener_name,
-            global_instructions: &config.llm_instructions,
-            guild_instructions,
-        };
-        let instructions = prompt::instructions(&situation, context);
-        let mut earlier = self
-            .store
-            .ticket_messages(ticket.id, Some(HISTORY_MESSAGES))
-            .await?;
-        earlier.retain(|m| Some(m.message.message_id) != message_id);
-        let turns = prompt::history(&earlier);
-        let fixed = estimate_tokens(&instructions) + estimate_tokens(text);
-        let keep = first_kept(&turns, fixed, config.llm_max_context_tokens);
-        Ok(LlmRequest {
-            model: crate::llm::model(&self.llm_settings, config),
-            instructions,
-            temperature: config.llm_temperature,
-            max_output_tokens: config.llm_max_output_tokens,
-            history: turns[keep..]
-                .iter()
-                .map(|t| Turn {
-                    role: if t.user { Role::User } else { Role::Assistant },
-                    content: t.text.clone(),
-                })
-                .collect(),
-            conversation_id: None,
-            prompt: text.to_string(),
-            chat_command_id: None,
-        })
+        retrieve(
+            self.store.as_ref(),
+            self.llm.as_ref(),
+            self.embedding_model.as_deref(),
+            guild_id,
+            text,
+            config,
+        )
+        .await
     }
 
     /// Answers the opener's message `m` (row `row` of the ticket's messages) in `ticket`, once: the reply
@@ -315,16 +366,17 @@ impl Desk {
             Plan::Llm { context, fallback } => (context, fallback),
         };
         let settings = self.store.guild_settings(ticket.guild_id).await?;
-        let request = self
-            .ticket_request(
-                ticket,
-                settings.as_ref().and_then(|s| s.instructions.as_deref()),
-                Some(m.message_id),
-                &m.content,
-                &context,
-                config,
-            )
-            .await?;
+        let request = ticket_request(
+            self.store.as_ref(),
+            &self.llm_settings,
+            ticket,
+            settings.as_ref().and_then(|s| s.instructions.as_deref()),
+            Some(m.message_id),
+            &m.content,
+            &context,
+            config,
+        )
+        .await?;
         let policy = RetryPolicy {
             first_token_timeout: config.llm_first_token_timeout,
             total_timeout: config.llm_answer_timeout,
@@ -471,25 +523,10 @@ impl Desk {
                 }
                 Plan::Llm { context, .. } => {
                     let settings = desk.store.guild_settings(guild_id).await?;
-                    let ticket = Ticket {
-                        id: 0,
-                        guild_id,
-                        thread_id: None,
-                        category: "Test".into(),
-                        opener_id: 0,
-                        opener_name: asker_name,
-                        state: TicketState::Open,
-                        escalated_at: None,
-                        close_reason: None,
-                        closed_by: None,
-                        closed_at: None,
-                        inactivity_warned_at: None,
-                        message_count: 0,
-                        created_at: Utc::now(),
-                        last_activity_at: Utc::now(),
-                    };
-                    let request = desk
-                        .ticket_request(
+                    let ticket = trial_ticket(guild_id, asker_name);
+                    let request = ticket_request(
+                            desk.store.as_ref(),
+                            &desk.llm_settings,
                             &ticket,
                             settings.as_ref().and_then(|s| s.instructions.as_deref()),
                             None,

@@ -11,7 +11,7 @@
 //! * [`knowledge`]: trained answers and knowledge bases, with their imports and exports.
 //! * [`idle`]: warning and closing tickets nobody writes in.
 
-mod answers;
+pub(crate) mod answers;
 mod idle;
 mod knowledge;
 mod tickets;
