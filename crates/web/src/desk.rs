@@ -250,11 +250,16 @@ impl FormError {
             .map(Invalid::sentence)
     }
 
-    /// The line above the form.
+    /// The line above the form, naming the field.
     pub fn summary(&self) -> Option<String> {
-        self.0
-            .as_ref()
-            .map(|e| format!("Nothing was saved: {}", e.sentence()))
+        self.0.as_ref().map(|e| {
+            let what = if e.message.starts_with(e.field) {
+                e.message.clone()
+            } else {
+                format!("{}: {}", e.field, e.message)
+            };
+            format!("Nothing was saved: {what}.")
+        })
     }
 }
 
@@ -516,6 +521,15 @@ mod tests {
         assert_eq!(
             (e.field, e.sentence().as_str()),
             ("answer", "Must not be empty.")
+        );
+        assert_eq!(
+            FormError::of(e).summary().as_deref(),
+            Some("Nothing was saved: answer: must not be empty.")
+        );
+        let tags = Invalid::new("tags", "tags[2]: a tag is at most 50 characters");
+        assert_eq!(
+            FormError::of(tags).summary().as_deref(),
+            Some("Nothing was saved: tags[2]: a tag is at most 50 characters.")
         );
     }
 
