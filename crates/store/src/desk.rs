@@ -93,6 +93,11 @@ pub trait DeskStore: Send + Sync {
     /// The guild's settings, `None` before `/setup`.
     async fn guild_settings(&self, guild_id: u64) -> Result<Option<GuildSettings>, StoreError>;
 
+    /// The guilds with any support-desk data (settings, tickets, trained answers or knowledge bases), by
+    /// id: what the admin interface offers to choose from. Each table's distinct guilds are read by
+    /// skipping along its guild index, so this costs per guild, not per row.
+    async fn desk_guilds(&self) -> Result<Vec<u64>, StoreError>;
+
     // ----- Tickets -----
 
     /// Reserves a ticket, state `open` and no thread, or returns the user's ticket in this category that
@@ -242,6 +247,19 @@ pub trait DeskStore: Send + Sync {
         limit: u32,
     ) -> Result<(Vec<TrainingEntry>, u64), StoreError>;
 
+    /// Edits a trained answer of `entry.guild_id` (`entry.created_by` is ignored: the author is kept):
+    /// question, answer, category and tags are replaced as given (`None` / empty clear them, unlike
+    /// [`DeskStore::train`]), `updated_at = now`; `uses`, `last_used_at` and `created_*` are kept, and the
+    /// embedding is cleared if the question's text changed. [`StoreError::NotFound`] if there is no such
+    /// entry in the guild, [`StoreError::AlreadyExists`] if another entry of the guild has the same
+    /// question (by its key), [`StoreError::InvalidArgument`] as for `train`.
+    async fn update_training(
+        &self,
+        id: i64,
+        entry: &NewTrainingEntry,
+        now: DateTime<Utc>,
+    ) -> Result<TrainingEntry, StoreError>;
+
     /// `false` if there is no such entry in this guild.
     async fn delete_training(&self, guild_id: u64, id: i64) -> Result<bool, StoreError>;
 
@@ -299,6 +317,24 @@ pub trait DeskStore: Send + Sync {
         created_by: u64,
         now: DateTime<Utc>,
     ) -> Result<KbEntry, StoreError>;
+
+    /// The guild's knowledge-base entry `id` (of any of its knowledge bases).
+    async fn kb_entry(&self, guild_id: u64, id: i64) -> Result<Option<KbEntry>, StoreError>;
+
+    /// Replaces an entry's title, content and tags (`updated_at = now`; its knowledge base, author and
+    /// `created_at` kept; the embedding cleared if the title or content changed).
+    /// [`StoreError::NotFound`] if the guild has no such entry; an empty title or content is an
+    /// [`StoreError::InvalidArgument`].
+    async fn update_kb_entry(
+        &self,
+        guild_id: u64,
+        id: i64,
+        entry: &NewKbEntry,
+        now: DateTime<Utc>,
+    ) -> Result<KbEntry, StoreError>;
+
+    /// Deletes one entry (and its index row). `false` if the guild has no such entry.
+    async fn delete_kb_entry(&self, guild_id: u64, id: i64) -> Result<bool, StoreError>;
 
     /// A page of the knowledge base's entries, by id, and how many there are in all.
     async fn kb_entries(

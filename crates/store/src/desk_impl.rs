@@ -133,6 +133,42 @@ const IDLE_TICKETS: &str = "\
     WHERE guild_id = $3 AND state <> 'closed' AND last_activity_at < $1 AND thread_id IS NOT NULL \
     ORDER BY last_activity_at, id LIMIT $2";
 
+/// The distinct guilds of a table, by skipping along its index on `guild_id` (a loose index scan: one
+/// index probe per guild, on both backends); complete with the table's name three times.
+macro_rules! guilds_of {
+    ($cte:literal, $table:literal) => {
+        concat!(
+            $cte,
+            "(g) AS (SELECT MIN(guild_id) FROM ",
+            $table,
+            " UNION ALL SELECT (SELECT MIN(guild_id) FROM ",
+            $table,
+            " WHERE guild_id > ",
+            $cte,
+            ".g) FROM ",
+            $cte,
+            " WHERE ",
+            $cte,
+            ".g IS NOT NULL)"
+        )
+    };
+}
+
+/// Guilds with settings, tickets, trained answers or knowledge bases (see [`guilds_of`]).
+const DESK_GUILDS: &str = concat!(
+    "WITH RECURSIVE ",
+    guilds_of!("t", "tickets"),
+    ", ",
+    guilds_of!("e", "training_entries"),
+    ", ",
+    guilds_of!("k", "knowledge_bases"),
+    " SELECT guild_id AS g FROM guild_settings \
+      UNION SELECT g FROM t WHERE g IS NOT NULL \
+      UNION SELECT g FROM e WHERE g IS NOT NULL \
+      UNION SELECT g FROM k WHERE g IS NOT NULL \
+      ORDER BY g"
+);
+
 const AUTO_CLOSE_SETTINGS: &str =
     "SELECT * FROM guild_settings WHERE auto_close_after_secs IS NOT NULL ORDER BY guild_id";
 
@@ -146,6 +182,18 @@ const UPDATE_TRAINING: &str = concat!(
         embedding_model = CASE WHEN question = $2 THEN embedding_model END, \
         question = $2, answer = $3, category = $4, tags = $5, updated_at = $6 \
      WHERE id = $1 RETURNING ",
+    training_columns!()
+);
+
+/// An edit from the admin interface: everything given is replaced (the key follows the question). The
+/// embedding is cleared only if the question changes. No row when the guild has no such entry; a unique
+/// violation when another entry has the new question's key.
+const EDIT_TRAINING: &str = concat!(
+    "UPDATE training_entries SET \
+        embedding = CASE WHEN question = $3 THEN embedding END, \
+        embedding_model = CASE WHEN question = $3 THEN embedding_model END, \
+        question = $3, question_key = $4, answer = $5, category = $6, tags = $7, updated_at = $8 \
+     WHERE guild_id = $1 AND id = $2 RETURNING ",
     training_columns!()
 );
 
@@ -213,6 +261,26 @@ const INSERT_KB_ENTRY: &str = concat!(
      RETURNING ",
     kb_entry_columns!()
 );
+
+const KB_ENTRY: &str = concat!(
+    "SELECT ",
+    kb_entry_columns!(),
+    " FROM kb_entries WHERE guild_id = $1 AND id = $2"
+);
+
+/// The embedding (of title and content) is cleared only if one of them changes. No row when the guild
+/// has no such entry.
+const EDIT_KB_ENTRY: &str = concat!(
+    "UPDATE kb_entries SET \
+        embedding = CASE WHEN title = $3 AND content = $4 THEN embedding END, \
+        embedding_model = CASE WHEN title = $3 AND content = $4 THEN embedding_model END, \
+        title = $3, content = $4, tags = $5, updated_at = $6 \
+     WHERE guild_id = $1 AND id = $2 RETURNING ",
+    kb_entry_columns!()
+);
+
+/// On SQLite the delete trigger removes it from the index.
+const DELETE_KB_ENTRY: &str = "DELETE FROM kb_entries WHERE guild_id = $1 AND id = $2";
 
 const KB_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM knowledge_bases WHERE id = $1)";
 
@@ -632,6 +700,14 @@ impl DeskStore for Backend {
         Ok(row.as_ref().map(guild_settings_from_row).transpose()?)
     }
 
+    async fn desk_guilds(&self) -> Result<Vec<u64>, StoreError> {
+        let rows = sqlx::query(DESK_GUILDS).fetch_all(&self.pool).await?;
+        // By the id as Discord gives it (the database orders the stored, signed, value).
+        let mut guilds = map_rows(rows, |row| get_u64(row, "g"))?;
+        guilds.sort_unstable();
+        Ok(guilds)
+    }
+
     // ----- Tickets -----
 
     async fn reserve_ticket(
@@ -962,6 +1038,31 @@ impl DeskStore for Backend {
         ))
     }
 
+    async fn update_training(
+        &self,
+        id: i64,
+        entry: &NewTrainingEntry,
+        now: DateTime<Utc>,
+    ) -> Result<TrainingEntry, StoreError> {
+        let row = sqlx::query(EDIT_TRAINING)
+            .bind(self::id(entry.guild_id))
+            .bind(id)
+            .bind(&entry.question)
+            .bind(question_key(&entry.question))
+            .bind(&entry.answer)
+            .bind(entry.category.as_deref())
+            .bind(Json(&entry.tags))
+            .bind(ts(now))
+            .fetch_all(self.writer())
+            .first()
+            .await
+            .map_err(|e| refused(e, "trained answer"))?;
+        match row {
+            Some(row) => Ok(training_from_row(&row)?),
+            None => Err(StoreError::NotFound("trained answer")),
+        }
+    }
+
     async fn delete_training(&self, guild_id: u64, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(DELETE_TRAINING)
             .bind(self::id(guild_id))
@@ -1118,6 +1219,48 @@ impl DeskStore for Backend {
     ) -> Result<KbEntry, StoreError> {
         let mut conn = self.writer().acquire().await?;
         Self::add_kb_entry_in(&mut conn, kb_id, entry, created_by, now).await
+    }
+
+    async fn kb_entry(&self, guild_id: u64, id: i64) -> Result<Option<KbEntry>, StoreError> {
+        let row = sqlx::query(KB_ENTRY)
+            .bind(self::id(guild_id))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(kb_entry_from_row).transpose()?)
+    }
+
+    async fn update_kb_entry(
+        &self,
+        guild_id: u64,
+        id: i64,
+        entry: &NewKbEntry,
+        now: DateTime<Utc>,
+    ) -> Result<KbEntry, StoreError> {
+        let row = sqlx::query(EDIT_KB_ENTRY)
+            .bind(self::id(guild_id))
+            .bind(id)
+            .bind(&entry.title)
+            .bind(&entry.content)
+            .bind(Json(&entry.tags))
+            .bind(ts(now))
+            .fetch_all(self.writer())
+            .first()
+            .await
+            .map_err(|e| refused(e, "knowledge entry"))?;
+        match row {
+            Some(row) => Ok(kb_entry_from_row(&row)?),
+            None => Err(StoreError::NotFound("knowledge entry")),
+        }
+    }
+
+    async fn delete_kb_entry(&self, guild_id: u64, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(DELETE_KB_ENTRY)
+            .bind(self::id(guild_id))
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn kb_entries(

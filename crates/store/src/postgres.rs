@@ -408,6 +408,13 @@ mod tests {
             (LIST_KBS, "knowledge_bases"),
             (SEARCH_TRAINING, "training_entries"),
             (SEARCH_KNOWLEDGE, "kb_entries"),
+            (DESK_GUILDS, "tickets"),
+            (DESK_GUILDS, "training_entries"),
+            (DESK_GUILDS, "knowledge_bases"),
+            (KB_ENTRY, "kb_entries"),
+            (EDIT_KB_ENTRY, "kb_entries"),
+            (DELETE_KB_ENTRY, "kb_entries"),
+            (EDIT_TRAINING, "training_entries"),
         ] {
             queries.push((query.to_string(), table));
         }

@@ -633,13 +633,36 @@ mod tests {
         ] {
             assert!(missing.iter().any(|d| d.contains(index)), "{missing:?}");
         }
-        for detail in latest.iter().chain(&missing) {
-            let table_scan = ["ticket_messages", "training_entries", "kb_entries"]
-                .iter()
-                .any(|table| detail.starts_with(&format!("SCAN {table}")))
+        // The admin interface's look-ups: by primary key, and the guilds by skipping along their indexes
+        // (one search per guild, never a scan of the rows).
+        let mut by_key = Vec::new();
+        for query in [KB_ENTRY, EDIT_KB_ENTRY, DELETE_KB_ENTRY, EDIT_TRAINING] {
+            by_key.extend(plan(backend, query).await);
+        }
+        let guilds = plan(backend, DESK_GUILDS).await;
+        for table in ["tickets", "training_entries", "knowledge_bases"] {
+            assert!(
+                guilds.iter().any(|d| d.starts_with(&format!("SEARCH {table} USING"))
+                    && d.contains("INDEX")),
+                "{table}: {guilds:?}"
+            );
+        }
+        for detail in latest.iter().chain(&missing).chain(&by_key).chain(&guilds) {
+            let table_scan = [
+                "ticket_messages",
+                "training_entries",
+                "kb_entries",
+                "tickets",
+                "knowledge_bases",
+            ]
+            .iter()
+            .any(|table| detail.starts_with(&format!("SCAN {table}")))
                 && !detail.contains("USING INDEX")
                 && !detail.contains("USING COVERING INDEX");
-            assert!(!table_scan, "{detail}: {latest:?} {missing:?}");
+            assert!(
+                !table_scan,
+                "{detail}: {latest:?} {missing:?} {by_key:?} {guilds:?}"
+            );
         }
     }
 

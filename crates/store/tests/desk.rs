@@ -64,6 +64,9 @@ both!(
     training_search_follows_updates_and_deletes,
     knowledge_search_names_its_base_and_filters_by_base,
     embeddings_are_stored_per_model_and_recomputed_after_a_change,
+    desk_guilds_are_those_with_any_desk_data,
+    trained_answers_are_edited_in_place,
+    knowledge_entries_are_edited_and_deleted_one_by_one,
 );
 
 /// A fresh, migrated database of `kind`, or `None` when PostgreSQL is not configured.
@@ -1977,4 +1980,294 @@ async fn embeddings_are_stored_per_model_and_recomputed_after_a_change(kind: Dat
             .await,
         Err(StoreError::InvalidArgument(_))
     ));
+}
+
+// ----- Admin interface -----
+
+async fn desk_guilds_are_those_with_any_desk_data(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    assert!(store.desk_guilds().await.unwrap().is_empty());
+    store
+        .save_guild_settings(&GuildSettings {
+            guild_id: 40,
+            forum_channel_id: 1,
+            staff_role_id: 2,
+            log_channel_id: None,
+            instructions: None,
+            auto_close_after_secs: None,
+            updated_by: 5,
+            updated_at: t0(),
+        })
+        .await
+        .unwrap();
+    // Several rows of a guild count once; ids above i64::MAX come last, as Discord orders them.
+    open_ticket(store, 30, 7, "billing", t0()).await;
+    open_ticket(store, 30, 8, "billing", t0()).await;
+    open_ticket(store, u64::MAX - 3, 7, "billing", t0()).await;
+    train_new(store, trained(20, "Where is the shop?", "Online.")).await;
+    train_new(store, trained(20, "When is it open?", "Always.")).await;
+    train_new(store, trained(30, "Where is the shop?", "Online.")).await;
+    new_kb(store, 10, "faq").await;
+    new_kb(store, 10, "docs").await;
+    assert_eq!(
+        store.desk_guilds().await.unwrap(),
+        [10, 20, 30, 40, u64::MAX - 3]
+    );
+    // A guild whose data is gone is no longer offered.
+    let kbs = store.list_kbs(10).await.unwrap();
+    for kb in kbs {
+        store.delete_kb(10, kb.id).await.unwrap();
+    }
+    assert_eq!(
+        store.desk_guilds().await.unwrap(),
+        [20, 30, 40, u64::MAX - 3]
+    );
+}
+
+async fn trained_answers_are_edited_in_place(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let a = train_new(
+        store,
+        NewTrainingEntry {
+            category: Some("account".into()),
+            tags: vec!["login".into()],
+            ..trained(1, "How do I reset my password?", "Use the reset link.")
+        },
+    )
+    .await;
+    let b = train_new(store, trained(1, "Where are my invoices?", "Billing page.")).await;
+    store.record_training_use(&[a.id], t0()).await.unwrap();
+    store
+        .set_entry_embedding(EntryKind::Training, a.id, "m1", &[1.0])
+        .await
+        .unwrap();
+
+    // The answer alone: the embedding (of the question) stays; category and tags are cleared as given.
+    let later = t0() + mins(5);
+    let edited = store
+        .update_training(
+            a.id,
+            &NewTrainingEntry {
+                created_by: 99,
+                ..trained(1, "How do I reset my password?", "Ask the helpdesk.")
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    let used = store.training_entry(1, a.id).await.unwrap().unwrap();
+    assert_eq!(edited, used);
+    assert_eq!(
+        (
+            edited.answer.as_str(),
+            edited.category.as_deref(),
+            edited.tags.len()
+        ),
+        ("Ask the helpdesk.", None, 0)
+    );
+    assert_eq!(
+        (edited.uses, edited.created_by, edited.created_at),
+        (1, 5, a.created_at)
+    );
+    assert_eq!(edited.updated_at, later);
+    assert!(edited.last_used_at.is_some());
+    assert!(
+        store
+            .entries_missing_embedding("m1", 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|(_, id, _)| *id != a.id)
+    );
+    assert_eq!(search_ids(store, 1, "helpdesk").await, [a.id]);
+    assert!(search_ids(store, 1, "link").await.is_empty());
+
+    // A new question: searchable under its words only, its key follows, the embedding is recomputed.
+    let edited = store
+        .update_training(
+            a.id,
+            &NewTrainingEntry {
+                category: Some("security".into()),
+                tags: vec!["2fa".into()],
+                ..trained(1, "How do I enable two-factor login?", "Ask the helpdesk.")
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.category.as_deref(), Some("security"));
+    assert_eq!(search_ids(store, 1, "factor").await, [a.id]);
+    assert!(search_ids(store, 1, "password").await.is_empty());
+    assert!(
+        store
+            .entries_missing_embedding("m1", 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|(_, id, _)| *id == a.id)
+    );
+    // Training the old question again makes a new entry; the edited one answers the new question.
+    let again = store
+        .train(
+            &trained(1, "how do I ENABLE two factor login", "Other."),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again, TrainOutcome::Updated { entry, .. } if entry.id == a.id),
+        "{again:?}"
+    );
+    train_new(store, trained(1, "How do I reset my password?", "Link.")).await;
+
+    // Another entry's question (by key), an entry of another guild, a question without words.
+    let taken = store
+        .update_training(b.id, &trained(1, "HOW do i reset my password", "x"), later)
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::AlreadyExists(_))),
+        "{taken:?}"
+    );
+    assert_eq!(
+        store.training_entry(1, b.id).await.unwrap().unwrap().answer,
+        "Billing page."
+    );
+    let elsewhere = store
+        .update_training(b.id, &trained(2, "Where are my invoices?", "x"), later)
+        .await;
+    assert!(
+        matches!(elsewhere, Err(StoreError::NotFound(_))),
+        "{elsewhere:?}"
+    );
+    let wordless = store
+        .update_training(b.id, &trained(1, "?!", "x"), later)
+        .await;
+    assert!(
+        matches!(wordless, Err(StoreError::InvalidArgument(_))),
+        "{wordless:?}"
+    );
+}
+
+async fn knowledge_entries_are_edited_and_deleted_one_by_one(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let kb = new_kb(store, 1, "docs").await;
+    let other_guild = new_kb(store, 2, "docs").await;
+    let now = t0();
+    let e1 = store
+        .add_kb_entry(
+            kb,
+            &kb_entry("Refunds", "Within 30 days.", &["money"]),
+            5,
+            now,
+        )
+        .await
+        .unwrap();
+    let e2 = store
+        .add_kb_entry(kb, &kb_entry("Shipping", "Two to five days.", &[]), 5, now)
+        .await
+        .unwrap();
+    let e3 = store
+        .add_kb_entry(other_guild, &kb_entry("Refunds", "Never.", &[]), 5, now)
+        .await
+        .unwrap();
+    assert_eq!(store.kb_entry(1, e1.id).await.unwrap(), Some(e1.clone()));
+    assert_eq!(store.kb_entry(2, e1.id).await.unwrap(), None);
+    store
+        .set_entry_embedding(EntryKind::Knowledge, e1.id, "m1", &[1.0])
+        .await
+        .unwrap();
+    let kb_search = |text: &'static str| async move {
+        ids(&store
+            .search_knowledge(1, None, &terms(text), 10, None)
+            .await
+            .unwrap())
+    };
+    let missing = || async {
+        store
+            .entries_missing_embedding("m1", 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, id, _)| id)
+            .collect::<BTreeSet<_>>()
+    };
+
+    // Tags only: the embedding (of title and content) stays.
+    let later = now + mins(3);
+    let edited = store
+        .update_kb_entry(
+            1,
+            e1.id,
+            &kb_entry("Refunds", "Within 30 days.", &["returns"]),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.tags, ["returns"]);
+    assert_eq!(
+        (
+            edited.kb_id,
+            edited.created_by,
+            edited.created_at,
+            edited.updated_at
+        ),
+        (kb, 5, e1.created_at, later)
+    );
+    assert!(!missing().await.contains(&e1.id));
+    assert_eq!(kb_search("returns").await, [e1.id]);
+    assert!(kb_search("money").await.is_empty());
+    // New content: searchable by its words only, the embedding recomputed.
+    let edited = store
+        .update_kb_entry(
+            1,
+            e1.id,
+            &kb_entry("Refunds", "Within 60 days of delivery.", &["returns"]),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.kb_entry(1, e1.id).await.unwrap(), Some(edited));
+    assert!(missing().await.contains(&e1.id));
+    assert_eq!(kb_search("delivery").await, [e1.id]);
+    assert!(kb_search("30").await.is_empty());
+
+    // Another guild's entry is neither edited nor deleted through this guild.
+    let elsewhere = store
+        .update_kb_entry(1, e3.id, &kb_entry("x", "y", &[]), later)
+        .await;
+    assert!(
+        matches!(elsewhere, Err(StoreError::NotFound(_))),
+        "{elsewhere:?}"
+    );
+    let empty = store
+        .update_kb_entry(1, e1.id, &kb_entry("Refunds", "", &[]), later)
+        .await;
+    assert!(
+        matches!(empty, Err(StoreError::InvalidArgument(_))),
+        "{empty:?}"
+    );
+    assert!(!store.delete_kb_entry(1, e3.id).await.unwrap());
+    assert_eq!(
+        store.kb_entry(2, e3.id).await.unwrap().unwrap().content,
+        "Never."
+    );
+
+    // Deleting one entry leaves the others, and the index forgets it.
+    assert!(store.delete_kb_entry(1, e1.id).await.unwrap());
+    assert!(!store.delete_kb_entry(1, e1.id).await.unwrap());
+    assert_eq!(store.kb_entry(1, e1.id).await.unwrap(), None);
+    assert!(kb_search("refunds").await.is_empty());
+    assert_eq!(kb_search("shipping").await, [e2.id]);
+    assert_eq!(store.kb(1, kb).await.unwrap().unwrap().entry_count, 1);
+    let (page, total) = store.kb_entries(kb, 0, 10).await.unwrap();
+    assert_eq!((page.len(), total), (1, 1));
 }

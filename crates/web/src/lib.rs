@@ -26,6 +26,7 @@ pub mod admin;
 mod api;
 pub mod auth;
 mod config_form;
+mod desk;
 mod feedback;
 mod interactions;
 mod messages;
@@ -249,6 +250,7 @@ pub fn router(state: WebState) -> Router {
         .merge(interactions::routes())
         .merge(messages::routes())
         .merge(users::routes())
+        .merge(desk::routes())
         .merge(playground::routes())
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

@@ -236,6 +236,8 @@ struct PlaygroundPage {
     unavailable: Option<String>,
     outcome: Option<Outcome>,
     max_question: usize,
+    /// Servers with support-desk data, suggested in the server field.
+    guilds: Vec<String>,
 }
 
 impl PlaygroundPage {
@@ -247,7 +249,18 @@ impl PlaygroundPage {
     }
 }
 
-async fn page(PageAdmin(session): PageAdmin) -> Response {
+/// The servers to suggest; none if the database does not answer (the field still takes any id).
+async fn known_guilds(state: &WebState) -> Vec<String> {
+    match state.store().desk_guilds().await {
+        Ok(guilds) => guilds.iter().map(u64::to_string).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "playground: could not list the servers");
+            Vec::new()
+        }
+    }
+}
+
+async fn page(State(state): State<WebState>, PageAdmin(session): PageAdmin) -> Response {
     render(
         StatusCode::OK,
         &PlaygroundPage {
@@ -258,6 +271,7 @@ async fn page(PageAdmin(session): PageAdmin) -> Response {
             unavailable: None,
             outcome: None,
             max_question: MAX_QUESTION_CHARS,
+            guilds: known_guilds(&state).await,
         },
     )
 }
@@ -278,6 +292,7 @@ async fn page_submit(
         unavailable: None,
         outcome: None,
         max_question: MAX_QUESTION_CHARS,
+        guilds: known_guilds(&state).await,
     };
     let ask = match form.validate() {
         Ok(ask) => ask,
