@@ -236,11 +236,14 @@ struct Dashboard {
     database: String,
     config_version: i64,
     commands: Vec<CommandView>,
+    charts: crate::activity::ChartsView,
 }
 
 #[derive(Deserialize)]
 struct DashboardQuery {
     done: Option<String>,
+    /// The charts' period: `48h` (default) or `30d`.
+    range: Option<String>,
 }
 
 async fn dashboard(
@@ -269,8 +272,9 @@ async fn dashboard(
         Ok(c) => c,
         Err(e) => return store_error(e),
     };
+    let (charts, status) = crate::activity::charts_view(&state, q.range.as_deref()).await;
     render(
-        StatusCode::OK,
+        status,
         &Dashboard {
             notice,
             csrf: session.csrf.clone(),
@@ -280,6 +284,7 @@ async fn dashboard(
             database: state.store().kind().to_string(),
             config_version: config.version,
             commands,
+            charts,
         },
     )
 }
