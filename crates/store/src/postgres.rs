@@ -316,6 +316,10 @@ mod tests {
         }
         let mut queries: Vec<(&str, &str)> = crate::sql::HOT_PATHS.to_vec();
         queries.push((CLAIM, "chat_commands"));
+        // The dashboard's statistics read indexes too.
+        queries.push((HOUR_COMMANDS.as_str(), "chat_commands"));
+        queries.push((TICKETS_OPENED_PER_HOUR, "tickets"));
+        queries.push((TICKETS_CLOSED_PER_HOUR, "tickets"));
         for (query, table) in queries {
             // Parameters are typed by the explain's PREPARE from the statement's context.
             sqlx::query(sqlx::AssertSqlSafe(format!("PREPARE hot AS {query}")))
