@@ -323,7 +323,7 @@ fn build_charts(activity: &Activity) -> Vec<ChartView> {
         completed + failed + other
     );
     if let Some((b, n)) = busiest(activity, ActivityBucket::commands) {
-        desc += &format!(" The busiest, {}, had {n}.", bucket_name(activity, b));
+        desc += &format!(" The busiest, {} UTC, had {n}.", bucket_name(activity, b));
     }
     desc += &pending_note;
     let (c, f, o) = (
@@ -395,7 +395,7 @@ fn build_charts(activity: &Activity) -> Vec<ChartView> {
     );
     if let Some((b, p99)) = busiest(activity, |b| b.p99_ms.unwrap_or(0)) {
         desc += &format!(
-            " The highest 99th percentile was {} ({}).",
+            " The highest 99th percentile was {} ({} UTC).",
             charts::duration_ms(p99 as f64),
             bucket_name(activity, b)
         );
@@ -481,7 +481,7 @@ fn build_charts(activity: &Activity) -> Vec<ChartView> {
         sum(|b| b.total_tokens)
     );
     if let Some((b, n)) = busiest(activity, |b| b.total_tokens) {
-        desc += &format!(" The most, {n}, on {}.", bucket_name(activity, b));
+        desc += &format!(" The most, {n}, on {} UTC.", bucket_name(activity, b));
     }
     desc += &pending_note;
     let tokens = counts(activity, |b| b.total_tokens);
