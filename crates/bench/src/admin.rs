@@ -3,15 +3,21 @@
 //! 1. Seeds a fresh SQLite file with `--rows` chat commands (default 1,000,000) from 1,000 users in 10
 //!    guilds over the last 30 days, one in fifty failed, through the store (as the bot writes them).
 //! 2. Starts the release binary on it (no Discord, no LLM: only the admin interface is measured), signs in.
-//! 3. Loads each page `--requests` times, one after the other, and prints p50/p99/max per page: the
-//!    dashboard, the list unfiltered and with each filter, a page deep in the list (keyset cursor), a
-//!    command's detail page, and the JSON list.
+//!    Completed commands then get an answer time (0.5 to 30 s) and tokens, as a worker would have
+//!    written them; one command in fifty gets feedback, and 2,000 support tickets are opened (half closed).
+//! 3. Loads the dashboard's 30-day charts once on the cold database (every hour of the month still to be
+//!    rolled up: the first load does what its budget allows and a background task finishes), times it
+//!    and how long until every hour is rolled up.
+//! 4. Loads each page `--requests` times, one after the other, and prints p50/p99/max per page: the
+//!    dashboard (charts of 48 hours and of 30 days), the list unfiltered and with each filter, a page deep
+//!    in the list (keyset cursor), a command's detail page, and the JSON list and statistics.
 
 use crate::Options;
 use crate::process::{Bot, free_port};
 use crate::stats::{Summary, ms};
 use chrono::{TimeDelta, Utc};
-use disconcierge_core::model::{ChatCommandState, NewChatCommand};
+use disconcierge_core::desk::model::NewTicket;
+use disconcierge_core::model::{ChatCommandState, FeedbackKind, NewChatCommand, UserFeedback};
 use disconcierge_store::ConnectOptions;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -84,6 +90,7 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     while let Some(r) = tasks.join_next().await {
         r.map_err(|e| e.to_string())??;
     }
+    answers_and_feedback(&store, &db_path, rows, start, step_ms).await?;
     let hash = disconcierge_web::admin::hash_password(PASSWORD.into())
         .await
         .map_err(|e| e.to_string())?;
@@ -144,6 +151,57 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
         .ok_or("no session cookie")?
         .to_string();
 
+    // The dashboard's first load on the cold database: the month's hours are not rolled up yet.
+    let started = Instant::now();
+    let first = client
+        .get(format!("{base}/disconcierge?range=30d"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = first.status();
+    let first_body = first.text().await.map_err(|e| e.to_string())?;
+    let first_load = started.elapsed();
+    if !status.is_success() {
+        return Err(format!("the first dashboard load answered {status}"));
+    }
+    let mut polls = 0u32;
+    let complete_after = loop {
+        let body = client
+            .get(format!("{base}/api/stats?range=30d"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        let stats: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+        polls += 1;
+        if stats["pending_hours"] == 0 {
+            break started.elapsed();
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            return Err(format!(
+                "hours still being rolled up after 10 minutes: {}",
+                stats["pending_hours"]
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!(
+        "\ndashboard, 30 days, first load on the cold database: {} ({}); every hour rolled up after {:.2} s \
+         ({polls} polls of /api/stats)",
+        ms(first_load),
+        if first_body.contains("id=\"charts-pending\"") {
+            "some hours shown as being computed"
+        } else {
+            "complete"
+        },
+        complete_after.as_secs_f64()
+    );
+
     let day = (Utc::now() - TimeDelta::days(15))
         .format("%Y-%m-%d")
         .to_string();
@@ -151,7 +209,12 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
         .min(i64::try_from(rows / 2).unwrap_or(i64::MAX))
         .max(1);
     let pages: Vec<(&str, String)> = vec![
-        ("dashboard", "/disconcierge".into()),
+        ("dashboard (charts of 48 hours)", "/disconcierge".into()),
+        (
+            "dashboard, charts of 30 days",
+            "/disconcierge?range=30d".into(),
+        ),
+        ("API stats, 30 days", "/api/stats?range=30d".into()),
         ("list, newest", "/disconcierge/chat_commands".into()),
         (
             "list, state=failed",
@@ -220,4 +283,78 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     let (rss, peak) = bot.memory()?;
     println!("\nbot RSS after the run {rss:.1} MB (peak {peak:.1} MB)");
     bot.stop()
+}
+
+/// What the seeding through the store cannot write: completed commands get an answer time (0.5 to 30 s,
+/// skewed to the short end) and tokens, as a worker would have written them (in SQL, in id ranges so that
+/// SQLite checkpoints between them); one command in fifty gets feedback, and 2,000 tickets are opened over
+/// the month, every other one closed an hour later.
+async fn answers_and_feedback(
+    store: &std::sync::Arc<dyn disconcierge_store::Store>,
+    db_path: &std::path::Path,
+    rows: u64,
+    start: chrono::DateTime<Utc>,
+    step_ms: i64,
+) -> Result<(), String> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db_path.display()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let chunk = 50_000i64;
+    let last = i64::try_from(rows).unwrap_or(i64::MAX);
+    let mut from = 1i64;
+    while from <= last {
+        sqlx::query(
+            "UPDATE chat_commands SET \
+                 finished_at = strftime('%Y-%m-%dT%H:%M:%f000Z', created_at, \
+                     '+' || ((500 + (id * 7919) % 100 * ((id * 104729) % 295)) / 1000.0) || ' seconds'), \
+                 prompt_tokens = 150, completion_tokens = (id * 31) % 1800, \
+                 total_tokens = 150 + (id * 31) % 1800 \
+             WHERE id >= $1 AND id < $2 AND state = 'completed'",
+        )
+        .bind(from)
+        .bind(from + chunk)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+        from += chunk;
+    }
+    let _ = conn.close().await;
+    let kinds = FeedbackKind::ALL;
+    for i in (0..rows).step_by(50) {
+        let id = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        store
+            .insert_user_feedback(&UserFeedback {
+                chat_command_id: id,
+                user_id: 1 + i % USERS,
+                kind: kinds[(i / 50) as usize % kinds.len()],
+                detail: None,
+                created_at: start + TimeDelta::milliseconds(step_ms * i as i64 + 30_000),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    for t in 0..2_000u64 {
+        let at = start + TimeDelta::minutes(i64::try_from(t).unwrap_or(0) * 21);
+        let ticket = store
+            .reserve_ticket(
+                &NewTicket {
+                    guild_id: 100 + t % GUILDS,
+                    category: format!("topic {t}"),
+                    opener_id: 1 + t % USERS,
+                    opener_name: format!("user{}", 1 + t % USERS),
+                    created_at: at,
+                },
+                Duration::from_secs(600),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if t % 2 == 0 {
+            store
+                .close_ticket(ticket.ticket().id, 1, None, at + TimeDelta::hours(1))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
 }

@@ -17,6 +17,7 @@ pub mod notice;
 pub mod runtime_config;
 pub mod secret;
 pub mod split;
+pub mod stats;
 
 pub use duration::{format_duration, parse_duration};
 pub use runtime_config::RuntimeConfig;

@@ -27,9 +27,12 @@ use disconcierge_core::model::{
     StoredLlmCall, StoredRuntimeConfig, TokenUsage, UnknownVariant, User, UserFeedback, UserFilter,
     UserSort,
 };
+use disconcierge_core::stats::{
+    self, Activity, HourStats, LatencyHistogram, StatsRange, TicketCounts,
+};
 use sqlx::Row as _;
 use sqlx::types::Json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 // ----- Value conversions -----
@@ -519,6 +522,176 @@ fn map_migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
         M::VersionMismatch(version) => StoreError::MigrationModified { version },
         M::Dirty(version) => StoreError::MigrationFailed { version },
         e => StoreError::Migrate(e),
+    }
+}
+
+// ----- Dashboard statistics -----
+
+/// The most two recordings of chat commands can be out of order (see `list_chat_commands_query`).
+const STATS_ORDER_SLACK: TimeDelta = TimeDelta::minutes(1);
+
+/// A stored rollup row.
+fn hour_stats_from_row(row: &DbRow) -> Result<HourStats, StoreError> {
+    let corrupt = |message: String| StoreError::Corrupt {
+        what: "statistics rollup",
+        message,
+    };
+    let Json(counts): Json<Vec<u64>> = row.try_get("latency")?;
+    let Json(feedback): Json<BTreeMap<String, u64>> = row.try_get("feedback")?;
+    Ok(HourStats {
+        hour: row.try_get("hour_start")?,
+        completed: get_u64(row, "completed")?,
+        failed: get_u64(row, "failed")?,
+        other: get_u64(row, "other")?,
+        total_tokens: get_u64(row, "total_tokens")?,
+        latency: LatencyHistogram::from_counts(&counts).map_err(corrupt)?,
+        // Kinds this version does not know (written by a newer one) are left out.
+        feedback: feedback
+            .into_iter()
+            .filter_map(|(kind, n)| Some((kind.parse::<FeedbackKind>().ok()?, n)))
+            .collect(),
+    })
+}
+
+/// An hour key of the tickets-per-hour queries (`YYYY-MM-DDTHH`).
+fn hour_key(key: &str) -> Result<DateTime<Utc>, StoreError> {
+    chrono::NaiveDateTime::parse_from_str(&format!("{key}:00:00"), "%Y-%m-%dT%H:%M:%S")
+        .map(|t| t.and_utc())
+        .map_err(|e| StoreError::Corrupt {
+            what: "ticket hour",
+            message: format!("{key:?}: {e}"),
+        })
+}
+
+impl Backend {
+    /// One hour's figures, read from `chat_commands` and `user_feedback`.
+    async fn compute_hour(&self, hour: DateTime<Utc>) -> Result<HourStats, StoreError> {
+        let end = hour + TimeDelta::hours(1);
+        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(HOUR_COMMANDS.as_str())
+            .bind(ts(hour))
+            .bind(ts(end))
+            .bind(ts(hour - STATS_ORDER_SLACK))
+            .bind(ts(end + STATS_ORDER_SLACK))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut stats = HourStats::empty(hour);
+        for (state, bucket, n, tokens) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match state.parse::<ChatCommandState>() {
+                Ok(state) => stats.add_commands(state, n),
+                // A state this version does not know (written by a newer one).
+                Err(_) => stats.other += n,
+            }
+            stats.total_tokens += u64::try_from(tokens).unwrap_or(0);
+            if let Ok(bucket) = usize::try_from(bucket) {
+                stats.latency.add(bucket, n);
+            }
+        }
+        let feedback: Vec<(String, i64)> = sqlx::query_as(sql::HOUR_FEEDBACK)
+            .bind(ts(hour))
+            .bind(ts(end))
+            .fetch_all(&self.pool)
+            .await?;
+        for (kind, n) in feedback {
+            if let Ok(kind) = kind.parse::<FeedbackKind>() {
+                stats.feedback.insert(kind, u64::try_from(n).unwrap_or(0));
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Rolls up the settled hours from `since` that are not in `stored`, newest first, within `budget`
+    /// (see [`Store::roll_up_activity`]); returns the rollups written and the hours left, oldest first.
+    async fn roll_up(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        stored: &BTreeSet<DateTime<Utc>>,
+        budget: u64,
+    ) -> Result<(Vec<HourStats>, Vec<DateTime<Utc>>), StoreError> {
+        let last = stats::last_settled_hour(now);
+        let mut missing = Vec::new();
+        let mut hour = stats::hour_start(since);
+        while hour <= last {
+            if !stored.contains(&hour) {
+                missing.push(hour);
+            }
+            hour += TimeDelta::hours(1);
+        }
+        if missing.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let first: Option<DateTime<Utc>> = sqlx::query_scalar(sql::FIRST_ACTIVITY)
+            .fetch_one(&self.pool)
+            .await?;
+        let data_from = first.map(stats::hour_start);
+        let mut done = Vec::new();
+        let mut left = Vec::new();
+        let mut spent = 0u64;
+        for &hour in missing.iter().rev() {
+            if data_from.is_none_or(|from| hour < from) {
+                done.push(HourStats::empty(hour));
+            } else if spent > 0 && spent >= budget {
+                left.push(hour);
+            } else {
+                let figures = self.compute_hour(hour).await?;
+                spent += figures.commands() + crate::ROLLUP_HOUR_COST;
+                done.push(figures);
+            }
+        }
+        self.store_hours(&done, now).await?;
+        left.reverse();
+        Ok((done, left))
+    }
+
+    /// Inserts rollups; an hour stored meanwhile (by another request or instance) keeps its row.
+    async fn store_hours(&self, hours: &[HourStats], now: DateTime<Utc>) -> Result<(), StoreError> {
+        // 8 parameters a row: far below SQLite's limit.
+        for chunk in hours.chunks(200) {
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "INSERT INTO stats_hours (hour_start, completed, failed, other, total_tokens, \
+                 latency, feedback, computed_at) ",
+            );
+            q.push_values(chunk, |mut row, h| {
+                let feedback: BTreeMap<&str, u64> =
+                    h.feedback.iter().map(|(k, &n)| (k.as_str(), n)).collect();
+                row.push_bind(ts(h.hour))
+                    .push_bind(i64::try_from(h.completed).unwrap_or(i64::MAX))
+                    .push_bind(i64::try_from(h.failed).unwrap_or(i64::MAX))
+                    .push_bind(i64::try_from(h.other).unwrap_or(i64::MAX))
+                    .push_bind(i64::try_from(h.total_tokens).unwrap_or(i64::MAX))
+                    .push_bind(Json(h.latency.to_counts()))
+                    .push_bind(Json(feedback))
+                    .push_bind(ts(now));
+            });
+            q.push(" ON CONFLICT (hour_start) DO NOTHING");
+            q.build().execute(self.writer()).await?;
+        }
+        Ok(())
+    }
+
+    /// Tickets opened and closed per hour since `since`.
+    async fn tickets_per_hour(&self, since: DateTime<Utc>) -> Result<TicketCounts, StoreError> {
+        let mut counts = TicketCounts::new();
+        for (sql, closed) in [
+            (TICKETS_OPENED_PER_HOUR, false),
+            (TICKETS_CLOSED_PER_HOUR, true),
+        ] {
+            let rows: Vec<(String, i64)> = sqlx::query_as(sql)
+                .bind(ts(since))
+                .fetch_all(&self.pool)
+                .await?;
+            for (key, n) in rows {
+                let slot = counts.entry(hour_key(&key)?).or_default();
+                let n = u64::try_from(n).unwrap_or(0);
+                if closed {
+                    slot.1 += n;
+                } else {
+                    slot.0 += n;
+                }
+            }
+        }
+        Ok(counts)
     }
 }
 
@@ -1470,5 +1643,52 @@ impl Store for Backend {
                 Ok((kind, count_to_u32(n)))
             })
             .collect()
+    }
+
+    // ----- Dashboard statistics -----
+
+    async fn activity(
+        &self,
+        range: StatsRange,
+        now: DateTime<Utc>,
+    ) -> Result<Activity, StoreError> {
+        let since = range.start(now);
+        let rows = sqlx::query(sql::STATS_HOURS)
+            .bind(ts(since))
+            .bind(ts(stats::last_settled_hour(now)))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut hours = rows
+            .iter()
+            .map(hour_stats_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let stored: BTreeSet<DateTime<Utc>> = hours.iter().map(|h| h.hour).collect();
+        let (rolled, pending) = self
+            .roll_up(since, now, &stored, crate::ROLLUP_BUDGET_PER_REQUEST)
+            .await?;
+        hours.extend(rolled);
+        for hour in range.hours(now) {
+            if !stats::is_settled(hour, now) {
+                hours.push(self.compute_hour(hour).await?);
+            }
+        }
+        let tickets = self.tickets_per_hour(since).await?;
+        Ok(Activity::assemble(range, now, &hours, &tickets, &pending))
+    }
+
+    async fn roll_up_activity(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        budget: u64,
+    ) -> Result<u32, StoreError> {
+        let stored: BTreeSet<DateTime<Utc>> = sqlx::query_scalar(sql::STATS_HOURS_SINCE)
+            .bind(ts(since))
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .collect();
+        let (_, left) = self.roll_up(since, now, &stored, budget).await?;
+        Ok(u32::try_from(left.len()).unwrap_or(u32::MAX))
     }
 }

@@ -21,6 +21,8 @@
 //!   again. Every later write by a worker checks that it still holds the lease.
 //! * **Secrets**: database URLs are shown only through [`disconcierge_core::secret::redact_url`];
 //!   interaction tokens and password hashes are stored but never logged.
+//! * **Dashboard statistics** ([`Store::activity`]) come from hourly rollups (`stats_hours`), written
+//!   lazily when the dashboard asks for a settled hour that has none, never on the chat command path.
 //! * **The support desk** (tickets, trained answers, knowledge bases and their full-text search) is
 //!   [`DeskStore`], a supertrait of [`Store`] with its own design notes and test-suite (`tests/desk.rs`).
 
@@ -35,6 +37,7 @@ use disconcierge_core::model::{
     StoredLlmCall, StoredRuntimeConfig, User, UserFeedback, UserFilter,
 };
 use disconcierge_core::secret::redact_url;
+use disconcierge_core::stats::{Activity, StatsRange};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -166,6 +169,22 @@ pub struct Usage {
     /// When the oldest of them was created.
     pub oldest: Option<DateTime<Utc>>,
 }
+
+/// How much rolling up [`Store::activity`] does before answering, in commands read (see
+/// [`Store::roll_up_activity`]).
+///
+/// The first dashboard load on a large database finds every settled hour of the range without a rollup:
+/// 720 hours of 30 days, a month of commands (1,000,000 in the admin bench: about a second of SQLite's
+/// time). Reading them all would make that load slow, so each load rolls up the newest missing hours
+/// until it has read this many commands (about 10 ms of work on the bench machine) and reports the rest
+/// as being computed; the web layer finishes them in the background, and later loads find them stored.
+/// A budget in commands read rather than in time: an hour's cost is its commands (one index seek at each
+/// end, then a walk of the primary key), and the result is the same on every machine and in tests.
+pub const ROLLUP_BUDGET_PER_REQUEST: u64 = 15_000;
+
+/// What an hour costs [`Store::roll_up_activity`]'s budget besides its commands (its statements), so
+/// that a long quiet period is not read at once either.
+pub const ROLLUP_HOUR_COST: u64 = 200;
 
 /// What [`Store::migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -652,6 +671,31 @@ pub trait Store: DeskStore + Send + Sync + 'static {
         &self,
         chat_command_id: i64,
     ) -> Result<BTreeMap<FeedbackKind, u32>, StoreError>;
+
+    // ----- Dashboard statistics -----
+
+    /// The dashboard's series over `range` at `now`: per bucket, chat commands by outcome, tokens,
+    /// latency percentiles, feedback per kind, tickets opened and closed (see `core::stats`).
+    ///
+    /// Settled hours (ended more than an hour before `now`) are read from their rollup. Those without
+    /// one are rolled up first, newest first, within [`ROLLUP_BUDGET_PER_REQUEST`]; any left are counted
+    /// in `pending_hours` and their buckets marked incomplete ([`Store::roll_up_activity`] finishes them).
+    /// The last two hours are computed afresh each time and never stored; tickets are counted live.
+    async fn activity(&self, range: StatsRange, now: DateTime<Utc>)
+    -> Result<Activity, StoreError>;
+
+    /// Rolls up the settled hours from `since` to `now` that have no rollup yet, newest first, until
+    /// `budget` is spent (commands read plus [`ROLLUP_HOUR_COST`] per hour read; at least one hour is
+    /// always rolled up). Hours before the first command and the first feedback cost nothing. A rollup is
+    /// computed from `chat_commands` and `user_feedback` once and never changed; computing the same hour
+    /// in several instances at once is harmless (the first insert stays). Returns how many settled hours
+    /// from `since` are still without a rollup.
+    async fn roll_up_activity(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        budget: u64,
+    ) -> Result<u32, StoreError>;
 }
 
 #[cfg(test)]

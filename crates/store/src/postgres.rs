@@ -36,6 +36,28 @@ pub(crate) const CLAIM: &str = "\
         FOR UPDATE SKIP LOCKED) \
     RETURNING *";
 
+// ----- Dashboard statistics (see `backend_impl.rs`) -----
+
+/// One hour of chat commands for a rollup ([`crate::sql::hour_commands`]). `OFFSET 0` keeps the inner
+/// query from being pulled up into the outer one (which would compute the latency again in each `CASE`).
+static HOUR_COMMANDS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    crate::sql::hour_commands(
+        "chat_commands",
+        "EXTRACT(EPOCH FROM finished_at - created_at) * 1000",
+        "OFFSET 0",
+    )
+});
+
+/// Tickets opened since `$1`, per UTC hour (`YYYY-MM-DDTHH`, whatever the session's time zone).
+const TICKETS_OPENED_PER_HOUR: &str = "\
+    SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24') AS hour, COUNT(*) AS n \
+    FROM tickets WHERE created_at >= $1 GROUP BY 1";
+
+/// Tickets closed since `$1`, per UTC hour.
+const TICKETS_CLOSED_PER_HOUR: &str = "\
+    SELECT to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24') AS hour, COUNT(*) AS n \
+    FROM tickets WHERE closed_at >= $1 GROUP BY 1";
+
 // ----- Support desk (see `desk_impl.rs`) -----
 
 /// The user's ticket in a category that is not closed (`tickets_one_open`), locked for the reservation's
@@ -294,6 +316,10 @@ mod tests {
         }
         let mut queries: Vec<(&str, &str)> = crate::sql::HOT_PATHS.to_vec();
         queries.push((CLAIM, "chat_commands"));
+        // The dashboard's statistics read indexes too.
+        queries.push((HOUR_COMMANDS.as_str(), "chat_commands"));
+        queries.push((TICKETS_OPENED_PER_HOUR, "tickets"));
+        queries.push((TICKETS_CLOSED_PER_HOUR, "tickets"));
         for (query, table) in queries {
             // Parameters are typed by the explain's PREPARE from the statement's context.
             sqlx::query(sqlx::AssertSqlSafe(format!("PREPARE hot AS {query}")))

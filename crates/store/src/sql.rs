@@ -9,6 +9,8 @@
 //! partial index only when the query's `WHERE` visibly contains that term. The backends' unit tests check
 //! the query plans of the hot paths.
 
+use disconcierge_core::stats::{LATENCY_BOUNDS_MS, LATENCY_BUCKETS};
+
 // ----- Migrations -----
 
 pub(crate) const APPLIED_MIGRATIONS: &str =
@@ -276,6 +278,78 @@ pub(crate) const FEEDBACK_BY_USER: &str =
 pub(crate) const FEEDBACK_FOR_COMMAND: &str =
     "SELECT * FROM user_feedback WHERE chat_command_id = $1 ORDER BY id";
 
+// ----- Dashboard statistics -----
+
+/// The stored rollups of the hours from `$1` to `$2` (both included), oldest first.
+pub(crate) const STATS_HOURS: &str = "\
+    SELECT hour_start, completed, failed, other, total_tokens, latency, feedback FROM stats_hours \
+    WHERE hour_start >= $1 AND hour_start <= $2 ORDER BY hour_start";
+
+/// Which hours from `$1` have a rollup.
+pub(crate) const STATS_HOURS_SINCE: &str =
+    "SELECT hour_start FROM stats_hours WHERE hour_start >= $1 ORDER BY hour_start";
+
+/// When the first command or feedback was recorded (NULL on an empty database): every hour before it is
+/// empty. Each `MIN` is one seek on its `created_at` index.
+pub(crate) const FIRST_ACTIVITY: &str = "\
+    SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM chat_commands \
+        UNION ALL SELECT MIN(created_at) AS t FROM user_feedback) AS firsts";
+
+/// Feedback given from `$1` to `$2` (excluded), per kind (`user_feedback_created`, migration 0010).
+pub(crate) const HOUR_FEEDBACK: &str = "\
+    SELECT kind, COUNT(*) FROM user_feedback WHERE created_at >= $1 AND created_at < $2 GROUP BY kind";
+
+/// The chat commands created from `$1` to `$2` (excluded), per state and latency bucket, with their
+/// tokens: one hour of a rollup. `$3` and `$4` are the hour's ends widened by the most two recordings can
+/// be out of order: as in the admin list's date filter, one seek on the `created_at` index at each end
+/// turns the hour into an id range (ids grow with creation time), walked on the primary key, reading each
+/// command once; the exact `created_at` terms still decide.
+///
+/// `table` is how the backend names the table for that walk, `latency_ms` its expression for
+/// `finished_at - created_at` in milliseconds, and `fence` what keeps the inner query from being merged
+/// into the outer one (which would compute the latency again at every step of the bucket's `CASE`).
+pub(crate) fn hour_commands(table: &str, latency_ms: &str, fence: &str) -> String {
+    format!(
+        "SELECT state, {bucket} AS bucket, COUNT(*) AS n, \
+             CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT) AS tokens \
+         FROM (SELECT state, total_tokens, \
+                 CASE WHEN state = 'completed' AND finished_at IS NOT NULL \
+                     THEN ROUND({latency_ms}) END AS ms \
+             FROM {table} \
+             WHERE created_at >= $1 AND created_at < $2 \
+               AND id >= COALESCE((SELECT id FROM chat_commands WHERE created_at >= $3 \
+                   ORDER BY created_at LIMIT 1), 9223372036854775807) \
+               AND id <= COALESCE((SELECT id FROM chat_commands WHERE created_at < $4 \
+                   ORDER BY created_at DESC LIMIT 1), 0) \
+             {fence}) AS c \
+         GROUP BY state, bucket",
+        bucket = latency_bucket("ms"),
+    )
+}
+
+/// The latency bucket (`core::stats::LatencyHistogram::bucket_of`) of the milliseconds in `ms`, -1 for
+/// NULL: a binary search over the bounds written as nested `CASE`s (six comparisons a row instead of up
+/// to 58).
+pub(crate) fn latency_bucket(ms: &str) -> String {
+    fn search(ms: &str, lo: usize, hi: usize) -> String {
+        if hi - lo == 1 {
+            return lo.to_string();
+        }
+        let mid = (lo + hi) / 2;
+        // Buckets below `mid` hold the latencies under the bound that starts bucket `mid`.
+        format!(
+            "CASE WHEN {ms} < {} THEN {} ELSE {} END",
+            LATENCY_BOUNDS_MS[mid - 1],
+            search(ms, lo, mid),
+            search(ms, mid, hi)
+        )
+    }
+    format!(
+        "CAST(CASE WHEN {ms} IS NULL THEN -1 ELSE {} END AS BIGINT)",
+        search(ms, 0, LATENCY_BUCKETS)
+    )
+}
+
 /// Hot-path queries whose plans the backends' tests check, with the table they must not scan.
 #[cfg(test)]
 pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
@@ -297,6 +371,9 @@ pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (LLM_CALLS_FOR_COMMAND, "llm_call_logs"),
     (FEEDBACK_FOR_COMMAND, "user_feedback"),
     (FEEDBACK_BY_USER, "user_feedback"),
+    (HOUR_FEEDBACK, "user_feedback"),
+    (FIRST_ACTIVITY, "user_feedback"),
+    (STATS_HOURS, "stats_hours"),
 ];
 
 #[cfg(test)]

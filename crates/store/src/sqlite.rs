@@ -41,6 +41,30 @@ pub(crate) const CLAIM: &str = "\
         LIMIT 1) \
     RETURNING *";
 
+// ----- Dashboard statistics (see `backend_impl.rs`) -----
+
+/// One hour of chat commands for a rollup ([`crate::sql::hour_commands`]). `NOT INDEXED` keeps SQLite
+/// walking the primary key over the hour's id range (the `created_at` index would cost a table look-up
+/// per command); `LIMIT -1 OFFSET 0` keeps the inner query a co-routine whose latency is computed once
+/// per row. `julianday` counts whole milliseconds, as the rollup does.
+static HOUR_COMMANDS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    crate::sql::hour_commands(
+        "chat_commands NOT INDEXED",
+        "(julianday(finished_at) - julianday(created_at)) * 86400000.0",
+        "LIMIT -1 OFFSET 0",
+    )
+});
+
+/// Tickets opened since `$1`, per UTC hour (`YYYY-MM-DDTHH`: timestamps are stored as UTC text).
+const TICKETS_OPENED_PER_HOUR: &str = "\
+    SELECT substr(created_at, 1, 13) AS hour, COUNT(*) AS n FROM tickets \
+    WHERE created_at >= $1 GROUP BY 1";
+
+/// Tickets closed since `$1`, per UTC hour.
+const TICKETS_CLOSED_PER_HOUR: &str = "\
+    SELECT substr(closed_at, 1, 13) AS hour, COUNT(*) AS n FROM tickets \
+    WHERE closed_at >= $1 GROUP BY 1";
+
 // ----- Support desk (see `desk_impl.rs`) -----
 
 /// The user's ticket in a category that is not closed (`tickets_one_open`), read inside the reservation's
@@ -478,6 +502,66 @@ mod tests {
             !plan.iter().any(|d| d.contains("TEMP B-TREE")),
             "{what} sorts instead of walking the index: {plan:?}"
         );
+    }
+
+    /// A rollup's hour is a walk of the primary key over the hour's id range (two seeks on the
+    /// `created_at` index find it), its inner query a co-routine; tickets per hour read their index.
+    #[tokio::test]
+    async fn statistics_read_indexes() {
+        let (_db, backend) = store().await;
+        let steps = plan(backend, HOUR_COMMANDS.as_str()).await;
+        assert!(
+            steps
+                .iter()
+                .any(|d| d.starts_with("SEARCH chat_commands USING INTEGER PRIMARY KEY")),
+            "{steps:?}"
+        );
+        assert!(
+            steps
+                .iter()
+                .filter(|d| d.contains("chat_commands_created"))
+                .count()
+                == 2,
+            "{steps:?}"
+        );
+        assert!(steps.iter().any(|d| d.contains("CO-ROUTINE")), "{steps:?}");
+        assert!(
+            !steps.iter().any(|d| d == "SCAN chat_commands"),
+            "{steps:?}"
+        );
+        for (sql, index) in [
+            (TICKETS_OPENED_PER_HOUR, "tickets_created"),
+            (TICKETS_CLOSED_PER_HOUR, "tickets_closed"),
+        ] {
+            let steps = plan(backend, sql).await;
+            assert!(steps.iter().any(|d| d.contains(index)), "{steps:?}");
+        }
+    }
+
+    /// The SQL bucket of a latency is `LatencyHistogram::bucket_of`'s, bounds included.
+    #[tokio::test]
+    async fn latency_buckets_in_sql_match_the_domain() {
+        use disconcierge_core::stats::{LATENCY_BOUNDS_MS, LatencyHistogram};
+        let (_db, backend) = store().await;
+        let sql = format!("SELECT {}", crate::sql::latency_bucket("$1"));
+        let mut values: Vec<f64> = vec![0.0, 1.0, 49.0, 2e6, 1e9];
+        for b in LATENCY_BOUNDS_MS {
+            values.extend([b as f64 - 1.0, b as f64 - 0.5, b as f64, b as f64 + 1.0]);
+        }
+        for ms in values {
+            let bucket: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(ms)
+                .fetch_one(backend.pool())
+                .await
+                .unwrap();
+            assert_eq!(bucket as usize, LatencyHistogram::bucket_of(ms), "{ms} ms");
+        }
+        let null: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(None::<f64>)
+            .fetch_one(backend.pool())
+            .await
+            .unwrap();
+        assert_eq!(null, -1);
     }
 
     /// The plan of `sql`, one line per step.

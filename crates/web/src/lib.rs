@@ -22,9 +22,11 @@
 //! * **Secrets**: password hashes, session tokens and interaction tokens are never rendered or returned.
 
 mod accounts;
+mod activity;
 pub mod admin;
 mod api;
 pub mod auth;
+mod charts;
 mod config_form;
 mod desk;
 mod feedback;
@@ -209,6 +211,8 @@ struct Inner {
     control: Arc<dyn Control>,
     settings: WebSettings,
     throttle: auth::LoginThrottle,
+    /// Whether this process is rolling up statistics in the background (see `activity`).
+    rollups_running: std::sync::atomic::AtomicBool,
 }
 
 impl WebState {
@@ -219,6 +223,7 @@ impl WebState {
                 control,
                 settings,
                 throttle: auth::LoginThrottle::default(),
+                rollups_running: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -238,6 +243,10 @@ impl WebState {
     fn throttle(&self) -> &auth::LoginThrottle {
         &self.inner.throttle
     }
+
+    fn rollups_running(&self) -> &std::sync::atomic::AtomicBool {
+        &self.inner.rollups_running
+    }
 }
 
 /// The admin pages (`/disconcierge…`) and the JSON API (`/api…`), with security headers on every answer.
@@ -252,6 +261,7 @@ pub fn router(state: WebState) -> Router {
         .merge(users::routes())
         .merge(desk::routes())
         .merge(playground::routes())
+        .merge(activity::routes())
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

@@ -237,11 +237,14 @@ struct Dashboard {
     services: crate::ServiceStatus,
     config_version: i64,
     commands: Vec<CommandView>,
+    charts: crate::activity::ChartsView,
 }
 
 #[derive(Deserialize)]
 struct DashboardQuery {
     done: Option<String>,
+    /// The charts' period: `48h` (default) or `30d`.
+    range: Option<String>,
 }
 
 async fn dashboard(
@@ -276,8 +279,9 @@ async fn dashboard(
         Ok(c) => c,
         Err(e) => return store_error(e),
     };
+    let (charts, status) = crate::activity::charts_view(&state, q.range.as_deref()).await;
     render(
-        StatusCode::OK,
+        status,
         &Dashboard {
             notice,
             csrf: session.csrf.clone(),
@@ -288,6 +292,7 @@ async fn dashboard(
             services: state.control().service_status(),
             config_version: config.version,
             commands,
+            charts,
         },
     )
 }
