@@ -44,6 +44,8 @@ pub struct Chat {
     pub discord: Discord,
     pub instance_id: String,
     pub wake: Arc<Notify>,
+    /// Commands this process queued that, as far as it knows, no worker has claimed yet.
+    pub queued_here: QueuedHint,
     /// Requests per second to the LLM, from the runtime configuration.
     pub rate: Arc<crate::rate::LlmRate>,
     /// Admission of one user's commands is serialized, so two commands sent at once cannot both pass the
@@ -291,7 +293,10 @@ impl Bot for Chat {
 
     async fn acknowledged(&self, interaction_id: u64) {
         match self.store.queue_acknowledged(interaction_id).await {
-            Ok(true) => self.wake.notify_one(),
+            Ok(true) => {
+                self.queued_here.add();
+                self.wake.notify_one();
+            }
             // Not a command waiting for its acknowledgement (admission settled it, or a redelivery).
             Ok(false) => {}
             Err(e) => {
@@ -342,21 +347,26 @@ impl Chat {
             Err(StoreError::AlreadyExists(_)) => return Ok(Ack::Nothing),
             Err(e) => return Err(e),
         };
-        let allowance = self.allowance(&user, &config, now, None).await?;
+        // Usage, commands in flight and queue length in one read. Waiting = queued, or recorded and
+        // being acknowledged (another command may be between its acknowledgement and its queueing).
+        let snapshot = self
+            .store
+            .admission_snapshot(
+                user.discord_id,
+                Allowance::window_start(now),
+                command.id,
+                now,
+            )
+            .await?;
+        let allowance = allowance_of(&user, &config, snapshot.usage, None);
         let applicant = Applicant {
             is_bot: inv.user.bot,
             ignored: user.ignored,
             priority: user.priority,
-            in_flight: self
-                .store
-                .user_in_flight(user.discord_id, command.id)
-                .await?,
+            in_flight: snapshot.in_flight,
             allowance,
         };
-        // Waiting = queued, or recorded and being acknowledged (another command may be between its
-        // acknowledgement and its queueing right now).
-        let waiting =
-            u32::try_from(self.store.waiting_count(command.id, now).await?).unwrap_or(u32::MAX);
+        let waiting = u32::try_from(snapshot.waiting).unwrap_or(u32::MAX);
         // Who would make room is looked up only when the queue is full.
         let (oldest_non_priority, oldest) = if waiting >= self.queue.size {
             (
@@ -552,14 +562,7 @@ impl Chat {
             .store
             .usage_since(user.discord_id, Allowance::window_start(now))
             .await?;
-        let limit = user
-            .limit_override
-            .unwrap_or(config.user_chat_command_limit_6h);
-        Ok(Allowance::new(
-            usage.counted + u32::from(pending.is_some()),
-            limit,
-            usage.oldest.or(pending),
-        ))
+        Ok(allowance_of(user, config, usage, pending))
     }
 
     /// Drops a waiting command to make room in a full queue, and tells its user (in the background, so
@@ -619,10 +622,22 @@ impl Chat {
                         self.queue.sleep_paused
                     }
                     Ok(Some(command)) => {
+                        let hinted = self.queued_here.take();
                         self.answer(command).await;
-                        continue;
+                        // A command nobody announced here (left by a previous run, queued by another
+                        // instance) may have others behind it: look again at once, as after an
+                        // announcement still pending.
+                        if !hinted || self.queued_here.any() {
+                            continue;
+                        }
+                        // Nothing queued here since: wait for a wake-up (or the idle poll) instead of
+                        // asking the database in vain.
+                        self.queue.sleep_empty
                     }
-                    Ok(None) => self.queue.sleep_empty,
+                    Ok(None) => {
+                        let _ = self.queued_here.take();
+                        self.queue.sleep_empty
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "could not claim a command");
                         self.queue.sleep_empty
@@ -1036,6 +1051,54 @@ async fn show_progress(discord: Discord, token: String, mut text: watch::Receive
             }
         }
     }
+}
+
+/// How many commands this process queued that no worker has claimed yet, as far as it knows: a worker
+/// that finishes the answer to an announced command claims again at once only if there may be more, which
+/// saves a claim that finds nothing after every answer. It is a hint: each claim, found or not, takes one
+/// off (a command claimed by another instance costs one claim in vain, as before); a command nobody
+/// announced makes its worker look again at once (a backlog drains without waiting); a worker that waits
+/// is still woken by every new command (`Chat::wake`, registered before it claimed) and polls every
+/// `DC_QUEUE_SLEEP_EMPTY` for commands other instances queued.
+#[derive(Debug, Default)]
+pub struct QueuedHint(std::sync::atomic::AtomicUsize);
+
+impl QueuedHint {
+    fn add(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Takes one off; whether there was one.
+    fn take(&self) -> bool {
+        self.0
+            .fetch_update(
+                std::sync::atomic::Ordering::AcqRel,
+                std::sync::atomic::Ordering::Acquire,
+                |n| n.checked_sub(1),
+            )
+            .is_ok()
+    }
+
+    fn any(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire) > 0
+    }
+}
+
+/// A user's allowance from their usage in the window (see [`Chat::allowance`]).
+fn allowance_of(
+    user: &disconcierge_core::model::User,
+    config: &disconcierge_core::RuntimeConfig,
+    usage: disconcierge_store::Usage,
+    pending: Option<chrono::DateTime<Utc>>,
+) -> Allowance {
+    let limit = user
+        .limit_override
+        .unwrap_or(config.user_chat_command_limit_6h);
+    Allowance::new(
+        usage.counted + u32::from(pending.is_some()),
+        limit,
+        usage.oldest.or(pending),
+    )
 }
 
 #[cfg(test)]

@@ -562,6 +562,7 @@ impl DiscordSide {
             discord: discord.clone(),
             instance_id: self.settings.instance_id.clone(),
             wake: Arc::new(tokio::sync::Notify::new()),
+            queued_here: chat::QueuedHint::default(),
             rate,
             admission_locks: chat::AdmissionLocks::default(),
             notifier,

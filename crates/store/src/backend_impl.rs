@@ -15,7 +15,9 @@
 // It is formatted with `rustfmt --edition 2024 src/backend_impl.rs` (cargo fmt does not see it).
 
 use crate::sql;
-use crate::{DatabaseKind, MigrationReport, MigrationStatus, Store, StoreError, Usage};
+use crate::{
+    AdmissionSnapshot, DatabaseKind, MigrationReport, MigrationStatus, Store, StoreError, Usage,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use disconcierge_core::RuntimeConfig;
@@ -1374,6 +1376,30 @@ impl Store for Backend {
         Ok(Usage {
             counted: count_to_u32(row.try_get("counted")?),
             oldest: row.try_get("oldest")?,
+        })
+    }
+
+    async fn admission_snapshot(
+        &self,
+        user_id: u64,
+        since: DateTime<Utc>,
+        except: i64,
+        now: DateTime<Utc>,
+    ) -> Result<AdmissionSnapshot, StoreError> {
+        let row = sqlx::query(sql::ADMISSION_SNAPSHOT)
+            .bind(id(user_id))
+            .bind(ts(since))
+            .bind(except)
+            .bind(ts(now))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(AdmissionSnapshot {
+            usage: Usage {
+                counted: count_to_u32(row.try_get("counted")?),
+                oldest: row.try_get("oldest")?,
+            },
+            in_flight: row.try_get("in_flight")?,
+            waiting: u64::try_from(row.try_get::<i64, _>("waiting")?).unwrap_or(0),
         })
     }
 

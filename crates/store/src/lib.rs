@@ -170,6 +170,16 @@ pub struct Usage {
     pub oldest: Option<DateTime<Utc>>,
 }
 
+/// What admitting a new chat command needs to know, read at once (see [`Store::admission_snapshot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdmissionSnapshot {
+    pub usage: Usage,
+    /// The user has another command received, queued or being answered.
+    pub in_flight: bool,
+    /// Commands waiting for a worker (queued, or recorded and being acknowledged), tokens still valid.
+    pub waiting: u64,
+}
+
 /// How much rolling up [`Store::activity`] does before answering, in commands read (see
 /// [`Store::roll_up_activity`]).
 ///
@@ -568,6 +578,17 @@ pub trait Store: DeskStore + Send + Sync + 'static {
     /// how many of their commands created then or later count toward the limit (consumed tokens), and
     /// when the oldest of those was created (the user gets a command back 6 h after it).
     async fn usage_since(&self, user_id: u64, since: DateTime<Utc>) -> Result<Usage, StoreError>;
+
+    /// In one statement, what [`Store::usage_since`] (from `since`), [`Store::user_in_flight`] and
+    /// [`Store::waiting_count`] (both leaving out `except`, the command being admitted) would return: the
+    /// acknowledgement path reads the database once instead of three times.
+    async fn admission_snapshot(
+        &self,
+        user_id: u64,
+        since: DateTime<Utc>,
+        except: i64,
+        now: DateTime<Utc>,
+    ) -> Result<AdmissionSnapshot, StoreError>;
 
     /// The user's latest answered exchanges (prompt, answer) since `since`, newest first, at most `limit`,
     /// leaving out `except` (the command being answered): the conversation history for providers without

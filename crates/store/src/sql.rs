@@ -219,6 +219,20 @@ pub(crate) const USAGE_SINCE: &str = "\
     SELECT COUNT(*) AS counted, MIN(created_at) AS oldest FROM chat_commands \
     WHERE user_id = $1 AND usage_counted AND created_at >= $2";
 
+/// `USAGE_SINCE` ($1 user, $2 since), `USER_IN_FLIGHT` ($1 user, $3 except) and `WAITING_COUNT` ($3
+/// except, $4 now) in one statement, each subquery kept word for word so that it walks the same index.
+pub(crate) const ADMISSION_SNAPSHOT: &str = "\
+    SELECT \
+      (SELECT COUNT(*) FROM chat_commands \
+        WHERE user_id = $1 AND usage_counted AND created_at >= $2) AS counted, \
+      (SELECT MIN(created_at) FROM chat_commands \
+        WHERE user_id = $1 AND usage_counted AND created_at >= $2) AS oldest, \
+      EXISTS (SELECT 1 FROM chat_commands \
+        WHERE user_id = $1 AND state IN ('received', 'queued', 'in_progress') AND id <> $3) AS in_flight, \
+      (SELECT COUNT(*) FROM chat_commands \
+        WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at > $4 \
+          AND state <> 'in_progress' AND id <> $3) AS waiting";
+
 /// Answered exchanges of a user, newest first. `usage_counted` (true for every answer that consumed tokens)
 /// lets the per-user usage-window index serve it.
 pub(crate) const RECENT_EXCHANGES: &str = "\
@@ -354,6 +368,7 @@ pub(crate) fn latency_bucket(ms: &str) -> String {
 #[cfg(test)]
 pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (USAGE_SINCE, "chat_commands"),
+    (ADMISSION_SNAPSHOT, "chat_commands"),
     (USER_IN_FLIGHT, "chat_commands"),
     (RECENT_EXCHANGES, "chat_commands"),
     (WAITING_COUNT, "chat_commands"),

@@ -1004,6 +1004,38 @@ async fn requeue_and_transitions(kind: DatabaseKind) {
     assert_eq!(store.waiting_count(-1, now).await.unwrap(), 1);
     assert_eq!(store.waiting_count(cmd.id, now).await.unwrap(), 0);
     assert_eq!(store.queued_count().await.unwrap(), 0);
+    // The acknowledgement path's single read agrees with the three it replaces.
+    for except in [-1, cmd.id] {
+        let since = now - chrono::TimeDelta::hours(6);
+        let snapshot = store
+            .admission_snapshot(1, since, except, now)
+            .await
+            .unwrap();
+        assert_eq!(snapshot.usage, store.usage_since(1, since).await.unwrap());
+        assert_eq!(
+            snapshot.in_flight,
+            store.user_in_flight(1, except).await.unwrap()
+        );
+        assert_eq!(
+            snapshot.waiting,
+            store.waiting_count(except, now).await.unwrap()
+        );
+    }
+    assert!(
+        store
+            .admission_snapshot(1, now, -1, now)
+            .await
+            .unwrap()
+            .in_flight
+    );
+    assert_eq!(
+        store.admission_snapshot(2, now, cmd.id, now).await.unwrap(),
+        disconcierge_store::AdmissionSnapshot {
+            usage: disconcierge_store::Usage::default(),
+            in_flight: false,
+            waiting: 0,
+        }
+    );
     assert!(
         !store
             .transition_chat_command(cmd.id, ChatCommandState::Queued, ChatCommandState::Aborted)
@@ -1234,6 +1266,17 @@ async fn usage_window_counts_only_consumed_commands(kind: DatabaseKind) {
         store.usage_since(1, now - mins(30)).await.unwrap(),
         usage(1, Some(now - mins(30)))
     );
+    // The acknowledgement path's single read reports the same usage (with timestamps decoded alike).
+    for (user, from) in [(1, since), (2, since), (3, since), (1, now - hours(8))] {
+        assert_eq!(
+            store
+                .admission_snapshot(user, from, -1, now)
+                .await
+                .unwrap()
+                .usage,
+            store.usage_since(user, from).await.unwrap()
+        );
+    }
 }
 
 // ----- Feedback and logs -----
