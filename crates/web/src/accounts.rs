@@ -6,7 +6,7 @@
 
 use crate::WebState;
 use crate::admin::{self, AdminError};
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorBody};
 use crate::auth::{self, ApiAdmin, PageAdmin, Session};
 use crate::pages::{csrf_refused, render, store_error};
 use crate::views;
@@ -15,20 +15,27 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use disconcierge_store::StoreError;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/disconcierge/admins", get(admins_page).post(add_page))
         .route("/disconcierge/admins/{id}/delete", post(remove_page))
         .route("/disconcierge/password", post(password_page))
-        .route("/api/admins", get(list_api).post(add_api))
-        .route("/api/admins/{id}", delete(remove_api))
-        .route("/api/password", post(password_api))
+}
+
+pub fn api_routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_api, add_api))
+        .routes(routes!(remove_api))
+        .routes(routes!(password_api))
 }
 
 /// Why an account change was refused, in words for the admin.
@@ -365,13 +372,26 @@ async fn password_page(
 
 // ----- API -----
 
-#[derive(Serialize)]
+/// An admin account.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Admin)]
 struct AdminItem {
     id: i64,
     username: String,
     created_at: chrono::DateTime<Utc>,
 }
 
+/// The admin accounts.
+#[utoipa::path(
+    get,
+    path = "/api/admins",
+    operation_id = "list_admins",
+    tag = "admins",
+    responses(
+        (status = 200, description = "Every admin account.", body = Vec<AdminItem>),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn list_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -391,12 +411,34 @@ async fn list_api(
     ))
 }
 
-#[derive(Deserialize)]
+/// A new admin account.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewAdmin)]
 struct AddBody {
     username: String,
     password: String,
 }
 
+/// Add an admin.
+///
+/// Needs a signed-in session: an API token cannot create logins.
+#[utoipa::path(
+    post,
+    path = "/api/admins",
+    operation_id = "add_admin",
+    tag = "admins",
+    request_body = AddBody,
+    responses(
+        (status = 201, description = "Added."),
+        (status = 400, description = "`bad_request`: the body is not the expected JSON.", body = ErrorBody),
+        (status = 409, description = "`already_exists`: there is an admin with this username.", body = ErrorBody),
+        (status = 422, description = "`invalid`: the username or the password is not acceptable (the \
+            message says why).", body = ErrorBody),
+        (status = 503, description = "`database`: the password could not be processed, or the database did \
+            not answer.", body = ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn add_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -409,6 +451,22 @@ async fn add_api(
     Ok(StatusCode::CREATED)
 }
 
+/// Remove an admin, signing out their sessions.
+///
+/// Needs a signed-in session. One's own account cannot be removed.
+#[utoipa::path(
+    delete,
+    path = "/api/admins/{id}",
+    operation_id = "remove_admin",
+    tag = "admins",
+    params(("id" = i64, Path, description = "The admin's id.")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "`not_found`: there is no such admin (already removed?).", body = ErrorBody),
+        (status = 409, description = "`conflict`: this is your own account.", body = ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn remove_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -419,17 +477,45 @@ async fn remove_api(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// A password change.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PasswordChange)]
 struct PasswordBody {
     current_password: String,
     new_password: String,
 }
 
-#[derive(Serialize)]
+/// The new session opened by a password change.
+#[derive(Serialize, ToSchema)]
 struct NewSession {
+    /// The new session's CSRF token (the old one no longer works).
     csrf_token: String,
 }
 
+/// Change one's own password.
+///
+/// Signs out every session of the account and opens a new one (a new cookie and CSRF token). Needs a
+/// signed-in session. Wrong current passwords count toward the sign-in lockout.
+#[utoipa::path(
+    post,
+    path = "/api/password",
+    operation_id = "change_password",
+    tag = "admins",
+    request_body = PasswordBody,
+    responses(
+        (status = 200, description = "Changed: the new session's cookie is set.", body = NewSession,
+            headers(("Set-Cookie" = String, description = "The new session cookie, `dc_session`."))),
+        (status = 400, description = "`bad_request`: the body is not the expected JSON.", body = ErrorBody),
+        (status = 403, description = "`wrong_password`: the current password is wrong.", body = ErrorBody),
+        (status = 422, description = "`invalid`: the new password is not acceptable (the message says why).",
+            body = ErrorBody),
+        (status = 429, description = "`locked`: too many wrong passwords; the message says when to try again.",
+            body = ErrorBody),
+        (status = 503, description = "`database`: the password could not be processed, or the database did \
+            not answer.", body = ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn password_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,

@@ -8,13 +8,12 @@
 //! [`Store::activity`]: disconcierge_store::Store::activity
 
 use crate::WebState;
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorBody};
 use crate::auth::ApiAdmin;
 use crate::charts::{self, Frame, Layout, Series};
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use disconcierge_core::model::FeedbackKind;
 use disconcierge_core::runtime_config::FieldError;
@@ -23,14 +22,62 @@ use disconcierge_store::ROLLUP_BUDGET_PER_REQUEST;
 use serde::Deserialize;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<WebState> {
-    Router::new().route("/api/stats", get(stats_api))
+pub fn api_routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::new().routes(routes!(stats_api))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct RangeQuery {
+    /// `48h` (per hour, the default) or `30d` (per UTC day).
+    #[param(pattern = "^(48h|30d)$")]
     pub range: Option<String>,
+}
+
+/// The dashboard's series (`disconcierge_core::stats::Activity`, described here: the core crate does not
+/// depend on utoipa).
+#[derive(ToSchema)]
+#[schema(as = Activity)]
+#[allow(dead_code)] // describes the JSON of `Activity` only; never built
+struct ActivitySchema {
+    #[schema(pattern = "^(48h|30d)$")]
+    range: String,
+    /// `hour` or `day`: how long each bucket is.
+    #[schema(pattern = "^(hour|day)$")]
+    granularity: String,
+    generated_at: DateTime<Utc>,
+    /// Settled hours of the range not rolled up yet (being computed): their buckets are incomplete.
+    pending_hours: u32,
+    /// Every bucket of the range, oldest first.
+    buckets: Vec<ActivityBucketSchema>,
+}
+
+/// One bucket: an hour, or a UTC day of the 30-day range.
+#[derive(ToSchema)]
+#[schema(as = ActivityBucket)]
+#[allow(dead_code)] // describes the JSON of `ActivityBucket` only; never built
+struct ActivityBucketSchema {
+    start: DateTime<Utc>,
+    completed: u64,
+    failed: u64,
+    other: u64,
+    total_tokens: u64,
+    /// Completed commands whose latency was counted (those the percentiles describe).
+    latency_count: u64,
+    /// Latency percentiles of completed commands, in milliseconds; `null` without any.
+    p50_ms: Option<u64>,
+    p90_ms: Option<u64>,
+    p99_ms: Option<u64>,
+    /// Feedback per kind (`good`, `outdated`, `inaccurate`, `other`), every kind present.
+    feedback: std::collections::BTreeMap<String, u64>,
+    tickets_opened: u64,
+    tickets_closed: u64,
+    /// False while some of its settled hours are not rolled up yet: its figures are partial.
+    complete: bool,
 }
 
 /// The range asked for: 48 hours when none is given.
@@ -86,6 +133,21 @@ fn finish_rollups(state: &WebState, since: DateTime<Utc>) {
 
 // ----- API -----
 
+/// The dashboard's charts as data: chat commands by outcome, answer latency percentiles, tokens,
+/// feedback and tickets per hour (48 h) or per UTC day (30 d). Hours of a large database not rolled up
+/// yet are computed in the background; `pending_hours` says how many remain.
+#[utoipa::path(
+    get,
+    path = "/api/stats",
+    operation_id = "get_stats",
+    tag = "operations",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "The series over the range.", body = ActivitySchema),
+        (status = 422, description = "`invalid`: the range is not `48h` or `30d`.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn stats_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,

@@ -4,43 +4,67 @@
 //! must also send the session's CSRF token as `X-CSRF-Token` (returned by the login and by `GET /api/me`).
 //! Every error has the same body: `{"error": code, "message": what to do, "fields": [{field, message}]}`.
 //! Lists are newest first and keyset-paginated: pass `next_before` back as `before`.
+//!
+//! Every API route is registered through `utoipa_axum`'s `routes!` with its `#[utoipa::path]`
+//! annotation, which makes it part of the OpenAPI document at `GET /api/openapi.json` (see
+//! the `openapi` module).
 
 use crate::auth::{self, ApiAdmin, AuthError, LoginError};
 use crate::pages::{self, ClientIp, ListQuery};
 use crate::views::{CommandView, FeedbackView, LlmCallView};
 use crate::{ConfigUpdateError, WebState};
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::runtime_config::FieldError;
 use disconcierge_store::StoreError;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<WebState> {
-    Router::new()
-        .route("/api/login", post(login))
-        .route("/api/logout", post(logout))
-        .route("/api/me", get(me))
-        .route("/api/chat_commands", get(list_commands))
-        .route("/api/chat_commands/{id}", get(command))
-        .route("/api/config", get(config).put(update_config))
-        .route("/api/config/history", get(config_history))
-        .route("/api/actions/pause", post(pause))
-        .route("/api/actions/resume", post(resume))
-        .route("/api/actions/reload", post(reload))
-        .route("/api/actions/shutdown", post(shutdown))
-        .route("/api/actions/register_commands", post(register_commands))
-        .route(
-            "/api/actions/clear_conversations",
-            post(clear_conversations),
-        )
-        .route("/api/status", get(status))
+pub fn routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::default()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(list_commands))
+        .routes(routes!(command))
+        .routes(routes!(config, update_config))
+        .routes(routes!(config_history))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(reload))
+        .routes(routes!(shutdown))
+        .routes(routes!(register_commands))
+        .routes(routes!(clear_conversations))
+        .routes(routes!(status))
+}
+
+/// The body of every error answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    /// What went wrong, for programs: `unauthenticated`, `bad_token`, `csrf`, `session_required`,
+    /// `bad_request`, `invalid`, `not_found`, `conflict`, `database`, …
+    error: &'static str,
+    /// What went wrong and what to do about it, for people.
+    message: String,
+    /// The fields in error (for `invalid`); empty otherwise.
+    fields: Vec<FieldErrorBody>,
+}
+
+/// One field in error: its name (a body field, a query parameter or a setting) and what is wrong with it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = FieldError)]
+struct FieldErrorBody {
+    field: &'static str,
+    message: String,
 }
 
 /// An API error: a status and the common error body.
@@ -76,11 +100,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(json!({
-                "error": self.code,
-                "message": self.message,
-                "fields": self.fields,
-            })),
+            Json(ErrorBody {
+                error: self.code,
+                message: self.message,
+                fields: self
+                    .fields
+                    .into_iter()
+                    .map(|f| FieldErrorBody {
+                        field: f.field,
+                        message: f.message,
+                    })
+                    .collect(),
+            }),
         )
             .into_response()
     }
@@ -132,18 +163,43 @@ type ApiResult<T> = Result<T, ApiError>;
 
 // ----- Session -----
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = Credentials)]
 struct LoginBody {
     username: String,
     password: String,
 }
 
-#[derive(Serialize)]
+/// The signed-in admin.
+#[derive(Serialize, ToSchema)]
 struct Me {
     username: String,
+    /// Send it as `X-CSRF-Token` with every change made with the session cookie.
     csrf_token: String,
 }
 
+/// Sign in.
+///
+/// Checks the credentials, opens a session and sets its `dc_session` cookie. Failed sign-ins are
+/// throttled per client address and per account: after repeated failures the account is locked for a
+/// while (429, with `Retry-After`).
+#[utoipa::path(
+    post,
+    path = "/api/login",
+    operation_id = "login",
+    tag = "session",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in: the session cookie is set.", body = Me,
+            headers(("Set-Cookie" = String, description = "The session cookie, `dc_session`."))),
+        (status = 400, description = "`bad_request`: the body is not the expected JSON.", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong username or password.", body = ErrorBody),
+        (status = 429, description = "`locked`: too many failed sign-ins; the message says when to try again.",
+            body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the next try."))),
+        (status = 503, description = "`database`: the database did not answer.", body = ErrorBody),
+    ),
+)]
 async fn login(
     State(state): State<WebState>,
     ClientIp(ip): ClientIp,
@@ -178,6 +234,20 @@ async fn login(
     }
 }
 
+/// Sign out.
+///
+/// Ends the session and removes its cookie.
+#[utoipa::path(
+    post,
+    path = "/api/logout",
+    operation_id = "logout",
+    tag = "session",
+    responses(
+        (status = 204, description = "Signed out: the cookie is removed.",
+            headers(("Set-Cookie" = String, description = "Removes the session cookie."))),
+    ),
+    security(("session" = [])),
+)]
 async fn logout(State(state): State<WebState>, ApiAdmin(session): ApiAdmin) -> ApiResult<Response> {
     session.require_browser()?;
     auth::logout(&state, &session).await?;
@@ -188,6 +258,17 @@ async fn logout(State(state): State<WebState>, ApiAdmin(session): ApiAdmin) -> A
         .into_response())
 }
 
+/// The signed-in admin, with the session's CSRF token.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    operation_id = "me",
+    tag = "session",
+    responses(
+        (status = 200, description = "Who is signed in.", body = Me),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn me(ApiAdmin(session): ApiAdmin) -> Json<Me> {
     Json(Me {
         username: session.admin.username,
@@ -197,6 +278,16 @@ async fn me(ApiAdmin(session): ApiAdmin) -> Json<Me> {
 
 // ----- Chat commands -----
 
+/// The `limit` query parameter of every list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parameter only: `ListParams` reads it
+pub(crate) struct Limit {
+    /// Items per page, 1 to 200 (50 by default).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+}
+
 #[derive(Deserialize)]
 struct ListParams {
     #[serde(flatten)]
@@ -204,7 +295,8 @@ struct ListParams {
     limit: Option<String>,
 }
 
-#[derive(Serialize)]
+/// One page of a list, newest first.
+#[derive(Serialize, ToSchema)]
 pub(crate) struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `before` to get the next page; `null` on the last page.
@@ -264,6 +356,20 @@ pub(crate) fn page_limit(raw: Option<&str>, default: u32) -> Result<u32, ApiErro
     }
 }
 
+/// The `/chat` and `/private` commands, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/chat_commands",
+    operation_id = "list_chat_commands",
+    tag = "chat commands",
+    params(pages::ListQuery, Limit),
+    responses(
+        (status = 200, description = "A page of chat commands.", body = Page<CommandView>),
+        (status = 400, description = "`bad_request`: a filter or `limit` is not valid (the message says which).",
+            body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn list_commands(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -276,13 +382,28 @@ async fn list_commands(
     Ok(Json(keyset_page(items, limit, |c| c.id)))
 }
 
-#[derive(Serialize)]
+/// A chat command with the LLM calls made to answer it and the feedback given on the answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ChatCommandDetail)]
 struct CommandDetail {
     command: CommandView,
     llm_calls: Vec<LlmCallView>,
     feedback: Vec<FeedbackView>,
 }
 
+/// One chat command, with its LLM calls and feedback.
+#[utoipa::path(
+    get,
+    path = "/api/chat_commands/{id}",
+    operation_id = "get_chat_command",
+    tag = "chat commands",
+    params(("id" = i64, Path, description = "The chat command's id.")),
+    responses(
+        (status = 200, description = "The chat command.", body = CommandDetail),
+        (status = 404, description = "`not_found`: there is no such chat command.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn command(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -308,11 +429,16 @@ async fn command(
 
 // ----- Configuration -----
 
-#[derive(Serialize)]
+/// The runtime configuration in force, with its version.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Configuration)]
 struct ConfigBody {
+    /// Send it back as `expected_version` to change the configuration.
     version: i64,
     updated_at: DateTime<Utc>,
+    /// Who saved it (an admin, with the API token when a script did); `null` for the first one.
     updated_by: Option<String>,
+    #[schema(value_type = crate::config_form::RuntimeConfigSchema)]
     config: RuntimeConfig,
 }
 
@@ -325,19 +451,55 @@ fn config_body(stored: &disconcierge_core::model::StoredRuntimeConfig) -> Config
     }
 }
 
+/// The runtime configuration in force.
+#[utoipa::path(
+    get,
+    path = "/api/config",
+    operation_id = "get_config",
+    tag = "configuration",
+    responses(
+        (status = 200, description = "The configuration in force.", body = ConfigBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn config(State(state): State<WebState>, ApiAdmin(_): ApiAdmin) -> Json<ConfigBody> {
     Json(config_body(&state.control().runtime_config()))
 }
 
-#[derive(Deserialize)]
+/// A change of the runtime configuration.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ConfigurationChange)]
 struct ConfigUpdate {
     /// The version the change was made against (from `GET /api/config`): the save is refused with 409 if
     /// someone saved in between.
     expected_version: i64,
     /// The settings to change; settings left out keep their current value.
+    #[schema(value_type = crate::config_form::RuntimeConfigChanges)]
     config: serde_json::Map<String, Value>,
 }
 
+/// Change the runtime configuration.
+///
+/// The settings sent are laid over the configuration in force, checked, saved and applied at once. The
+/// change is refused with 409 if someone saved since `expected_version`.
+#[utoipa::path(
+    put,
+    path = "/api/config",
+    operation_id = "update_config",
+    tag = "configuration",
+    request_body = ConfigUpdate,
+    responses(
+        (status = 200, description = "Saved and applied: the new configuration.", body = ConfigBody),
+        (status = 400, description = "`bad_request`: the body is not the expected JSON.", body = ErrorBody),
+        (status = 409, description = "`conflict`: the configuration was changed by someone else since \
+            `expected_version`; reload it, re-apply the change and save again.", body = ErrorBody),
+        (status = 422, description = "`invalid`: unknown settings, or values of the wrong type or out of \
+            range; `fields` names each (nothing was saved).", body = ErrorBody),
+        (status = 500, description = "`internal`: the configuration in force could not be read.", body = ErrorBody),
+        (status = 503, description = "`database`: the change could not be saved.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn update_config(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -419,14 +581,29 @@ async fn update_config(
     }
 }
 
-#[derive(Serialize)]
+/// One saved version of the configuration.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConfigurationVersion)]
 struct HistoryItem {
     version: i64,
+    /// When, as text (`2026-11-28 14:03:07 UTC`).
     updated_at: String,
     updated_by: String,
+    /// What changed from the version before, in words.
     changed: String,
 }
 
+/// The configuration's last 50 versions, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/config/history",
+    operation_id = "config_history",
+    tag = "configuration",
+    responses(
+        (status = 200, description = "The versions, newest first.", body = Vec<HistoryItem>),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn config_history(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -447,6 +624,20 @@ async fn config_history(
 
 // ----- Actions -----
 
+/// Pause the bot.
+///
+/// The queue holds; users other than priority ones get the paused message. Saved in the configuration.
+#[utoipa::path(
+    post,
+    path = "/api/actions/pause",
+    operation_id = "pause",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Paused: the new configuration.", body = ConfigBody),
+        (status = 503, description = "`not_saved`: the change could not be saved.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn pause(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -454,6 +645,18 @@ async fn pause(
     set_paused_api(&state, &session, true).await
 }
 
+/// Resume the bot after a pause.
+#[utoipa::path(
+    post,
+    path = "/api/actions/resume",
+    operation_id = "resume",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Resumed: the new configuration.", body = ConfigBody),
+        (status = 503, description = "`not_saved`: the change could not be saved.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn resume(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -461,7 +664,8 @@ async fn resume(
     set_paused_api(&state, &session, false).await
 }
 
-#[derive(Serialize)]
+/// What a reload did.
+#[derive(Serialize, ToSchema)]
 struct Reloaded {
     /// Whether a newer configuration was found and applied.
     changed: bool,
@@ -469,6 +673,22 @@ struct Reloaded {
     version: i64,
 }
 
+/// Reload the configuration from the database.
+///
+/// Applies a configuration saved there by another instance or by hand, if it is newer than the one in
+/// force.
+#[utoipa::path(
+    post,
+    path = "/api/actions/reload",
+    operation_id = "reload",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Reloaded.", body = Reloaded),
+        (status = 503, description = "`database`: the database did not answer; the configuration in force \
+            is unchanged.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn reload(State(state): State<WebState>, ApiAdmin(_): ApiAdmin) -> ApiResult<Json<Reloaded>> {
     match state.control().reload_runtime_config().await {
         Ok(changed) => Ok(Json(Reloaded {
@@ -486,11 +706,26 @@ async fn reload(State(state): State<WebState>, ApiAdmin(_): ApiAdmin) -> ApiResu
     }
 }
 
-#[derive(Serialize)]
+/// What was done, in words.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ActionDone)]
 struct Done {
     message: String,
 }
 
+/// Register the Discord commands again, even if Discord's copy looks the same.
+#[utoipa::path(
+    post,
+    path = "/api/actions/register_commands",
+    operation_id = "register_commands",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Registered.", body = Done),
+        (status = 503, description = "`discord_unavailable`: Discord is not connected in this process, or \
+            refused.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn register_commands(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -505,12 +740,26 @@ async fn register_commands(
     }
 }
 
-#[derive(Serialize)]
+/// What clearing the conversations did.
+#[derive(Serialize, ToSchema)]
 struct Cleared {
     /// Users whose next `/chat` starts a new conversation.
     users: u64,
 }
 
+/// Clear every conversation.
+///
+/// Every user's next `/chat` starts a new conversation.
+#[utoipa::path(
+    post,
+    path = "/api/actions/clear_conversations",
+    operation_id = "clear_conversations",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Cleared.", body = Cleared),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn clear_conversations(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -519,7 +768,8 @@ async fn clear_conversations(
     Ok(Json(Cleared { users }))
 }
 
-#[derive(Serialize)]
+/// The bot's state and what it depends on.
+#[derive(Serialize, ToSchema)]
 struct Status {
     paused: bool,
     /// Commands waiting or being answered.
@@ -530,6 +780,20 @@ struct Status {
     services: crate::ServiceStatus,
 }
 
+/// The bot's status: paused or not, the queue, and the state of the database, the Discord gateway,
+/// the webhook and the LLM backend.
+///
+/// Never waits for Discord or the LLM: their state is as last seen.
+#[utoipa::path(
+    get,
+    path = "/api/status",
+    operation_id = "status",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The status.", body = Status),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn status(State(state): State<WebState>, ApiAdmin(_): ApiAdmin) -> ApiResult<Json<Status>> {
     let config = state.control().runtime_config();
     Ok(Json(Status {
@@ -541,11 +805,26 @@ async fn status(State(state): State<WebState>, ApiAdmin(_): ApiAdmin) -> ApiResu
     }))
 }
 
-#[derive(Serialize)]
+/// The application is stopping.
+#[derive(Serialize, ToSchema)]
 struct Stopping {
     message: &'static str,
 }
 
+/// Shut the application down gracefully, as on SIGTERM.
+///
+/// Requests in flight and answers being written finish within the shutdown timeout; what is queued waits
+/// in the database for the next start.
+#[utoipa::path(
+    post,
+    path = "/api/actions/shutdown",
+    operation_id = "shutdown",
+    tag = "operations",
+    responses(
+        (status = 202, description = "Stopping.", body = Stopping),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn shutdown(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,

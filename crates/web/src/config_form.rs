@@ -362,6 +362,113 @@ pub struct SectionView {
     pub fields: Vec<FieldView>,
 }
 
+// ----- OpenAPI -----
+
+/// The runtime configuration's JSON (`disconcierge_core::RuntimeConfig`) in the OpenAPI document: every
+/// setting, described from its form field ([`SECTIONS`], which a unit test keeps in step with the
+/// settings), all present in answers.
+pub(crate) struct RuntimeConfigSchema;
+
+/// The settings of a configuration change: the same as [`RuntimeConfigSchema`], each optional.
+pub(crate) struct RuntimeConfigChanges;
+
+impl utoipa::PartialSchema for RuntimeConfigSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        config_schema(
+            true,
+            "The runtime configuration: every setting, as the admin interface's configuration page \
+             shows it.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for RuntimeConfigSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "RuntimeConfig".into()
+    }
+}
+
+impl utoipa::PartialSchema for RuntimeConfigChanges {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        config_schema(
+            false,
+            "Settings to change, by name (those of `RuntimeConfig`); settings left out keep their \
+             current value. An unknown setting is refused (422).",
+        )
+    }
+}
+
+impl utoipa::ToSchema for RuntimeConfigChanges {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "RuntimeConfigChanges".into()
+    }
+}
+
+fn config_schema(
+    all_required: bool,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(description));
+    for field in all_fields() {
+        let nullable = |t: Type| SchemaType::from_iter([t, Type::Null]);
+        let (schema_type, note): (SchemaType, &str) = match field.kind {
+            Kind::Bool => (Type::Boolean.into(), ""),
+            Kind::Text | Kind::LongText => (Type::String.into(), ""),
+            Kind::OptText => (nullable(Type::String), ""),
+            Kind::Integer => (Type::Integer.into(), ""),
+            Kind::OptInteger => (nullable(Type::Integer), ""),
+            Kind::Number => (Type::Number.into(), ""),
+            Kind::OptNumber => (nullable(Type::Number), ""),
+            Kind::Duration => (
+                Type::String.into(),
+                " A Go-style duration: `30s`, `5m`, `1h30m`.",
+            ),
+            Kind::LogLevels => (Type::Object.into(), ""),
+        };
+        let help = if field.kind == Kind::LogLevels {
+            "The log level of each component that has its own, as `{\"llm\": \"debug\"}`; the \
+             others use their `DC_*_LOG_LEVEL`."
+        } else {
+            field.help
+        };
+        let mut property = ObjectBuilder::new()
+            .schema_type(schema_type)
+            .title(Some(field.label))
+            .description(
+                Some(format!("{help}{note}").trim().to_string()).filter(|d| !d.is_empty()),
+            );
+        if field.kind == Kind::LogLevels {
+            let levels = [
+                LogLevel::Off,
+                LogLevel::Error,
+                LogLevel::Warn,
+                LogLevel::Info,
+                LogLevel::Debug,
+                LogLevel::Trace,
+            ];
+            property = property
+                .property_names(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(LogComponent::ALL.iter().map(|c| c.as_str()))),
+                ))
+                .additional_properties(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(levels.iter().map(|l| l.as_str()))),
+                ));
+        }
+        object = object.property(field.name, property);
+        if all_required {
+            object = object.required(field.name);
+        }
+    }
+    object.build().into()
+}
+
 fn all_fields() -> impl Iterator<Item = &'static Field> {
     SECTIONS.iter().flat_map(|s| s.fields.iter())
 }

@@ -36,6 +36,12 @@ pub fn routes() -> Router<WebState> {
         .merge(knowledge::routes())
 }
 
+pub fn api_routes() -> utoipa_axum::router::OpenApiRouter<WebState> {
+    tickets::api_routes()
+        .merge(training::api_routes())
+        .merge(knowledge::api_routes())
+}
+
 /// The `created_by` of trained answers and knowledge entries added in the admin interface: no Discord
 /// user wrote them (Discord ids are never 0).
 pub(crate) const WEB_AUTHOR: u64 = 0;
@@ -49,9 +55,12 @@ pub(crate) const PAGE_SIZE: u32 = pages::PAGE_SIZE;
 // ----- The guild -----
 
 /// The guild asked for, as typed (`?guild=`), kept as text so that a bad value is shown back.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct GuildParam {
+    /// The guild (Discord server id) whose support desk this is about.
     #[serde(default)]
+    #[param(required = true)]
     pub guild: String,
 }
 
@@ -141,6 +150,65 @@ pub(crate) fn api_guild(typed: &str) -> Result<u64, ApiError> {
 
 pub(crate) fn bad_request(message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+}
+
+// ----- Files, in the OpenAPI document -----
+
+/// A trained-answers file, as `/export_training` and `GET /api/training/export` make it and
+/// `/import_training` and `POST /api/training/import` read it (`disconcierge_core::desk::transfer`'s
+/// format, described here: the core crate does not depend on utoipa).
+#[derive(utoipa::ToSchema)]
+#[schema(as = TrainingFile)]
+#[allow(dead_code)] // describes the JSON only; never built
+pub(crate) struct TrainingFileSchema {
+    /// `disconcierge.training`.
+    #[schema(pattern = "^disconcierge\\.training$")]
+    format: String,
+    version: u32,
+    entries: Vec<TrainingFileEntrySchema>,
+}
+
+/// One trained answer of a file.
+#[derive(utoipa::ToSchema)]
+#[schema(as = TrainingFileEntry)]
+#[allow(dead_code)] // describes the JSON only; never built
+struct TrainingFileEntrySchema {
+    question: String,
+    answer: String,
+    #[schema(required = false)]
+    category: Option<String>,
+    #[schema(required = false)]
+    tags: Vec<String>,
+}
+
+/// A knowledge-base file, as `/kb_export` and `GET /api/knowledge_bases/{id}/export` make it and
+/// `/kb_import` and `POST /api/knowledge_bases/{id}/import` read it (`disconcierge_core::desk::transfer`'s
+/// format).
+#[derive(utoipa::ToSchema)]
+#[schema(as = KnowledgeBaseFile)]
+#[allow(dead_code)] // describes the JSON only; never built
+pub(crate) struct KbFileSchema {
+    /// `disconcierge.knowledge_base`.
+    #[schema(pattern = "^disconcierge\\.knowledge_base$")]
+    format: String,
+    version: u32,
+    /// The knowledge base's name (not used by an import, which appends to the knowledge base it is
+    /// made into).
+    name: String,
+    #[schema(required = false)]
+    description: Option<String>,
+    entries: Vec<KbFileEntrySchema>,
+}
+
+/// One entry of a knowledge-base file.
+#[derive(utoipa::ToSchema)]
+#[schema(as = KnowledgeBaseFileEntry)]
+#[allow(dead_code)] // describes the JSON only; never built
+struct KbFileEntrySchema {
+    title: String,
+    content: String,
+    #[schema(required = false)]
+    tags: Vec<String>,
 }
 
 // ----- Errors -----

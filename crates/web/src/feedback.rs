@@ -2,7 +2,7 @@
 //! as a page and as `GET /api/feedback`.
 
 use crate::WebState;
-use crate::api::{ApiError, Page, list_json};
+use crate::api::{ApiError, ErrorBody, Page, list_json};
 use crate::auth::{ApiAdmin, PageAdmin};
 use crate::pages::{before_param, discord_id_param, list_url, listing, render, store_error};
 use crate::views::FeedbackView;
@@ -13,22 +13,34 @@ use axum::routing::get;
 use axum::{Json, Router};
 use disconcierge_core::model::{FeedbackFilter, FeedbackKind};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub fn routes() -> Router<WebState> {
-    Router::new()
-        .route("/disconcierge/feedback", get(page))
-        .route("/api/feedback", get(api))
+    Router::new().route("/disconcierge/feedback", get(page))
+}
+
+pub fn api_routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::default().routes(routes!(api))
 }
 
 /// The list's query string (the page's form and the API take the same parameters).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FeedbackQuery {
+    /// Only feedback of this kind: `good`, `outdated`, `inaccurate` or `other`.
     #[serde(default)]
     kind: String,
+    /// Only feedback given by this user (a Discord id).
     #[serde(default)]
     user: String,
+    /// The cursor: the previous page's `next_before`.
     #[serde(default)]
+    #[param(value_type = Option<i64>)]
     before: String,
+    /// Items per page, 1 to 200 (50 by default).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
@@ -124,6 +136,20 @@ async fn page(
     )
 }
 
+/// The feedback users gave on answers, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/feedback",
+    operation_id = "list_feedback",
+    tag = "feedback",
+    params(FeedbackQuery),
+    responses(
+        (status = 200, description = "A page of feedback.", body = Page<FeedbackView>),
+        (status = 400, description = "`bad_request`: a filter or `limit` is not valid (the message says which).",
+            body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,

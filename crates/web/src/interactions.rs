@@ -3,7 +3,7 @@
 //! as `GET /api/interactions[/{id}]`.
 
 use crate::WebState;
-use crate::api::{ApiError, Page, list_json};
+use crate::api::{ApiError, ErrorBody, Page, list_json};
 use crate::auth::{ApiAdmin, PageAdmin};
 use crate::pages::{
     before_param, discord_id_param, error_page, list_url, listing, render, store_error,
@@ -17,13 +17,20 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use disconcierge_core::model::{InteractionLogFilter, StoredInteractionLog};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/disconcierge/interactions", get(list_page))
         .route("/disconcierge/interactions/{id}", get(detail_page))
-        .route("/api/interactions", get(list_api))
-        .route("/api/interactions/{id}", get(detail_api))
+}
+
+pub fn api_routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_api))
+        .routes(routes!(detail_api))
 }
 
 /// The interaction types Discord sends that the bot logs (the filter's choices).
@@ -35,11 +42,14 @@ const TYPES: &[&str] = &[
     "ping",
 ];
 
-/// One entry, shaped for display and JSON (Discord ids as strings).
-#[derive(Debug, Clone, Serialize)]
+/// One entry of the interaction log, shaped for display and JSON (Discord ids as strings).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Interaction)]
 pub struct InteractionView {
     pub id: i64,
     pub interaction_id: String,
+    /// `application_command`, `message_component`, `modal_submit`, `application_command_autocomplete`
+    /// or `ping`.
     pub interaction_type: String,
     pub user_id: Option<String>,
     pub guild_id: Option<String>,
@@ -65,14 +75,22 @@ impl InteractionView {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LogQuery {
+    /// Only interactions of this type: `application_command`, `message_component`, `modal_submit`,
+    /// `application_command_autocomplete` or `ping`.
     #[serde(default, rename = "type")]
     kind: String,
+    /// Only interactions of this user (a Discord id).
     #[serde(default)]
     user: String,
+    /// The cursor: the previous page's `next_before`.
     #[serde(default)]
+    #[param(value_type = Option<i64>)]
     before: String,
+    /// Items per page, 1 to 200 (50 by default).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
@@ -210,6 +228,20 @@ async fn detail_page(
     )
 }
 
+/// The interactions received from Discord, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/interactions",
+    operation_id = "list_interactions",
+    tag = "interactions",
+    params(LogQuery),
+    responses(
+        (status = 200, description = "A page of the interaction log.", body = Page<InteractionView>),
+        (status = 400, description = "`bad_request`: a filter or `limit` is not valid (the message says which).",
+            body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn list_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -226,13 +258,29 @@ async fn list_api(
     .await
 }
 
-#[derive(Serialize)]
+/// One entry of the interaction log, with the interaction as Discord sent it (without its token).
+#[derive(Serialize, ToSchema)]
+#[schema(as = InteractionDetail)]
 struct Detail {
     #[serde(flatten)]
     entry: InteractionView,
+    /// The interaction's JSON as received, without its token.
     payload: serde_json::Value,
 }
 
+/// One interaction, whole.
+#[utoipa::path(
+    get,
+    path = "/api/interactions/{id}",
+    operation_id = "get_interaction",
+    tag = "interactions",
+    params(("id" = i64, Path, description = "The log entry's id.")),
+    responses(
+        (status = 200, description = "The log entry.", body = Detail),
+        (status = 404, description = "`not_found`: there is no such log entry.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn detail_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,

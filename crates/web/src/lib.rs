@@ -20,6 +20,9 @@
 //! * **Logins** are throttled per client address and per account ([`auth::LoginThrottle`]); the messages
 //!   say when to try again.
 //! * **Secrets**: password hashes, session tokens and interaction tokens are never rendered or returned.
+//!
+//! The JSON API is described by an OpenAPI 3.1 document at `GET /api/openapi.json`, made from the same
+//! annotations that register its routes (the `openapi` module).
 
 mod accounts;
 mod activity;
@@ -32,6 +35,7 @@ mod desk;
 mod feedback;
 mod interactions;
 mod messages;
+mod openapi;
 mod pages;
 pub mod playground;
 mod tokens;
@@ -97,7 +101,7 @@ pub trait Control: Send + Sync + 'static {
 }
 
 /// The dashboard's view of what the bot depends on.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ServiceStatus {
     pub gateway: Health,
     pub webhook: Health,
@@ -116,7 +120,7 @@ impl Default for ServiceStatus {
 }
 
 /// One dependency's state, and a sentence about it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Health {
     pub level: HealthLevel,
     pub text: String,
@@ -131,7 +135,7 @@ impl Health {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthLevel {
     /// Working.
@@ -250,9 +254,13 @@ impl WebState {
 }
 
 /// The admin pages (`/disconcierge…`) and the JSON API (`/api…`), with security headers on every answer.
+///
+/// The API's routes are registered with their OpenAPI operations (see the `openapi` module), and the document
+/// they make is served at `GET /api/openapi.json`.
 pub fn router(state: WebState) -> Router {
+    let (api, document) = api_routes().split_for_parts();
+    let document = openapi::Document::new(&openapi::finish(document));
     pages::routes()
-        .merge(api::routes())
         .merge(accounts::routes())
         .merge(tokens::routes())
         .merge(feedback::routes())
@@ -261,9 +269,30 @@ pub fn router(state: WebState) -> Router {
         .merge(users::routes())
         .merge(desk::routes())
         .merge(playground::routes())
-        .merge(activity::routes())
+        .merge(api.layer(axum::Extension(document)))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// The OpenAPI 3.1 document of the JSON API, as `GET /api/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::finish(api_routes().into_openapi())
+}
+
+/// The JSON API: every route with its OpenAPI operation.
+fn api_routes() -> utoipa_axum::router::OpenApiRouter<WebState> {
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
+        .merge(api::routes())
+        .merge(accounts::api_routes())
+        .merge(tokens::api_routes())
+        .merge(feedback::api_routes())
+        .merge(interactions::api_routes())
+        .merge(messages::api_routes())
+        .merge(users::api_routes())
+        .merge(desk::api_routes())
+        .merge(playground::api_routes())
+        .merge(activity::api_routes())
+        .merge(openapi::routes())
 }
 
 /// The Content-Security-Policy of every page: only first-party scripts, styles and images, no framing.

@@ -3,7 +3,7 @@
 //! `GET /api/discord_messages`.
 
 use crate::WebState;
-use crate::api::{ApiError, Page, list_json};
+use crate::api::{ApiError, ErrorBody, Page, list_json};
 use crate::auth::{ApiAdmin, PageAdmin};
 use crate::pages::{before_param, discord_id_param, list_url, listing, render, store_error};
 use askama::Template;
@@ -14,21 +14,28 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use disconcierge_core::model::{DiscordMessageFilter, StoredDiscordMessage};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub fn routes() -> Router<WebState> {
-    Router::new()
-        .route("/disconcierge/messages", get(page))
-        .route("/api/discord_messages", get(api))
+    Router::new().route("/disconcierge/messages", get(page))
 }
 
-/// One message, shaped for display and JSON (Discord ids as strings).
-#[derive(Debug, Clone, Serialize)]
+pub fn api_routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::default().routes(routes!(api))
+}
+
+/// One message about the bot, shaped for display and JSON (Discord ids as strings).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DiscordMessage)]
 pub struct MessageView {
     pub id: i64,
     pub message_id: String,
     pub channel_id: String,
     pub guild_id: Option<String>,
     pub user_id: Option<String>,
+    /// The chat command whose answer it replies to, if any.
     pub chat_command_id: Option<i64>,
     /// Why it was kept: `mention`, `reply` or `command_name`.
     pub noticed: String,
@@ -63,14 +70,21 @@ impl MessageView {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MessageQuery {
+    /// Only messages by this user (a Discord id).
     #[serde(default)]
     user: String,
+    /// Only messages in this channel (a Discord id).
     #[serde(default)]
     channel: String,
+    /// The cursor: the previous page's `next_before`.
     #[serde(default)]
+    #[param(value_type = Option<i64>)]
     before: String,
+    /// Items per page, 1 to 200 (50 by default).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
@@ -143,6 +157,20 @@ async fn page(
     )
 }
 
+/// Messages about the bot (mentions of it, replies to its answers), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/discord_messages",
+    operation_id = "list_discord_messages",
+    tag = "Discord messages",
+    params(MessageQuery),
+    responses(
+        (status = 200, description = "A page of messages.", body = Page<MessageView>),
+        (status = 400, description = "`bad_request`: a filter or `limit` is not valid (the message says which).",
+            body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,

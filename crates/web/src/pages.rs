@@ -326,20 +326,31 @@ async fn with_usernames(
 
 // ----- Chat commands -----
 
-/// The list's filters as typed in the form (kept as text so that a bad value is shown back).
-#[derive(Debug, Default, Deserialize)]
+/// The list's filters as typed in the form (kept as text so that a bad value is shown back); the API
+/// takes the same parameters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Only this user's commands (a Discord id).
     #[serde(default)]
     pub user: String,
+    /// Only commands sent in this guild (a Discord id).
     #[serde(default)]
     pub guild: String,
+    /// Only commands in this state (`received`, `queued`, `in_progress`, `completed`, `failed`, …).
     #[serde(default)]
     pub state: String,
+    /// Only commands sent on or after this day (`2026-11-28`, UTC).
     #[serde(default)]
+    #[param(format = Date)]
     pub from: String,
+    /// Only commands sent on or before this day (`2026-11-28`, UTC).
     #[serde(default)]
+    #[param(format = Date)]
     pub to: String,
+    /// The cursor: the previous page's `next_before`.
     #[serde(default)]
+    #[param(value_type = Option<i64>)]
     pub before: String,
 }
 

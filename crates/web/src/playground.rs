@@ -8,7 +8,7 @@
 //! JavaScript the form posts to the page, which waits for the whole answer and shows the same things.
 
 use crate::WebState;
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorBody};
 use crate::auth::{ApiAdmin, PageAdmin};
 use crate::pages::{csrf_refused, render};
 use askama::Template;
@@ -17,11 +17,14 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Form, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use disconcierge_core::runtime_config::FieldError;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The longest question the playground takes (Discord's own limit for a message).
 pub const MAX_QUESTION_CHARS: usize = 4000;
@@ -30,7 +33,10 @@ pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/disconcierge/playground", get(page).post(page_submit))
         .route("/disconcierge/static/playground.js", get(script))
-        .route("/api/playground", post(api))
+}
+
+pub(crate) fn api_routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::default().routes(routes!(api))
 }
 
 /// A question to answer.
@@ -45,9 +51,10 @@ pub struct PlaygroundAsk {
 }
 
 /// A trained answer or knowledge entry retrieval found, with its scores.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PlaygroundMatch {
     /// `trained` or `knowledge`.
+    #[schema(value_type = String, pattern = "^(trained|knowledge)$")]
     pub kind: &'static str,
     pub id: i64,
     pub title: String,
@@ -63,7 +70,7 @@ pub struct PlaygroundMatch {
 }
 
 /// What the bot decided before answering.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PlaygroundPlan {
     /// One sentence: trained answer sent as is, or the LLM with which context.
     pub decision: String,
@@ -74,23 +81,24 @@ pub struct PlaygroundPlan {
     pub request: Option<serde_json::Value>,
 }
 
-/// One step of an answer.
-#[derive(Debug, Clone, Serialize)]
+/// One step of an answer: one line of `POST /api/playground`'s answer, told apart by `type`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PlaygroundEvent {
+    /// What the bot decided; always the first line.
     Plan(PlaygroundPlan),
     /// More text.
-    Delta {
-        text: String,
-    },
+    Delta { text: String },
     /// The model started over (a retry after a failure mid-answer): forget the text so far.
     Restart,
+    /// The answer is complete: its whole text, and what it took.
     Done {
         text: String,
         elapsed_ms: u64,
         prompt_tokens: Option<u32>,
         completion_tokens: Option<u32>,
     },
+    /// The model failed; the answer ends here.
     Failed {
         /// Why, for the admin (the model's error as received).
         message: String,
@@ -106,16 +114,21 @@ pub struct PlaygroundRun {
 }
 
 /// The form and the API body: everything as text, checked by [`AskForm::validate`].
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+#[schema(as = PlaygroundQuestion)]
 pub struct AskForm {
+    /// The guild (Discord server id) whose support desk answers; empty: answered as `/chat` would.
     #[serde(default)]
     pub guild: String,
+    /// The name the member asking goes by (at most 100 characters); empty: `Playground`.
     #[serde(default)]
     pub member: String,
+    /// The question, at most 4000 characters.
     #[serde(default)]
     pub question: String,
     /// The page's CSRF field (the API uses the header).
     #[serde(default)]
+    #[schema(ignore)]
     pub csrf: Option<String>,
 }
 
@@ -177,6 +190,30 @@ impl AskForm {
 
 // ----- API -----
 
+/// Ask a question as the bot would be asked, without posting anything to Discord.
+///
+/// Answered as a member of the guild would be (retrieval in its support desk: trained answers and
+/// knowledge bases), or as `/chat` without a guild. The answer is newline-delimited JSON
+/// (`application/x-ndjson`), written as it happens: one `PlaygroundEvent` per line, first the `plan`
+/// (the retrieval matches with their scores, the decision and the exact request sent to the model), then
+/// `delta`s of the answer's text (a `restart` means: forget the text so far), then `done` or `failed`.
+#[utoipa::path(
+    post,
+    path = "/api/playground",
+    operation_id = "playground",
+    tag = "playground",
+    request_body = AskForm,
+    responses(
+        (status = 200, description = "The answer as it streams: one `PlaygroundEvent` per line.",
+            content_type = "application/x-ndjson", body = PlaygroundEvent),
+        (status = 400, description = "`bad_request`: the body is not the expected JSON.", body = ErrorBody),
+        (status = 422, description = "`invalid`: the guild is not a Discord id, or the question is empty or \
+            too long; `fields` names each.", body = ErrorBody),
+        (status = 503, description = "`unavailable`: no LLM backend is available in this process.",
+            body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,

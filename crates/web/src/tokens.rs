@@ -5,7 +5,7 @@
 //! revoke tokens, so a leaked one cannot make more of itself.
 
 use crate::WebState;
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorBody};
 use crate::auth::{self, ApiAdmin, PageAdmin, Session};
 use crate::pages::{capitalize, csrf_refused, render, store_error};
 use crate::views;
@@ -14,20 +14,27 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, TimeDelta, Utc};
 use disconcierge_core::model::ApiToken;
 use disconcierge_store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/disconcierge/tokens", get(tokens_page).post(create_page))
         .route("/disconcierge/tokens/{id}/delete", post(revoke_page))
-        .route("/api/tokens", get(list_api).post(create_api))
-        .route("/api/tokens/{id}", delete(revoke_api))
+}
+
+pub fn api_routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_api, create_api))
+        .routes(routes!(revoke_api))
 }
 
 /// Longest name accepted, in characters.
@@ -349,14 +356,18 @@ async fn revoke_page(
 
 // ----- API -----
 
-#[derive(Serialize)]
+/// An API token, without the token itself.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiToken)]
 struct TokenJson {
     id: i64,
     name: String,
     /// The token's first characters.
     prefix: String,
+    /// The admin who created it; `null` if that account was removed.
     created_by: Option<String>,
     created_at: DateTime<Utc>,
+    /// `null`: never.
     expires_at: Option<DateTime<Utc>>,
     last_used_at: Option<DateTime<Utc>>,
 }
@@ -375,11 +386,26 @@ impl TokenJson {
     }
 }
 
-#[derive(Serialize)]
+/// Every API token.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiTokenList)]
 struct TokenList {
     items: Vec<TokenJson>,
 }
 
+/// The API tokens.
+///
+/// Needs a signed-in session: a token cannot list tokens.
+#[utoipa::path(
+    get,
+    path = "/api/tokens",
+    operation_id = "list_tokens",
+    tag = "API tokens",
+    responses(
+        (status = 200, description = "Every API token, without the tokens themselves.", body = TokenList),
+    ),
+    security(("session" = [])),
+)]
 async fn list_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -395,14 +421,20 @@ async fn list_api(
     }))
 }
 
-#[derive(Deserialize)]
+/// A new API token.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewApiToken)]
 struct CreateBody {
+    /// What it is for (at most 100 characters).
     name: String,
-    /// Days until it expires; absent or null: never.
+    /// Days until it expires, 1 to 3650; absent or null: never.
+    #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<u32>,
 }
 
-#[derive(Serialize)]
+/// A created API token, with the token itself.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CreatedApiToken)]
 struct Created {
     /// The token itself: shown this once, never again.
     token: String,
@@ -410,6 +442,24 @@ struct Created {
     stored: TokenJson,
 }
 
+/// Create an API token.
+///
+/// The token is in this answer only: it is never shown again. Needs a signed-in session: a token cannot
+/// create tokens.
+#[utoipa::path(
+    post,
+    path = "/api/tokens",
+    operation_id = "create_token",
+    tag = "API tokens",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Created.", body = Created),
+        (status = 400, description = "`bad_request`: the body is not the expected JSON.", body = ErrorBody),
+        (status = 422, description = "`invalid`: the name is missing or too long, or the expiry is out of \
+            range.", body = ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn create_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -428,6 +478,21 @@ async fn create_api(
     ))
 }
 
+/// Revoke an API token: requests with it are refused from now on.
+///
+/// Needs a signed-in session.
+#[utoipa::path(
+    delete,
+    path = "/api/tokens/{id}",
+    operation_id = "revoke_token",
+    tag = "API tokens",
+    params(("id" = i64, Path, description = "The token's id.")),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "`not_found`: there is no such token (already revoked?).", body = ErrorBody),
+    ),
+    security(("session" = [])),
+)]
 async fn revoke_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,

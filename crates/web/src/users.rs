@@ -2,7 +2,7 @@
 //! (priority, ignored, own limit, LLM overrides); as pages and API calls.
 
 use crate::WebState;
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorBody};
 use crate::auth::{ApiAdmin, PageAdmin, Session};
 use crate::pages::{csrf_refused, error_page, latest_commands, render, store_error};
 use crate::views::{self, CommandView, FeedbackView};
@@ -11,21 +11,28 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, put};
+use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use disconcierge_core::limits::Allowance;
 use disconcierge_core::model::{ChatCommandFilter, User, UserFilter, UserSort};
 use disconcierge_store::StoreError;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/disconcierge/users", get(users_page))
         .route("/disconcierge/users/{id}", get(user_page).post(user_submit))
-        .route("/api/users", get(users_api))
-        .route("/api/users/{id}", get(user_api))
-        .route("/api/users/{id}/settings", put(settings_api))
+}
+
+pub fn api_routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::default()
+        .routes(routes!(users_api))
+        .routes(routes!(user_api))
+        .routes(routes!(settings_api))
 }
 
 const PAGE_SIZE: u32 = 50;
@@ -34,14 +41,18 @@ const MAX_USER_LIMIT: u32 = 100_000;
 const MAX_MODEL_CHARS: usize = 200;
 const MAX_INSTRUCTIONS_CHARS: usize = 20_000;
 
-/// A user as lists and the API show them.
-#[derive(Debug, Clone, Serialize)]
+/// A Discord user as lists and the API show them, with their usage against their limit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
     pub discord_id: String,
     pub username: String,
     pub global_name: Option<String>,
+    /// Priority users are answered first, and even while the bot is paused.
     pub priority: bool,
+    /// Ignored users get no answers.
     pub ignored: bool,
+    /// The user's own limit of commands per 6 hours; `null`: the default.
     pub limit_override: Option<u32>,
     pub llm_model: Option<String>,
     pub llm_instructions: Option<String>,
@@ -92,15 +103,22 @@ async fn user_view(state: &WebState, user: &User) -> Result<UserView, StoreError
 }
 
 /// The list's query as typed (kept as text so that a bad value is shown back).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only users whose name or id contains this.
     #[serde(default)]
     search: String,
+    /// `recent` (last seen first, the default) or `name`.
     #[serde(default)]
+    #[param(value_type = Option<String>, pattern = "^(recent|name)?$")]
     sort: String,
-    /// The keyset cursor: `<sort key>|<id>` of the last row of the previous page.
+    /// The keyset cursor: `<sort key>|<id>` of the last row of the previous page (the previous
+    /// page's `next_after`).
     #[serde(default)]
     after: String,
+    /// Items per page, 1 to 200 (50 by default).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
@@ -281,16 +299,25 @@ impl FormValues {
 }
 
 /// A user's settings, checked.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UserSettings)]
 struct Settings {
+    /// Answered first, and even while the bot is paused.
     #[serde(default)]
     priority: bool,
+    /// Gets no answers.
     #[serde(default)]
     ignored: bool,
+    /// Commands per 6 hours, at most 100000; `null`: the default limit.
+    #[schema(maximum = 100_000)]
     limit_override: Option<u32>,
+    /// The model to use for this user (at most 200 characters); `null`: the configured one.
     llm_model: Option<String>,
+    /// Instructions for this user (at most 20000 characters); `null`: the configured ones.
     llm_instructions: Option<String>,
+    /// Sampling temperature, 0 to 2; `null`: the configured one.
+    #[schema(minimum = 0, maximum = 2)]
     llm_temperature: Option<f32>,
 }
 
@@ -550,13 +577,29 @@ async fn user_submit(
 
 // ----- API -----
 
-#[derive(Serialize)]
+/// A page of users.
+#[derive(Serialize, ToSchema)]
+#[schema(as = UserPage)]
 struct UsersPageBody {
     items: Vec<UserView>,
     /// Pass as `after` (with the same `sort` and `search`) for the next page; `null` on the last page.
     next_after: Option<String>,
 }
 
+/// The users who used the bot, last seen first (or by name), with their usage.
+#[utoipa::path(
+    get,
+    path = "/api/users",
+    operation_id = "list_users",
+    tag = "users",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of users.", body = UsersPageBody),
+        (status = 400, description = "`bad_request`: `sort`, `after` or `limit` is not valid (the message \
+            says which).", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn users_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -569,11 +612,15 @@ async fn users_api(
     Ok(Json(UsersPageBody { items, next_after }))
 }
 
-#[derive(Serialize)]
+/// A user, with their latest commands and feedback.
+#[derive(Serialize, ToSchema)]
 struct UserDetail {
     user: UserView,
+    /// Whether their next `/chat` continues a conversation.
     has_conversation: bool,
+    /// Their latest 20 commands, newest first.
     recent_commands: Vec<CommandView>,
+    /// The latest 20 feedback they gave, newest first.
     feedback: Vec<FeedbackView>,
 }
 
@@ -585,6 +632,19 @@ fn no_such_user(id: &str) -> ApiError {
     )
 }
 
+/// One user, with their latest commands and feedback.
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}",
+    operation_id = "get_user",
+    tag = "users",
+    params(("id" = String, Path, description = "The user's Discord id (digits).")),
+    responses(
+        (status = 200, description = "The user.", body = UserDetail),
+        (status = 404, description = "`not_found`: the bot has never seen this user.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn user_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -605,8 +665,27 @@ async fn user_api(
     }))
 }
 
-/// `PUT /api/users/{id}/settings`: the user's whole settings (fields left out take their default:
-/// not priority, not ignored, no own limit, no LLM override).
+/// Set a user's settings.
+///
+/// The user's whole settings: fields left out take their default (not priority, not ignored, no own
+/// limit, no LLM override). They apply to the user's next command.
+#[utoipa::path(
+    put,
+    path = "/api/users/{id}/settings",
+    operation_id = "set_user_settings",
+    tag = "users",
+    params(("id" = String, Path, description = "The user's Discord id (digits).")),
+    request_body = Settings,
+    responses(
+        (status = 200, description = "Saved: the user.", body = UserView),
+        (status = 400, description = "`bad_request`: the body is not the expected JSON (an unknown field is \
+            refused too).", body = ErrorBody),
+        (status = 404, description = "`not_found`: the bot has never seen this user.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a value is out of range (the message says which).",
+            body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn settings_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,

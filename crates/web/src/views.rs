@@ -1,9 +1,14 @@
 //! What pages and API answers show of stored records: display-ready, with Discord ids as strings (they do
 //! not fit a JavaScript number) and without any secret (interaction tokens, lease owners stay inside).
 
+use crate::openapi::string_enum;
 use chrono::{DateTime, Utc};
-use disconcierge_core::model::{ChatCommand, StoredFeedback, StoredLlmCall, TokenUsage};
+use disconcierge_core::model::{
+    ChatCommand, ChatCommandState, ChatCommandStep, FeedbackKind, StoredFeedback, StoredLlmCall,
+    TokenUsage,
+};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// `2026-11-28 14:03:07 UTC`.
 pub fn when(t: DateTime<Utc>) -> String {
@@ -37,8 +42,42 @@ pub fn excerpt(s: &str, max: usize) -> String {
     out
 }
 
-/// One chat command, as lists and the detail page show it.
-#[derive(Debug, Clone, Serialize)]
+/// Tokens consumed by one LLM answer (`disconcierge_core::model::TokenUsage`, described here: the core
+/// crate does not depend on utoipa).
+#[derive(ToSchema)]
+#[schema(as = TokenUsage)]
+#[allow(dead_code)] // describes the JSON of `TokenUsage` only; never built
+pub(crate) struct TokenUsageSchema {
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    total_tokens: u32,
+}
+
+fn command_state_schema() -> utoipa::openapi::Object {
+    string_enum(
+        ChatCommandState::ALL.iter().map(|s| s.as_str()),
+        "Where it is: `received`, `queued` and `in_progress` are live, the others final.",
+    )
+}
+
+fn command_step_schema() -> utoipa::openapi::Object {
+    string_enum(
+        ChatCommandStep::ALL.iter().map(|s| s.as_str()),
+        "How far its answer got.",
+    )
+}
+
+fn feedback_kind_schema() -> utoipa::openapi::Object {
+    string_enum(
+        FeedbackKind::ALL.iter().map(|k| k.as_str()),
+        "The button used, or `other` for \
+        free-text feedback.",
+    )
+}
+
+/// One chat command (`/chat` or `/private`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ChatCommand)]
 pub struct CommandView {
     pub id: i64,
     pub interaction_id: String,
@@ -46,15 +85,20 @@ pub struct CommandView {
     pub username: Option<String>,
     pub guild_id: Option<String>,
     pub channel_id: Option<String>,
+    /// Sent with `/private`: answered in a private message.
     pub private: bool,
     pub prompt: String,
     pub response: Option<String>,
     pub error: Option<String>,
+    #[schema(schema_with = command_state_schema)]
     pub state: &'static str,
+    #[schema(schema_with = command_step_schema)]
     pub step: &'static str,
     pub priority: bool,
     pub attempts: u32,
+    #[schema(value_type = Option<TokenUsageSchema>)]
     pub usage: Option<TokenUsage>,
+    /// Whether it counts against the user's limit.
     pub usage_counted: bool,
     pub discord_message_id: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -150,8 +194,9 @@ impl CommandView {
     }
 }
 
-/// One LLM call, with request and response pretty-printed.
-#[derive(Debug, Clone, Serialize)]
+/// One call to the LLM backend, with its request and response as sent and received.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = LlmCall)]
 pub struct LlmCallView {
     pub id: i64,
     pub provider: String,
@@ -161,8 +206,11 @@ pub struct LlmCallView {
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub duration_ms: u64,
+    #[schema(value_type = Option<TokenUsageSchema>)]
     pub usage: Option<TokenUsage>,
+    /// The JSON body sent.
     pub request: serde_json::Value,
+    /// The JSON body received, if any.
     pub response: Option<serde_json::Value>,
 }
 
@@ -214,12 +262,15 @@ impl LlmCallView {
 }
 
 /// One feedback on an answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Feedback)]
 pub struct FeedbackView {
     pub id: i64,
     pub chat_command_id: i64,
     pub user_id: String,
+    #[schema(schema_with = feedback_kind_schema)]
     pub kind: &'static str,
+    /// The kind, in words.
     pub label: &'static str,
     pub detail: Option<String>,
     pub created_at: DateTime<Utc>,

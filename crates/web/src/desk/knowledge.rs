@@ -6,13 +6,13 @@
 //! appends the file's entries to the knowledge base it is made into (the name in the file is not used).
 
 use super::{
-    ConfirmForm, FormError, GuildChoice, GuildParam, ImportForm, ImportPage, Invalid,
+    ConfirmForm, FormError, GuildChoice, GuildParam, ImportForm, ImportPage, Invalid, KbFileSchema,
     MAX_IMPORT_BYTES, PAGE_SIZE, Paging, Shown, WEB_AUTHOR, api_guild, api_window, author,
     confirmed, download, file_refused, file_stem, import_text, not_found, page_guild, path_id,
     refused, tags_text,
 };
 use crate::WebState;
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorBody};
 use crate::auth::{ApiAdmin, PageAdmin, Session};
 use crate::pages::{capitalize, csrf_refused, error_page, list_url, render, store_error};
 use crate::views::{excerpt, when};
@@ -29,6 +29,9 @@ use disconcierge_core::desk::model::{KbEntry, KnowledgeBase, NewKbEntry};
 use disconcierge_core::desk::transfer;
 use disconcierge_store::{KbCreated, StoreError};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub fn routes() -> Router<WebState> {
     Router::new()
@@ -51,24 +54,16 @@ pub fn routes() -> Router<WebState> {
                 .post(import_page)
                 .layer(DefaultBodyLimit::max(3 * MAX_IMPORT_BYTES)),
         )
-        .route("/api/knowledge_bases", get(list_api).post(create_api))
-        .route(
-            "/api/knowledge_bases/{id}",
-            get(kb_api).delete(delete_kb_api),
-        )
-        .route(
-            "/api/knowledge_bases/{id}/entries",
-            get(entries_api).post(add_entry_api),
-        )
-        .route(
-            "/api/knowledge_bases/{id}/entries/{entry}",
-            get(entry_api).put(edit_entry_api).delete(delete_entry_api),
-        )
-        .route("/api/knowledge_bases/{id}/export", get(export_api))
-        .route(
-            "/api/knowledge_bases/{id}/import",
-            post(import_api).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
-        )
+}
+
+pub fn api_routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_api, create_api))
+        .routes(routes!(kb_api, delete_kb_api))
+        .routes(routes!(entries_api, add_entry_api))
+        .routes(routes!(entry_api, edit_entry_api, delete_entry_api))
+        .routes(routes!(export_api))
+        .routes(routes!(import_api).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
 }
 
 const KB_FIELDS: &[&str] = &["name", "description"];
@@ -78,8 +73,9 @@ const MAX_DESCRIPTION: usize = transfer::MAX_TEXT;
 
 // ----- Views and input -----
 
-/// A knowledge base as pages and the API show it.
-#[derive(Debug, Clone, Serialize)]
+/// A knowledge base: entries the LLM gets as reference material.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = KnowledgeBase)]
 pub struct KbView {
     pub id: i64,
     pub guild_id: String,
@@ -112,8 +108,9 @@ impl KbView {
     }
 }
 
-/// A knowledge-base entry as pages and the API show it.
-#[derive(Debug, Clone, Serialize)]
+/// An entry of a knowledge base.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = KnowledgeEntry)]
 pub struct KbEntryView {
     pub id: i64,
     pub kb_id: i64,
@@ -121,6 +118,7 @@ pub struct KbEntryView {
     pub title: String,
     pub content: String,
     pub tags: Vec<String>,
+    /// A Discord id, or `"0"` for the admin interface.
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -176,11 +174,14 @@ struct KbForm {
 }
 
 /// The body of `POST /api/knowledge_bases`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = KnowledgeBaseInput)]
 struct KbBody {
+    /// Unique in the guild (ignoring case), at most 100 characters.
     #[serde(default)]
     name: String,
+    /// At most 4000 characters; empty or `null`: none.
     #[serde(default)]
     description: Option<String>,
 }
@@ -239,13 +240,17 @@ impl EntryForm {
 }
 
 /// The body of `POST …/entries` and `PUT …/entries/{entry}`; fields left out are empty.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = KnowledgeEntryInput)]
 struct EntryBody {
+    /// At most 200 characters.
     #[serde(default)]
     title: String,
+    /// At most 4000 characters.
     #[serde(default)]
     content: String,
+    /// At most 20 tags of at most 50 characters.
     #[serde(default)]
     tags: Vec<String>,
 }
@@ -1054,6 +1059,19 @@ async fn entry_of(
     }
 }
 
+/// A guild's knowledge bases.
+#[utoipa::path(
+    get,
+    path = "/api/knowledge_bases",
+    operation_id = "list_knowledge_bases",
+    tag = "knowledge bases",
+    params(GuildParam),
+    responses(
+        (status = 200, description = "The guild's knowledge bases.", body = Vec<KbView>),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn list_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -1064,6 +1082,25 @@ async fn list_api(
     Ok(Json(kbs.iter().map(KbView::new).collect()))
 }
 
+/// Create a knowledge base, as `/kb_create` does.
+#[utoipa::path(
+    post,
+    path = "/api/knowledge_bases",
+    operation_id = "create_knowledge_base",
+    tag = "knowledge bases",
+    params(GuildParam),
+    request_body = KbBody,
+    responses(
+        (status = 201, description = "Created.", body = KbView),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id, or the body is \
+            not the expected JSON (an unknown field is refused too).", body = ErrorBody),
+        (status = 409, description = "`already_exists`: the guild has a knowledge base of this name.",
+            body = ErrorBody),
+        (status = 422, description = "`invalid`: the name or the description is not acceptable; `fields` \
+            names it.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn create_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -1080,6 +1117,20 @@ async fn create_api(
     Ok((StatusCode::CREATED, Json(KbView::new(&kb))))
 }
 
+/// One knowledge base.
+#[utoipa::path(
+    get,
+    path = "/api/knowledge_bases/{id}",
+    operation_id = "get_knowledge_base",
+    tag = "knowledge bases",
+    params(("id" = i64, Path, description = "The knowledge base's id."), GuildParam),
+    responses(
+        (status = 200, description = "The knowledge base.", body = KbView),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such knowledge base.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn kb_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -1089,7 +1140,20 @@ async fn kb_api(
     Ok(Json(KbView::new(&kb_of(&state, &g.guild, &id).await?)))
 }
 
-/// Deletes the knowledge base with every entry.
+/// Delete a knowledge base with every entry.
+#[utoipa::path(
+    delete,
+    path = "/api/knowledge_bases/{id}",
+    operation_id = "delete_knowledge_base",
+    tag = "knowledge bases",
+    params(("id" = i64, Path, description = "The knowledge base's id."), GuildParam),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such knowledge base.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn delete_kb_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -1104,22 +1168,47 @@ async fn delete_kb_api(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EntriesQuery {
+    /// The guild (Discord server id) whose support desk this is about.
     #[serde(default)]
+    #[param(required = true)]
     guild: String,
+    /// Entries to skip: the previous page's `next_offset` (0 by default).
+    #[param(value_type = Option<u64>)]
     offset: Option<String>,
+    /// Items per page, 1 to 200 (50 by default).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A page of a knowledge base's entries.
+#[derive(Serialize, ToSchema)]
+#[schema(as = KnowledgeEntryList)]
 struct EntryList {
     items: Vec<KbEntryView>,
+    /// Entries in all.
     total: u64,
     /// Pass as `offset` for the next page; `null` on the last page.
     next_offset: Option<u64>,
 }
 
+/// A knowledge base's entries, in pages.
+#[utoipa::path(
+    get,
+    path = "/api/knowledge_bases/{id}/entries",
+    operation_id = "list_knowledge_entries",
+    tag = "knowledge bases",
+    params(("id" = i64, Path, description = "The knowledge base's id."), EntriesQuery),
+    responses(
+        (status = 200, description = "A page of entries.", body = EntryList),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id, or `offset` or \
+            `limit` is not valid.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such knowledge base.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn entries_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -1137,6 +1226,23 @@ async fn entries_api(
     }))
 }
 
+/// Add an entry to a knowledge base, as `/kb_add` does.
+#[utoipa::path(
+    post,
+    path = "/api/knowledge_bases/{id}/entries",
+    operation_id = "add_knowledge_entry",
+    tag = "knowledge bases",
+    params(("id" = i64, Path, description = "The knowledge base's id."), GuildParam),
+    request_body = EntryBody,
+    responses(
+        (status = 201, description = "Added.", body = KbEntryView),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id, or the body is \
+            not the expected JSON (an unknown field is refused too).", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such knowledge base.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is empty or too long; `fields` names it.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn add_entry_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -1161,6 +1267,25 @@ async fn add_entry_api(
     }
 }
 
+/// One entry of a knowledge base.
+#[utoipa::path(
+    get,
+    path = "/api/knowledge_bases/{id}/entries/{entry}",
+    operation_id = "get_knowledge_entry",
+    tag = "knowledge bases",
+    params(
+        ("id" = i64, Path, description = "The knowledge base's id."),
+        ("entry" = i64, Path, description = "The entry's id."),
+        GuildParam,
+    ),
+    responses(
+        (status = 200, description = "The entry.", body = KbEntryView),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such knowledge base, or it has no such \
+            entry.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn entry_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -1171,7 +1296,28 @@ async fn entry_api(
     Ok(Json(KbEntryView::new(&e)))
 }
 
-/// `PUT …/entries/{entry}`: the whole entry (tags left out are cleared).
+/// Replace an entry of a knowledge base: the whole entry (tags left out are cleared).
+#[utoipa::path(
+    put,
+    path = "/api/knowledge_bases/{id}/entries/{entry}",
+    operation_id = "edit_knowledge_entry",
+    tag = "knowledge bases",
+    params(
+        ("id" = i64, Path, description = "The knowledge base's id."),
+        ("entry" = i64, Path, description = "The entry's id."),
+        GuildParam,
+    ),
+    request_body = EntryBody,
+    responses(
+        (status = 200, description = "Saved: the entry.", body = KbEntryView),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id, or the body is \
+            not the expected JSON (an unknown field is refused too).", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such knowledge base, or it has no such \
+            entry.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is empty or too long; `fields` names it.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn edit_entry_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -1196,6 +1342,25 @@ async fn edit_entry_api(
     }
 }
 
+/// Delete an entry of a knowledge base.
+#[utoipa::path(
+    delete,
+    path = "/api/knowledge_bases/{id}/entries/{entry}",
+    operation_id = "delete_knowledge_entry",
+    tag = "knowledge bases",
+    params(
+        ("id" = i64, Path, description = "The knowledge base's id."),
+        ("entry" = i64, Path, description = "The entry's id."),
+        GuildParam,
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such knowledge base, or it has no such \
+            entry.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn delete_entry_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -1210,6 +1375,24 @@ async fn delete_entry_api(
     }
 }
 
+/// Export a knowledge base's entries, as `/kb_export` does.
+///
+/// The file is sent as a download (`Content-Disposition: attachment`); `POST
+/// /api/knowledge_bases/{id}/import` reads it back.
+#[utoipa::path(
+    get,
+    path = "/api/knowledge_bases/{id}/export",
+    operation_id = "export_knowledge_base",
+    tag = "knowledge bases",
+    params(("id" = i64, Path, description = "The knowledge base's id."), GuildParam),
+    responses(
+        (status = 200, description = "The export file.", body = KbFileSchema,
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"kb-<name>.json\"`"))),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such knowledge base.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn export_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -1220,13 +1403,36 @@ async fn export_api(
     Ok(export(&state, &kb).await?)
 }
 
-#[derive(Serialize)]
+/// What an import into a knowledge base did.
+#[derive(Serialize, ToSchema)]
+#[schema(as = KnowledgeImported)]
 struct Imported {
     /// Entries added.
     added: u64,
 }
 
-/// `POST …/import?guild=`: the body is the export file itself; its entries are appended.
+/// Import entries into a knowledge base, as `/kb_import` does.
+///
+/// The body is an export file itself, at most 8 MiB; its entries are appended (the name in the file is
+/// not used). Every entry is checked first: a file with a fault imports nothing.
+#[utoipa::path(
+    post,
+    path = "/api/knowledge_bases/{id}/import",
+    operation_id = "import_knowledge_base",
+    tag = "knowledge bases",
+    params(("id" = i64, Path, description = "The knowledge base's id."), GuildParam),
+    request_body(content = KbFileSchema, description = "A knowledge-base file."),
+    responses(
+        (status = 200, description = "Imported.", body = Imported),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id; `bad_file`: the \
+            body could not be read.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such knowledge base.", body = ErrorBody),
+        (status = 413, description = "`bad_file`: the file is larger than 8 MiB.", body = ErrorBody),
+        (status = 422, description = "`invalid`: the file is not a knowledge-base file, or an entry is not \
+            valid (the message says where); nothing was imported.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn import_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,

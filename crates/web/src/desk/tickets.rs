@@ -4,7 +4,7 @@
 
 use super::{GuildChoice, Guilds, bad_request, not_found, page_guild, path_id, when_or};
 use crate::WebState;
-use crate::api::{ApiError, Page, list_json};
+use crate::api::{ApiError, ErrorBody, Page, list_json};
 use crate::auth::{ApiAdmin, PageAdmin};
 use crate::pages::{
     before_param, discord_id_param, error_page, list_url, listing, render, store_error,
@@ -24,13 +24,20 @@ use disconcierge_store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/disconcierge/tickets", get(list_page))
         .route("/disconcierge/tickets/{id}", get(detail_page))
-        .route("/api/tickets", get(list_api))
-        .route("/api/tickets/{id}", get(detail_api))
+}
+
+pub fn api_routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_api))
+        .routes(routes!(detail_api))
 }
 
 const STATES: [TicketState; 3] = [
@@ -41,8 +48,9 @@ const STATES: [TicketState; 3] = [
 
 // ----- Views -----
 
-/// A ticket as pages and the API show it (Discord ids as strings).
-#[derive(Debug, Clone, Serialize)]
+/// A support-desk ticket (Discord ids as strings).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Ticket)]
 pub struct TicketView {
     pub id: i64,
     pub guild_id: String,
@@ -51,6 +59,8 @@ pub struct TicketView {
     pub category: String,
     pub opener_id: String,
     pub opener_name: String,
+    /// `open`, `escalated` or `closed`.
+    #[schema(value_type = String, pattern = "^(open|escalated|closed)$")]
     pub state: &'static str,
     /// When it was escalated (kept after staff re-enabled the AI). Who asked and why are not stored:
     /// the bot's escalation notice is in the transcript.
@@ -107,9 +117,11 @@ impl TicketView {
 }
 
 /// An entry a bot reply used, with its title now (`null` if it was deleted since).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = UsedEntry)]
 pub struct UsedView {
     /// `training` or `knowledge`.
+    #[schema(value_type = String, pattern = "^(training|knowledge)$")]
     pub kind: &'static str,
     pub id: i64,
     /// Calibrated confidence, 0 to 1.
@@ -142,16 +154,19 @@ impl UsedView {
 }
 
 /// A message of a ticket's transcript.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = TicketMessage)]
 pub struct MessageView {
     pub id: i64,
     pub message_id: String,
     pub author_id: String,
     pub author_name: String,
     /// `opener`, `staff`, `member` or `bot`.
+    #[schema(value_type = String, pattern = "^(opener|staff|member|bot)$")]
     pub author: &'static str,
     pub content: String,
     /// For the bot's messages: `llm`, `trained`, `fallback`, `staff_follow_up` or `notice`.
+    #[schema(value_type = Option<String>)]
     pub source: Option<&'static str>,
     pub used: Vec<UsedView>,
     pub created_at: DateTime<Utc>,
@@ -244,16 +259,24 @@ fn message_view(m: &TicketMessage, used: Vec<UsedView>) -> MessageView {
 // ----- The list -----
 
 /// The list's query string (the page's form and the API take the same parameters).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TicketQuery {
+    /// Only this guild's tickets (a Discord server id); every guild's without it.
     #[serde(default)]
     guild: String,
+    /// Only tickets in this state: `open`, `escalated` or `closed`.
     #[serde(default)]
     state: String,
+    /// Only tickets opened by this user (a Discord id).
     #[serde(default)]
     opener: String,
+    /// The cursor: the previous page's `next_before`.
     #[serde(default)]
+    #[param(value_type = Option<i64>)]
     before: String,
+    /// Items per page, 1 to 200 (50 by default).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
@@ -356,7 +379,22 @@ async fn list_page(
     )
 }
 
-/// `GET /api/tickets`: `guild` filters (every guild's tickets without it), as do `state` and `opener`.
+/// Support-desk tickets, newest first.
+///
+/// `guild` filters (every guild's tickets without it), as do `state` and `opener`.
+#[utoipa::path(
+    get,
+    path = "/api/tickets",
+    operation_id = "list_tickets",
+    tag = "tickets",
+    params(TicketQuery),
+    responses(
+        (status = 200, description = "A page of tickets.", body = Page<TicketView>),
+        (status = 400, description = "`bad_request`: a filter or `limit` is not valid (the message says which).",
+            body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn list_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -420,13 +458,30 @@ async fn detail_page(
     )
 }
 
-#[derive(Serialize)]
+/// A ticket with its whole transcript.
+#[derive(Serialize, ToSchema)]
 struct TicketDetail {
     ticket: TicketView,
     /// Every message, oldest first.
     messages: Vec<MessageView>,
 }
 
+/// One ticket, with its whole transcript.
+///
+/// Who wrote each message, and for the bot's replies how they were produced and which trained answers and
+/// knowledge entries they used.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{id}",
+    operation_id = "get_ticket",
+    tag = "tickets",
+    params(("id" = i64, Path, description = "The ticket's number.")),
+    responses(
+        (status = 200, description = "The ticket.", body = TicketDetail),
+        (status = 404, description = "`not_found`: there is no such ticket.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn detail_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,

@@ -7,12 +7,12 @@
 
 use super::{
     ConfirmForm, FormError, GuildChoice, GuildParam, ImportForm, ImportPage, Invalid,
-    MAX_IMPORT_BYTES, PAGE_SIZE, Paging, Shown, WEB_AUTHOR, api_guild, api_window, author,
-    bad_request, confirmed, download, file_refused, import_text, not_found, page_guild, path_id,
-    refused, tags_text, when_or,
+    MAX_IMPORT_BYTES, PAGE_SIZE, Paging, Shown, TrainingFileSchema, WEB_AUTHOR, api_guild,
+    api_window, author, bad_request, confirmed, download, file_refused, import_text, not_found,
+    page_guild, path_id, refused, tags_text, when_or,
 };
 use crate::WebState;
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorBody};
 use crate::auth::{ApiAdmin, PageAdmin, Session};
 use crate::pages::{csrf_refused, error_page, list_url, render, store_error};
 use crate::views::{excerpt, when};
@@ -29,6 +29,9 @@ use disconcierge_core::desk::model::{NewTrainingEntry, TrainOutcome, TrainingEnt
 use disconcierge_core::desk::{retrieval, transfer};
 use disconcierge_store::StoreError;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub fn routes() -> Router<WebState> {
     Router::new()
@@ -45,16 +48,14 @@ pub fn routes() -> Router<WebState> {
             get(entry_page).post(edit_page),
         )
         .route("/disconcierge/training/{id}/delete", post(delete_page))
-        .route("/api/training", get(list_api).post(add_api))
-        .route("/api/training/export", get(export_api))
-        .route(
-            "/api/training/import",
-            post(import_api).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
-        )
-        .route(
-            "/api/training/{id}",
-            get(entry_api).put(edit_api).delete(delete_api),
-        )
+}
+
+pub fn api_routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_api, add_api))
+        .routes(routes!(export_api))
+        .routes(routes!(import_api).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
+        .routes(routes!(entry_api, edit_api, delete_api))
 }
 
 /// The form's fields, in order: an error about anything else lands on the first.
@@ -64,8 +65,9 @@ const SEARCH_LIMIT: u32 = 50;
 
 // ----- Views and input -----
 
-/// A trained answer as pages and the API show it.
-#[derive(Debug, Clone, Serialize)]
+/// A trained answer: a question and the answer to send to it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = TrainedAnswer)]
 pub struct TrainingView {
     pub id: i64,
     pub guild_id: String,
@@ -75,6 +77,7 @@ pub struct TrainingView {
     pub tags: Vec<String>,
     /// A Discord id, or `"0"` for the admin interface.
     pub created_by: String,
+    /// How many replies used it.
     pub uses: u32,
     pub last_used_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -168,15 +171,20 @@ impl EntryForm {
 }
 
 /// The body of `POST /api/training` and `PUT /api/training/{id}`; fields left out are empty.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TrainedAnswerInput)]
 struct EntryBody {
+    /// At most 1000 characters, with at least one word.
     #[serde(default)]
     question: String,
+    /// At most 4000 characters.
     #[serde(default)]
     answer: String,
+    /// At most 100 characters; empty or `null`: none.
     #[serde(default)]
     category: Option<String>,
+    /// At most 20 tags of at most 50 characters.
     #[serde(default)]
     tags: Vec<String>,
 }
@@ -855,20 +863,30 @@ async fn import_page(
 
 // ----- API -----
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ApiListQuery {
+    /// The guild (Discord server id) whose support desk this is about.
     #[serde(default)]
+    #[param(required = true)]
     guild: String,
+    /// Only trained answers of this category.
     #[serde(default)]
     category: String,
     /// Full-text search (best matches first, up to `limit`; no paging).
     #[serde(default)]
     q: String,
+    /// Trained answers to skip: the previous page's `next_offset` (0 by default).
+    #[param(value_type = Option<u64>)]
     offset: Option<String>,
+    /// Items per page, 1 to 200 (50 by default).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A page of trained answers, or the matches of a search.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TrainedAnswerList)]
 struct TrainingList {
     items: Vec<TrainingView>,
     /// Entries in all (of the category); `null` for a search.
@@ -877,6 +895,20 @@ struct TrainingList {
     next_offset: Option<u64>,
 }
 
+/// A guild's trained answers, by category, or the best matches of a full-text search.
+#[utoipa::path(
+    get,
+    path = "/api/training",
+    operation_id = "list_trained_answers",
+    tag = "trained answers",
+    params(ApiListQuery),
+    responses(
+        (status = 200, description = "A page of trained answers, or a search's matches.", body = TrainingList),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id, `offset` or \
+            `limit` is not valid, or the search has no words.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn list_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -905,15 +937,38 @@ async fn list_api(
     }))
 }
 
-#[derive(Serialize)]
+/// What training did: a new trained answer, or a new answer to a question trained before.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TrainOutcome)]
 struct Trained {
     /// `created`, or `replaced`: the question was trained before and its answer was replaced.
+    #[schema(value_type = String, pattern = "^(created|replaced)$")]
     outcome: &'static str,
     entry: TrainingView,
+    /// For `replaced`: the answer before.
     previous_answer: Option<String>,
 }
 
-/// `POST /api/training?guild=`: as `/train`. 201 for a new entry, 200 when an answer was replaced.
+/// Train an answer, as `/train` does.
+///
+/// A question trained before (case, punctuation and spacing aside) has its answer replaced: 201 for a
+/// new trained answer, 200 when an answer was replaced.
+#[utoipa::path(
+    post,
+    path = "/api/training",
+    operation_id = "train",
+    tag = "trained answers",
+    params(GuildParam),
+    request_body = EntryBody,
+    responses(
+        (status = 201, description = "A new trained answer.", body = Trained),
+        (status = 200, description = "The question was trained before: its answer was replaced.", body = Trained),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id, or the body is \
+            not the expected JSON (an unknown field is refused too).", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is empty or too long; `fields` names it.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn add_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -950,6 +1005,20 @@ fn no_such_entry_api(id: &str, guild_id: u64) -> ApiError {
     not_found(format!("server {guild_id} has no trained answer {id:?}"))
 }
 
+/// One trained answer.
+#[utoipa::path(
+    get,
+    path = "/api/training/{id}",
+    operation_id = "get_trained_answer",
+    tag = "trained answers",
+    params(("id" = i64, Path, description = "The trained answer's id."), GuildParam),
+    responses(
+        (status = 200, description = "The trained answer.", body = TrainingView),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such trained answer.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn entry_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -966,7 +1035,26 @@ async fn entry_api(
     Ok(Json(TrainingView::new(&entry)))
 }
 
-/// `PUT /api/training/{id}?guild=`: the whole entry (category and tags left out are cleared).
+/// Replace a trained answer: the whole entry, question included (category and tags left out are
+/// cleared).
+#[utoipa::path(
+    put,
+    path = "/api/training/{id}",
+    operation_id = "edit_trained_answer",
+    tag = "trained answers",
+    params(("id" = i64, Path, description = "The trained answer's id."), GuildParam),
+    request_body = EntryBody,
+    responses(
+        (status = 200, description = "Saved: the trained answer.", body = TrainingView),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id, or the body is \
+            not the expected JSON (an unknown field is refused too).", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such trained answer.", body = ErrorBody),
+        (status = 409, description = "`already_exists`: another trained answer of the guild has this \
+            question.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is empty or too long; `fields` names it.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn edit_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -985,6 +1073,20 @@ async fn edit_api(
     }
 }
 
+/// Delete a trained answer.
+#[utoipa::path(
+    delete,
+    path = "/api/training/{id}",
+    operation_id = "delete_trained_answer",
+    tag = "trained answers",
+    params(("id" = i64, Path, description = "The trained answer's id."), GuildParam),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the guild has no such trained answer.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn delete_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
@@ -1000,6 +1102,23 @@ async fn delete_api(
     }
 }
 
+/// Export a guild's trained answers, as `/export_training` does.
+///
+/// The file is sent as a download (`Content-Disposition: attachment`); `POST /api/training/import`
+/// reads it back.
+#[utoipa::path(
+    get,
+    path = "/api/training/export",
+    operation_id = "export_trained_answers",
+    tag = "trained answers",
+    params(GuildParam),
+    responses(
+        (status = 200, description = "The export file.", body = TrainingFileSchema,
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"training-<guild>.json\"`"))),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn export_api(
     State(state): State<WebState>,
     ApiAdmin(_): ApiAdmin,
@@ -1009,14 +1128,36 @@ async fn export_api(
     Ok(export(&state, guild_id).await?)
 }
 
-#[derive(Serialize)]
+/// What an import of trained answers did.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TrainingImported)]
 struct Imported {
     created: u64,
     /// Entries whose question was trained before: their answer was replaced.
     updated: u64,
 }
 
-/// `POST /api/training/import?guild=`: the body is the export file itself.
+/// Import trained answers, as `/import_training` does.
+///
+/// The body is an export file itself, at most 8 MiB. Every entry is checked first: a file with a fault
+/// imports nothing. A question trained before has its answer replaced.
+#[utoipa::path(
+    post,
+    path = "/api/training/import",
+    operation_id = "import_trained_answers",
+    tag = "trained answers",
+    params(GuildParam),
+    request_body(content = TrainingFileSchema, description = "A trained-answers file."),
+    responses(
+        (status = 200, description = "Imported.", body = Imported),
+        (status = 400, description = "`bad_request`: `guild` is missing or not a Discord id; `bad_file`: the \
+            body could not be read.", body = ErrorBody),
+        (status = 413, description = "`bad_file`: the file is larger than 8 MiB.", body = ErrorBody),
+        (status = 422, description = "`invalid`: the file is not a trained-answers file, or an entry is not \
+            valid (the message says where); nothing was imported.", body = ErrorBody),
+    ),
+    security(("session" = []), ("bearer" = [])),
+)]
 async fn import_api(
     State(state): State<WebState>,
     ApiAdmin(session): ApiAdmin,
