@@ -1,124 +1,20 @@
 //! The dashboard's activity charts and `GET /api/stats`, through HTTP requests to the real router on a
-//! real database (SQLite, and PostgreSQL when `DC_TEST_POSTGRES_URL` is set). The harness is a trimmed
-//! copy of `web.rs`'s.
+//! real database (SQLite, and PostgreSQL when `DC_TEST_POSTGRES_URL` is set). The harness is
+//! `web.rs`'s.
 
-use async_trait::async_trait;
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
-use disconcierge_core::RuntimeConfig;
 use disconcierge_core::desk::model::NewTicket;
-use disconcierge_core::model::{
-    ChatCommandState, FeedbackKind, NewChatCommand, StoredRuntimeConfig, UserFeedback,
-};
+use disconcierge_core::model::{ChatCommandState, FeedbackKind, NewChatCommand, UserFeedback};
 use disconcierge_core::stats::{self, LatencyHistogram};
-use disconcierge_store::Store;
 use disconcierge_store::testing::TestDb;
-use disconcierge_web::{ConfigUpdateError, Control, WebSettings, WebState};
-use http_body_util::BodyExt;
-use serde_json::Value;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tower::ServiceExt;
 
-/// Holds the configuration in memory; the charts need nothing else from the application.
-struct MemControl {
-    current: Mutex<Arc<StoredRuntimeConfig>>,
-}
+mod common;
 
-#[async_trait]
-impl Control for MemControl {
-    fn runtime_config(&self) -> Arc<StoredRuntimeConfig> {
-        self.current.lock().unwrap().clone()
-    }
-
-    fn shutdown(&self, _requested_by: &str) {}
-
-    async fn reload_runtime_config(&self) -> Result<bool, String> {
-        Ok(false)
-    }
-
-    async fn update_runtime_config(
-        &self,
-        _config: RuntimeConfig,
-        _expected_version: i64,
-        _updated_by: &str,
-    ) -> Result<Arc<StoredRuntimeConfig>, ConfigUpdateError> {
-        Err(ConfigUpdateError::Failed("not in these tests".into()))
-    }
-}
-
-struct Web {
-    db: TestDb,
-    router: Router,
-}
-
-const PASSWORD: &str = "correct horse battery";
+use common::*;
 
 impl Web {
-    async fn new(db: TestDb) -> Web {
-        let store = db.store.clone();
-        store
-            .save_runtime_config(&RuntimeConfig::default(), None, None)
-            .await
-            .unwrap();
-        let current = store.load_runtime_config().await.unwrap().unwrap();
-        let control = Arc::new(MemControl {
-            current: Mutex::new(Arc::new(current)),
-        });
-        disconcierge_web::admin::create_admin(store.as_ref(), "Admin", PASSWORD)
-            .await
-            .unwrap();
-        let state = WebState::new(store, control, WebSettings::default());
-        Web {
-            db,
-            router: disconcierge_web::router(state),
-        }
-    }
-
-    fn store(&self) -> &dyn Store {
-        self.db.store.as_ref()
-    }
-
-    async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8(body.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&self, uri: &str, cookie: Option<&str>) -> Reply {
-        let mut r = Request::builder().uri(uri);
-        if let Some(c) = cookie {
-            r = r.header(header::COOKIE, c);
-        }
-        self.send(r.body(Body::empty()).unwrap()).await
-    }
-
-    /// Signs in through the login form; returns the cookie to send (it serves the API too).
-    async fn sign_in(&self) -> String {
-        let body = format!(
-            "username=admin&password={}&next=%2Fdisconcierge",
-            disconcierge_web::auth::url_encode(PASSWORD)
-        );
-        let request = Request::builder()
-            .method("POST")
-            .uri("/disconcierge/login")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap();
-        let reply = self.send(request).await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-        let set = reply.headers[header::SET_COOKIE].to_str().unwrap();
-        set.split(';').next().unwrap().to_string()
-    }
-
     /// A chat command created at `at`; completed ones answered `latency_ms` later, with `tokens`.
     async fn command(
         &self,
@@ -216,17 +112,7 @@ impl Web {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
 impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
     /// The text of the element `<tag … id="id" …>…</tag>`.
     fn element(&self, tag: &str, id: &str) -> &str {
         let attribute = format!(" id=\"{id}\"");

@@ -1,195 +1,29 @@
 //! The support-desk pages and API (tickets, trained answers, knowledge bases) through HTTP requests to the
 //! real router, on a real database: SQLite, and PostgreSQL when `DC_TEST_POSTGRES_URL` is set (as
-//! `tests/web.rs`, whose small harness this copies).
+//! `tests/web.rs`, with the same harness).
 
-use async_trait::async_trait;
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use chrono::{TimeDelta, Utc};
-use disconcierge_core::RuntimeConfig;
 use disconcierge_core::desk::model::{
     EntryKind, GuildSettings, NewKbEntry, NewTicket, NewTicketMessage, NewTrainingEntry,
     ReplySource, Ticket, TicketAuthor, TrainOutcome, UsedEntry,
 };
 use disconcierge_core::desk::retrieval::query_terms;
 use disconcierge_core::desk::transfer;
-use disconcierge_core::model::StoredRuntimeConfig;
 use disconcierge_store::testing::TestDb;
-use disconcierge_store::{KbCreated, Store, TicketReservation};
-use disconcierge_web::{ConfigUpdateError, Control, WebSettings, WebState};
-use http_body_util::BodyExt;
+use disconcierge_store::{KbCreated, TicketReservation};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tower::ServiceExt;
 
-// ----- Harness (from tests/web.rs) -----
+mod common;
 
-/// Keeps the configuration in memory; the desk pages never change it.
-struct MemControl {
-    current: Mutex<Arc<StoredRuntimeConfig>>,
-}
+use common::*;
 
-#[async_trait]
-impl Control for MemControl {
-    fn runtime_config(&self) -> Arc<StoredRuntimeConfig> {
-        self.current.lock().unwrap().clone()
-    }
-
-    fn shutdown(&self, _requested_by: &str) {}
-
-    async fn reload_runtime_config(&self) -> Result<bool, String> {
-        Ok(false)
-    }
-
-    async fn update_runtime_config(
-        &self,
-        _config: RuntimeConfig,
-        _expected_version: i64,
-        _updated_by: &str,
-    ) -> Result<Arc<StoredRuntimeConfig>, ConfigUpdateError> {
-        Err(ConfigUpdateError::Failed("not in these tests".into()))
-    }
-}
-
-struct Web {
-    db: TestDb,
-    router: Router,
-}
-
-const PASSWORD: &str = "correct horse battery";
 /// Two guilds; A sorts first, so it is the one shown when none is asked for.
 const A: u64 = 111;
 const B: u64 = 222;
 
 impl Web {
-    async fn new(db: TestDb) -> Web {
-        let store = db.store.clone();
-        store
-            .save_runtime_config(&RuntimeConfig::default(), None, None)
-            .await
-            .unwrap();
-        let current = store.load_runtime_config().await.unwrap().unwrap();
-        let control = Arc::new(MemControl {
-            current: Mutex::new(Arc::new(current)),
-        });
-        disconcierge_web::admin::create_admin(store.as_ref(), "Admin", PASSWORD)
-            .await
-            .unwrap();
-        let state = WebState::new(store, control, WebSettings::default());
-        Web {
-            db,
-            router: disconcierge_web::router(state),
-        }
-    }
-
-    fn store(&self) -> &dyn Store {
-        self.db.store.as_ref()
-    }
-
-    async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8(body.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&self, uri: &str, cookie: Option<&str>) -> Reply {
-        let mut r = Request::builder().uri(uri);
-        if let Some(c) = cookie {
-            r = r.header(header::COOKIE, c);
-        }
-        self.send(r.body(Body::empty()).unwrap()).await
-    }
-
-    async fn form(&self, uri: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Reply {
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let mut r = Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Some(c) = cookie {
-            r = r.header(header::COOKIE, c);
-        }
-        self.send(r.body(Body::from(body)).unwrap()).await
-    }
-
-    /// A request with a body sent as is (JSON, or an export file).
-    async fn raw(
-        &self,
-        method: Method,
-        uri: &str,
-        cookie: Option<&str>,
-        csrf: Option<&str>,
-        body: String,
-    ) -> Reply {
-        let mut r = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, "application/json");
-        if let Some(c) = cookie {
-            r = r.header(header::COOKIE, c);
-        }
-        if let Some(t) = csrf {
-            r = r.header("x-csrf-token", t);
-        }
-        self.send(r.body(Body::from(body)).unwrap()).await
-    }
-
-    async fn json(
-        &self,
-        method: Method,
-        uri: &str,
-        cookie: Option<&str>,
-        csrf: Option<&str>,
-        body: Value,
-    ) -> Reply {
-        self.raw(method, uri, cookie, csrf, body.to_string()).await
-    }
-
-    /// Signs in through the login form; returns the cookie to send.
-    async fn sign_in(&self) -> String {
-        let reply = self
-            .form(
-                "/disconcierge/login",
-                None,
-                &[
-                    ("username", "admin"),
-                    ("password", PASSWORD),
-                    ("next", "/disconcierge"),
-                ],
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-        reply.cookie()
-    }
-
-    /// Signs in through the API; returns the cookie and the CSRF token.
-    async fn api_sign_in(&self) -> (String, String) {
-        let reply = self
-            .json(
-                Method::POST,
-                "/api/login",
-                None,
-                None,
-                json!({"username": "admin", "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        let csrf = reply.json()["csrf_token"].as_str().unwrap().to_string();
-        (reply.cookie(), csrf)
-    }
-
     /// Signs in and reads the CSRF token of a page's forms.
     async fn sign_in_with_csrf(&self) -> (String, String) {
         let cookie = self.sign_in().await;
@@ -321,10 +155,6 @@ impl Web {
     }
 }
 
-fn enc(s: &str) -> String {
-    disconcierge_web::auth::url_encode(s)
-}
-
 /// `s` as askama writes it into HTML.
 fn html(s: &str) -> String {
     s.replace('&', "&#38;")
@@ -332,37 +162,6 @@ fn html(s: &str) -> String {
         .replace('>', "&#62;")
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    fn cookie(&self) -> String {
-        let set = self.headers[header::SET_COOKIE].to_str().unwrap();
-        set.split(';').next().unwrap().to_string()
-    }
-
-    fn location(&self) -> &str {
-        self.headers[header::LOCATION].to_str().unwrap()
-    }
-
-    fn header(&self, name: header::HeaderName) -> &str {
-        self.headers[name].to_str().unwrap()
-    }
-}
-
-/// The CSRF token embedded in a page's forms.
-fn csrf_in(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    page[at..at + 64].to_string()
 }
 
 /// `n` in the `id="…"` of a redirect's `id=` / `entry=` parameter.
