@@ -835,15 +835,8 @@ impl Chat {
         budget: u32,
     ) -> Vec<Turn> {
         use disconcierge_core::history::{estimate_tokens, first_kept};
-        let reset_at = reset_at.unwrap_or(chrono::DateTime::<Utc>::UNIX_EPOCH);
-        let since = match self.store.last_clear_command(command.user_id).await {
-            Ok(Some(at)) => at.max(reset_at),
-            Ok(None) => reset_at,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read when the conversation started; answering without history");
-                return Vec::new();
-            }
-        };
+        // The store starts after the user's last /clear too.
+        let since = reset_at.unwrap_or(chrono::DateTime::<Utc>::UNIX_EPOCH);
         let exchanges = match self
             .store
             .recent_exchanges(command.user_id, since, command.id, HISTORY_EXCHANGES)

@@ -590,9 +590,9 @@ pub trait Store: DeskStore + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<AdmissionSnapshot, StoreError>;
 
-    /// The user's latest answered exchanges (prompt, answer) since `since`, newest first, at most `limit`,
-    /// leaving out `except` (the command being answered): the conversation history for providers without
-    /// server-side conversations.
+    /// The user's latest answered exchanges (prompt, answer) since `since` and since their last `/clear`,
+    /// newest first, at most `limit`, leaving out `except` (the command being answered): the conversation
+    /// history for providers without server-side conversations, in one statement.
     async fn recent_exchanges(
         &self,
         user_id: u64,

@@ -238,6 +238,7 @@ pub(crate) const ADMISSION_SNAPSHOT: &str = "\
 pub(crate) const RECENT_EXCHANGES: &str = "\
     SELECT prompt, response FROM chat_commands \
     WHERE user_id = $1 AND usage_counted AND created_at >= $2 AND state = 'completed' \
+      AND created_at >= COALESCE((SELECT MAX(created_at) FROM clear_commands WHERE user_id = $1), $2) \
       AND response IS NOT NULL AND id <> $3 \
     ORDER BY created_at DESC, id DESC LIMIT $4";
 

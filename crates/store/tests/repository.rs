@@ -1684,6 +1684,34 @@ async fn recent_exchanges_are_the_users_answered_ones_newest_first(kind: Databas
     );
     let with_current = store.recent_exchanges(1, since, -1, 10).await.unwrap();
     assert_eq!(with_current, [expected(6), expected(4), expected(2)]);
+    // A /clear starts the history again: what came before it is left out, whatever `since` says.
+    store
+        .insert_clear_command(&ClearCommand {
+            interaction_id: 99,
+            user_id: 1,
+            guild_id: None,
+            channel_id: None,
+            created_at: now - mins(15),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.recent_exchanges(1, since, current, 10).await.unwrap(),
+        [expected(4)]
+    );
+    assert_eq!(
+        store
+            .recent_exchanges(1, now - mins(12), current, 10)
+            .await
+            .unwrap(),
+        [expected(4)],
+        "`since` later than the /clear"
+    );
+    assert_eq!(
+        store.recent_exchanges(2, since, -1, 10).await.unwrap(),
+        [expected(5)],
+        "another user's /clear changes nothing"
+    );
     let _ = (a, b);
 }
 
