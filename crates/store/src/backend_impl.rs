@@ -703,6 +703,10 @@ impl Store for Backend {
         KIND
     }
 
+    fn clear_caches(&self) {
+        self.term_counts.clear();
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -297,6 +297,10 @@ pub trait Store: DeskStore + Send + Sync + 'static {
 
     fn kind(&self) -> DatabaseKind;
 
+    /// Forgets what this process cached from the database (how common each search term is); the admin
+    /// action "reload" does it with the configuration.
+    fn clear_caches(&self);
+
     /// Checks that the database answers (for health checks).
     async fn ping(&self) -> Result<(), StoreError>;
 

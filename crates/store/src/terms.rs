@@ -37,11 +37,31 @@ impl TermCounts {
             .map(|(n, _)| *n)
     }
 
+    /// Forgets every count (the admin action "reload"): the next searches count again.
+    pub(crate) fn clear(&self) {
+        self.0.lock().expect("term counts").clear();
+    }
+
     pub(crate) fn put(&self, table: &'static str, term: &str, n: u32) {
         let mut cache = self.0.lock().expect("term counts");
         if cache.len() >= CAPACITY {
             cache.clear();
         }
         cache.insert((table, term.to_string()), (n, Instant::now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_kept_until_cleared() {
+        let counts = TermCounts::default();
+        counts.put("training_fts", "invoice", 12);
+        assert_eq!(counts.get("training_fts", "invoice"), Some(12));
+        assert_eq!(counts.get("kb_fts", "invoice"), None, "per index");
+        counts.clear();
+        assert_eq!(counts.get("training_fts", "invoice"), None);
     }
 }

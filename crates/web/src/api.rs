@@ -690,6 +690,7 @@ struct Reloaded {
     security(("session" = []), ("bearer" = [])),
 )]
 async fn reload(State(state): State<WebState>, ApiAdmin(_): ApiAdmin) -> ApiResult<Json<Reloaded>> {
+    state.store().clear_caches();
     match state.control().reload_runtime_config().await {
         Ok(changed) => Ok(Json(Reloaded {
             changed,

@@ -255,9 +255,13 @@ async fn dashboard(
     let notice = q.done.as_deref().map(|d| match d {
         "pause" => "Paused: the queue holds and users are told the bot is paused.".to_string(),
         "resume" => "Resumed: the bot answers everyone again.".to_string(),
-        "reload" => "Reloaded: the newer configuration from the database is in force.".to_string(),
+        "reload" => {
+            "Reloaded: the newer configuration from the database is in force; caches were cleared."
+                .to_string()
+        }
         "reload-unchanged" => {
-            "Reloaded: the configuration in force was already the newest.".to_string()
+            "Reloaded: the configuration in force was already the newest; caches were cleared."
+                .to_string()
         }
         "register" => {
             "Registered: Discord has the current definition of every command.".to_string()
@@ -914,6 +918,7 @@ async fn action_submit(
         return error_page(StatusCode::ACCEPTED, "Shutting down", SHUTDOWN_MESSAGE);
     }
     let Some(paused) = paused else {
+        state.store().clear_caches();
         return match state.control().reload_runtime_config().await {
             Ok(true) => Redirect::to("/disconcierge?done=reload").into_response(),
             Ok(false) => Redirect::to("/disconcierge?done=reload-unchanged").into_response(),
