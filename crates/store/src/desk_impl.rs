@@ -169,6 +169,17 @@ const DESK_GUILDS: &str = concat!(
       ORDER BY g"
 );
 
+/// The guild's distinct training categories, in order: one index seek per category (a loose index scan over
+/// `(guild_id, category, id)`), however many entries each has.
+const TRAINING_CATEGORIES: &str = "\
+    WITH RECURSIVE c(category) AS ( \
+      SELECT MIN(category) FROM training_entries WHERE guild_id = $1 AND category IS NOT NULL \
+      UNION ALL \
+      SELECT (SELECT MIN(category) FROM training_entries WHERE guild_id = $1 AND category > c.category) \
+      FROM c WHERE c.category IS NOT NULL \
+    ) \
+    SELECT category FROM c WHERE category IS NOT NULL LIMIT 1000";
+
 const AUTO_CLOSE_SETTINGS: &str =
     "SELECT * FROM guild_settings WHERE auto_close_after_secs IS NOT NULL ORDER BY guild_id";
 
@@ -1028,6 +1039,25 @@ impl DeskStore for Backend {
         offset: u64,
         limit: u32,
     ) -> Result<(Vec<TrainingEntry>, u64), StoreError> {
+        // A category as typed matches the stored one in any case ("Billing" finds "billing"); an exact
+        // spelling wins when two differ only in case.
+        let spelling = match category {
+            Some(typed) => {
+                let stored: Vec<String> = sqlx::query_scalar(TRAINING_CATEGORIES)
+                    .bind(id(guild_id))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let lower = typed.to_lowercase();
+                stored
+                    .iter()
+                    .find(|c| c.as_str() == typed)
+                    .or_else(|| stored.iter().find(|c| c.to_lowercase() == lower))
+                    .cloned()
+                    .or_else(|| Some(typed.to_string()))
+            }
+            None => None,
+        };
+        let category = spelling.as_deref();
         let mut page = list_training_query(guild_id, category, Some((offset, limit)));
         let rows = page.build().fetch_all(&self.pool).await?;
         let mut count = list_training_query(guild_id, category, None);

@@ -1100,9 +1100,39 @@ async fn training_lists_deletes_uses_and_stats(kind: DatabaseKind) {
             .await
             .unwrap()
             .1,
-        0,
-        "exact category"
+        3,
+        "a category in any case"
     );
+    assert_eq!(
+        store
+            .list_training(1, Some("billings"), 0, 10)
+            .await
+            .unwrap()
+            .1,
+        0,
+        "no other category"
+    );
+    // Two categories differing only in case: the exact spelling wins.
+    let mut shouting = trained(1, "question number 9", "answer 9");
+    shouting.category = Some("BILLING".into());
+    let loud = train_new(store, shouting).await;
+    let (page, total) = store
+        .list_training(1, Some("BILLING"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (page.iter().map(|e| e.id).collect::<Vec<_>>(), total),
+        (vec![loud.id], 1)
+    );
+    assert_eq!(
+        store
+            .list_training(1, Some("billing"), 0, 10)
+            .await
+            .unwrap()
+            .1,
+        3
+    );
+    assert!(store.delete_training(1, loud.id).await.unwrap());
     assert_eq!(
         store.list_training(3, None, 0, 10).await.unwrap(),
         (vec![], 0)
