@@ -142,13 +142,9 @@ pub(crate) async fn ticket_request(
         guild_instructions,
     };
     let instructions = prompt::instructions(&situation, context);
-    let mut earlier = if ticket.id == 0 {
-        Vec::new() // a trial ticket (`/test_ai`, the playground) has no history
-    } else {
-        store
-            .ticket_messages(ticket.id, Some(HISTORY_MESSAGES))
-            .await?
-    };
+    let mut earlier = store
+        .ticket_messages(ticket.id, Some(HISTORY_MESSAGES))
+        .await?;
     earlier.retain(|m| Some(m.message.message_id) != message_id);
     let turns = prompt::history(&earlier);
     let fixed = estimate_tokens(&instructions) + estimate_tokens(text);

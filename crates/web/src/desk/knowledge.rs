@@ -576,6 +576,21 @@ struct KbPage {
     form_error: FormError,
 }
 
+/// The page's guild and its knowledge base `id`, or the page to show instead (a bad guild, no such
+/// knowledge base, the database).
+async fn page_kb(
+    state: &WebState,
+    guild: &str,
+    id: &str,
+) -> Result<(u64, KnowledgeBase), Response> {
+    let (_, guild_id) = page_guild(state, guild).await?;
+    match find_kb(state, guild_id, id).await {
+        Ok(Some(kb)) => Ok((guild_id, kb)),
+        Ok(None) => Err(no_such_kb(id, guild_id)),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
 fn no_such_kb(id: &str, guild_id: u64) -> Response {
     error_page(
         StatusCode::NOT_FOUND,
@@ -679,14 +694,9 @@ async fn add_entry_page(
     if !session.csrf_ok(form.csrf.as_deref()) {
         return csrf_refused();
     }
-    let guild_id = match page_guild(&state, &g.guild).await {
-        Ok((_, id)) => id,
+    let (guild_id, kb) = match page_kb(&state, &g.guild, &id).await {
+        Ok(found) => found,
         Err(response) => return response,
-    };
-    let kb = match find_kb(&state, guild_id, &id).await {
-        Ok(Some(kb)) => kb,
-        Ok(None) => return no_such_kb(&id, guild_id),
-        Err(e) => return store_error(e),
     };
     let invalid = match form.checked() {
         Err(e) => e,
@@ -932,14 +942,9 @@ async fn export_page(
     Path(id): Path<String>,
     Query(g): Query<GuildParam>,
 ) -> Response {
-    let guild_id = match page_guild(&state, &g.guild).await {
-        Ok((_, id)) => id,
-        Err(response) => return response,
-    };
-    match find_kb(&state, guild_id, &id).await {
-        Ok(Some(kb)) => export(&state, &kb).await.unwrap_or_else(store_error),
-        Ok(None) => no_such_kb(&id, guild_id),
-        Err(e) => store_error(e),
+    match page_kb(&state, &g.guild, &id).await {
+        Ok((_, kb)) => export(&state, &kb).await.unwrap_or_else(store_error),
+        Err(response) => response,
     }
 }
 
@@ -978,14 +983,9 @@ async fn import_form(
     Path(id): Path<String>,
     Query(g): Query<GuildParam>,
 ) -> Response {
-    let guild_id = match page_guild(&state, &g.guild).await {
-        Ok((_, id)) => id,
-        Err(response) => return response,
-    };
-    match find_kb(&state, guild_id, &id).await {
-        Ok(Some(kb)) => import_view(&session, &kb, String::new(), None, StatusCode::OK),
-        Ok(None) => no_such_kb(&id, guild_id),
-        Err(e) => store_error(e),
+    match page_kb(&state, &g.guild, &id).await {
+        Ok((_, kb)) => import_view(&session, &kb, String::new(), None, StatusCode::OK),
+        Err(response) => response,
     }
 }
 
@@ -999,14 +999,9 @@ async fn import_page(
     if !session.csrf_ok(form.csrf.as_deref()) {
         return csrf_refused();
     }
-    let guild_id = match page_guild(&state, &g.guild).await {
-        Ok((_, id)) => id,
+    let (guild_id, kb) = match page_kb(&state, &g.guild, &id).await {
+        Ok(found) => found,
         Err(response) => return response,
-    };
-    let kb = match find_kb(&state, guild_id, &id).await {
-        Ok(Some(kb)) => kb,
-        Ok(None) => return no_such_kb(&id, guild_id),
-        Err(e) => return store_error(e),
     };
     match import(&state, &session, &kb, form.json.as_bytes()).await {
         Ok(Ok(n)) => Redirect::to(&format!(
