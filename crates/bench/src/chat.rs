@@ -103,9 +103,9 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     // `DC_*` variables set for the bench reach the bot and win, to measure other settings (e.g.
-    // `DC_DATABASE_MAX_CONNECTIONS=1 scripts/bench.sh chat`).
+    // `DC_DATABASE_MAX_CONNECTIONS=1 scripts/bench.sh chat`); so does tokio's `TOKIO_WORKER_THREADS`.
     .filter(|(k, _)| std::env::var_os(k).is_none())
-    .chain(std::env::vars().filter(|(k, _)| k.starts_with("DC_")))
+    .chain(std::env::vars().filter(|(k, _)| k.starts_with("DC_") || k == "TOKIO_WORKER_THREADS"))
     .collect();
 
     let bot = Bot::start(&options.bin, dir, &env)?;

@@ -5,11 +5,12 @@
 // make one generic implementation far harder to read). Each includer defines before the `include!`:
 //
 // * `Db` (the sqlx database type) and `DbRow` (its row type);
-// * `struct Backend { pool: sqlx::Pool<Db>, .. }`, its `fn writer(&self) -> &sqlx::Pool<Db>` (the pool
-//   every write goes through) and `const KIND: DatabaseKind`;
+// * `struct Backend`, its `async fn writer(&self)` (a connection for a write, to use as `&mut *conn`),
+//   `async fn reader(&self)` (the same for a read), `async fn close_connections(&self)` and
+//   `const KIND: DatabaseKind`;
 // * `MIGRATOR`, the embedded migrations;
 // * `ts(DateTime<Utc>)`, which turns a timestamp into the value bound for the backend's timestamp columns;
-// * `begin_write(&Pool)`, which starts a transaction that will write;
+// * `begin_write(&mut connection)`, which starts a transaction that will write;
 // * `CLAIM` and `MIGRATIONS_TABLE_EXISTS`, the dialect-specific statements.
 //
 // It is formatted with `rustfmt --edition 2024 src/backend_impl.rs` (cargo fmt does not see it).
@@ -289,8 +290,7 @@ fn list_chat_commands_query(filter: &ChatCommandFilter, limit: u32) -> sqlx::Que
     if let Some(before_id) = filter.before_id {
         q.push(" AND id < ").push_bind(before_id);
     }
-    q.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(limit));
+    q.push(format_args!(" ORDER BY id DESC LIMIT {limit}"));
     q
 }
 
@@ -307,8 +307,7 @@ fn list_feedback_query(filter: &FeedbackFilter, limit: u32) -> sqlx::QueryBuilde
     if let Some(before_id) = filter.before_id {
         q.push(" AND id < ").push_bind(before_id);
     }
-    q.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(limit));
+    q.push(format_args!(" ORDER BY id DESC LIMIT {limit}"));
     q
 }
 
@@ -327,8 +326,7 @@ fn list_discord_messages_query(
     if let Some(before_id) = filter.before_id {
         q.push(" AND id < ").push_bind(before_id);
     }
-    q.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(limit));
+    q.push(format_args!(" ORDER BY id DESC LIMIT {limit}"));
     q
 }
 
@@ -347,8 +345,7 @@ fn list_interaction_logs_query(
     if let Some(before_id) = filter.before_id {
         q.push(" AND id < ").push_bind(before_id);
     }
-    q.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(limit));
+    q.push(format_args!(" ORDER BY id DESC LIMIT {limit}"));
     q
 }
 
@@ -422,7 +419,7 @@ fn list_users_query(filter: &UserFilter, limit: u32) -> sqlx::QueryBuilder<Db> {
             q.push(" ORDER BY username, discord_id");
         }
     }
-    q.push(" LIMIT ").push_bind(i64::from(limit));
+    q.push(format_args!(" LIMIT {limit}"));
     q
 }
 
@@ -487,13 +484,13 @@ fn map_rows<T>(
 impl Backend {
     async fn applied_migrations(&self) -> Result<Vec<(i64, bool, Vec<u8>)>, StoreError> {
         let exists: bool = sqlx::query_scalar(MIGRATIONS_TABLE_EXISTS)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         if !exists {
             return Ok(Vec::new());
         }
         Ok(sqlx::query_as(sql::APPLIED_MIGRATIONS)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?)
     }
 
@@ -501,7 +498,7 @@ impl Backend {
         &self,
         query: sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
     ) -> Result<User, StoreError> {
-        let row = query.fetch_all(self.writer()).first().await?;
+        let row = query.fetch_all(&mut *self.writer().await?).first().await?;
         match row {
             Some(row) => Ok(user_from_row(&row)?),
             None => Err(StoreError::NotFound("user")),
@@ -574,7 +571,7 @@ impl Backend {
             .bind(ts(end))
             .bind(ts(hour - STATS_ORDER_SLACK))
             .bind(ts(end + STATS_ORDER_SLACK))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         let mut stats = HourStats::empty(hour);
         for (state, bucket, n, tokens) in rows {
@@ -592,7 +589,7 @@ impl Backend {
         let feedback: Vec<(String, i64)> = sqlx::query_as(sql::HOUR_FEEDBACK)
             .bind(ts(hour))
             .bind(ts(end))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         for (kind, n) in feedback {
             if let Ok(kind) = kind.parse::<FeedbackKind>() {
@@ -624,7 +621,7 @@ impl Backend {
             return Ok((Vec::new(), Vec::new()));
         }
         let first: Option<DateTime<Utc>> = sqlx::query_scalar(sql::FIRST_ACTIVITY)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         let data_from = first.map(stats::hour_start);
         let mut done = Vec::new();
@@ -667,7 +664,7 @@ impl Backend {
                     .push_bind(ts(now));
             });
             q.push(" ON CONFLICT (hour_start) DO NOTHING");
-            q.build().execute(self.writer()).await?;
+            q.build().execute(&mut *self.writer().await?).await?;
         }
         Ok(())
     }
@@ -681,7 +678,7 @@ impl Backend {
         ] {
             let rows: Vec<(String, i64)> = sqlx::query_as(sql)
                 .bind(ts(since))
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.reader().await?)
                 .await?;
             for (key, n) in rows {
                 let slot = counts.entry(hour_key(&key)?).or_default();
@@ -708,7 +705,9 @@ impl Store for Backend {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *self.reader().await?)
+            .await?;
         Ok(())
     }
 
@@ -721,7 +720,7 @@ impl Store for Backend {
                 status: before,
             });
         }
-        let mut conn = self.writer().acquire().await?;
+        let mut conn = self.writer().await?;
         // `run_direct` is `run` on a connection we keep hold of (`run` on `&mut conn` trips over a
         // higher-ranked lifetime bound in async-trait code).
         if let Err(e) = MIGRATOR.run_direct(None, &mut *conn, false).await {
@@ -747,15 +746,14 @@ impl Store for Backend {
     }
 
     async fn close(&self) {
-        self.writer().close().await;
-        self.pool.close().await;
+        self.close_connections().await;
     }
 
     // ----- Runtime configuration -----
 
     async fn load_runtime_config(&self) -> Result<Option<StoredRuntimeConfig>, StoreError> {
         let row = sqlx::query(sql::LOAD_RUNTIME_CONFIG)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         row.as_ref().map(stored_config_from_row).transpose()
     }
@@ -770,7 +768,8 @@ impl Store for Backend {
             StoreError::InvalidArgument(format!("runtime configuration is not serializable: {e}"))
         })?;
         let now = Utc::now();
-        let mut tx = begin_write(self.writer()).await?;
+        let mut conn = self.writer().await?;
+        let mut tx = begin_write(&mut conn).await?;
         let query = match expected_version {
             None => sqlx::query(sql::UPSERT_RUNTIME_CONFIG),
             Some(0) => sqlx::query(sql::INSERT_RUNTIME_CONFIG),
@@ -802,7 +801,7 @@ impl Store for Backend {
     ) -> Result<Vec<RuntimeConfigHistoryEntry>, StoreError> {
         let rows = sqlx::query(sql::RUNTIME_CONFIG_HISTORY)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, |row| {
             let Json(config) = row.try_get("config")?;
@@ -827,7 +826,7 @@ impl Store for Backend {
             .bind(crate::username_key(username))
             .bind(password_hash)
             .bind(ts(Utc::now()))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "admin account", "admin account"))?;
@@ -837,7 +836,7 @@ impl Store for Backend {
     async fn admin(&self, id: i64) -> Result<Option<AdminAccount>, StoreError> {
         let row = sqlx::query(sql::ADMIN_BY_ID)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(admin_from_row).transpose()?)
     }
@@ -845,25 +844,28 @@ impl Store for Backend {
     async fn admin_by_username(&self, username: &str) -> Result<Option<AdminAccount>, StoreError> {
         let row = sqlx::query(sql::ADMIN_BY_USERNAME)
             .bind(crate::username_key(username))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(admin_from_row).transpose()?)
     }
 
     async fn list_admins(&self) -> Result<Vec<AdminAccount>, StoreError> {
-        let rows = sqlx::query(sql::LIST_ADMINS).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql::LIST_ADMINS)
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
         map_rows(rows, admin_from_row)
     }
 
     async fn count_admins(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(sql::COUNT_ADMINS)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(n as u64)
     }
 
     async fn update_admin_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
-        let mut tx = begin_write(self.writer()).await?;
+        let mut conn = self.writer().await?;
+        let mut tx = begin_write(&mut conn).await?;
         let done = sqlx::query(sql::UPDATE_ADMIN_PASSWORD)
             .bind(id)
             .bind(password_hash)
@@ -885,7 +887,7 @@ impl Store for Backend {
         // Sessions go with it (ON DELETE CASCADE).
         let done = sqlx::query(sql::DELETE_ADMIN)
             .bind(id)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("admin account"));
@@ -904,7 +906,7 @@ impl Store for Backend {
             .bind(admin_id)
             .bind(ts(Utc::now()))
             .bind(ts(expires_at))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "admin session", "admin account"))?;
@@ -915,7 +917,7 @@ impl Store for Backend {
         let row = sqlx::query(sql::ADMIN_SESSION)
             .bind(token_hash)
             .bind(ts(Utc::now()))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(session_from_row).transpose()?)
     }
@@ -923,7 +925,7 @@ impl Store for Backend {
     async fn delete_admin_session(&self, token_hash: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(sql::DELETE_ADMIN_SESSION)
             .bind(token_hash)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -931,7 +933,7 @@ impl Store for Backend {
     async fn delete_admin_sessions_for(&self, admin_id: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(sql::DELETE_ADMIN_SESSIONS_FOR)
             .bind(admin_id)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected())
     }
@@ -951,7 +953,7 @@ impl Store for Backend {
             .bind(prefix)
             .bind(ts(Utc::now()))
             .bind(ts_opt(expires_at))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "API token", "admin account"))?;
@@ -962,14 +964,14 @@ impl Store for Backend {
         let row = sqlx::query(sql::API_TOKEN_BY_HASH)
             .bind(token_hash)
             .bind(ts(Utc::now()))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(api_token_from_row).transpose()?)
     }
 
     async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
         let rows = sqlx::query(sql::LIST_API_TOKENS)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         Ok(rows
             .iter()
@@ -980,7 +982,7 @@ impl Store for Backend {
     async fn delete_api_token(&self, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(sql::DELETE_API_TOKEN)
             .bind(id)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -989,7 +991,7 @@ impl Store for Backend {
         sqlx::query(sql::TOUCH_API_TOKEN)
             .bind(id)
             .bind(ts(at))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(())
     }
@@ -997,7 +999,7 @@ impl Store for Backend {
     async fn delete_expired_sessions(&self) -> Result<u64, StoreError> {
         let done = sqlx::query(sql::DELETE_EXPIRED_SESSIONS)
             .bind(ts(Utc::now()))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected())
     }
@@ -1015,7 +1017,7 @@ impl Store for Backend {
             .bind(username)
             .bind(global_name)
             .bind(ts(Utc::now()))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .one()
             .await?;
         Ok(user_from_row(&row)?)
@@ -1024,14 +1026,14 @@ impl Store for Backend {
     async fn user(&self, discord_id: u64) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(sql::USER)
             .bind(id(discord_id))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
     async fn list_users(&self, filter: &UserFilter, limit: u32) -> Result<Vec<User>, StoreError> {
         let mut q = list_users_query(filter, limit);
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
         map_rows(rows, user_from_row)
     }
 
@@ -1104,7 +1106,7 @@ impl Store for Backend {
     async fn clear_all_conversations(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         Ok(sqlx::query(sql::CLEAR_ALL_CONVERSATIONS)
             .bind(ts(now))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?
             .rows_affected())
     }
@@ -1136,7 +1138,7 @@ impl Store for Backend {
             .bind(step.as_str())
             .bind(ts(new.created_at))
             .bind(ts_opt(finished_at))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .first()
             .await
             .map_err(|e| StoreError::from_write(e, "chat command", "user"))?;
@@ -1149,7 +1151,7 @@ impl Store for Backend {
     async fn chat_command(&self, id: i64) -> Result<Option<ChatCommand>, StoreError> {
         let row = sqlx::query(sql::CHAT_COMMAND)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
     }
@@ -1158,7 +1160,7 @@ impl Store for Backend {
         let done = sqlx::query(sql::QUEUE_ACKNOWLEDGED)
             .bind(id(interaction_id))
             .bind(ts(Utc::now()))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1169,7 +1171,7 @@ impl Store for Backend {
     ) -> Result<Option<ChatCommand>, StoreError> {
         let row = sqlx::query(sql::CHAT_COMMAND_BY_INTERACTION)
             .bind(id(interaction_id))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
     }
@@ -1177,7 +1179,7 @@ impl Store for Backend {
     async fn chat_command_by_message(&self, message_id: u64) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(sql::CHAT_COMMAND_BY_MESSAGE)
             .bind(id(message_id))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?)
     }
 
@@ -1192,7 +1194,7 @@ impl Store for Backend {
             .bind(owner)
             .bind(ts(until))
             .bind(ts(now))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .first()
             .await?;
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
@@ -1209,7 +1211,7 @@ impl Store for Backend {
             .bind(owner)
             .bind(ts(until))
             .bind(ts(Utc::now()))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1227,7 +1229,7 @@ impl Store for Backend {
             .bind(step.as_str())
             .bind(partial_response)
             .bind(ts(Utc::now()))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1257,7 +1259,7 @@ impl Store for Backend {
             .bind(outcome.counts_toward_limit())
             .bind(opt_id(outcome.discord_message_id))
             .bind(ts(Utc::now()))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1273,7 +1275,7 @@ impl Store for Backend {
             .bind(owner)
             .bind(error)
             .bind(ts(Utc::now()))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1305,7 +1307,7 @@ impl Store for Backend {
             .bind(step.map(ChatCommandStep::as_str))
             .bind(ts_opt(finished_at))
             .bind(ts(now))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1313,7 +1315,7 @@ impl Store for Backend {
     async fn expire_chat_commands(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query(sql::EXPIRE_CHAT_COMMANDS)
             .bind(ts(now))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected())
     }
@@ -1326,7 +1328,7 @@ impl Store for Backend {
         let rows = sqlx::query(sql::EXPIRE_STALE_QUEUED)
             .bind(ts(cutoff))
             .bind(ts(now))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .await?;
         rows.iter()
             .map(chat_command_from_row)
@@ -1338,7 +1340,7 @@ impl Store for Backend {
         let n: i64 = sqlx::query_scalar(sql::WAITING_COUNT)
             .bind(except)
             .bind(ts(now))
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -1353,7 +1355,7 @@ impl Store for Backend {
             .bind(non_priority_only)
             .bind(except)
             .bind(ts(now))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
     }
@@ -1366,7 +1368,7 @@ impl Store for Backend {
         let done = sqlx::query(sql::REQUEUE_RECEIVED)
             .bind(ts(cutoff))
             .bind(ts(now))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected())
     }
@@ -1375,7 +1377,7 @@ impl Store for Backend {
         let row = sqlx::query(sql::USAGE_SINCE)
             .bind(id(user_id))
             .bind(ts(since))
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(Usage {
             counted: count_to_u32(row.try_get("counted")?),
@@ -1395,7 +1397,7 @@ impl Store for Backend {
             .bind(ts(since))
             .bind(except)
             .bind(ts(now))
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(AdmissionSnapshot {
             usage: Usage {
@@ -1419,7 +1421,7 @@ impl Store for Backend {
             .bind(ts(since))
             .bind(except)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?)
     }
 
@@ -1429,7 +1431,7 @@ impl Store for Backend {
         limit: u32,
     ) -> Result<Vec<ChatCommand>, StoreError> {
         let mut q = list_chat_commands_query(filter, limit);
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
         map_rows(rows, chat_command_from_row)
     }
 
@@ -1437,13 +1439,13 @@ impl Store for Backend {
         Ok(sqlx::query_scalar(sql::USER_IN_FLIGHT)
             .bind(id(user_id))
             .bind(except)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?)
     }
 
     async fn queued_count(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(sql::QUEUED_COUNT)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(n as u64)
     }
@@ -1459,7 +1461,7 @@ impl Store for Backend {
             .bind(opt_id(log.channel_id))
             .bind(Json(&log.payload))
             .bind(ts(log.received_at))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .one()
             .await?)
     }
@@ -1480,7 +1482,7 @@ impl Store for Backend {
                     .push_bind(Json(&log.payload))
                     .push_bind(ts(log.received_at));
             });
-            q.build().execute(self.writer()).await?;
+            q.build().execute(&mut *self.writer().await?).await?;
         }
         Ok(())
     }
@@ -1495,7 +1497,7 @@ impl Store for Backend {
             .bind(&message.content)
             .bind(message.payload.as_ref().map(Json))
             .bind(ts(message.created_at))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "discord message", "chat command"))
@@ -1504,7 +1506,7 @@ impl Store for Backend {
     async fn recent_discord_messages(&self, limit: u32) -> Result<Vec<DiscordMessage>, StoreError> {
         let rows = sqlx::query(sql::RECENT_DISCORD_MESSAGES)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         Ok(rows
             .iter()
@@ -1528,7 +1530,7 @@ impl Store for Backend {
             .bind(prompt)
             .bind(completion)
             .bind(total)
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "LLM call log", "chat command"))
@@ -1541,7 +1543,7 @@ impl Store for Backend {
             .bind(opt_id(clear.guild_id))
             .bind(opt_id(clear.channel_id))
             .bind(ts(clear.created_at))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "clear command", "user"))
@@ -1550,7 +1552,7 @@ impl Store for Backend {
     async fn last_clear_command(&self, user_id: u64) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(sqlx::query_scalar(sql::LAST_CLEAR_COMMAND)
             .bind(id(user_id))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?)
     }
 
@@ -1561,7 +1563,7 @@ impl Store for Backend {
             .bind(feedback.kind.as_str())
             .bind(feedback.detail.as_deref())
             .bind(ts(feedback.created_at))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(|e| StoreError::from_write(e, "feedback", "chat command"))?;
         Ok(done.rows_affected() > 0)
@@ -1573,7 +1575,7 @@ impl Store for Backend {
         limit: u32,
     ) -> Result<Vec<StoredDiscordMessage>, StoreError> {
         let mut q = list_discord_messages_query(filter, limit);
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
         Ok(rows
             .iter()
             .map(|row| {
@@ -1591,7 +1593,7 @@ impl Store for Backend {
         limit: u32,
     ) -> Result<Vec<StoredInteractionLog>, StoreError> {
         let mut q = list_interaction_logs_query(filter, limit);
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
         Ok(rows
             .iter()
             .map(interaction_log_from_row)
@@ -1601,7 +1603,7 @@ impl Store for Backend {
     async fn interaction_log(&self, id: i64) -> Result<Option<StoredInteractionLog>, StoreError> {
         let row = sqlx::query("SELECT * FROM interaction_logs WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(interaction_log_from_row).transpose()?)
     }
@@ -1612,7 +1614,7 @@ impl Store for Backend {
         limit: u32,
     ) -> Result<Vec<StoredFeedback>, StoreError> {
         let mut q = list_feedback_query(filter, limit);
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
         Ok(rows
             .iter()
             .map(feedback_from_row)
@@ -1625,7 +1627,7 @@ impl Store for Backend {
     ) -> Result<Vec<StoredLlmCall>, StoreError> {
         let rows = sqlx::query(sql::LLM_CALLS_FOR_COMMAND)
             .bind(chat_command_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, llm_call_from_row)
     }
@@ -1636,7 +1638,7 @@ impl Store for Backend {
     ) -> Result<Vec<StoredFeedback>, StoreError> {
         let rows = sqlx::query(sql::FEEDBACK_FOR_COMMAND)
             .bind(chat_command_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, feedback_from_row)
     }
@@ -1649,7 +1651,7 @@ impl Store for Backend {
         let rows = sqlx::query(sql::FEEDBACK_BY_USER)
             .bind(id(user_id))
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, feedback_from_row)
     }
@@ -1660,7 +1662,7 @@ impl Store for Backend {
     ) -> Result<BTreeMap<FeedbackKind, u32>, StoreError> {
         let rows: Vec<(String, i64)> = sqlx::query_as(sql::FEEDBACK_COUNTS)
             .bind(chat_command_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         rows.into_iter()
             .map(|(kind, n)| {
@@ -1686,7 +1688,7 @@ impl Store for Backend {
         let rows = sqlx::query(sql::STATS_HOURS)
             .bind(ts(since))
             .bind(ts(stats::last_settled_hour(now)))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         let mut hours = rows
             .iter()
@@ -1714,7 +1716,7 @@ impl Store for Backend {
     ) -> Result<u32, StoreError> {
         let stored: BTreeSet<DateTime<Utc>> = sqlx::query_scalar(sql::STATS_HOURS_SINCE)
             .bind(ts(since))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?
             .into_iter()
             .collect();

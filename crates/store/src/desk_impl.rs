@@ -113,7 +113,7 @@ const UNANSWERED_TICKET_MESSAGES: &str = "\
     SELECT * FROM ticket_messages \
     WHERE author = 'opener' AND (reply_state IS NULL OR reply_state = 'answering') \
       AND ((reply_state IS NULL AND created_at < $1) OR reply_lease_until < $2) \
-    ORDER BY id LIMIT $3";
+    ORDER BY id LIMIT CAST($3 AS BIGINT)";
 
 const TICKET_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)";
 
@@ -123,7 +123,7 @@ const TICKET_MESSAGES: &str =
 /// The latest `$2`, walked backwards on the index, then put back in order.
 const LATEST_TICKET_MESSAGES: &str = "\
     SELECT * FROM ( \
-        SELECT * FROM ticket_messages WHERE ticket_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 \
+        SELECT * FROM ticket_messages WHERE ticket_id = $1 ORDER BY created_at DESC, id DESC LIMIT CAST($2 AS BIGINT) \
     ) AS latest ORDER BY created_at, id";
 
 /// Open or escalated: not closed. Repeats the `tickets_idle` index's `WHERE` term word for word (SQLite
@@ -131,7 +131,7 @@ const LATEST_TICKET_MESSAGES: &str = "\
 const IDLE_TICKETS: &str = "\
     SELECT * FROM tickets \
     WHERE guild_id = $3 AND state <> 'closed' AND last_activity_at < $1 AND thread_id IS NOT NULL \
-    ORDER BY last_activity_at, id LIMIT $2";
+    ORDER BY last_activity_at, id LIMIT CAST($2 AS BIGINT)";
 
 /// The distinct guilds of a table, by skipping along its index on `guild_id` (a loose index scan: one
 /// index probe per guild, on both backends); complete with the table's name three times.
@@ -298,7 +298,7 @@ const KB_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM knowledge_bases WHERE id =
 const KB_ENTRIES_PAGE: &str = concat!(
     "SELECT ",
     kb_entry_columns!(),
-    " FROM kb_entries WHERE kb_id = $1 ORDER BY id LIMIT $2 OFFSET $3"
+    " FROM kb_entries WHERE kb_id = $1 ORDER BY id LIMIT CAST($2 AS BIGINT) OFFSET CAST($3 AS BIGINT)"
 );
 
 const COUNT_KB_ENTRIES: &str = "SELECT COUNT(*) FROM kb_entries WHERE kb_id = $1";
@@ -322,7 +322,7 @@ const MISSING_EMBEDDINGS: &str = "\
     SELECT 'knowledge' AS kind, id, title, content \
     FROM kb_entries \
     WHERE embedding_model IS NULL OR embedding_model < $1 OR embedding_model > $1 \
-    LIMIT $2";
+    LIMIT CAST($2 AS BIGINT)";
 
 const SET_TRAINING_EMBEDDING: &str =
     "UPDATE training_entries SET embedding = $2, embedding_model = $3 WHERE id = $1";
@@ -346,8 +346,7 @@ fn list_tickets_query(filter: &TicketFilter, limit: u32) -> sqlx::QueryBuilder<D
     if let Some(before_id) = filter.before_id {
         q.push(" AND id < ").push_bind(before_id);
     }
-    q.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(limit));
+    q.push(format_args!(" ORDER BY id DESC LIMIT {limit}"));
     q
 }
 
@@ -367,10 +366,10 @@ fn list_training_query(
         q.push(" AND category = ").push_bind(category.to_owned());
     }
     if let Some((offset, limit)) = page {
-        q.push(" ORDER BY id LIMIT ")
-            .push_bind(i64::from(limit))
-            .push(" OFFSET ")
-            .push_bind(offset_value(offset));
+        q.push(format_args!(
+            " ORDER BY id LIMIT {limit} OFFSET {}",
+            offset_value(offset)
+        ));
     }
     q
 }
@@ -698,7 +697,7 @@ impl DeskStore for Backend {
             )
             .bind(id(settings.updated_by))
             .bind(ts(settings.updated_at))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(())
     }
@@ -706,13 +705,15 @@ impl DeskStore for Backend {
     async fn guild_settings(&self, guild_id: u64) -> Result<Option<GuildSettings>, StoreError> {
         let row = sqlx::query(GUILD_SETTINGS)
             .bind(id(guild_id))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(guild_settings_from_row).transpose()?)
     }
 
     async fn desk_guilds(&self) -> Result<Vec<u64>, StoreError> {
-        let rows = sqlx::query(DESK_GUILDS).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(DESK_GUILDS)
+            .fetch_all(&mut *self.reader().await?)
+            .await?;
         // By the id as Discord gives it (the database orders the stored, signed, value).
         let mut guilds = map_rows(rows, |row| get_u64(row, "g"))?;
         guilds.sort_unstable();
@@ -729,7 +730,8 @@ impl DeskStore for Backend {
         let stale_after = TimeDelta::from_std(stale_after).map_err(|_| {
             StoreError::InvalidArgument(format!("stale_after of {stale_after:?} is too long"))
         })?;
-        let mut tx = begin_write(self.writer()).await?;
+        let mut conn = self.writer().await?;
+        let mut tx = begin_write(&mut conn).await?;
         // A second round only when a concurrent reservation (PostgreSQL) won the unique index between the
         // look-up and the insert: the look-up then finds it.
         for _ in 0..3 {
@@ -780,7 +782,7 @@ impl DeskStore for Backend {
         let row = sqlx::query(ATTACH_TICKET_THREAD)
             .bind(ticket_id)
             .bind(id(thread_id))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .first()
             .await
             .map_err(|e| StoreError::from_write(e, "ticket thread", "ticket"))?;
@@ -798,7 +800,7 @@ impl DeskStore for Backend {
     async fn cancel_ticket_reservation(&self, ticket_id: i64) -> Result<(), StoreError> {
         sqlx::query(DELETE_RESERVATION)
             .bind(ticket_id)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(())
     }
@@ -806,7 +808,7 @@ impl DeskStore for Backend {
     async fn ticket(&self, id: i64) -> Result<Option<Ticket>, StoreError> {
         let row = sqlx::query(TICKET)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(ticket_from_row).transpose()?)
     }
@@ -814,7 +816,7 @@ impl DeskStore for Backend {
     async fn ticket_by_thread(&self, thread_id: u64) -> Result<Option<Ticket>, StoreError> {
         let row = sqlx::query(TICKET_BY_THREAD)
             .bind(id(thread_id))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(ticket_from_row).transpose()?)
     }
@@ -823,7 +825,7 @@ impl DeskStore for Backend {
         let done = sqlx::query(ESCALATE_TICKET)
             .bind(id)
             .bind(ts(now))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -831,7 +833,7 @@ impl DeskStore for Backend {
     async fn reenable_ticket_ai(&self, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(REENABLE_TICKET_AI)
             .bind(id)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -848,7 +850,7 @@ impl DeskStore for Backend {
             .bind(self::id(closed_by))
             .bind(reason)
             .bind(ts(now))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .first()
             .await?;
         Ok(row.as_ref().map(ticket_from_row).transpose()?)
@@ -858,7 +860,8 @@ impl DeskStore for Backend {
         &self,
         message: &NewTicketMessage,
     ) -> Result<Option<i64>, StoreError> {
-        let mut tx = begin_write(self.writer()).await?;
+        let mut conn = self.writer().await?;
+        let mut tx = begin_write(&mut conn).await?;
         let inserted: Option<i64> = sqlx::query_scalar(INSERT_TICKET_MESSAGE)
             .bind(message.ticket_id)
             .bind(id(message.message_id))
@@ -904,7 +907,7 @@ impl DeskStore for Backend {
             .bind(owner)
             .bind(ts(lease_until))
             .bind(ts(now))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -919,7 +922,7 @@ impl DeskStore for Backend {
             .bind(message_row)
             .bind(owner)
             .bind(if answered { "done" } else { "skipped" })
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -934,7 +937,7 @@ impl DeskStore for Backend {
             .bind(ts(received_before))
             .bind(ts(now))
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, ticket_message_from_row)
     }
@@ -948,14 +951,14 @@ impl DeskStore for Backend {
             None => {
                 sqlx::query(TICKET_MESSAGES)
                     .bind(ticket_id)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await?
             }
             Some(limit) => {
                 sqlx::query(LATEST_TICKET_MESSAGES)
                     .bind(ticket_id)
                     .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await?
             }
         };
@@ -972,14 +975,14 @@ impl DeskStore for Backend {
             .bind(ts(idle_since))
             .bind(i64::from(limit))
             .bind(id(guild_id))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, ticket_from_row)
     }
 
     async fn auto_close_settings(&self) -> Result<Vec<GuildSettings>, StoreError> {
         let rows = sqlx::query(AUTO_CLOSE_SETTINGS)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, guild_settings_from_row)
     }
@@ -988,7 +991,7 @@ impl DeskStore for Backend {
         let done = sqlx::query(MARK_TICKET_WARNED)
             .bind(id)
             .bind(ts(now))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("ticket"));
@@ -1002,7 +1005,7 @@ impl DeskStore for Backend {
         limit: u32,
     ) -> Result<Vec<Ticket>, StoreError> {
         let mut q = list_tickets_query(filter, limit);
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let rows = q.build().fetch_all(&mut *self.reader().await?).await?;
         map_rows(rows, ticket_from_row)
     }
 
@@ -1013,7 +1016,8 @@ impl DeskStore for Backend {
         entry: &NewTrainingEntry,
         now: DateTime<Utc>,
     ) -> Result<TrainOutcome, StoreError> {
-        let mut tx = begin_write(self.writer()).await?;
+        let mut conn = self.writer().await?;
+        let mut tx = begin_write(&mut conn).await?;
         let outcome = Self::train_in(&mut tx, entry, now).await?;
         tx.commit().await?;
         Ok(outcome)
@@ -1027,7 +1031,7 @@ impl DeskStore for Backend {
         let row = sqlx::query(TRAINING_ENTRY)
             .bind(self::id(guild_id))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(training_from_row).transpose()?)
     }
@@ -1045,7 +1049,7 @@ impl DeskStore for Backend {
             Some(typed) => {
                 let stored: Vec<String> = sqlx::query_scalar(TRAINING_CATEGORIES)
                     .bind(id(guild_id))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await?;
                 let lower = typed.to_lowercase();
                 stored
@@ -1059,9 +1063,12 @@ impl DeskStore for Backend {
         };
         let category = spelling.as_deref();
         let mut page = list_training_query(guild_id, category, Some((offset, limit)));
-        let rows = page.build().fetch_all(&self.pool).await?;
+        let rows = page.build().fetch_all(&mut *self.reader().await?).await?;
         let mut count = list_training_query(guild_id, category, None);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&mut *self.reader().await?)
+            .await?;
         Ok((
             map_rows(rows, training_from_row)?,
             u64::try_from(total).unwrap_or(0),
@@ -1083,7 +1090,7 @@ impl DeskStore for Backend {
             .bind(entry.category.as_deref())
             .bind(Json(&entry.tags))
             .bind(ts(now))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .first()
             .await
             .map_err(|e| refused(e, "trained answer"))?;
@@ -1097,7 +1104,7 @@ impl DeskStore for Backend {
         let done = sqlx::query(DELETE_TRAINING)
             .bind(self::id(guild_id))
             .bind(id)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1106,19 +1113,19 @@ impl DeskStore for Backend {
         let guild = id(guild_id);
         let entries: i64 = sqlx::query_scalar(COUNT_TRAINING)
             .bind(guild)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         let by_category: Vec<(Option<String>, i64)> = sqlx::query_as(TRAINING_BY_CATEGORY)
             .bind(guild)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         let most_used = sqlx::query(MOST_USED_TRAINING)
             .bind(guild)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         let (replies, trained): (i64, i64) = sqlx::query_as(REPLY_COUNTS)
             .bind(guild)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok(TrainingStats {
@@ -1146,14 +1153,14 @@ impl DeskStore for Backend {
             list.push_bind(*entry);
         }
         q.push(")");
-        q.build().execute(self.writer()).await?;
+        q.build().execute(&mut *self.writer().await?).await?;
         Ok(())
     }
 
     async fn export_training(&self, guild_id: u64) -> Result<Vec<TrainingEntry>, StoreError> {
         let rows = sqlx::query(EXPORT_TRAINING)
             .bind(id(guild_id))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, training_from_row)
     }
@@ -1165,7 +1172,8 @@ impl DeskStore for Backend {
     ) -> Result<ImportReport, StoreError> {
         let mut report = ImportReport::default();
         // Dropping the transaction on an error rolls every entry back.
-        let mut tx = begin_write(self.writer()).await?;
+        let mut conn = self.writer().await?;
+        let mut tx = begin_write(&mut conn).await?;
         for entry in entries {
             match Self::train_in(&mut tx, entry, now).await? {
                 TrainOutcome::Created(_) => report.created += 1,
@@ -1195,7 +1203,7 @@ impl DeskStore for Backend {
                 .bind(description)
                 .bind(id(created_by))
                 .bind(ts(now))
-                .fetch_all(self.writer())
+                .fetch_all(&mut *self.writer().await?)
                 .first()
                 .await
                 .map_err(|e| refused(e, "knowledge base"))?;
@@ -1218,7 +1226,7 @@ impl DeskStore for Backend {
         let row = sqlx::query(KB_BY_NAME)
             .bind(id(guild_id))
             .bind(kb_name_key(name))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(kb_from_row).transpose()?)
     }
@@ -1227,7 +1235,7 @@ impl DeskStore for Backend {
         let row = sqlx::query(KB)
             .bind(self::id(guild_id))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(kb_from_row).transpose()?)
     }
@@ -1235,7 +1243,7 @@ impl DeskStore for Backend {
     async fn list_kbs(&self, guild_id: u64) -> Result<Vec<KnowledgeBase>, StoreError> {
         let rows = sqlx::query(LIST_KBS)
             .bind(id(guild_id))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, kb_from_row)
     }
@@ -1247,7 +1255,7 @@ impl DeskStore for Backend {
         created_by: u64,
         now: DateTime<Utc>,
     ) -> Result<KbEntry, StoreError> {
-        let mut conn = self.writer().acquire().await?;
+        let mut conn = self.writer().await?;
         Self::add_kb_entry_in(&mut conn, kb_id, entry, created_by, now).await
     }
 
@@ -1255,7 +1263,7 @@ impl DeskStore for Backend {
         let row = sqlx::query(KB_ENTRY)
             .bind(self::id(guild_id))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(row.as_ref().map(kb_entry_from_row).transpose()?)
     }
@@ -1274,7 +1282,7 @@ impl DeskStore for Backend {
             .bind(&entry.content)
             .bind(Json(&entry.tags))
             .bind(ts(now))
-            .fetch_all(self.writer())
+            .fetch_all(&mut *self.writer().await?)
             .first()
             .await
             .map_err(|e| refused(e, "knowledge entry"))?;
@@ -1288,7 +1296,7 @@ impl DeskStore for Backend {
         let done = sqlx::query(DELETE_KB_ENTRY)
             .bind(self::id(guild_id))
             .bind(id)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1303,11 +1311,11 @@ impl DeskStore for Backend {
             .bind(kb_id)
             .bind(i64::from(limit))
             .bind(offset_value(offset))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         let total: i64 = sqlx::query_scalar(COUNT_KB_ENTRIES)
             .bind(kb_id)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok((
             map_rows(rows, kb_entry_from_row)?,
@@ -1318,7 +1326,7 @@ impl DeskStore for Backend {
     async fn all_kb_entries(&self, kb_id: i64) -> Result<Vec<KbEntry>, StoreError> {
         let rows = sqlx::query(ALL_KB_ENTRIES)
             .bind(kb_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, kb_entry_from_row)
     }
@@ -1330,7 +1338,8 @@ impl DeskStore for Backend {
         created_by: u64,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let mut tx = begin_write(self.writer()).await?;
+        let mut conn = self.writer().await?;
+        let mut tx = begin_write(&mut conn).await?;
         if entries.is_empty() {
             // Nothing to add, but an unknown knowledge base is still an error.
             let exists: bool = sqlx::query_scalar(KB_EXISTS)
@@ -1353,7 +1362,7 @@ impl DeskStore for Backend {
         let done = sqlx::query(DELETE_KB)
             .bind(self::id(guild_id))
             .bind(id)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1379,7 +1388,7 @@ impl DeskStore for Backend {
             .bind(matching)
             .bind(i64::from(limit))
             .bind(embedding_model)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, |row| text_match_from_row(row, EntryKind::Training))
     }
@@ -1405,7 +1414,7 @@ impl DeskStore for Backend {
             .bind(i64::from(limit))
             .bind(embedding_model)
             .bind(kb_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, |row| text_match_from_row(row, EntryKind::Knowledge))
     }
@@ -1418,7 +1427,7 @@ impl DeskStore for Backend {
         let rows = sqlx::query(MISSING_EMBEDDINGS)
             .bind(model)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.reader().await?)
             .await?;
         map_rows(rows, |row| {
             let kind = get_named(row, "kind", entry_kind)?;
@@ -1451,7 +1460,7 @@ impl DeskStore for Backend {
             .bind(id)
             .bind(embedding_bytes(vector))
             .bind(model)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(())
     }

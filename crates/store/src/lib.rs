@@ -44,6 +44,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod connections;
 mod desk;
 mod error;
 mod postgres;

@@ -4,7 +4,8 @@ use crate::ConnectOptions;
 use crate::terms::{COMMON_TERM, SEARCH_BUDGET, TermCounts};
 use disconcierge_core::desk::retrieval::{TermSelection, select_terms};
 use sqlx::ConnectOptions as _;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Connection as _;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use std::str::FromStr;
 
 type Db = sqlx::Postgres;
@@ -217,7 +218,7 @@ impl Backend {
         };
         let n: i64 = sqlx::query_scalar(sql)
             .bind(term)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         let n = u32::try_from(n).unwrap_or(COMMON_TERM);
         self.term_counts.put(table, term, n);
@@ -230,8 +231,8 @@ fn ts(t: DateTime<Utc>) -> TsValue {
     t
 }
 
-async fn begin_write(pool: &sqlx::Pool<Db>) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
-    pool.begin().await
+async fn begin_write(conn: &mut PgConnection) -> Result<sqlx::Transaction<'_, Db>, sqlx::Error> {
+    conn.begin().await
 }
 
 /// A store on a PostgreSQL database.
@@ -280,8 +281,16 @@ impl Backend {
     }
 
     /// PostgreSQL runs concurrent writers itself: writes share the one pool.
-    fn writer(&self) -> &sqlx::Pool<Db> {
-        &self.pool
+    async fn writer(&self) -> Result<sqlx::pool::PoolConnection<Db>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    async fn reader(&self) -> Result<sqlx::pool::PoolConnection<Db>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    async fn close_connections(&self) {
+        self.pool.close().await;
     }
 
     #[cfg(test)]

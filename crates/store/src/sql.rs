@@ -8,6 +8,11 @@
 //! query should use a partial index, it repeats the index's `WHERE` term word for word: SQLite uses a
 //! partial index only when the query's `WHERE` visibly contains that term. The backends' unit tests check
 //! the query plans of the hot paths.
+//!
+//! A bound `LIMIT` or `OFFSET` is written `CAST($n AS BIGINT)`: SQLite reads a bare parameter there at
+//! compile time, which marks the statement for recompilation whenever that parameter is bound again — on
+//! every execution, since sqlx binds each time. Behind a `CAST` it is an ordinary runtime value (a test
+//! in `sqlite.rs` keeps bare ones out).
 
 use disconcierge_core::stats::{LATENCY_BOUNDS_MS, LATENCY_BUCKETS};
 
@@ -47,7 +52,7 @@ pub(crate) const INSERT_RUNTIME_CONFIG_HISTORY: &str = "\
 
 pub(crate) const RUNTIME_CONFIG_HISTORY: &str = "\
     SELECT version, config, updated_by, updated_at FROM runtime_config_history \
-    ORDER BY version DESC, id DESC LIMIT $1";
+    ORDER BY version DESC, id DESC LIMIT CAST($1 AS BIGINT)";
 
 // ----- Admin accounts and sessions -----
 
@@ -143,7 +148,7 @@ pub(crate) const CHAT_COMMAND_BY_INTERACTION: &str =
     "SELECT * FROM chat_commands WHERE interaction_id = $1";
 
 pub(crate) const RECENT_DISCORD_MESSAGES: &str =
-    "SELECT * FROM discord_messages ORDER BY id DESC LIMIT $1";
+    "SELECT * FROM discord_messages ORDER BY id DESC LIMIT CAST($1 AS BIGINT)";
 
 pub(crate) const CHAT_COMMAND_BY_MESSAGE: &str =
     "SELECT id FROM chat_commands WHERE discord_message_id = $1 ORDER BY id LIMIT 1";
@@ -240,7 +245,7 @@ pub(crate) const RECENT_EXCHANGES: &str = "\
     WHERE user_id = $1 AND usage_counted AND created_at >= $2 AND state = 'completed' \
       AND created_at >= COALESCE((SELECT MAX(created_at) FROM clear_commands WHERE user_id = $1), $2) \
       AND response IS NOT NULL AND id <> $3 \
-    ORDER BY created_at DESC, id DESC LIMIT $4";
+    ORDER BY created_at DESC, id DESC LIMIT CAST($4 AS BIGINT)";
 
 /// Whether the user has another command recorded, waiting or being answered (`$2`: the command being
 /// admitted, left out).
@@ -288,7 +293,7 @@ pub(crate) const LLM_CALLS_FOR_COMMAND: &str =
     "SELECT * FROM llm_call_logs WHERE chat_command_id = $1 ORDER BY id";
 
 pub(crate) const FEEDBACK_BY_USER: &str =
-    "SELECT * FROM user_feedback WHERE user_id = $1 ORDER BY id DESC LIMIT $2";
+    "SELECT * FROM user_feedback WHERE user_id = $1 ORDER BY id DESC LIMIT CAST($2 AS BIGINT)";
 
 pub(crate) const FEEDBACK_FOR_COMMAND: &str =
     "SELECT * FROM user_feedback WHERE chat_command_id = $1 ORDER BY id";

@@ -4,10 +4,12 @@
 //! sqlx's own encoding drops trailing zero digits, which would make `'...:00Z' > '...:00.5Z'`.
 
 use crate::ConnectOptions;
+use crate::connections::{Connections, Lease};
 use crate::terms::{COMMON_TERM, SEARCH_BUDGET, TermCounts};
 use disconcierge_core::desk::retrieval::{TermSelection, select_terms};
 use sqlx::ConnectOptions as _;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Connection as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -89,7 +91,7 @@ pub(crate) const SEARCH_TRAINING: &str = "\
     FROM training_fts CROSS JOIN training_entries t ON t.id = training_fts.rowid \
     WHERE training_fts MATCH $2 AND training_fts.rank MATCH 'bm25(0.0, 10.0, 2.0, 4.0)' \
       AND t.guild_id = $1 \
-    ORDER BY training_fts.rank LIMIT $3";
+    ORDER BY training_fts.rank LIMIT CAST($3 AS BIGINT)";
 
 /// Knowledge entries matching a [`fts_query`], as [`SEARCH_TRAINING`] (title, then tags, then
 /// content), with their knowledge base's name; `$5` the knowledge base, if one.
@@ -100,7 +102,7 @@ pub(crate) const SEARCH_KNOWLEDGE: &str = "\
         CROSS JOIN knowledge_bases k ON k.id = e.kb_id \
     WHERE kb_fts MATCH $2 AND kb_fts.rank MATCH 'bm25(0.0, 10.0, 2.0, 4.0)' \
       AND e.guild_id = $1 AND ($5 IS NULL OR e.kb_id = $5) \
-    ORDER BY kb_fts.rank LIMIT $3";
+    ORDER BY kb_fts.rank LIMIT CAST($3 AS BIGINT)";
 
 /// [`SEARCH_TRAINING`] for a message of only very common words ([`TermSelection::All`]): ranking every
 /// entry that contains them would read most of the guild, so the newest entries containing all of them
@@ -111,7 +113,7 @@ pub(crate) const SEARCH_TRAINING_ALL: &str = "\
         CASE WHEN t.embedding_model = $4 THEN t.embedding END AS embedding \
     FROM training_fts CROSS JOIN training_entries t ON t.id = training_fts.rowid \
     WHERE training_fts MATCH $2 AND t.guild_id = $1 \
-    ORDER BY training_fts.rowid DESC LIMIT $3";
+    ORDER BY training_fts.rowid DESC LIMIT CAST($3 AS BIGINT)";
 
 /// [`SEARCH_KNOWLEDGE`] for a message of only very common words (see [`SEARCH_TRAINING_ALL`]).
 pub(crate) const SEARCH_KNOWLEDGE_ALL: &str = "\
@@ -120,7 +122,7 @@ pub(crate) const SEARCH_KNOWLEDGE_ALL: &str = "\
     FROM kb_fts CROSS JOIN kb_entries e ON e.id = kb_fts.rowid \
         CROSS JOIN knowledge_bases k ON k.id = e.kb_id \
     WHERE kb_fts MATCH $2 AND e.guild_id = $1 AND ($5 IS NULL OR e.kb_id = $5) \
-    ORDER BY kb_fts.rowid DESC LIMIT $3";
+    ORDER BY kb_fts.rowid DESC LIMIT CAST($3 AS BIGINT)";
 
 /// A guild's (or knowledge base's) token in the full-text indexes' `scope` column, as the generated
 /// columns of migration 0008 write it: a prefix and the id, with `n` for a minus sign (the tokenizer
@@ -204,7 +206,7 @@ impl Backend {
         );
         let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(format!("- scope : {}", quoted(term)))
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.reader().await?)
             .await?;
         let n = u32::try_from(n).unwrap_or(COMMON_TERM);
         self.term_counts.put(table, term, n);
@@ -220,19 +222,21 @@ fn ts(t: DateTime<Utc>) -> TsValue {
 
 /// Starts a transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so that it waits for other
 /// writers up front (busy timeout) instead of failing when it first writes after reading.
-async fn begin_write(pool: &sqlx::Pool<Db>) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
+async fn begin_write(
+    conn: &mut SqliteConnection,
+) -> Result<sqlx::Transaction<'_, Db>, sqlx::Error> {
+    conn.begin_with("BEGIN IMMEDIATE").await
 }
 
 /// A store on a SQLite file.
 pub(crate) struct Backend {
     /// Reads (WAL readers never wait for the writer).
-    pool: sqlx::Pool<Db>,
+    readers: Connections,
     /// Every write, on one connection. SQLite has one writer at a time anyway; when several connections
     /// compete for it, the losers sleep in SQLite's busy handler (1, 2, 5, 10 … 100 ms between tries), so
     /// under load a write could wait far longer than the writes ahead of it take. Queued here instead,
-    /// writes run back to back in arrival order (sqlx's pool hands out connections fairly).
-    writer: sqlx::Pool<Db>,
+    /// writes run back to back in arrival order (the connection is handed out first come, first served).
+    writer: Connections,
     /// How common each searched term is (see [`Backend::full_text_query`]).
     term_counts: TermCounts,
 }
@@ -279,39 +283,33 @@ impl Backend {
             })?;
         }
 
-        let pool_options = |max: u32| {
-            SqlitePoolOptions::new()
-                .max_connections(max)
-                .acquire_timeout(Duration::from_secs(30))
-                // A connection to a local file cannot drop the way a network one can: testing it on every
-                // acquire would cost a round trip to its thread per query for nothing.
-                .test_before_acquire(false)
-        };
+        let open =
+            |max: u32| Connections::open(options.clone(), max as usize, Duration::from_secs(30));
         let hint = "check that the path is right, that the directory is writable by this user, and \
                     that the file is a SQLite database";
         // The writer first: it creates the file and switches it to WAL before readers open it.
-        let writer = pool_options(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| fail(hint, e))?;
-        let pool = pool_options(opts.max_connections.clamp(1, crate::SQLITE_MAX_CONNECTIONS))
-            .connect_with(options)
+        let writer = open(1).await.map_err(|e| fail(hint, e))?;
+        let readers = open(opts.max_connections.clamp(1, crate::SQLITE_MAX_CONNECTIONS))
             .await
             .map_err(|e| fail(hint, e))?;
         Ok(Backend {
-            pool,
+            readers,
             writer,
             term_counts: TermCounts::default(),
         })
     }
 
-    fn writer(&self) -> &sqlx::Pool<Db> {
-        &self.writer
+    async fn writer(&self) -> Result<Lease<'_>, sqlx::Error> {
+        self.writer.acquire().await
     }
 
-    #[cfg(test)]
-    pub(crate) fn pool(&self) -> &sqlx::Pool<Db> {
-        &self.pool
+    async fn reader(&self) -> Result<Lease<'_>, sqlx::Error> {
+        self.readers.acquire().await
+    }
+
+    async fn close_connections(&self) {
+        self.writer.close().await;
+        self.readers.close().await;
     }
 }
 
@@ -321,6 +319,32 @@ include!("desk_impl.rs");
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A bare parameter as `LIMIT` / `OFFSET` makes SQLite recompile the statement on every execution
+    /// (see `sql.rs`); it was a twelfth of SQLite's time on the chat path.
+    #[test]
+    fn no_statement_binds_a_bare_limit_or_offset() {
+        let sources = [
+            ("sql.rs", include_str!("sql.rs")),
+            ("sqlite.rs", include_str!("sqlite.rs")),
+            ("backend_impl.rs", include_str!("backend_impl.rs")),
+            ("desk_impl.rs", include_str!("desk_impl.rs")),
+        ];
+        for (file, text) in sources {
+            for (n, line) in text.lines().enumerate() {
+                for keyword in ["LIMIT", "OFFSET"] {
+                    // A bound parameter in SQL text, or pushed by a query builder after the keyword.
+                    for bare in [format!("{keyword} $"), format!("{keyword} \")")] {
+                        assert!(
+                            !line.contains(&bare),
+                            "{file}:{}: write {keyword} CAST($n AS BIGINT), or a literal number",
+                            n + 1
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn timestamps_sort_as_text() {
@@ -348,7 +372,7 @@ mod tests {
         for (query, table) in queries {
             let explain = format!("EXPLAIN QUERY PLAN {query}");
             let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(explain))
-                .fetch_all(backend.pool())
+                .fetch_all(&mut *backend.reader().await.unwrap())
                 .await
                 .unwrap();
             let plan: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
@@ -488,7 +512,7 @@ mod tests {
             q = q.bind(None::<i64>);
         }
         let plan: Vec<String> = q
-            .fetch_all(backend.pool())
+            .fetch_all(&mut *backend.reader().await.unwrap())
             .await
             .unwrap()
             .into_iter()
@@ -551,14 +575,14 @@ mod tests {
         for ms in values {
             let bucket: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(ms)
-                .fetch_one(backend.pool())
+                .fetch_one(&mut *backend.reader().await.unwrap())
                 .await
                 .unwrap();
             assert_eq!(bucket as usize, LatencyHistogram::bucket_of(ms), "{ms} ms");
         }
         let null: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(None::<f64>)
-            .fetch_one(backend.pool())
+            .fetch_one(&mut *backend.reader().await.unwrap())
             .await
             .unwrap();
         assert_eq!(null, -1);
@@ -568,7 +592,7 @@ mod tests {
     async fn plan(backend: &Backend, sql: &str) -> Vec<String> {
         let explain = format!("EXPLAIN QUERY PLAN {sql}");
         sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(explain))
-            .fetch_all(backend.pool())
+            .fetch_all(&mut *backend.reader().await.unwrap())
             .await
             .unwrap()
             .into_iter()
@@ -795,14 +819,14 @@ mod tests {
             .unwrap();
         assert!(path.exists());
         let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(backend.pool())
+            .fetch_one(&mut *backend.reader().await.unwrap())
             .await
             .unwrap();
         assert_eq!(journal, "wal");
         let backend = &backend;
         let pragma = |name: &'static str| async move {
             sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
-                .fetch_one(backend.pool())
+                .fetch_one(&mut *backend.reader().await.unwrap())
                 .await
                 .unwrap()
         };
