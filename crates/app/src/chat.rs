@@ -29,6 +29,10 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the answer being generated is shown (Discord allows about 5 edits per 5 s per message).
 pub const EDIT_INTERVAL: Duration = Duration::from_millis(1000);
+/// How long after its first words an answer is first shown in progress. An answer complete by then is
+/// shown once, complete: a short answer costs one edit instead of two (Discord's rate limits count them)
+/// and does not flash a partial text just before the whole.
+pub const FIRST_PREVIEW_AFTER: Duration = Duration::from_millis(300);
 /// At most this many earlier exchanges are read for a conversation's history (before trimming to the
 /// context budget).
 const HISTORY_EXCHANGES: u32 = 50;
@@ -315,7 +319,8 @@ impl Chat {
         private: bool,
     ) -> Result<Ack, StoreError> {
         let _serialized = self.admission_locks.lock(inv.user.id).await;
-        let config = self.runtime.current().config.clone();
+        let current = self.runtime.current();
+        let config = &current.config;
         let now = Utc::now();
         let user = self
             .store
@@ -358,7 +363,7 @@ impl Chat {
                 now,
             )
             .await?;
-        let allowance = allowance_of(&user, &config, snapshot.usage, None);
+        let allowance = allowance_of(&user, config, snapshot.usage, None);
         let applicant = Applicant {
             is_bot: inv.user.bot,
             ignored: user.ignored,
@@ -432,7 +437,8 @@ impl Chat {
         kind: FeedbackKind,
         text: Option<String>,
     ) -> Ack {
-        let config = self.runtime.current().config.clone();
+        let current = self.runtime.current();
+        let config = &current.config;
         if !config.feedback_enabled {
             return message("Feedback is turned off right now. Thank you anyway!");
         }
@@ -511,7 +517,8 @@ impl Chat {
     /// (a new one is created on the next question); for providers whose history disconcierge keeps, the
     /// recorded clear marks where the history starts.
     async fn clear(&self, inv: &Invocation) -> Result<String, StoreError> {
-        let config = self.runtime.current().config.clone();
+        let current = self.runtime.current();
+        let config = &current.config;
         let now = Utc::now();
         let user = self
             .store
@@ -600,7 +607,8 @@ impl Chat {
                 _ = cancel.cancelled() => return,
                 _ = self.acks.none() => {}
             }
-            let config = self.runtime.current().config.clone();
+            let current = self.runtime.current();
+            let config = &current.config;
             let idle = if config.paused {
                 self.queue.sleep_paused
             } else {
@@ -688,7 +696,8 @@ impl Chat {
     }
 
     async fn answer_claimed(&self, command: ChatCommand) {
-        let config = self.runtime.current().config.clone();
+        let current = self.runtime.current();
+        let config = &current.config;
         // Claimed again after its worker died, too often: a command that keeps killing workers (or an
         // instance that keeps crashing) must end, with the configured message to its user.
         if command.attempts > config.chat_command_max_attempts {
@@ -713,7 +722,7 @@ impl Chat {
             model: user
                 .llm_model
                 .clone()
-                .unwrap_or_else(|| crate::llm::model(&self.llm_settings, &config)),
+                .unwrap_or_else(|| crate::llm::model(&self.llm_settings, config)),
             instructions: user
                 .llm_instructions
                 .clone()
@@ -767,7 +776,17 @@ impl Chat {
 
         // Text as it streams, shown by an editor task at most once per EDIT_INTERVAL.
         let (text_tx, text_rx) = watch::channel(String::new());
-        let editor = tokio::spawn(show_progress(self.discord.clone(), token.clone(), text_rx));
+        let editor = {
+            let (discord, token) = (self.discord.clone(), token.clone());
+            tokio::spawn(show_progress(text_rx, move |preview| {
+                let (discord, token) = (discord.clone(), token.clone());
+                async move {
+                    if let Err(e) = discord.edit_original(&token, &preview, None).await {
+                        tracing::warn!(error = %e, "could not show the answer in progress");
+                    }
+                }
+            }))
+        };
         let policy = RetryPolicy {
             first_token_timeout: config.llm_first_token_timeout,
             total_timeout: config.llm_answer_timeout,
@@ -789,7 +808,7 @@ impl Chat {
             Ok(completion) if !completion.text.trim().is_empty() => {
                 let counts = completion.usage.is_some_and(|u| u.total_tokens > 0);
                 let pending = counts.then_some(command.created_at);
-                let usage_line = match self.allowance(&user, &config, Utc::now(), pending).await {
+                let usage_line = match self.allowance(&user, config, Utc::now(), pending).await {
                     Ok(allowance) => allowance.usage_line(),
                     Err(e) => {
                         tracing::warn!(error = %e, "could not compute the usage line; answering without it");
@@ -923,7 +942,8 @@ impl Chat {
             user_id: command.user_id,
             error: error.clone(),
         });
-        let config = self.runtime.current().config.clone();
+        let current = self.runtime.current();
+        let config = &current.config;
         let message_id = self
             .discord
             .edit_original(
@@ -1005,18 +1025,46 @@ impl Chat {
     }
 }
 
-/// Shows the text generated so far, at most once per [`EDIT_INTERVAL`], until the sender is dropped.
-/// It ends as soon as generation ends (never waiting out the interval), and never in the middle of an
-/// edit, so no preview can land after the final answer.
-async fn show_progress(discord: Discord, token: String, mut text: watch::Receiver<String>) {
-    let mut pending = false;
+/// Shows the text generated so far through `edit`: first [`FIRST_PREVIEW_AFTER`] after the first
+/// words, then at most once per [`EDIT_INTERVAL`], until the sender is dropped. It ends as soon as
+/// generation ends (never waiting out a pause), and never in the middle of an edit, so no preview can land
+/// after the final answer.
+async fn show_progress<E, F>(mut text: watch::Receiver<String>, mut edit: E)
+where
+    E: FnMut(String) -> F,
+    F: std::future::Future<Output = ()>,
+{
+    // Until the first words (or the end).
     loop {
-        if !pending && text.changed().await.is_err() {
+        if text.changed().await.is_err() {
             return;
         }
-        pending = false;
+        if !text.borrow_and_update().trim().is_empty() {
+            break;
+        }
+    }
+    let mut pause = FIRST_PREVIEW_AFTER;
+    loop {
+        // Wait out the pause, noting whether the text changed; the end of generation ends this at once.
+        let sleep = tokio::time::sleep(pause);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                changed = text.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
         let current = text.borrow_and_update().clone();
         if current.trim().is_empty() {
+            // The model started over (a retry): wait for words again.
+            if text.changed().await.is_err() {
+                return;
+            }
+            pause = FIRST_PREVIEW_AFTER;
             continue;
         }
         // Only the first message's worth; the rest appears with the final answer.
@@ -1024,25 +1072,8 @@ async fn show_progress(discord: Discord, token: String, mut text: watch::Receive
             .into_iter()
             .next()
             .unwrap_or_default();
-        if let Err(e) = discord
-            .edit_original(&token, &format!("{preview} …"), None)
-            .await
-        {
-            tracing::warn!(error = %e, "could not show the answer in progress");
-        }
-        let pause = tokio::time::sleep(EDIT_INTERVAL);
-        tokio::pin!(pause);
-        loop {
-            tokio::select! {
-                _ = &mut pause => break,
-                changed = text.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    pending = true;
-                }
-            }
-        }
+        edit(format!("{preview} …")).await;
+        pause = EDIT_INTERVAL;
     }
 }
 
@@ -1096,8 +1127,74 @@ fn allowance_of(
 
 #[cfg(test)]
 mod tests {
-    use super::{AcksInProgress, MIN_BACKLOG, STALL_BUDGET};
+    use super::{AcksInProgress, EDIT_INTERVAL, FIRST_PREVIEW_AFTER, MIN_BACKLOG, STALL_BUDGET};
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
+    use tokio::sync::watch;
+    use tokio::time::Instant;
+
+    /// The edits `show_progress` made: when (since the start) and what.
+    type Edits = Arc<Mutex<Vec<(Duration, String)>>>;
+
+    /// Runs `show_progress` with an edit that records (time since start, text) and takes `edit_time`.
+    fn progress(
+        edit_time: Duration,
+    ) -> (watch::Sender<String>, Edits, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = watch::channel(String::new());
+        let edits = Arc::new(Mutex::new(Vec::new()));
+        let start = Instant::now();
+        let task = tokio::spawn(super::show_progress(rx, {
+            let edits = edits.clone();
+            move |text| {
+                edits.lock().unwrap().push((start.elapsed(), text));
+                tokio::time::sleep(edit_time)
+            }
+        }));
+        (tx, edits, task)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_complete_before_the_first_preview_is_never_shown_in_progress() {
+        let (tx, edits, task) = progress(Duration::ZERO);
+        tx.send_modify(|t| t.push_str("Hello"));
+        tokio::time::sleep(FIRST_PREVIEW_AFTER / 2).await;
+        tx.send_modify(|t| t.push_str(" there."));
+        drop(tx);
+        task.await.unwrap();
+        assert!(edits.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_streaming_answer_is_shown_after_its_first_words_then_once_per_interval() {
+        let (tx, edits, task) = progress(Duration::from_millis(50));
+        // Nothing but whitespace yet: no clock started.
+        tx.send_modify(|t| t.push(' '));
+        let offset = Duration::from_millis(500);
+        tokio::time::sleep(offset).await;
+        // Words every 100 ms for 2.6 s.
+        for i in 0..26 {
+            tx.send_modify(|t| t.push_str(&format!("w{i} ")));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        drop(tx);
+        tokio::time::timeout(Duration::from_millis(1), task)
+            .await
+            .expect("ends at once when generation ends")
+            .unwrap();
+        let edits = edits.lock().unwrap().clone();
+        let at: Vec<Duration> = edits.iter().map(|(t, _)| *t).collect();
+        assert_eq!(
+            at,
+            [
+                offset + FIRST_PREVIEW_AFTER,
+                offset + FIRST_PREVIEW_AFTER + Duration::from_millis(50) + EDIT_INTERVAL,
+                offset + FIRST_PREVIEW_AFTER + (Duration::from_millis(50) + EDIT_INTERVAL) * 2,
+            ]
+        );
+        // Each shows the text so far, marked as unfinished.
+        assert!(edits[0].1.starts_with(" w0 w1 w2") && edits[0].1.ends_with(" …"));
+        assert!(edits[2].1.contains("w20") && !edits[2].1.contains("w25"));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn workers_wait_until_no_acknowledgement_is_in_progress() {
