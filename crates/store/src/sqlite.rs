@@ -866,8 +866,8 @@ mod tests {
     }
 
     /// SQLite checkpoints its WAL by itself only when a write statement runs to its end; writes that
-    /// return rows must not stop at the first one (see `RunToEnd`). Thousands of writes leave a WAL of
-    /// about the auto-checkpoint size (1,000 pages), not one that grows with every write.
+    /// return rows must not stop at the first one (see `RunToEnd`). Thousands of writes in a row leave a
+    /// WAL of about the writer's auto-checkpoint size, not one that grows with every write.
     #[tokio::test]
     async fn the_wal_stays_bounded_under_writes() {
         let (db, backend) = store().await;
@@ -891,8 +891,11 @@ mod tests {
                 .await
                 .unwrap();
         }
+        // About 6,000 writes of two pages or more: some 50 MB of WAL if nothing were ever checkpointed. The
+        // writer's safety net (1,500 pages, 6 MB) keeps it near that; up to twice as much when the
+        // background checkpointer happens to hold the checkpoint lock as the writer reaches it.
         let wal = std::fs::metadata(format!("{path}-wal")).unwrap().len();
-        assert!(wal < 8_000_000, "the WAL grew to {wal} bytes");
+        assert!(wal < 20_000_000, "the WAL grew to {wal} bytes");
         let db_file = std::fs::metadata(&path).unwrap().len();
         assert!(
             db_file > 100_000,
