@@ -15,7 +15,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions as _, Connection as _};
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -26,8 +25,7 @@ pub(crate) struct Connections {
     permits: Semaphore,
     /// Connections not in use, the most recently used last (its pages are the warmest).
     idle: Mutex<Vec<SqliteConnection>>,
-    /// Connections that may still be opened (`max` minus those closed for good).
-    open_slots: AtomicUsize,
+    max: u32,
     acquire_timeout: Duration,
 }
 
@@ -45,7 +43,7 @@ impl Connections {
             options,
             permits: Semaphore::new(max),
             idle: Mutex::new(vec![first]),
-            open_slots: AtomicUsize::new(max),
+            max: u32::try_from(max).unwrap_or(u32::MAX),
             acquire_timeout,
         })
     }
@@ -74,9 +72,8 @@ impl Connections {
 
     /// Waits for every connection to come back, then closes them all; later acquisitions fail.
     pub(crate) async fn close(&self) {
-        let slots = u32::try_from(self.open_slots.load(Ordering::Acquire)).unwrap_or(u32::MAX);
         // Holding every permit means no lease is out. A set already closed has none to give.
-        let all = self.permits.acquire_many(slots).await;
+        let all = self.permits.acquire_many(self.max).await;
         self.permits.close();
         let conns = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
         for conn in conns {
@@ -98,8 +95,7 @@ pub(crate) struct Lease<'a> {
 
 impl Lease<'_> {
     /// Closes this connection when the lease ends instead of giving it back (after a failure that may have
-    /// left it in an unknown state). The set has one connection fewer from then on; once it has none,
-    /// acquiring fails at once instead of waiting.
+    /// left it in an unknown state); the next lease that finds no idle connection opens a new one.
     pub(crate) fn close_on_drop(&mut self) {
         self.close = true;
     }
@@ -129,10 +125,6 @@ impl Drop for Lease<'_> {
         if self.close {
             // Dropping a connection stops its thread once the commands already sent have run.
             drop(conn);
-            if self.set.open_slots.fetch_sub(1, Ordering::AcqRel) == 1 {
-                self.set.permits.close();
-            }
-            self.set.permits.forget_permits(1);
             return;
         }
         // Back before the permit is released (fields drop after this), so whoever gets the permit next
@@ -184,13 +176,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_set_whose_last_connection_is_discarded_refuses_at_once() {
+    async fn a_discarded_connection_is_replaced_by_a_new_one() {
         let set = set(1).await;
         let mut a = set.acquire().await.unwrap();
+        a.execute("CREATE TEMP TABLE mark (x)").await.unwrap();
         a.close_on_drop();
         drop(a);
-        assert!(matches!(set.acquire().await, Err(sqlx::Error::PoolClosed)));
-        // Closing a set that has nothing left does not wait.
+        let mut b = set.acquire().await.expect("a new connection");
+        assert!(
+            b.execute("SELECT * FROM mark").await.is_err(),
+            "not the discarded one"
+        );
+        drop(b);
         set.close().await;
     }
 
