@@ -2,7 +2,8 @@
 //!
 //! An interaction is recorded (state `received`) *before* it is acknowledged, so nothing acknowledged is
 //! ever lost; admission ([`disconcierge_core::admission`]) decides between a deferred answer and an
-//! explanation; once the acknowledgement is out, the command becomes `queued` and a worker is woken.
+//! explanation — both in [`crate::admit`], several commands per transaction; once the acknowledgement is
+//! out, the command becomes `queued` and a worker is woken.
 //! Workers claim commands from the database with a lease — the same code for one instance or many — and
 //! answer by editing the deferred response as the text streams in (at most about once a second, Discord's
 //! comfortable edit rate), then write the final text, split into follow-ups when it is long, with the
@@ -11,11 +12,10 @@
 use crate::runtime_config::RuntimeConfigService;
 use crate::settings::{LlmSettings, QueueSettings};
 use chrono::Utc;
-use disconcierge_core::admission::{self, Admission, Applicant, QueueState};
 use disconcierge_core::limits::Allowance;
 use disconcierge_core::model::{
     ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep, DiscordMessage,
-    FeedbackKind, NewChatCommand, UserFeedback,
+    FeedbackKind, UserFeedback,
 };
 use disconcierge_core::split::{DISCORD_SAFE_LIMIT, split_message};
 use disconcierge_discord::Discord;
@@ -36,8 +36,6 @@ pub const FIRST_PREVIEW_AFTER: Duration = Duration::from_millis(300);
 /// At most this many earlier exchanges are read for a conversation's history (before trimming to the
 /// context budget).
 const HISTORY_EXCHANGES: u32 = 50;
-/// An interaction token lives 15 minutes.
-const TOKEN_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
 pub struct Chat {
     pub store: Arc<dyn Store>,
@@ -49,13 +47,13 @@ pub struct Chat {
     pub instance_id: String,
     pub wake: Arc<Notify>,
     /// Commands this process queued that, as far as it knows, no worker has claimed yet.
-    pub queued_here: QueuedHint,
+    pub queued_here: Arc<QueuedHint>,
     /// Requests per second to the LLM, from the runtime configuration.
     pub rate: Arc<crate::rate::LlmRate>,
-    /// Admission of one user's commands is serialized, so two commands sent at once cannot both pass the
-    /// one-in-flight check (the gateway handles interactions concurrently). Striped by user id: bounded
-    /// memory, and users in different stripes never wait for each other.
-    pub admission_locks: AdmissionLocks,
+    /// Records and admits chat commands, several per transaction (see [`crate::admit`]).
+    pub admissions: crate::admit::Admissions,
+    /// Queues acknowledged commands, several per statement.
+    pub queuer: crate::admit::Queuer,
     /// Feedback and failures, to the notification channel.
     pub notifier: crate::notify::Notifier,
     /// Every interaction received, for the admin interface.
@@ -175,21 +173,6 @@ impl Drop for AckGuard<'_> {
     }
 }
 
-/// Per-user admission locks (see [`Chat::admission_locks`]).
-pub struct AdmissionLocks([tokio::sync::Mutex<()>; 64]);
-
-impl Default for AdmissionLocks {
-    fn default() -> Self {
-        AdmissionLocks(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
-    }
-}
-
-impl AdmissionLocks {
-    async fn lock(&self, user_id: u64) -> tokio::sync::MutexGuard<'_, ()> {
-        self.0[(user_id % 64) as usize].lock().await
-    }
-}
-
 #[async_trait::async_trait]
 impl Bot for Chat {
     async fn on_interaction(&self, incoming: Incoming) -> Ack {
@@ -216,7 +199,7 @@ impl Bot for Chat {
                 invocation,
                 prompt,
                 private,
-            } => match self.admit(&invocation, prompt, private).await {
+            } => match self.admissions.admit(&invocation, prompt, private).await {
                 Ok(ack) => ack,
                 Err(e) => {
                     tracing::error!(error = %e, interaction = invocation.interaction_id, "could not record a chat command");
@@ -296,138 +279,11 @@ impl Bot for Chat {
     }
 
     async fn acknowledged(&self, interaction_id: u64) {
-        match self.store.queue_acknowledged(interaction_id).await {
-            Ok(true) => {
-                self.queued_here.add();
-                self.wake.notify_one();
-            }
-            // Not a command waiting for its acknowledgement (admission settled it, or a redelivery).
-            Ok(false) => {}
-            Err(e) => {
-                tracing::error!(error = %e, interaction = interaction_id, "could not queue an acknowledged command")
-            }
-        }
+        self.queuer.acknowledged(interaction_id);
     }
 }
 
 impl Chat {
-    /// Records the command, then decides whether it is queued.
-    async fn admit(
-        &self,
-        inv: &Invocation,
-        prompt: String,
-        private: bool,
-    ) -> Result<Ack, StoreError> {
-        let _serialized = self.admission_locks.lock(inv.user.id).await;
-        let current = self.runtime.current();
-        let config = &current.config;
-        let now = Utc::now();
-        let user = self
-            .store
-            .upsert_user(
-                inv.user.id,
-                &inv.user.username,
-                inv.user.global_name.as_deref(),
-            )
-            .await?;
-        let command = match self
-            .store
-            .insert_chat_command(NewChatCommand {
-                interaction_id: inv.interaction_id,
-                interaction_token: inv.token.clone(),
-                token_expires_at: now + TOKEN_LIFETIME,
-                application_id: inv.application_id,
-                user_id: inv.user.id,
-                guild_id: inv.guild_id,
-                channel_id: inv.channel_id,
-                private,
-                prompt,
-                state: ChatCommandState::Received,
-                created_at: now,
-            })
-            .await
-        {
-            Ok(c) => c,
-            // Discord delivered the same interaction twice: the first delivery answers it.
-            Err(StoreError::AlreadyExists(_)) => return Ok(Ack::Nothing),
-            Err(e) => return Err(e),
-        };
-        // Usage, commands in flight and queue length in one read. Waiting = queued, or recorded and
-        // being acknowledged (another command may be between its acknowledgement and its queueing).
-        let snapshot = self
-            .store
-            .admission_snapshot(
-                user.discord_id,
-                Allowance::window_start(now),
-                command.id,
-                now,
-            )
-            .await?;
-        let allowance = allowance_of(&user, config, snapshot.usage, None);
-        let applicant = Applicant {
-            is_bot: inv.user.bot,
-            ignored: user.ignored,
-            priority: user.priority,
-            in_flight: snapshot.in_flight,
-            allowance,
-        };
-        let waiting = u32::try_from(snapshot.waiting).unwrap_or(u32::MAX);
-        // Who would make room is looked up only when the queue is full.
-        let (oldest_non_priority, oldest) = if waiting >= self.queue.size {
-            (
-                self.store.oldest_waiting(true, command.id, now).await?,
-                self.store.oldest_waiting(false, command.id, now).await?,
-            )
-        } else {
-            (None, None)
-        };
-        let queue = QueueState {
-            waiting,
-            capacity: self.queue.size,
-            oldest_non_priority: oldest_non_priority.as_ref().map(|c| c.id),
-            oldest: oldest.as_ref().map(|c| c.id),
-        };
-        let decision = admission::admit(&applicant, config.paused, &queue);
-        let (state, ack) = match decision {
-            Admission::Accept { evict } => {
-                if let Some(victim) = [oldest_non_priority, oldest]
-                    .into_iter()
-                    .flatten()
-                    .find(|c| Some(c.id) == evict)
-                {
-                    self.evict(victim, &config.discord_queue_full_message)
-                        .await?;
-                }
-                return Ok(Ack::Defer { ephemeral: private });
-            }
-            Admission::Ignore => {
-                tracing::info!(
-                    user = user.discord_id,
-                    bot = inv.user.bot,
-                    "ignored a chat command"
-                );
-                (ChatCommandState::Ignored, Ack::Nothing)
-            }
-            Admission::Paused => (ChatCommandState::Aborted, message(&config.paused_message)),
-            Admission::Busy => (
-                ChatCommandState::Aborted,
-                message(&config.discord_busy_message),
-            ),
-            Admission::RateLimited => (
-                ChatCommandState::RateLimited,
-                message(&allowance.rate_limited_message(&config.discord_rate_limited_message)),
-            ),
-            Admission::QueueFull => (
-                ChatCommandState::Aborted,
-                message(&config.discord_queue_full_message),
-            ),
-        };
-        self.store
-            .transition_chat_command(command.id, ChatCommandState::Received, state)
-            .await?;
-        Ok(ack)
-    }
-
     /// A feedback button or the "Other" text: one vote per user per button (a repeat changes nothing),
     /// "Other" as often as the user likes; the answer's buttons then show the new counts.
     async fn feedback(
@@ -570,29 +426,6 @@ impl Chat {
             .usage_since(user.discord_id, Allowance::window_start(now))
             .await?;
         Ok(allowance_of(user, config, usage, pending))
-    }
-
-    /// Drops a waiting command to make room in a full queue, and tells its user (in the background, so
-    /// the newcomer's acknowledgement is not delayed).
-    async fn evict(&self, victim: ChatCommand, text: &str) -> Result<(), StoreError> {
-        if !self
-            .store
-            .transition_chat_command(victim.id, victim.state, ChatCommandState::Aborted)
-            .await?
-        {
-            return Ok(()); // A worker took it meanwhile: nothing to drop.
-        }
-        tracing::info!(command = victim.id, "dropped from a full queue");
-        let (discord, text) = (self.discord.clone(), text.to_string());
-        tokio::spawn(async move {
-            if let Err(e) = discord
-                .edit_original(&victim.interaction_token, &text, None)
-                .await
-            {
-                tracing::warn!(command = victim.id, error = %e, "could not tell a user their question was dropped");
-            }
-        });
-        Ok(())
     }
 
     /// Answers queued commands until cancelled.
@@ -970,7 +803,7 @@ impl Chat {
     }
 }
 
-fn message(content: &str) -> Ack {
+pub(crate) fn message(content: &str) -> Ack {
     Ack::Message {
         content: content.to_string(),
         ephemeral: true,
@@ -1088,12 +921,12 @@ where
 pub struct QueuedHint(std::sync::atomic::AtomicUsize);
 
 impl QueuedHint {
-    fn add(&self) {
+    pub(crate) fn add(&self) {
         self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Takes one off; whether there was one.
-    fn take(&self) -> bool {
+    pub(crate) fn take(&self) -> bool {
         self.0
             .fetch_update(
                 std::sync::atomic::Ordering::AcqRel,
@@ -1109,7 +942,7 @@ impl QueuedHint {
 }
 
 /// A user's allowance from their usage in the window (see [`Chat::allowance`]).
-fn allowance_of(
+pub(crate) fn allowance_of(
     user: &disconcierge_core::model::User,
     config: &disconcierge_core::RuntimeConfig,
     usage: disconcierge_store::Usage,

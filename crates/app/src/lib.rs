@@ -5,6 +5,7 @@
 //! and the integration tests call exactly these two, so what the tests start is what production runs —
 //! only the listen addresses (port 0) and the database differ.
 
+pub mod admit;
 pub mod api;
 pub mod chat;
 mod control;
@@ -553,6 +554,18 @@ impl DiscordSide {
             desk.clone()
                 .run_idle_tickets(self.settings.ticket_idle_check_interval, cancel.clone()),
         );
+        let (admissions, recorder) = admit::Admissions::start(admit::Admitter {
+            store: self.store.clone(),
+            runtime: self.runtime.clone(),
+            queue_size: self.settings.queue.size,
+            dropped: admit::drop_notice(discord.clone()),
+        });
+        tasks.spawn(recorder);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let queued_here = Arc::new(chat::QueuedHint::default());
+        let (queuer, queueing) =
+            admit::Queuer::start(self.store.clone(), wake.clone(), queued_here.clone());
+        tasks.spawn(queueing);
         let chat = Arc::new(chat::Chat {
             store: self.store.clone(),
             runtime: self.runtime.clone(),
@@ -561,10 +574,11 @@ impl DiscordSide {
             queue: self.settings.queue.clone(),
             discord: discord.clone(),
             instance_id: self.settings.instance_id.clone(),
-            wake: Arc::new(tokio::sync::Notify::new()),
-            queued_here: chat::QueuedHint::default(),
+            wake,
+            queued_here,
             rate,
-            admission_locks: chat::AdmissionLocks::default(),
+            admissions,
+            queuer,
             notifier,
             interaction_log,
             acks: chat::AcksInProgress::default(),

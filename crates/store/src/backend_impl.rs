@@ -17,7 +17,8 @@
 
 use crate::sql;
 use crate::{
-    AdmissionSnapshot, DatabaseKind, MigrationReport, MigrationStatus, Store, StoreError, Usage,
+    DatabaseKind, MigrationReport, MigrationStatus, NewChatCommandBy, RecordedBatch,
+    RecordedChatCommand, Store, StoreError, Usage,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -1156,13 +1157,20 @@ impl Store for Backend {
         Ok(row.as_ref().map(chat_command_from_row).transpose()?)
     }
 
-    async fn queue_acknowledged(&self, interaction_id: u64) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql::QUEUE_ACKNOWLEDGED)
-            .bind(id(interaction_id))
+    async fn queue_acknowledged(&self, interaction_ids: &[u64]) -> Result<u64, StoreError> {
+        if interaction_ids.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<serde_json::Value> = interaction_ids
+            .iter()
+            .map(|&i| serde_json::json!({ "interaction_id": id(i) }))
+            .collect();
+        let done = sqlx::query(QUEUE_ACKNOWLEDGED)
+            .bind(Json(&ids))
             .bind(ts(Utc::now()))
             .execute(&mut *self.writer().await?)
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done.rows_affected())
     }
 
     async fn chat_command_by_interaction(
@@ -1385,28 +1393,119 @@ impl Store for Backend {
         })
     }
 
-    async fn admission_snapshot(
+    async fn record_chat_commands(
         &self,
-        user_id: u64,
+        batch: &[NewChatCommandBy],
         since: DateTime<Utc>,
-        except: i64,
         now: DateTime<Utc>,
-    ) -> Result<AdmissionSnapshot, StoreError> {
-        let row = sqlx::query(sql::ADMISSION_SNAPSHOT)
-            .bind(id(user_id))
-            .bind(ts(since))
-            .bind(except)
+        waiting_limit: u64,
+    ) -> Result<RecordedBatch, StoreError> {
+        if batch.is_empty() {
+            return Ok(RecordedBatch {
+                commands: Vec::new(),
+                waiting: 0,
+            });
+        }
+        // One row per author (the last names given win: PostgreSQL refuses to update a row twice in
+        // one statement) and per interaction (the first in the batch is the one recorded).
+        let mut users = BTreeMap::new();
+        let mut first = std::collections::HashSet::new();
+        let mut commands = Vec::with_capacity(batch.len());
+        for (ord, by) in batch.iter().enumerate() {
+            let new = &by.command;
+            if new.state == ChatCommandState::InProgress {
+                return Err(StoreError::InvalidArgument(
+                    "a chat command cannot be recorded in_progress: it must be claimed".into(),
+                ));
+            }
+            users.insert(new.user_id, (&by.username, &by.global_name));
+            if !first.insert(new.interaction_id) {
+                continue;
+            }
+            let (step, finished_at) = if new.state.is_terminal() {
+                (ChatCommandStep::Done, Some(ts_text(new.created_at)))
+            } else {
+                (ChatCommandStep::Enqueued, None)
+            };
+            commands.push(serde_json::json!({
+                "ord": ord,
+                "interaction_id": id(new.interaction_id),
+                "interaction_token": new.interaction_token,
+                "token_expires_at": ts_text(new.token_expires_at),
+                "application_id": id(new.application_id),
+                "user_id": id(new.user_id),
+                "guild_id": opt_id(new.guild_id),
+                "channel_id": opt_id(new.channel_id),
+                "private": new.private,
+                "prompt": new.prompt,
+                "state": new.state.as_str(),
+                "step": step.as_str(),
+                "created_at": ts_text(new.created_at),
+                "finished_at": finished_at,
+            }));
+        }
+        let user_rows: Vec<serde_json::Value> = users
+            .iter()
+            .map(|(&user, (username, global_name))| {
+                serde_json::json!({
+                    "discord_id": id(user),
+                    "username": username,
+                    "global_name": global_name,
+                })
+            })
+            .collect();
+
+        // Two statements, each its own commit: the authors with what admission needs, then the
+        // commands. No transaction around them: an author stored without their command is harmless, and
+        // every statement less is a round trip less to the database's thread on the acknowledgement path.
+        let mut conn = self.writer().await?;
+        let mut stored_users = BTreeMap::new();
+        let mut waiting = 0;
+        for row in sqlx::query(RECORD_USERS.as_str())
+            .bind(Json(&user_rows))
             .bind(ts(now))
-            .fetch_one(&mut *self.reader().await?)
-            .await?;
-        Ok(AdmissionSnapshot {
-            usage: Usage {
+            .bind(ts(since))
+            .bind(i64::try_from(waiting_limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            waiting = u64::try_from(row.try_get::<i64, _>("waiting")?).unwrap_or(0);
+            let usage = Usage {
                 counted: count_to_u32(row.try_get("counted")?),
                 oldest: row.try_get("oldest")?,
-            },
-            in_flight: row.try_get("in_flight")?,
-            waiting: u64::try_from(row.try_get::<i64, _>("waiting")?).unwrap_or(0),
-        })
+            };
+            let in_flight: bool = row.try_get("in_flight")?;
+            let user = user_from_row(&row)?;
+            stored_users.insert(user.discord_id, (user, usage, in_flight));
+        }
+        let mut recorded = BTreeMap::new();
+        for row in sqlx::query(RECORD_COMMANDS)
+            .bind(Json(&commands))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| StoreError::from_write(e, "chat command", "user"))?
+        {
+            let command = chat_command_from_row(&row)?;
+            recorded.insert(command.interaction_id, command);
+        }
+
+        let commands = batch
+            .iter()
+            .map(|by| {
+                let (user, usage, in_flight) = stored_users
+                    .get(&by.command.user_id)
+                    .cloned()
+                    .ok_or(StoreError::NotFound("user"))?;
+                Ok(RecordedChatCommand {
+                    user,
+                    // Taken by the first command of the interaction: any later one is a duplicate.
+                    command: recorded.remove(&by.command.interaction_id),
+                    usage,
+                    in_flight,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(RecordedBatch { commands, waiting })
     }
 
     async fn recent_exchanges(

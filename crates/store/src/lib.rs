@@ -171,13 +171,35 @@ pub struct Usage {
     pub oldest: Option<DateTime<Utc>>,
 }
 
-/// What admitting a new chat command needs to know, read at once (see [`Store::admission_snapshot`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdmissionSnapshot {
+/// A chat command to record together with its author's names (see [`Store::record_chat_commands`]).
+#[derive(Debug, Clone)]
+pub struct NewChatCommandBy {
+    /// The author's Discord names, stored (or updated) on their user row; the id is `command.user_id`.
+    pub username: String,
+    pub global_name: Option<String>,
+    pub command: NewChatCommand,
+}
+
+/// One command of [`Store::record_chat_commands`], in the order given.
+#[derive(Debug, Clone)]
+pub struct RecordedChatCommand {
+    /// The author, as stored after this batch.
+    pub user: User,
+    /// The command as recorded; `None` when its interaction was recorded before (Discord delivered it
+    /// twice, or another instance got it first), or earlier in the same batch: the first recording answers.
+    pub command: Option<ChatCommand>,
+    /// The author's usage in the window, before this batch.
     pub usage: Usage,
-    /// The user has another command received, queued or being answered.
+    /// The author had a command received, queued or being answered before this batch.
     pub in_flight: bool,
-    /// Commands waiting for a worker (queued, or recorded and being acknowledged), tokens still valid.
+}
+
+/// What [`Store::record_chat_commands`] recorded and read.
+#[derive(Debug, Clone)]
+pub struct RecordedBatch {
+    pub commands: Vec<RecordedChatCommand>,
+    /// Commands waiting for a worker before this batch (queued, or recorded and being acknowledged),
+    /// tokens still valid; at most the `waiting_limit` asked for.
     pub waiting: u64,
 }
 
@@ -470,9 +492,10 @@ pub trait Store: DeskStore + Send + Sync + 'static {
 
     async fn chat_command(&self, id: i64) -> Result<Option<ChatCommand>, StoreError>;
 
-    /// The acknowledged command of an interaction, `received` until now, becomes `queued`; false when
-    /// there is no such command in `received` (admission already settled it, or it is a redelivery).
-    async fn queue_acknowledged(&self, interaction_id: u64) -> Result<bool, StoreError>;
+    /// The acknowledged commands of these interactions, `received` until now, become `queued`, in one
+    /// statement; how many did (an interaction without a command in `received` is skipped: admission
+    /// already settled it, or it is a redelivery).
+    async fn queue_acknowledged(&self, interaction_ids: &[u64]) -> Result<u64, StoreError>;
 
     async fn chat_command_by_interaction(
         &self,
@@ -584,16 +607,23 @@ pub trait Store: DeskStore + Send + Sync + 'static {
     /// when the oldest of those was created (the user gets a command back 6 h after it).
     async fn usage_since(&self, user_id: u64, since: DateTime<Utc>) -> Result<Usage, StoreError>;
 
-    /// In one statement, what [`Store::usage_since`] (from `since`), [`Store::user_in_flight`] and
-    /// [`Store::waiting_count`] (both leaving out `except`, the command being admitted) would return: the
-    /// acknowledgement path reads the database once instead of three times.
-    async fn admission_snapshot(
+    /// Records several new chat commands, with what admitting them needs to know: each author is
+    /// created or renamed (as [`Store::upsert_user`]) and comes back with — read before any command of
+    /// the batch is recorded — their usage since `since` and whether they have a command in flight, with
+    /// how many commands wait for a worker (tokens valid at `now`; counted up to `waiting_limit` only);
+    /// then the commands are recorded (as [`Store::insert_chat_command`], in the order given, so ids
+    /// follow it). The result has one entry per command, in the order given.
+    ///
+    /// The acknowledgement path records whatever has arrived in one batch: two statements for the batch
+    /// instead of about five statements per command. They are not one transaction: authors may be stored
+    /// when recording their commands then fails (the caller tells the users; nothing was acknowledged).
+    async fn record_chat_commands(
         &self,
-        user_id: u64,
+        batch: &[NewChatCommandBy],
         since: DateTime<Utc>,
-        except: i64,
         now: DateTime<Utc>,
-    ) -> Result<AdmissionSnapshot, StoreError>;
+        waiting_limit: u64,
+    ) -> Result<RecordedBatch, StoreError>;
 
     /// The user's latest answered exchanges (prompt, answer) since `since` and since their last `/clear`,
     /// newest first, at most `limit`, leaving out `except` (the command being answered): the conversation

@@ -231,6 +231,50 @@ fn ts(t: DateTime<Utc>) -> TsValue {
     t
 }
 
+/// A timestamp inside a JSON document read by a statement: RFC 3339 to the microsecond (what a bound
+/// timestamp keeps), so a value read back equals the one given.
+fn ts_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+// ----- Recording chat commands in batches (see `Store::record_chat_commands`) -----
+//
+// A batch arrives as one JSON array per statement (`jsonb_to_recordset`): the statements stay the same
+// whatever the batch size, so each is prepared once.
+
+/// The acknowledged commands of some interactions (`$1`: `[{interaction_id}]`), `received` until now,
+/// become `queued`.
+pub(crate) const QUEUE_ACKNOWLEDGED: &str = "\
+    UPDATE chat_commands SET state = 'queued', step = 'enqueued', updated_at = $2 \
+    WHERE interaction_id IN (SELECT interaction_id FROM jsonb_to_recordset($1) AS j(interaction_id BIGINT)) AND state = 'received'";
+
+/// The authors of a batch, with what admitting their commands needs ([`crate::sql::record_users`]);
+/// the rows of `$1` through `jsonb_to_recordset`.
+pub(crate) static RECORD_USERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    crate::sql::record_users(
+        "SELECT r.discord_id, r.username, r.global_name, $2, $2 \
+         FROM jsonb_to_recordset($1) AS r(discord_id BIGINT, username TEXT, global_name TEXT)",
+    )
+});
+
+/// `$1`: the commands, `[{ord, interaction_id, …}]`. Recorded in `ord` order (ids follow it); an
+/// interaction already recorded is left out of the result.
+pub(crate) const RECORD_COMMANDS: &str = "\
+    INSERT INTO chat_commands (interaction_id, interaction_token, token_expires_at, application_id, \
+        user_id, guild_id, channel_id, private, prompt, state, step, priority, created_at, updated_at, \
+        finished_at) \
+    SELECT c.interaction_id, c.interaction_token, c.token_expires_at, c.application_id, u.discord_id, \
+        c.guild_id, c.channel_id, c.private, c.prompt, c.state, c.step, u.priority, c.created_at, \
+        c.created_at, c.finished_at \
+    FROM jsonb_to_recordset($1) AS c(ord BIGINT, interaction_id BIGINT, interaction_token TEXT, \
+        token_expires_at TIMESTAMPTZ, application_id BIGINT, user_id BIGINT, guild_id BIGINT, \
+        channel_id BIGINT, private BOOLEAN, prompt TEXT, state TEXT, step TEXT, created_at TIMESTAMPTZ, \
+        finished_at TIMESTAMPTZ) \
+    JOIN users u ON u.discord_id = c.user_id \
+    ORDER BY c.ord \
+    ON CONFLICT (interaction_id) DO NOTHING \
+    RETURNING *";
+
 async fn begin_write(conn: &mut PgConnection) -> Result<sqlx::Transaction<'_, Db>, sqlx::Error> {
     conn.begin().await
 }
@@ -325,6 +369,8 @@ mod tests {
         }
         let mut queries: Vec<(&str, &str)> = crate::sql::HOT_PATHS.to_vec();
         queries.push((CLAIM, "chat_commands"));
+        queries.push((RECORD_USERS.as_str(), "chat_commands"));
+        queries.push((QUEUE_ACKNOWLEDGED, "chat_commands"));
         // The dashboard's statistics read indexes too.
         queries.push((HOUR_COMMANDS.as_str(), "chat_commands"));
         queries.push((TICKETS_OPENED_PER_HOUR, "tickets"));

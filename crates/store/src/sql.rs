@@ -175,10 +175,6 @@ pub(crate) const REQUEUE_CHAT_COMMAND: &str = "\
         lease_owner = NULL, lease_expires_at = NULL, updated_at = $4 \
     WHERE id = $1 AND lease_owner = $2 AND state = 'in_progress'";
 
-pub(crate) const QUEUE_ACKNOWLEDGED: &str = "\
-    UPDATE chat_commands SET state = 'queued', step = 'enqueued', updated_at = $2 \
-    WHERE interaction_id = $1 AND state = 'received'";
-
 pub(crate) const TRANSITION_CHAT_COMMAND: &str = "\
     UPDATE chat_commands SET state = $3, step = COALESCE($4, step), \
         finished_at = COALESCE($5, finished_at), updated_at = $6 \
@@ -224,19 +220,31 @@ pub(crate) const USAGE_SINCE: &str = "\
     SELECT COUNT(*) AS counted, MIN(created_at) AS oldest FROM chat_commands \
     WHERE user_id = $1 AND usage_counted AND created_at >= $2";
 
-/// `USAGE_SINCE` ($1 user, $2 since), `USER_IN_FLIGHT` ($1 user, $3 except) and `WAITING_COUNT` ($3
-/// except, $4 now) in one statement, each subquery kept word for word so that it walks the same index.
-pub(crate) const ADMISSION_SNAPSHOT: &str = "\
-    SELECT \
-      (SELECT COUNT(*) FROM chat_commands \
-        WHERE user_id = $1 AND usage_counted AND created_at >= $2) AS counted, \
-      (SELECT MIN(created_at) FROM chat_commands \
-        WHERE user_id = $1 AND usage_counted AND created_at >= $2) AS oldest, \
-      EXISTS (SELECT 1 FROM chat_commands \
-        WHERE user_id = $1 AND state IN ('received', 'queued', 'in_progress') AND id <> $3) AS in_flight, \
-      (SELECT COUNT(*) FROM chat_commands \
-        WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at > $4 \
-          AND state <> 'in_progress' AND id <> $3) AS waiting";
+/// Upserts the authors of a batch of chat commands (`$1`: `[{discord_id, username, global_name}]`, read
+/// by the dialect's `source`, a `SELECT` of the five columns; `$2`: now), each coming back with what
+/// admitting their commands needs (`$3`: start of the usage window, `$4`: how far to count waiting
+/// commands), read before any of them is recorded: usage in the window, whether they have a command in
+/// flight, and how many commands wait for a worker — counted up to `$4` only (the queue's size: past it
+/// the exact figure changes nothing), so a long backlog does not make every batch slower. Each sub-query
+/// keeps the terms of the partial index it walks word for word.
+pub(crate) fn record_users(source: &str) -> String {
+    format!(
+        "INSERT INTO users (discord_id, username, global_name, created_at, updated_at) {source} \
+         ON CONFLICT (discord_id) DO UPDATE SET username = excluded.username, \
+             global_name = excluded.global_name, updated_at = excluded.updated_at \
+         RETURNING *, \
+           (SELECT COUNT(*) FROM chat_commands \
+             WHERE user_id = users.discord_id AND usage_counted AND created_at >= $3) AS counted, \
+           (SELECT MIN(created_at) FROM chat_commands \
+             WHERE user_id = users.discord_id AND usage_counted AND created_at >= $3) AS oldest, \
+           EXISTS (SELECT 1 FROM chat_commands \
+             WHERE user_id = users.discord_id AND state IN ('received', 'queued', 'in_progress')) \
+             AS in_flight, \
+           (SELECT COUNT(*) FROM (SELECT 1 FROM chat_commands \
+             WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at > $2 \
+               AND state <> 'in_progress' LIMIT CAST($4 AS BIGINT)) AS w) AS waiting"
+    )
+}
 
 /// Answered exchanges of a user, newest first. `usage_counted` (true for every answer that consumed tokens)
 /// lets the per-user usage-window index serve it.
@@ -374,7 +382,6 @@ pub(crate) fn latency_bucket(ms: &str) -> String {
 #[cfg(test)]
 pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (USAGE_SINCE, "chat_commands"),
-    (ADMISSION_SNAPSHOT, "chat_commands"),
     (USER_IN_FLIGHT, "chat_commands"),
     (RECENT_EXCHANGES, "chat_commands"),
     (WAITING_COUNT, "chat_commands"),
@@ -382,7 +389,6 @@ pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (QUEUED_COUNT, "chat_commands"),
     (EXPIRE_CHAT_COMMANDS, "chat_commands"),
     (CHAT_COMMAND_BY_INTERACTION, "chat_commands"),
-    (QUEUE_ACKNOWLEDGED, "chat_commands"),
     (CHAT_COMMAND_BY_MESSAGE, "chat_commands"),
     (FEEDBACK_COUNTS, "user_feedback"),
     (ADMIN_SESSION, "admin_sessions"),
@@ -411,7 +417,8 @@ mod tests {
             super::QUEUED_COUNT,
             super::REQUEUE_CHAT_COMMAND,
             super::FINISH_CHAT_COMMAND,
-            super::QUEUE_ACKNOWLEDGED,
+            crate::postgres::QUEUE_ACKNOWLEDGED,
+            crate::postgres::RECORD_USERS.as_str(),
         ]
         .concat();
         let mut rest = all.as_str();

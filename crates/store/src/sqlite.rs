@@ -44,6 +44,45 @@ pub(crate) const CLAIM: &str = "\
         LIMIT 1) \
     RETURNING *";
 
+// ----- Recording chat commands in batches (see `Store::record_chat_commands`) -----
+//
+// A batch arrives as one JSON array per statement (`json_each`): the statements stay the same whatever
+// the batch size, so each is compiled once and kept in the connection's statement cache (a multi-row
+// `VALUES` list would be a new statement for every size).
+
+/// The acknowledged commands of some interactions (`$1`: `[{interaction_id}]`), `received` until now,
+/// become `queued`.
+pub(crate) const QUEUE_ACKNOWLEDGED: &str = "\
+    UPDATE chat_commands SET state = 'queued', step = 'enqueued', updated_at = $2 \
+    WHERE interaction_id IN (SELECT value ->> 'interaction_id' FROM json_each($1)) AND state = 'received'";
+
+/// The authors of a batch, with what admitting their commands needs ([`crate::sql::record_users`]);
+/// the rows of `$1` through `json_each` (`WHERE true` keeps SQLite from reading `ON CONFLICT` as part
+/// of the `SELECT`).
+pub(crate) static RECORD_USERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    crate::sql::record_users(
+        "SELECT value ->> 'discord_id', value ->> 'username', value ->> 'global_name', $2, $2 \
+         FROM json_each($1) WHERE true",
+    )
+});
+
+/// `$1`: the commands, `[{ord, interaction_id, …}]`. Recorded in `ord` order (ids follow it); an
+/// interaction already recorded is left out of the result. `WHERE true` keeps SQLite from reading the
+/// `ON CONFLICT` as the join's `ON`.
+pub(crate) const RECORD_COMMANDS: &str = "\
+    INSERT INTO chat_commands (interaction_id, interaction_token, token_expires_at, application_id, \
+        user_id, guild_id, channel_id, private, prompt, state, step, priority, created_at, updated_at, \
+        finished_at) \
+    SELECT c.value ->> 'interaction_id', c.value ->> 'interaction_token', \
+        c.value ->> 'token_expires_at', c.value ->> 'application_id', u.discord_id, \
+        c.value ->> 'guild_id', c.value ->> 'channel_id', c.value ->> 'private', c.value ->> 'prompt', \
+        c.value ->> 'state', c.value ->> 'step', u.priority, c.value ->> 'created_at', \
+        c.value ->> 'created_at', c.value ->> 'finished_at' \
+    FROM json_each($1) c JOIN users u ON u.discord_id = c.value ->> 'user_id' \
+    WHERE true ORDER BY c.value ->> 'ord' \
+    ON CONFLICT (interaction_id) DO NOTHING \
+    RETURNING *";
+
 // ----- Dashboard statistics (see `backend_impl.rs`) -----
 
 /// One hour of chat commands for a rollup ([`crate::sql::hour_commands`]). `NOT INDEXED` keeps SQLite
@@ -219,6 +258,11 @@ impl Backend {
 /// that text order is time order. sqlx reads it back as RFC 3339.
 fn ts(t: DateTime<Utc>) -> TsValue {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// A timestamp inside a JSON document read by a statement: the stored text itself.
+fn ts_text(t: DateTime<Utc>) -> String {
+    ts(t)
 }
 
 /// Starts a transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so that it waits for other
@@ -460,6 +504,8 @@ mod tests {
         let (_db, backend) = store().await;
         let mut queries: Vec<(&str, &str)> = crate::sql::HOT_PATHS.to_vec();
         queries.push((CLAIM, "chat_commands"));
+        queries.push((RECORD_USERS.as_str(), "chat_commands"));
+        queries.push((QUEUE_ACKNOWLEDGED, "chat_commands"));
         for (query, table) in queries {
             let explain = format!("EXPLAIN QUERY PLAN {query}");
             let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(explain))

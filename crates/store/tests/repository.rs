@@ -14,7 +14,7 @@ use disconcierge_core::model::{
     UserSort,
 };
 use disconcierge_store::testing::TestDb;
-use disconcierge_store::{DatabaseKind, Store, StoreError};
+use disconcierge_store::{DatabaseKind, NewChatCommandBy, Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +62,7 @@ both!(
     oldest_queued_prefers_non_priority_when_asked,
     received_commands_are_requeued_while_their_token_lives,
     an_acknowledged_command_is_queued_once,
+    a_batch_is_recorded_in_order_with_what_admission_needs,
     feedback_one_vote_per_kind_except_other,
     logs_are_inserted,
     a_reply_finds_the_command_of_the_answer,
@@ -107,6 +108,22 @@ fn new_command(interaction_id: u64, user_id: u64, created_at: DateTime<Utc>) -> 
         prompt: format!("question {interaction_id}"),
         state: ChatCommandState::Queued,
         created_at,
+    }
+}
+
+/// A command as the acknowledgement path records it (`received`).
+fn received(interaction_id: u64, user_id: u64, created_at: DateTime<Utc>) -> NewChatCommand {
+    NewChatCommand {
+        state: ChatCommandState::Received,
+        ..new_command(interaction_id, user_id, created_at)
+    }
+}
+
+fn by(command: NewChatCommand, username: &str) -> NewChatCommandBy {
+    NewChatCommandBy {
+        username: username.into(),
+        global_name: None,
+        command,
     }
 }
 
@@ -1004,38 +1021,6 @@ async fn requeue_and_transitions(kind: DatabaseKind) {
     assert_eq!(store.waiting_count(-1, now).await.unwrap(), 1);
     assert_eq!(store.waiting_count(cmd.id, now).await.unwrap(), 0);
     assert_eq!(store.queued_count().await.unwrap(), 0);
-    // The acknowledgement path's single read agrees with the three it replaces.
-    for except in [-1, cmd.id] {
-        let since = now - chrono::TimeDelta::hours(6);
-        let snapshot = store
-            .admission_snapshot(1, since, except, now)
-            .await
-            .unwrap();
-        assert_eq!(snapshot.usage, store.usage_since(1, since).await.unwrap());
-        assert_eq!(
-            snapshot.in_flight,
-            store.user_in_flight(1, except).await.unwrap()
-        );
-        assert_eq!(
-            snapshot.waiting,
-            store.waiting_count(except, now).await.unwrap()
-        );
-    }
-    assert!(
-        store
-            .admission_snapshot(1, now, -1, now)
-            .await
-            .unwrap()
-            .in_flight
-    );
-    assert_eq!(
-        store.admission_snapshot(2, now, cmd.id, now).await.unwrap(),
-        disconcierge_store::AdmissionSnapshot {
-            usage: disconcierge_store::Usage::default(),
-            in_flight: false,
-            waiting: 0,
-        }
-    );
     assert!(
         !store
             .transition_chat_command(cmd.id, ChatCommandState::Queued, ChatCommandState::Aborted)
@@ -1266,16 +1251,20 @@ async fn usage_window_counts_only_consumed_commands(kind: DatabaseKind) {
         store.usage_since(1, now - mins(30)).await.unwrap(),
         usage(1, Some(now - mins(30)))
     );
-    // The acknowledgement path's single read reports the same usage (with timestamps decoded alike).
-    for (user, from) in [(1, since), (2, since), (3, since), (1, now - hours(8))] {
-        assert_eq!(
-            store
-                .admission_snapshot(user, from, -1, now)
-                .await
-                .unwrap()
-                .usage,
-            store.usage_since(user, from).await.unwrap()
-        );
+    // Recording a batch reports the same usage (with timestamps decoded alike), read before the batch.
+    for (round, from) in [since, now - hours(8)].into_iter().enumerate() {
+        let users = [1u64, 2, 3];
+        let batch: Vec<_> = users
+            .iter()
+            .map(|&user| by(received(100 + 10 * round as u64 + user, user, now), "x"))
+            .collect();
+        let recorded = store
+            .record_chat_commands(&batch, from, now, 100)
+            .await
+            .unwrap();
+        for (one, user) in recorded.commands.iter().zip(users) {
+            assert_eq!(one.usage, store.usage_since(user, from).await.unwrap());
+        }
     }
 }
 
@@ -1871,18 +1860,196 @@ async fn an_acknowledged_command_is_queued_once(kind: DatabaseKind) {
     new.state = ChatCommandState::RateLimited;
     let refused = store.insert_chat_command(new).await.unwrap();
 
-    assert!(store.queue_acknowledged(41).await.unwrap());
+    let mut new = new_command(44, 1, now);
+    new.state = ChatCommandState::Received;
+    let other = store.insert_chat_command(new).await.unwrap();
+
+    assert_eq!(store.queue_acknowledged(&[]).await.unwrap(), 0);
+    assert_eq!(store.queue_acknowledged(&[41]).await.unwrap(), 1);
     let queued = store.chat_command(received.id).await.unwrap().unwrap();
     assert_eq!(queued.state, ChatCommandState::Queued);
     assert_eq!(queued.step, ChatCommandStep::Enqueued);
+    assert_eq!(
+        store.chat_command(other.id).await.unwrap().unwrap().state,
+        ChatCommandState::Received,
+        "only the interactions given"
+    );
     // A second acknowledgement (a redelivery) changes nothing; nor does one of a settled command or of
-    // an unknown interaction.
-    assert!(!store.queue_acknowledged(41).await.unwrap());
-    assert!(!store.queue_acknowledged(42).await.unwrap());
-    assert!(!store.queue_acknowledged(43).await.unwrap());
+    // an unknown interaction; in one statement with others, only the one waiting is queued.
+    assert_eq!(store.queue_acknowledged(&[41]).await.unwrap(), 0);
+    assert_eq!(store.queue_acknowledged(&[42]).await.unwrap(), 0);
+    assert_eq!(store.queue_acknowledged(&[43]).await.unwrap(), 0);
+    assert_eq!(
+        store.queue_acknowledged(&[41, 42, 43, 44]).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.chat_command(other.id).await.unwrap().unwrap().state,
+        ChatCommandState::Queued
+    );
     assert_eq!(
         store.chat_command(refused.id).await.unwrap().unwrap().state,
         ChatCommandState::RateLimited
+    );
+}
+
+async fn a_batch_is_recorded_in_order_with_what_admission_needs(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    let since = now - TimeDelta::hours(6);
+    // Before: ann has an answer in the window and a command being answered; bob is a priority user
+    // with nothing in flight; one other command waits in the queue.
+    store.upsert_user(1, "ann", None).await.unwrap();
+    store.upsert_user(2, "bob", None).await.unwrap();
+    store.set_user_priority(2, true).await.unwrap();
+    answered(store, 1, 1, now - TimeDelta::hours(1), Some(USAGE)).await;
+    store
+        .insert_chat_command(new_command(2, 1, now - mins(1)))
+        .await
+        .unwrap();
+    assert_eq!(store.waiting_count(-1, now).await.unwrap(), 1);
+    assert!(
+        store
+            .record_chat_commands(&[], since, now, 100)
+            .await
+            .unwrap()
+            .commands
+            .is_empty()
+    );
+
+    let mut private = received(12, 2, now);
+    private.private = true;
+    private.guild_id = None;
+    private.channel_id = None;
+    let mut refused = received(14, 3, now);
+    refused.state = ChatCommandState::RateLimited;
+    let batch = [
+        by(received(10, 1, now), "ann"),
+        by(received(11, 3, now), "cid"), // a new user
+        by(private, "bob"),
+        by(received(10, 1, now), "ann"), // the same interaction again: recorded once
+        by(received(2, 1, now), "ann"),  // recorded before: a redelivery
+        by(refused, "cid"),
+    ]
+    .map(|mut b| {
+        if b.command.user_id == 2 {
+            b.username = "bob".into();
+        }
+        if b.command.user_id == 3 {
+            b.username = "cid".into();
+            b.global_name = Some("Cid".into());
+        }
+        b
+    });
+    let recorded = store
+        .record_chat_commands(&batch, since, now, 100)
+        .await
+        .unwrap();
+    assert_eq!(recorded.waiting, 1, "read before the batch");
+    assert_eq!(recorded.commands.len(), batch.len());
+
+    let users: Vec<u64> = recorded
+        .commands
+        .iter()
+        .map(|c| c.user.discord_id)
+        .collect();
+    assert_eq!(users, [1, 3, 2, 1, 1, 3]);
+    let cid = &recorded.commands[1].user;
+    assert_eq!(
+        (cid.username.as_str(), cid.global_name.as_deref()),
+        ("cid", Some("Cid"))
+    );
+    assert_eq!(store.user(3).await.unwrap().unwrap().username, "cid");
+    // What admission needs, as the single reads report it before the batch.
+    let ann = &recorded.commands[0];
+    assert_eq!(ann.usage.counted, 1);
+    assert_eq!(ann.usage, store.usage_since(1, since).await.unwrap());
+    assert!(ann.in_flight, "her command 2 is queued");
+    assert!(!recorded.commands[1].in_flight);
+    assert_eq!(recorded.commands[1].usage.counted, 0);
+    assert!(!recorded.commands[2].in_flight);
+
+    // Recorded in the order given, ids following it; duplicates and redeliveries left out.
+    let ids: Vec<Option<i64>> = recorded
+        .commands
+        .iter()
+        .map(|c| c.command.as_ref().map(|c| c.id))
+        .collect();
+    assert!(ids[3].is_none() && ids[4].is_none(), "{ids:?}");
+    let kept: Vec<i64> = ids.iter().flatten().copied().collect();
+    assert_eq!(kept.len(), 4);
+    assert!(kept.windows(2).all(|w| w[0] < w[1]), "{kept:?}");
+    let first = recorded.commands[0].command.clone().unwrap();
+    assert_eq!(first.interaction_id, 10);
+    assert_eq!(first.interaction_token, "token-10");
+    assert_eq!(first.state, ChatCommandState::Received);
+    assert_eq!(first.step, ChatCommandStep::Enqueued);
+    assert_eq!(first.created_at, now);
+    assert_eq!(first.token_expires_at, now + mins(15));
+    assert_eq!((first.guild_id, first.channel_id), (Some(7), Some(8)));
+    assert!(!first.private && !first.priority);
+    assert_eq!(first.finished_at, None);
+    let bob = recorded.commands[2].command.clone().unwrap();
+    assert!(bob.private && bob.priority, "priority copied from the user");
+    assert_eq!((bob.guild_id, bob.channel_id), (None, None));
+    let settled = recorded.commands[5].command.clone().unwrap();
+    assert_eq!(settled.state, ChatCommandState::RateLimited);
+    assert_eq!(settled.step, ChatCommandStep::Done);
+    assert_eq!(settled.finished_at, Some(now));
+    // What was read back is what is stored.
+    assert_eq!(store.chat_command(first.id).await.unwrap().unwrap(), first);
+    assert_eq!(
+        store
+            .chat_command_by_interaction(12)
+            .await
+            .unwrap()
+            .unwrap(),
+        bob
+    );
+
+    // The next batch sees this one: ann in flight, three more waiting.
+    let next = store
+        .record_chat_commands(&[by(received(20, 3, now), "cid")], since, now, 100)
+        .await
+        .unwrap();
+    assert_eq!(next.waiting, 4);
+    assert!(next.commands[0].in_flight);
+    // Waiting commands are counted up to the limit asked for (five wait now).
+    for (limit, counted) in [(0, 0), (3, 3), (5, 5), (6, 5)] {
+        let user = 40 + limit;
+        let recorded = store
+            .record_chat_commands(&[by(received(user, user, now), "x")], since, now, limit)
+            .await
+            .unwrap();
+        assert_eq!(recorded.waiting, counted, "limit {limit}");
+        store
+            .transition_chat_command(
+                recorded.commands[0].command.as_ref().unwrap().id,
+                ChatCommandState::Received,
+                ChatCommandState::Aborted,
+            )
+            .await
+            .unwrap();
+    }
+
+    // A command cannot be recorded as being answered.
+    let mut claimed = received(30, 1, now);
+    claimed.state = ChatCommandState::InProgress;
+    assert!(matches!(
+        store
+            .record_chat_commands(&[by(claimed, "ann")], since, now, 100)
+            .await,
+        Err(StoreError::InvalidArgument(_))
+    ));
+    assert!(
+        store
+            .chat_command_by_interaction(30)
+            .await
+            .unwrap()
+            .is_none()
     );
 }
 
