@@ -1,4 +1,4 @@
-//! Recording and admitting `/chat` and `/private`, several commands per transaction.
+//! Recording and admitting `/chat` and `/private`, several commands per batch.
 //!
 //! A command is written to the database before it is acknowledged (nothing acknowledged is ever lost),
 //! and under load the acknowledgement is bound by that write: a commit per command, and every statement a
@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-/// At most this many commands per transaction (a batch's JSON stays small; one slow batch delays few).
+/// At most this many commands per batch (a batch's JSON stays small; one slow batch delays few).
 const BATCH: usize = 64;
 /// At most this many acknowledged commands queued per statement.
 const QUEUE_BATCH: usize = 500;
@@ -238,30 +238,22 @@ impl Admitter {
                             .flatten()
                             .find(|c| Some(c.id) == evict)
                         {
-                            match in_batch.get(&victim.id) {
-                                // Admitted earlier in this batch and not acknowledged yet: its
-                                // acknowledgement becomes the refusal.
-                                Some(&index) => {
-                                    if self
-                                        .store
-                                        .transition_chat_command(
-                                            victim.id,
-                                            victim.state,
-                                            ChatCommandState::Aborted,
-                                        )
-                                        .await?
-                                    {
-                                        tracing::info!(
-                                            command = victim.id,
-                                            "dropped from a full queue"
-                                        );
-                                        acks[index] =
-                                            Ok(message(&config.discord_queue_full_message));
-                                    }
-                                }
-                                None => {
-                                    self.evict(victim, &config.discord_queue_full_message)
-                                        .await?
+                            let text = &config.discord_queue_full_message;
+                            if self
+                                .store
+                                .transition_chat_command(
+                                    victim.id,
+                                    victim.state,
+                                    ChatCommandState::Aborted,
+                                )
+                                .await?
+                            {
+                                tracing::info!(command = victim.id, "dropped from a full queue");
+                                match in_batch.get(&victim.id) {
+                                    // Admitted earlier in this batch and not acknowledged yet: its
+                                    // acknowledgement becomes the refusal.
+                                    Some(&index) => acks[index] = Ok(message(text)),
+                                    None => (self.dropped)(victim, text.clone()),
                                 }
                             }
                             // Dropped, or taken by a worker meanwhile: waiting either way no more.
@@ -311,20 +303,6 @@ impl Admitter {
             acks.push(ack);
         }
         acks
-    }
-
-    /// Drops a waiting command to make room in a full queue, and tells its user.
-    async fn evict(&self, victim: ChatCommand, text: &str) -> Result<(), StoreError> {
-        if !self
-            .store
-            .transition_chat_command(victim.id, victim.state, ChatCommandState::Aborted)
-            .await?
-        {
-            return Ok(()); // A worker took it meanwhile: nothing to drop.
-        }
-        tracing::info!(command = victim.id, "dropped from a full queue");
-        (self.dropped)(victim, text.to_string());
-        Ok(())
     }
 }
 

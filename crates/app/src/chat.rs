@@ -2,7 +2,7 @@
 //!
 //! An interaction is recorded (state `received`) *before* it is acknowledged, so nothing acknowledged is
 //! ever lost; admission ([`disconcierge_core::admission`]) decides between a deferred answer and an
-//! explanation — both in [`crate::admit`], several commands per transaction; once the acknowledgement is
+//! explanation — both in [`crate::admit`], several commands per batch; once the acknowledgement is
 //! out, the command becomes `queued` and a worker is woken.
 //! Workers claim commands from the database with a lease — the same code for one instance or many — and
 //! answer by editing the deferred response as the text streams in (at most about once a second, Discord's
@@ -50,7 +50,7 @@ pub struct Chat {
     pub queued_here: Arc<QueuedHint>,
     /// Requests per second to the LLM, from the runtime configuration.
     pub rate: Arc<crate::rate::LlmRate>,
-    /// Records and admits chat commands, several per transaction (see [`crate::admit`]).
+    /// Records and admits chat commands, several per batch (see [`crate::admit`]).
     pub admissions: crate::admit::Admissions,
     /// Queues acknowledged commands, several per statement.
     pub queuer: crate::admit::Queuer,

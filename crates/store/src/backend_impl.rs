@@ -50,6 +50,47 @@ fn opt_id(v: Option<u64>) -> Option<i64> {
     v.map(id)
 }
 
+/// A new chat command's step and end when recorded: a command refused at once is recorded done. One
+/// being answered must be claimed, never recorded as such.
+fn step_when_recorded(
+    new: &NewChatCommand,
+) -> Result<(ChatCommandStep, Option<DateTime<Utc>>), StoreError> {
+    match new.state {
+        ChatCommandState::InProgress => Err(StoreError::InvalidArgument(
+            "a chat command cannot be recorded in_progress: it must be claimed".into(),
+        )),
+        state if state.is_terminal() => Ok((ChatCommandStep::Done, Some(new.created_at))),
+        _ => Ok((ChatCommandStep::Enqueued, None)),
+    }
+}
+
+/// An author in `RECORD_USERS`' JSON.
+#[derive(serde::Serialize)]
+struct UserJson<'a> {
+    discord_id: i64,
+    username: &'a str,
+    global_name: Option<&'a str>,
+}
+
+/// A command in `RECORD_COMMANDS`' JSON (timestamps as the backend's text, see `ts_text`).
+#[derive(serde::Serialize)]
+struct CommandJson<'a> {
+    ord: usize,
+    interaction_id: i64,
+    interaction_token: &'a str,
+    token_expires_at: String,
+    application_id: i64,
+    user_id: i64,
+    guild_id: Option<i64>,
+    channel_id: Option<i64>,
+    private: bool,
+    prompt: &'a str,
+    state: &'static str,
+    step: &'static str,
+    created_at: String,
+    finished_at: Option<String>,
+}
+
 fn col_err(col: &str, e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: col.to_string(),
@@ -1115,16 +1156,7 @@ impl Store for Backend {
     // ----- Chat commands -----
 
     async fn insert_chat_command(&self, new: NewChatCommand) -> Result<ChatCommand, StoreError> {
-        if new.state == ChatCommandState::InProgress {
-            return Err(StoreError::InvalidArgument(
-                "a chat command cannot be recorded in_progress: it must be claimed".into(),
-            ));
-        }
-        let (step, finished_at) = if new.state.is_terminal() {
-            (ChatCommandStep::Done, Some(new.created_at))
-        } else {
-            (ChatCommandStep::Enqueued, None)
-        };
+        let (step, finished_at) = step_when_recorded(&new)?;
         let row = sqlx::query(sql::INSERT_CHAT_COMMAND)
             .bind(id(new.interaction_id))
             .bind(&new.interaction_token)
@@ -1413,47 +1445,38 @@ impl Store for Backend {
         let mut commands = Vec::with_capacity(batch.len());
         for (ord, by) in batch.iter().enumerate() {
             let new = &by.command;
-            if new.state == ChatCommandState::InProgress {
-                return Err(StoreError::InvalidArgument(
-                    "a chat command cannot be recorded in_progress: it must be claimed".into(),
-                ));
-            }
-            users.insert(new.user_id, (&by.username, &by.global_name));
+            let (step, finished_at) = step_when_recorded(new)?;
+            users.insert(
+                new.user_id,
+                UserJson {
+                    discord_id: id(new.user_id),
+                    username: &by.username,
+                    global_name: by.global_name.as_deref(),
+                },
+            );
             if !first.insert(new.interaction_id) {
                 continue;
             }
-            let (step, finished_at) = if new.state.is_terminal() {
-                (ChatCommandStep::Done, Some(ts_text(new.created_at)))
-            } else {
-                (ChatCommandStep::Enqueued, None)
-            };
-            commands.push(serde_json::json!({
-                "ord": ord,
-                "interaction_id": id(new.interaction_id),
-                "interaction_token": new.interaction_token,
-                "token_expires_at": ts_text(new.token_expires_at),
-                "application_id": id(new.application_id),
-                "user_id": id(new.user_id),
-                "guild_id": opt_id(new.guild_id),
-                "channel_id": opt_id(new.channel_id),
-                "private": new.private,
-                "prompt": new.prompt,
-                "state": new.state.as_str(),
-                "step": step.as_str(),
-                "created_at": ts_text(new.created_at),
-                "finished_at": finished_at,
-            }));
+            // Borrowed, not copied into a `serde_json::Value`: prompts and tokens are written into the
+            // statement's JSON once.
+            commands.push(CommandJson {
+                ord,
+                interaction_id: id(new.interaction_id),
+                interaction_token: &new.interaction_token,
+                token_expires_at: ts_text(new.token_expires_at),
+                application_id: id(new.application_id),
+                user_id: id(new.user_id),
+                guild_id: opt_id(new.guild_id),
+                channel_id: opt_id(new.channel_id),
+                private: new.private,
+                prompt: &new.prompt,
+                state: new.state.as_str(),
+                step: step.as_str(),
+                created_at: ts_text(new.created_at),
+                finished_at: finished_at.map(ts_text),
+            });
         }
-        let user_rows: Vec<serde_json::Value> = users
-            .iter()
-            .map(|(&user, (username, global_name))| {
-                serde_json::json!({
-                    "discord_id": id(user),
-                    "username": username,
-                    "global_name": global_name,
-                })
-            })
-            .collect();
+        let user_rows: Vec<&UserJson> = users.values().collect();
 
         // Two statements, each its own commit: the authors with what admission needs, then the
         // commands. No transaction around them: an author stored without their command is harmless, and
