@@ -195,11 +195,10 @@ pub(crate) const EXPIRE_STALE_QUEUED: &str = "\
     RETURNING *";
 
 /// Commands waiting for a worker: queued, or recorded and being acknowledged (`received`), whose token
-/// still lives; `$1` is the command being admitted, left out. Served by the token-expiry index.
+/// still lives; `$1` is the command being admitted, left out. Served by the waiting index alone.
 pub(crate) const WAITING_COUNT: &str = "\
     SELECT COUNT(*) FROM chat_commands \
-    WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at > $2 \
-      AND state <> 'in_progress' AND id <> $1";
+    WHERE state IN ('received', 'queued') AND token_expires_at > $2 AND id <> $1";
 
 /// The oldest waiting command (non-priority ones only when `$1`), the candidate to drop when the queue
 /// overflows; `$2` is the command being admitted, left out.
@@ -241,8 +240,8 @@ pub(crate) fn record_users(source: &str) -> String {
              WHERE user_id = users.discord_id AND state IN ('received', 'queued', 'in_progress')) \
              AS in_flight, \
            (SELECT COUNT(*) FROM (SELECT 1 FROM chat_commands \
-             WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at > $2 \
-               AND state <> 'in_progress' LIMIT CAST($4 AS BIGINT)) AS w) AS waiting"
+             WHERE state IN ('received', 'queued') AND token_expires_at > $2 \
+             LIMIT CAST($4 AS BIGINT)) AS w) AS waiting"
     )
 }
 

@@ -527,6 +527,22 @@ mod tests {
         }
     }
 
+    /// Counting the waiting commands, done for every batch of acknowledgements, reads index entries
+    /// only: with a long backlog, reading each waiting row from the table was most of a batch's time.
+    #[tokio::test]
+    async fn the_waiting_count_reads_only_its_index() {
+        let (_db, backend) = store().await;
+        for sql in [crate::sql::WAITING_COUNT, RECORD_USERS.as_str()] {
+            let steps = plan(backend, sql).await;
+            assert!(
+                steps
+                    .iter()
+                    .any(|d| d.contains("USING COVERING INDEX chat_commands_waiting")),
+                "{sql}\n{steps:?}"
+            );
+        }
+    }
+
     /// The admin list's filters each walk their own index (a page must not read a million rows).
     #[tokio::test]
     async fn admin_list_filters_use_indexes() {
