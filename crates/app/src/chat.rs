@@ -67,10 +67,13 @@ pub struct Chat {
 /// Acknowledgements before answers, and none later than Discord allows.
 ///
 /// Discord forgets an interaction not acknowledged within 3 s, while a queued command can wait (up to
-/// `DC_QUEUE_MAX_AGE`, its user seeing "thinking…"). Both share the CPU and the database, so under a burst
-/// the workers hold back — they finish the answer they are writing but claim no new command until no
-/// acknowledgement is in progress. Unloaded, none is in progress almost all the time and answers start at
-/// once.
+/// `DC_QUEUE_MAX_AGE`, its user seeing "thinking…"). Both share the CPU and the database (SQLite has one
+/// writer), so under a burst the workers hold back: they finish the answer they are writing but claim no
+/// new command until acknowledgements have been quiet for [`ACK_QUIET`] — none in progress, none ended
+/// that recently — or for at most [`MAX_HOLD_BACK`], so that answers keep coming during a long burst
+/// (at least forty commands a second are claimed; the LLM's own rate, one request a second by default,
+/// binds long before). Unloaded, acknowledgements are quiet almost all the time and answers
+/// start at once.
 ///
 /// Past what the machine can record in time, a new `/chat` is refused at once with the queue-full message
 /// instead of joining a backlog it would leave too late (the user would see "the application did not
@@ -94,7 +97,18 @@ struct Backlog {
     window_start: Option<tokio::time::Instant>,
     completed: u32,
     rate: f64,
+    /// When the last acknowledgement ended.
+    last_ended: Option<tokio::time::Instant>,
+    /// When a worker last stopped holding back without waiting for quiet.
+    last_gave_up: Option<tokio::time::Instant>,
 }
+
+/// Workers claim a new command once acknowledgements have been quiet this long…
+pub const ACK_QUIET: Duration = Duration::from_millis(2);
+/// … or once they have held back this long …
+pub const MAX_HOLD_BACK: Duration = Duration::from_millis(100);
+/// … one worker at a time, at most one every this long (see [`AcksInProgress::quiet`]).
+pub const HELD_BACK_APART: Duration = Duration::from_millis(25);
 
 /// New commands are refused when their acknowledgement is predicted to take this long or more.
 pub const WAIT_BUDGET: Duration = Duration::from_secs(1);
@@ -145,16 +159,49 @@ impl AcksInProgress {
             && waiting as f64 >= backlog.rate.max(1.0) * WAIT_BUDGET.as_secs_f64()
     }
 
-    /// Resolves once no acknowledgement is in progress.
-    pub async fn none(&self) {
+    /// Resolves once acknowledgements have been quiet for [`ACK_QUIET`], or after [`MAX_HOLD_BACK`].
+    /// Workers that stop holding back go one at a time, [`HELD_BACK_APART`] apart: all at once they
+    /// would take the database together every [`MAX_HOLD_BACK`], and the acknowledgements arriving then
+    /// would wait for all of them.
+    pub async fn quiet(&self) {
+        let mut give_up = tokio::time::Instant::now() + MAX_HOLD_BACK;
         loop {
             let notified = self.none_left.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.backlog.lock().expect("acks lock").started.is_empty() {
-                return;
+            let quiet_at = {
+                let backlog = self.backlog.lock().expect("acks lock");
+                if backlog.started.is_empty() {
+                    match backlog.last_ended {
+                        Some(ended) if ended.elapsed() < ACK_QUIET => Some(ended + ACK_QUIET),
+                        _ => return,
+                    }
+                } else {
+                    None
+                }
+            };
+            match quiet_at {
+                // None in progress, one ended just now: look again when it would be quiet (another
+                // may have started by then).
+                Some(at) => tokio::time::sleep_until(at.min(give_up)).await,
+                None => {
+                    tokio::select! {
+                        _ = &mut notified => {}
+                        _ = tokio::time::sleep_until(give_up) => {}
+                    }
+                }
             }
-            notified.await;
+            let now = tokio::time::Instant::now();
+            if now >= give_up {
+                let mut backlog = self.backlog.lock().expect("acks lock");
+                match backlog.last_gave_up {
+                    Some(last) if now < last + HELD_BACK_APART => give_up = last + HELD_BACK_APART,
+                    _ => {
+                        backlog.last_gave_up = Some(now);
+                        return;
+                    }
+                }
+            }
         }
     }
 }
@@ -166,7 +213,9 @@ impl Drop for AckGuard<'_> {
         let mut backlog = self.0.backlog.lock().expect("acks lock");
         backlog.started.remove(&self.1);
         backlog.completed += 1;
-        backlog.roll(tokio::time::Instant::now());
+        let now = tokio::time::Instant::now();
+        backlog.last_ended = Some(now);
+        backlog.roll(now);
         if backlog.started.is_empty() {
             self.0.none_left.notify_waiters();
         }
@@ -438,7 +487,7 @@ impl Chat {
             // Acknowledgements first (see `AcksInProgress`).
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = self.acks.none() => {}
+                _ = self.acks.quiet() => {}
             }
             let current = self.runtime.current();
             let config = &current.config;
@@ -960,7 +1009,10 @@ pub(crate) fn allowance_of(
 
 #[cfg(test)]
 mod tests {
-    use super::{AcksInProgress, EDIT_INTERVAL, FIRST_PREVIEW_AFTER, MIN_BACKLOG, STALL_BUDGET};
+    use super::{
+        ACK_QUIET, AcksInProgress, EDIT_INTERVAL, FIRST_PREVIEW_AFTER, HELD_BACK_APART,
+        MAX_HOLD_BACK, MIN_BACKLOG, STALL_BUDGET,
+    };
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
     use tokio::sync::watch;
@@ -1030,28 +1082,74 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn workers_wait_until_no_acknowledgement_is_in_progress() {
-        let acks = std::sync::Arc::new(AcksInProgress::default());
-        // Nothing in progress: no wait.
-        tokio::time::timeout(Duration::from_millis(1), acks.none())
-            .await
-            .expect("no acknowledgement in progress");
+    async fn workers_wait_until_acknowledgements_are_quiet() {
+        let acks = Arc::new(AcksInProgress::default());
+        let quiet = |acks: &Arc<AcksInProgress>| {
+            let acks = acks.clone();
+            tokio::spawn(async move {
+                acks.quiet().await;
+                Instant::now()
+            })
+        };
+        // None ever: no wait.
+        let start = Instant::now();
+        assert_eq!(quiet(&acks).await.unwrap(), start);
+
+        // Two in progress: the worker waits for both, then for the quiet time after the last.
         let first = acks.start();
         let second = acks.start();
-        let waiter = tokio::spawn({
-            let acks = acks.clone();
-            async move { acks.none().await }
-        });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!waiter.is_finished(), "two in progress");
+        let waiter = quiet(&acks);
+        tokio::time::sleep(Duration::from_millis(10)).await;
         drop(first);
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(!waiter.is_finished(), "one still in progress");
         drop(second);
-        tokio::time::timeout(Duration::from_millis(1), waiter)
-            .await
-            .expect("released when the last one ends")
-            .unwrap();
+        let ended = Instant::now();
+        assert_eq!(waiter.await.unwrap(), ended + ACK_QUIET);
+
+        // One that starts and ends within the quiet time starts the quiet time again.
+        let first = acks.start();
+        let waiter = quiet(&acks);
+        drop(first);
+        tokio::time::sleep(ACK_QUIET / 2).await;
+        drop(acks.start());
+        let ended = Instant::now();
+        assert_eq!(waiter.await.unwrap(), ended + ACK_QUIET);
+
+        // Never quiet (one every millisecond, each taking half of it): the worker goes after the
+        // longest hold-back.
+        let start = Instant::now();
+        let waiter = quiet(&acks);
+        while !waiter.is_finished() {
+            let ack = acks.start();
+            tokio::time::sleep(Duration::from_micros(500)).await;
+            drop(ack);
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+        let went = waiter.await.unwrap();
+        // Several workers held back together go one at a time.
+        let waiters: Vec<_> = (0..3).map(|_| quiet(&acks)).collect();
+        let began = Instant::now();
+        while !waiters.iter().all(|w| w.is_finished()) {
+            let ack = acks.start();
+            tokio::time::sleep(Duration::from_micros(500)).await;
+            drop(ack);
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+        let mut times = Vec::new();
+        for waiter in waiters {
+            times.push(waiter.await.unwrap() - began);
+        }
+        times.sort();
+        assert!(times[0] >= MAX_HOLD_BACK, "{times:?}");
+        assert!(times[1] - times[0] >= HELD_BACK_APART, "{times:?}");
+        assert!(times[2] - times[1] >= HELD_BACK_APART, "{times:?}");
+        assert!(
+            went >= start + MAX_HOLD_BACK
+                && went < start + MAX_HOLD_BACK + Duration::from_millis(1),
+            "{:?}",
+            went - start
+        );
     }
 
     #[tokio::test(start_paused = true)]
