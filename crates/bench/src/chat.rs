@@ -194,7 +194,7 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
         // Interactions are created (and signed) by a producer running at most half a second ahead of
         // the schedule: Discord's 3 s acknowledgement window starts when an interaction is created, so
         // preparing them all up front would make the later ones expire before they are sent.
-        let (tx, mut rx) = tokio::sync::mpsc::channel((rate as usize / 2).max(1));
+        let (tx, rx) = tokio::sync::mpsc::channel((rate as usize / 2).max(1));
         let producer = {
             let actors: Vec<Actor> = actors.drain(..count as usize).collect();
             tokio::spawn(async move {
@@ -208,34 +208,23 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
         };
         let cpu_before = bot.cpu()?;
         let start = Instant::now() + Duration::from_millis(100);
-        let mut tasks = tokio::task::JoinSet::new();
-        for i in 0..count {
-            let handle = rx.recv().await.ok_or("the interaction producer stopped")?;
-            let due = start + Duration::from_secs_f64(f64::from(i) / f64::from(rate));
-            tokio::time::sleep_until(due).await;
-            let (client, url) = (client.clone(), url.clone());
-            tasks.spawn(async move {
-                let result = send(&client, &url, &handle).await;
-                let latency = due.elapsed();
-                match result {
-                    Ok((status, body)) => {
-                        // Deferred (type 5): accepted, an answer follows. A message (type 4): refused
-                        // with an explanation (the bot sheds load it could not acknowledge in time).
-                        let deferred = serde_json::from_str::<serde_json::Value>(&body)
-                            .is_ok_and(|v| v["type"] == 5);
-                        handle.complete(&url, status, body);
-                        (latency, status, deferred)
-                    }
-                    Err(_) => (latency, 0, false),
-                }
-            });
-        }
-        let sent_in = start.elapsed();
+        // The schedule and the clocks run on a thread of their own: on the runtime that also runs the
+        // simulators (busy serving the bot's answers), a response that has arrived could wait there
+        // behind them before its latency is taken, and that wait would be counted as the bot's.
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the load generator");
+            let _ = done_tx.send(runtime.block_on(open_loop(rate, count, start, rx, url)));
+        });
+        let (sent_in, results) = done.await.map_err(|e| e.to_string())??;
         producer.await.map_err(|e| e.to_string())?;
         let mut latencies = Vec::with_capacity(count as usize);
         let (mut failed, mut late, mut refused) = (0, 0, 0);
-        while let Some(joined) = tasks.join_next().await {
-            let (latency, status, deferred) = joined.map_err(|e| e.to_string())?;
+        for (latency, status, deferred) in results {
             if status != 200 {
                 failed += 1;
             } else if !deferred {
@@ -288,6 +277,52 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
         );
     }
     bot.stop()
+}
+
+/// Sends `count` prepared interactions at `rate` from `start`, each timed from when it was due; the time
+/// the sending took, and per interaction its latency, the status and whether it was deferred.
+async fn open_loop(
+    rate: u32,
+    count: u32,
+    start: Instant,
+    mut prepared: tokio::sync::mpsc::Receiver<Arc<InteractionHandle>>,
+    url: String,
+) -> Result<(Duration, Vec<(Duration, u16, bool)>), String> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let handle = prepared
+            .recv()
+            .await
+            .ok_or("the interaction producer stopped")?;
+        let due = start + Duration::from_secs_f64(f64::from(i) / f64::from(rate));
+        tokio::time::sleep_until(due).await;
+        let (client, url) = (client.clone(), url.clone());
+        tasks.spawn(async move {
+            let result = send(&client, &url, &handle).await;
+            let latency = due.elapsed();
+            match result {
+                Ok((status, body)) => {
+                    // Deferred (type 5): accepted, an answer follows. A message (type 4): refused
+                    // with an explanation (the bot sheds load it could not acknowledge in time).
+                    let deferred = serde_json::from_str::<serde_json::Value>(&body)
+                        .is_ok_and(|v| v["type"] == 5);
+                    handle.complete(&url, status, body);
+                    (latency, status, deferred)
+                }
+                Err(_) => (latency, 0, false),
+            }
+        });
+    }
+    let sent_in = start.elapsed();
+    let mut results = Vec::with_capacity(count as usize);
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined.map_err(|e| e.to_string())?);
+    }
+    Ok((sent_in, results))
 }
 
 async fn prepare(actor: &Actor, channel: Id<ChannelMarker>) -> InteractionHandle {
