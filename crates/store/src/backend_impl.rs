@@ -5,7 +5,8 @@
 // make one generic implementation far harder to read). Each includer defines before the `include!`:
 //
 // * `Db` (the sqlx database type) and `DbRow` (its row type);
-// * `struct Backend`, its `async fn writer(&self)` (a connection for a write, to use as `&mut *conn`),
+// * `struct Backend`, its `async fn writer(&self)` (a connection for a write, to use as `&mut *conn`;
+//   `writer_first` for the acknowledgement path, ahead of other writes waiting),
 //   `async fn reader(&self)` (the same for a read), `async fn close_connections(&self)` and
 //   `const KIND: DatabaseKind`;
 // * `MIGRATOR`, the embedded migrations;
@@ -1481,7 +1482,7 @@ impl Store for Backend {
         // Two statements, each its own commit: the authors with what admission needs, then the
         // commands. No transaction around them: an author stored without their command is harmless, and
         // every statement less is a round trip less to the database's thread on the acknowledgement path.
-        let mut conn = self.writer().await?;
+        let mut conn = self.writer_first().await?;
         let mut stored_users = BTreeMap::new();
         let mut waiting = 0;
         for row in sqlx::query(RECORD_USERS.as_str())

@@ -21,8 +21,11 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// Up to `max` connections to one database, opened when first needed and kept open.
 pub(crate) struct Connections {
     options: SqliteConnectOptions,
-    /// One permit per connection that may be in use; waiting is first come, first served.
+    /// One permit per connection that may be in use; waiting is first come, first served…
     permits: Semaphore,
+    /// … except that ordinary leases pass this gate one at a time before waiting for a permit, so that
+    /// an urgent lease ([`Connections::acquire_first`]) waits behind at most one of them.
+    gate: tokio::sync::Mutex<()>,
     /// Connections not in use, the most recently used last (its pages are the warmest).
     idle: Mutex<Vec<SqliteConnection>>,
     max: u32,
@@ -42,6 +45,7 @@ impl Connections {
         Ok(Connections {
             options,
             permits: Semaphore::new(max),
+            gate: tokio::sync::Mutex::new(()),
             idle: Mutex::new(vec![first]),
             max: u32::try_from(max).unwrap_or(u32::MAX),
             acquire_timeout,
@@ -50,8 +54,24 @@ impl Connections {
 
     /// A connection for one statement or transaction; back to the set when the lease is dropped.
     pub(crate) async fn acquire(&self) -> Result<Lease<'_>, sqlx::Error> {
-        let permit = match tokio::time::timeout(self.acquire_timeout, self.permits.acquire()).await
-        {
+        self.lease(false).await
+    }
+
+    /// As [`Connections::acquire`], ahead of every ordinary lease still waiting but one.
+    pub(crate) async fn acquire_first(&self) -> Result<Lease<'_>, sqlx::Error> {
+        self.lease(true).await
+    }
+
+    async fn lease(&self, first: bool) -> Result<Lease<'_>, sqlx::Error> {
+        let permit = async {
+            let _gate = if first {
+                None
+            } else {
+                Some(self.gate.lock().await)
+            };
+            self.permits.acquire().await
+        };
+        let permit = match tokio::time::timeout(self.acquire_timeout, permit).await {
             Ok(Ok(permit)) => permit,
             Ok(Err(_)) => return Err(sqlx::Error::PoolClosed),
             Err(_) => return Err(sqlx::Error::PoolTimedOut),
@@ -173,6 +193,37 @@ mod tests {
         drop(b);
         assert!(set.acquire().await.is_ok(), "free again once returned");
         drop(a);
+    }
+
+    #[tokio::test]
+    async fn an_urgent_lease_waits_behind_at_most_one_ordinary_one() {
+        let set = std::sync::Arc::new(set(1).await);
+        let held = set.acquire().await.unwrap();
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let take = |name: &'static str, first: bool| {
+            let (set, order) = (set.clone(), order.clone());
+            tokio::spawn(async move {
+                let lease = if first {
+                    set.acquire_first().await
+                } else {
+                    set.acquire().await
+                };
+                order.lock().unwrap().push(name);
+                drop(lease);
+            })
+        };
+        let mut waiting = Vec::new();
+        for name in ["a", "b", "c"] {
+            waiting.push(take(name, false));
+            tokio::task::yield_now().await;
+        }
+        waiting.push(take("urgent", true));
+        tokio::task::yield_now().await;
+        drop(held);
+        for task in waiting {
+            task.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["a", "urgent", "b", "c"]);
     }
 
     #[tokio::test]

@@ -329,6 +329,11 @@ impl Backend {
         self.pool.acquire().await
     }
 
+    /// No writer is shared here: the same as [`Backend::writer`].
+    async fn writer_first(&self) -> Result<sqlx::pool::PoolConnection<Db>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
     async fn reader(&self) -> Result<sqlx::pool::PoolConnection<Db>, sqlx::Error> {
         self.pool.acquire().await
     }

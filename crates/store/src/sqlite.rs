@@ -437,6 +437,14 @@ impl Backend {
         Ok(lease)
     }
 
+    /// The writer for the acknowledgement path: ahead of other writes waiting for it (see
+    /// [`Connections::acquire_first`]).
+    async fn writer_first(&self) -> Result<Lease<'_>, sqlx::Error> {
+        let lease = self.writer.acquire_first().await?;
+        self.checkpoints.wrote();
+        Ok(lease)
+    }
+
     async fn reader(&self) -> Result<Lease<'_>, sqlx::Error> {
         self.readers.acquire().await
     }
