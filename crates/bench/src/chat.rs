@@ -10,6 +10,7 @@
 //!    actually sent, and how long until every one of them was answered; peak memory.
 
 use crate::Options;
+use crate::http1::Http1;
 use crate::process::{Bot, free_port};
 use crate::stats::{Summary, ms};
 use disconcierge_core::RuntimeConfig;
@@ -121,6 +122,7 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
         })
         .await;
     let url = format!("http://127.0.0.1:{webhook_port}/interactions");
+    let webhook = Arc::new(Http1::new(([127, 0, 0, 1], webhook_port).into()));
 
     let idle_cpu_before = bot.cpu()?;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -139,9 +141,9 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     let started = Instant::now();
     for _ in 0..options.sequential {
         let actor = actors.pop_front().ok_or("no members left")?;
-        let handle = prepare(&actor, channel).await;
+        let (handle, request) = prepare(&actor, channel, &webhook).await;
         let sent = Instant::now();
-        let (status, body) = send(&client, &url, &handle).await?;
+        let (status, body) = webhook.send(&request).await.map_err(|e| e.to_string())?;
         acks.push(sent.elapsed());
         handle.complete(&url, status, body);
         handle
@@ -197,12 +199,25 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
         let (tx, rx) = tokio::sync::mpsc::channel((rate as usize / 2).max(1));
         let producer = {
             let actors: Vec<Actor> = actors.drain(..count as usize).collect();
+            let webhook = webhook.clone();
             tokio::spawn(async move {
                 for actor in actors {
-                    let handle = prepare(&actor, channel).await;
-                    if tx.send(Arc::new(handle)).await.is_err() {
+                    let (handle, request) = prepare(&actor, channel, &webhook).await;
+                    if tx.send((handle, request)).await.is_err() {
                         break;
                     }
+                }
+            })
+        };
+        // The bot's answers are applied to the simulator here, off the load generator's thread (it takes
+        // the simulator's lock, which its HTTP servers hold while they serve the bot).
+        let (answers_tx, mut answers) =
+            tokio::sync::mpsc::unbounded_channel::<(InteractionHandle, u16, String)>();
+        let applier = {
+            let url = url.clone();
+            tokio::spawn(async move {
+                while let Some((handle, status, body)) = answers.recv().await {
+                    handle.complete(&url, status, body);
                 }
             })
         };
@@ -212,16 +227,18 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
         // simulators (busy serving the bot's answers), a response that has arrived could wait there
         // behind them before its latency is taken, and that wait would be counted as the bot's.
         let (done_tx, done) = tokio::sync::oneshot::channel();
-        let url = url.clone();
+        let webhook = webhook.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a runtime for the load generator");
-            let _ = done_tx.send(runtime.block_on(open_loop(rate, count, start, rx, url)));
+            let _ = done_tx
+                .send(runtime.block_on(open_loop(rate, count, start, rx, webhook, answers_tx)));
         });
         let (sent_in, results) = done.await.map_err(|e| e.to_string())??;
         producer.await.map_err(|e| e.to_string())?;
+        applier.await.map_err(|e| e.to_string())?;
         let mut latencies = Vec::with_capacity(count as usize);
         let (mut failed, mut late, mut refused) = (0, 0, 0);
         for (latency, status, deferred) in results {
@@ -279,30 +296,28 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     bot.stop()
 }
 
-/// Sends `count` prepared interactions at `rate` from `start`, each timed from when it was due; the time
-/// the sending took, and per interaction its latency, the status and whether it was deferred.
+/// Sends `count` prepared interactions at `rate` from `start`, each timed from when it was due, and hands
+/// each answer to `answers`; the time the sending took, and per interaction its latency, the status and
+/// whether it was deferred.
 async fn open_loop(
     rate: u32,
     count: u32,
     start: Instant,
-    mut prepared: tokio::sync::mpsc::Receiver<Arc<InteractionHandle>>,
-    url: String,
+    mut prepared: tokio::sync::mpsc::Receiver<(InteractionHandle, Vec<u8>)>,
+    webhook: Arc<Http1>,
+    answers: tokio::sync::mpsc::UnboundedSender<(InteractionHandle, u16, String)>,
 ) -> Result<(Duration, Vec<(Duration, u16, bool)>), String> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .map_err(|e| e.to_string())?;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..count {
-        let handle = prepared
+        let (handle, request) = prepared
             .recv()
             .await
             .ok_or("the interaction producer stopped")?;
         let due = start + Duration::from_secs_f64(f64::from(i) / f64::from(rate));
         tokio::time::sleep_until(due).await;
-        let (client, url) = (client.clone(), url.clone());
+        let (webhook, answers) = (webhook.clone(), answers.clone());
         tasks.spawn(async move {
-            let result = send(&client, &url, &handle).await;
+            let result = webhook.send(&request).await;
             let latency = due.elapsed();
             match result {
                 Ok((status, body)) => {
@@ -310,7 +325,7 @@ async fn open_loop(
                     // with an explanation (the bot sheds load it could not acknowledge in time).
                     let deferred = serde_json::from_str::<serde_json::Value>(&body)
                         .is_ok_and(|v| v["type"] == 5);
-                    handle.complete(&url, status, body);
+                    let _ = answers.send((handle, status, body));
                     (latency, status, deferred)
                 }
                 Err(_) => (latency, 0, false),
@@ -325,31 +340,25 @@ async fn open_loop(
     Ok((sent_in, results))
 }
 
-async fn prepare(actor: &Actor, channel: Id<ChannelMarker>) -> InteractionHandle {
-    actor
+/// A `/chat` by `actor`, prepared and signed by the simulator, and the bytes of its webhook request.
+async fn prepare(
+    actor: &Actor,
+    channel: Id<ChannelMarker>,
+    webhook: &Http1,
+) -> (InteractionHandle, Vec<u8>) {
+    let handle = actor
         .run_slash_command(channel, "chat", [("prompt", PROMPT)], Via::Prepared)
-        .await
-}
-
-/// Sends a prepared delivery; the bot's status and body.
-async fn send(
-    client: &reqwest::Client,
-    url: &str,
-    handle: &InteractionHandle,
-) -> Result<(u16, String), String> {
-    let delivery = handle.prepared().ok_or("not a prepared interaction")?;
-    let response = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("x-signature-ed25519", &delivery.signature)
-        .header("x-signature-timestamp", &delivery.timestamp)
-        .body(delivery.body.clone())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let body = response.text().await.map_err(|e| e.to_string())?;
-    Ok((status, body))
+        .await;
+    let delivery = handle.prepared().expect("a prepared interaction");
+    let request = webhook.post_request(
+        "/interactions",
+        &[
+            ("x-signature-ed25519", &delivery.signature),
+            ("x-signature-timestamp", &delivery.timestamp),
+        ],
+        &delivery.body,
+    );
+    (handle, request)
 }
 
 async fn wait_ready(client: &reqwest::Client, port: u16) -> Result<(), String> {

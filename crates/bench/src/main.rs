@@ -17,6 +17,7 @@
 
 mod admin;
 mod chat;
+mod http1;
 mod process;
 mod retrieval;
 mod stats;
