@@ -122,43 +122,52 @@ async fn exchange(stream: &mut TcpStream, request: &[u8]) -> io::Result<(Respons
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::net::TcpListener;
 
-    /// A server that answers each request on a connection with a numbered body, closing the connection
-    /// after `per_connection` answers.
-    async fn server(per_connection: usize) -> SocketAddr {
+    /// A server that answers each request with a numbered body, closing each connection after
+    /// `per_connection` answers; and how many connections it accepted.
+    async fn server(per_connection: usize) -> (SocketAddr, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
         tokio::spawn(async move {
-            let mut n = 0;
             loop {
                 let (mut stream, _) = listener.accept().await.unwrap();
-                for _ in 0..per_connection {
-                    let mut buf = Vec::new();
-                    // Reads one whole request (head and its 2-byte body).
-                    while !buf.ends_with(b"\r\n\r\n{}") {
-                        if stream.read_buf(&mut buf).await.unwrap() == 0 {
-                            break;
+                counted.fetch_add(1, Ordering::SeqCst);
+                let answered = answered.clone();
+                tokio::spawn(async move {
+                    for _ in 0..per_connection {
+                        let mut buf = Vec::new();
+                        // Reads one whole request (head and its 2-byte body).
+                        while !buf.ends_with(b"\r\n\r\n{}") {
+                            if stream.read_buf(&mut buf).await.unwrap() == 0 {
+                                return;
+                            }
                         }
+                        let n = answered.fetch_add(1, Ordering::SeqCst) + 1;
+                        let body = format!("{{\"n\":{n}}}");
+                        // Head and body in two writes, to exercise partial reads.
+                        let head = format!(
+                            "HTTP/1.1 201 Created\r\ncontent-length: {}\r\n\r\n",
+                            body.len()
+                        );
+                        stream.write_all(head.as_bytes()).await.unwrap();
+                        stream.write_all(body.as_bytes()).await.unwrap();
                     }
-                    n += 1;
-                    let body = format!("{{\"n\":{n}}}");
-                    // Head and body in two writes, to exercise partial reads.
-                    let head = format!(
-                        "HTTP/1.1 201 Created\r\ncontent-length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    stream.write_all(head.as_bytes()).await.unwrap();
-                    stream.write_all(body.as_bytes()).await.unwrap();
-                }
+                });
             }
         });
-        addr
+        (addr, accepted)
     }
 
     #[tokio::test]
     async fn requests_reuse_a_connection_and_survive_its_close() {
-        let http = Http1::new(server(2).await);
+        let (addr, accepted) = server(2).await;
+        let http = Http1::new(addr);
         let request = http.post_request("/x", &[("x-a", "b")], "{}");
         let text = String::from_utf8(request.clone()).unwrap();
         assert!(text.starts_with("POST /x HTTP/1.1\r\n"), "{text}");
@@ -173,5 +182,7 @@ mod tests {
                 (201, format!("{{\"n\":{n}}}"))
             );
         }
+        // Each connection served its two requests before a new one was opened: 2 + 2 + 1.
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
     }
 }
