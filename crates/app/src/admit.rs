@@ -14,7 +14,7 @@
 //! after the other, the second seeing the first in flight. Both tasks end when every sender is dropped
 //! and their channel is drained, so a graceful stop loses nothing.
 
-use crate::chat::{QueuedHint, allowance_of, message};
+use crate::chat::{AcksInProgress, QueuedHint, allowance_of, message};
 use crate::runtime_config::RuntimeConfigService;
 use chrono::{DateTime, Utc};
 use disconcierge_core::admission::{self, Admission, Applicant, QueueState};
@@ -31,6 +31,9 @@ use tokio::sync::{Notify, mpsc, oneshot};
 const BATCH: usize = 64;
 /// At most this many acknowledged commands queued per statement.
 const QUEUE_BATCH: usize = 500;
+/// During a burst of acknowledgements, queueing waits at most this long for a pause in them. Workers
+/// claim little during a burst anyway (see [`AcksInProgress`]), so the wait costs no answer any time.
+pub const QUEUE_HOLD_BACK: std::time::Duration = std::time::Duration::from_millis(50);
 /// An interaction token lives 15 minutes.
 const TOKEN_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
@@ -307,6 +310,12 @@ impl Admitter {
 }
 
 /// Queues acknowledged commands (`received` → `queued`) many per statement, and wakes the workers.
+///
+/// Queueing takes the one SQLite writer, which the recorder needs for every acknowledgement. So while
+/// acknowledgements keep coming, queueing waits for a pause in them ([`AcksInProgress::gather_after_pause`],
+/// at most [`QUEUE_HOLD_BACK`]) and then queues everything that arrived meanwhile in one statement:
+/// during a burst a few writes a second instead of one per batch of acknowledgements. Unloaded, the
+/// pause is there at once and a command is queued right after its acknowledgement.
 #[derive(Clone)]
 pub struct Queuer {
     tx: mpsc::UnboundedSender<u64>,
@@ -314,16 +323,19 @@ pub struct Queuer {
 
 impl Queuer {
     /// The handle and its task, to spawn. `wake` and `queued_here` are the workers' (see
-    /// [`crate::chat::Chat`]).
+    /// [`crate::chat::Chat`]), `acks` the acknowledgements this queueing gives way to.
     pub fn start(
         store: Arc<dyn Store>,
         wake: Arc<Notify>,
         queued_here: Arc<QueuedHint>,
+        acks: Arc<AcksInProgress>,
     ) -> (Queuer, impl Future<Output = ()> + Send + 'static) {
         let (tx, mut rx) = mpsc::unbounded_channel::<u64>();
         let task = async move {
             let mut ids = Vec::with_capacity(QUEUE_BATCH);
             while rx.recv_many(&mut ids, QUEUE_BATCH).await > 0 {
+                acks.gather_after_pause(QUEUE_HOLD_BACK, &mut rx, &mut ids, QUEUE_BATCH)
+                    .await;
                 match store.queue_acknowledged(&ids).await {
                     Ok(queued) => {
                         for _ in 0..queued {
@@ -574,7 +586,12 @@ mod tests {
         batch(&f, &[(1, 10), (2, 20), (3, 10)]).await;
         let wake = Arc::new(Notify::new());
         let hint = Arc::new(QueuedHint::default());
-        let (queuer, task) = Queuer::start(f.store.clone(), wake.clone(), hint.clone());
+        let (queuer, task) = Queuer::start(
+            f.store.clone(),
+            wake.clone(),
+            hint.clone(),
+            Arc::new(AcksInProgress::default()),
+        );
         let woken = wake.notified();
         let queueing = tokio::spawn(task);
         // 3 was refused (busy) and settled; 9 is unknown.

@@ -59,7 +59,7 @@ pub struct Chat {
     /// Every interaction received, for the admin interface.
     pub interaction_log: crate::interaction_log::InteractionLogger,
     /// Interactions being acknowledged right now: workers start no new answer while there are any.
-    pub acks: AcksInProgress,
+    pub acks: Arc<AcksInProgress>,
     /// The support desk (tickets, training, knowledge bases), which shares the LLM and its rate.
     pub desk: Arc<crate::desk::Desk>,
 }
@@ -133,7 +133,7 @@ impl Backlog {
 
 impl AcksInProgress {
     /// Counts one acknowledgement until the guard is dropped.
-    fn start(&self) -> AckGuard<'_> {
+    pub(crate) fn start(&self) -> AckGuard<'_> {
         let mut backlog = self.backlog.lock().expect("acks lock");
         let seq = backlog.next;
         backlog.next += 1;
@@ -164,7 +164,30 @@ impl AcksInProgress {
     /// would take the database together every [`MAX_HOLD_BACK`], and the acknowledgements arriving then
     /// would wait for all of them.
     pub async fn quiet(&self) {
-        let mut give_up = tokio::time::Instant::now() + MAX_HOLD_BACK;
+        self.wait_quiet(MAX_HOLD_BACK, true).await;
+    }
+
+    /// For the background writes that follow acknowledgements (queueing, the interaction log): waits
+    /// until acknowledgements have been quiet for [`ACK_QUIET`], or for at most `hold_back` (no spacing
+    /// between callers), then adds to `taken` whatever else `rx` has received meanwhile, up to `max`
+    /// items, so that it is all written at once.
+    pub async fn gather_after_pause<T>(
+        &self,
+        hold_back: Duration,
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+        taken: &mut Vec<T>,
+        max: usize,
+    ) {
+        self.wait_quiet(hold_back, false).await;
+        while taken.len() < max
+            && let Ok(item) = rx.try_recv()
+        {
+            taken.push(item);
+        }
+    }
+
+    async fn wait_quiet(&self, hold_back: Duration, one_at_a_time: bool) {
+        let mut give_up = tokio::time::Instant::now() + hold_back;
         loop {
             let notified = self.none_left.notified();
             tokio::pin!(notified);
@@ -192,6 +215,9 @@ impl AcksInProgress {
                 }
             }
             let now = tokio::time::Instant::now();
+            if now >= give_up && !one_at_a_time {
+                return;
+            }
             if now >= give_up {
                 let mut backlog = self.backlog.lock().expect("acks lock");
                 match backlog.last_gave_up {
@@ -206,7 +232,7 @@ impl AcksInProgress {
     }
 }
 
-struct AckGuard<'a>(&'a AcksInProgress, u64);
+pub(crate) struct AckGuard<'a>(&'a AcksInProgress, u64);
 
 impl Drop for AckGuard<'_> {
     fn drop(&mut self) {
@@ -1150,6 +1176,70 @@ mod tests {
             "{:?}",
             went - start
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_writes_gather_until_acknowledgements_pause() {
+        let acks = Arc::new(AcksInProgress::default());
+        let hold_back = Duration::from_millis(50);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        let gather = |acks: &Arc<AcksInProgress>,
+                      mut rx: tokio::sync::mpsc::UnboundedReceiver<u32>| {
+            let acks = acks.clone();
+            tokio::spawn(async move {
+                let mut taken = vec![0];
+                acks.gather_after_pause(hold_back, &mut rx, &mut taken, 4)
+                    .await;
+                (Instant::now(), taken, rx)
+            })
+        };
+        // Quiet: at once, with what is already there.
+        tx.send(1).unwrap();
+        let start = Instant::now();
+        let (at, taken, back) = gather(&acks, rx).await.unwrap();
+        assert_eq!((at, taken), (start, vec![0, 1]));
+        rx = back;
+
+        // One in progress: it waits, and takes what arrived meanwhile once quiet, up to the maximum.
+        let ack = acks.start();
+        let waiter = gather(&acks, rx);
+        for item in 2..=6 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            tx.send(item).unwrap();
+        }
+        assert!(!waiter.is_finished(), "an acknowledgement is in progress");
+        drop(ack);
+        let ended = Instant::now();
+        let (at, taken, back) = waiter.await.unwrap();
+        assert_eq!(at, ended + ACK_QUIET);
+        assert_eq!(
+            taken,
+            [0, 2, 3, 4],
+            "the maximum, the rest left for the next time"
+        );
+        rx = back;
+        assert_eq!(rx.try_recv().ok(), Some(5));
+
+        // Never quiet: it goes after `hold_back`, and two callers go together (no spacing).
+        let start = Instant::now();
+        let (tx2, rx2) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        let waiters = [gather(&acks, rx), gather(&acks, rx2)];
+        while !waiters.iter().all(|w| w.is_finished()) {
+            let ack = acks.start();
+            tokio::time::sleep(Duration::from_micros(500)).await;
+            drop(ack);
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+        for waiter in waiters {
+            let (at, taken, _) = waiter.await.unwrap();
+            assert!(
+                at >= start + hold_back && at < start + hold_back + Duration::from_millis(1),
+                "{:?}",
+                at - start
+            );
+            assert!(taken.len() <= 2, "{taken:?}");
+        }
+        drop((tx, tx2));
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,18 +1,26 @@
 //! The interaction log: every interaction received, stored for the admin interface.
 //!
 //! Logging must cost the acknowledgement nothing: an entry goes into a channel, and one writer task
-//! stores what has arrived in batches (one `INSERT` of many rows), so under load the log takes one write
-//! per batch instead of one per interaction, and never competes with acknowledgements one by one. When
-//! idle, a batch is a single entry, written at once. The task ends when every sender is dropped and the
-//! channel is drained, so a graceful stop loses nothing.
+//! stores what has arrived in batches (one `INSERT` of many rows). While acknowledgements keep coming it
+//! waits for a pause in them ([`AcksInProgress::gather_after_pause`], at most [`HOLD_BACK`]) before taking the
+//! database's writer, which every acknowledgement needs: during a burst the log takes a few writes a
+//! second, in pieces of at most [`BATCH`] entries (an acknowledgement waits behind one piece at most),
+//! instead of one write per batch of acknowledgements. When idle, a batch is a single entry, written at
+//! once. The task ends when every sender is dropped and the channel is drained, so a graceful stop loses
+//! nothing.
 
+use crate::chat::AcksInProgress;
 use disconcierge_core::model::InteractionLog;
 use disconcierge_store::Store;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// At most this many entries per write.
-const BATCH: usize = 500;
+const BATCH: usize = 100;
+/// At most this many entries taken at once (written in pieces of [`BATCH`]).
+const TAKE: usize = 1_000;
+/// During a burst of acknowledgements, the log waits at most this long for a pause in them.
+pub const HOLD_BACK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Sends entries to the writer task.
 #[derive(Clone)]
@@ -24,15 +32,20 @@ impl InteractionLogger {
     /// The logger and the task that stores its entries.
     pub fn start(
         store: Arc<dyn Store>,
+        acks: Arc<AcksInProgress>,
     ) -> (InteractionLogger, impl Future<Output = ()> + Send + 'static) {
         let (tx, mut rx) = mpsc::unbounded_channel::<InteractionLog>();
         let writer = async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
-                if let Err(e) = store.insert_interaction_logs(&batch).await {
-                    tracing::warn!(error = %e, count = batch.len(), "could not store interaction logs");
+            let mut taken = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut taken, BATCH).await > 0 {
+                acks.gather_after_pause(HOLD_BACK, &mut rx, &mut taken, TAKE)
+                    .await;
+                for batch in taken.chunks(BATCH) {
+                    if let Err(e) = store.insert_interaction_logs(batch).await {
+                        tracing::warn!(error = %e, count = batch.len(), "could not store interaction logs");
+                    }
                 }
-                batch.clear();
+                taken.clear();
             }
         };
         (InteractionLogger { tx }, writer)
@@ -65,7 +78,8 @@ mod tests {
     #[tokio::test]
     async fn every_entry_is_stored_even_when_sent_just_before_the_stop() {
         let db = TestDb::sqlite().await;
-        let (logger, writer) = InteractionLogger::start(db.store.clone());
+        let (logger, writer) =
+            InteractionLogger::start(db.store.clone(), Arc::new(AcksInProgress::default()));
         let writer = tokio::spawn(writer);
         // More than one batch, sent faster than they are written.
         for id in 1..=1_234 {

@@ -532,8 +532,10 @@ impl DiscordSide {
             );
             tasks.spawn(async move { notify::post_startup(&discord, &runtime, &text).await });
         }
+        // Acknowledgements in progress: the workers and the background writes give way to them.
+        let acks = Arc::new(chat::AcksInProgress::default());
         let (interaction_log, log_writer) =
-            interaction_log::InteractionLogger::start(self.store.clone());
+            interaction_log::InteractionLogger::start(self.store.clone(), acks.clone());
         tasks.spawn(log_writer);
         let rate = self.rate.clone();
         let desk = Arc::new(desk::Desk {
@@ -563,8 +565,12 @@ impl DiscordSide {
         tasks.spawn(recorder);
         let wake = Arc::new(tokio::sync::Notify::new());
         let queued_here = Arc::new(chat::QueuedHint::default());
-        let (queuer, queueing) =
-            admit::Queuer::start(self.store.clone(), wake.clone(), queued_here.clone());
+        let (queuer, queueing) = admit::Queuer::start(
+            self.store.clone(),
+            wake.clone(),
+            queued_here.clone(),
+            acks.clone(),
+        );
         tasks.spawn(queueing);
         let chat = Arc::new(chat::Chat {
             store: self.store.clone(),
@@ -581,7 +587,7 @@ impl DiscordSide {
             queuer,
             notifier,
             interaction_log,
-            acks: chat::AcksInProgress::default(),
+            acks,
             desk,
         });
         let dispatcher =
