@@ -67,17 +67,30 @@ impl Bot {
 
     /// Resident memory now and at its peak, in MB.
     pub fn memory(&self) -> Result<(f64, f64), String> {
+        let mb = self.status_mb(&["VmRSS:", "VmHWM:"])?;
+        Ok((mb[0], mb[1]))
+    }
+
+    /// The resident set in MB split into anonymous memory (the heap, stacks, written pages) and file
+    /// pages (the binary's code and data as mapped, shared with the page cache).
+    pub fn rss_parts(&self) -> Result<(f64, f64), String> {
+        let mb = self.status_mb(&["RssAnon:", "RssFile:"])?;
+        Ok((mb[0], mb[1]))
+    }
+
+    /// Values of `/proc/<pid>/status` given in kB, in MB.
+    fn status_mb<const N: usize>(&self, keys: &[&str; N]) -> Result<[f64; N], String> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .map_err(|e| format!("the bot is gone: {e}"))?;
-        let kb = |key: &str| {
+        Ok(keys.map(|key| {
             status
                 .lines()
                 .find_map(|l| l.strip_prefix(key))
                 .and_then(|v| v.split_whitespace().next())
                 .and_then(|v| v.parse::<f64>().ok())
                 .unwrap_or(0.0)
-        };
-        Ok((kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0))
+                / 1024.0
+        }))
     }
 
     /// Asks the bot to stop (SIGTERM) and waits for it.
