@@ -12,7 +12,9 @@
 // * `MIGRATOR`, the embedded migrations;
 // * `ts(DateTime<Utc>)`, which turns a timestamp into the value bound for the backend's timestamp columns;
 // * `begin_write(&mut connection)`, which starts a transaction that will write;
-// * `CLAIM` and `MIGRATIONS_TABLE_EXISTS`, the dialect-specific statements.
+// * `CLAIM` and `MIGRATIONS_TABLE_EXISTS`, the dialect-specific statements;
+// * `fn waiting_bound(&self) -> Option<&WaitingBound>`, the bound on waiting commands this process keeps
+//   (SQLite) or `None` (PostgreSQL: other instances record commands too).
 //
 // It is formatted with `rustfmt --edition 2024 src/backend_impl.rs` (cargo fmt does not see it).
 
@@ -606,6 +608,14 @@ fn hour_key(key: &str) -> Result<DateTime<Utc>, StoreError> {
 }
 
 impl Backend {
+    /// Commands may start waiting other than through [`Store::record_chat_commands`]: the next batch
+    /// counts them (see [`crate::waiting`]).
+    fn forget_waiting_bound(&self) {
+        if let Some(bound) = self.waiting_bound() {
+            bound.forget();
+        }
+    }
+
     /// One hour's figures, read from `chat_commands` and `user_feedback`.
     async fn compute_hour(&self, hour: DateTime<Utc>) -> Result<HourStats, StoreError> {
         let end = hour + TimeDelta::hours(1);
@@ -1157,6 +1167,7 @@ impl Store for Backend {
     // ----- Chat commands -----
 
     async fn insert_chat_command(&self, new: NewChatCommand) -> Result<ChatCommand, StoreError> {
+        self.forget_waiting_bound();
         let (step, finished_at) = step_when_recorded(&new)?;
         let row = sqlx::query(sql::INSERT_CHAT_COMMAND)
             .bind(id(new.interaction_id))
@@ -1311,6 +1322,7 @@ impl Store for Backend {
         owner: &str,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
+        self.forget_waiting_bound();
         let done = sqlx::query(sql::REQUEUE_CHAT_COMMAND)
             .bind(id)
             .bind(owner)
@@ -1332,6 +1344,10 @@ impl Store for Backend {
                 "transition_chat_command({from} -> {to}): in_progress commands belong to the worker \
                  holding their lease; use claim/finish/requeue"
             )));
+        }
+        let waits = |s| matches!(s, ChatCommandState::Received | ChatCommandState::Queued);
+        if waits(to) && !waits(from) {
+            self.forget_waiting_bound();
         }
         let now = Utc::now();
         let (step, finished_at) = if to.is_terminal() {
@@ -1482,18 +1498,29 @@ impl Store for Backend {
         // Two statements, each its own commit: the authors with what admission needs, then the
         // commands. No transaction around them: an author stored without their command is harmless, and
         // every statement less is a round trip less to the database's thread on the acknowledgement path.
+        // The waiting commands are counted unless a bound known here leaves room for the batch.
+        let ticket = self
+            .waiting_bound()
+            .map(|b| b.before_batch(commands.len() as u64, waiting_limit));
+        let room = ticket.and_then(|t| t.room);
         let mut conn = self.writer_first().await?;
         let mut stored_users = BTreeMap::new();
-        let mut waiting = 0;
-        for row in sqlx::query(RECORD_USERS.as_str())
-            .bind(Json(&user_rows))
-            .bind(ts(now))
-            .bind(ts(since))
-            .bind(i64::try_from(waiting_limit).unwrap_or(i64::MAX))
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            waiting = u64::try_from(row.try_get::<i64, _>("waiting")?).unwrap_or(0);
+        let mut waiting = room.unwrap_or(0);
+        let authors = match room {
+            Some(_) => sqlx::query(RECORD_USERS_UNCOUNTED.as_str())
+                .bind(Json(&user_rows))
+                .bind(ts(now))
+                .bind(ts(since)),
+            None => sqlx::query(RECORD_USERS.as_str())
+                .bind(Json(&user_rows))
+                .bind(ts(now))
+                .bind(ts(since))
+                .bind(i64::try_from(waiting_limit).unwrap_or(i64::MAX)),
+        };
+        for row in authors.fetch_all(&mut *conn).await? {
+            if room.is_none() {
+                waiting = u64::try_from(row.try_get::<i64, _>("waiting")?).unwrap_or(0);
+            }
             let usage = Usage {
                 counted: count_to_u32(row.try_get("counted")?),
                 oldest: row.try_get("oldest")?,
@@ -1511,6 +1538,20 @@ impl Store for Backend {
         {
             let command = chat_command_from_row(&row)?;
             recorded.insert(command.interaction_id, command);
+        }
+        drop(conn);
+        if let (Some(bound), Some(ticket)) = (self.waiting_bound(), ticket) {
+            // Only the commands recorded waiting (not those settled as they were recorded) count.
+            let waits = recorded
+                .values()
+                .filter(|c| {
+                    matches!(
+                        c.state,
+                        ChatCommandState::Received | ChatCommandState::Queued
+                    )
+                })
+                .count();
+            bound.after_batch(ticket, waiting, waits as u64, waiting_limit);
         }
 
         let commands = batch

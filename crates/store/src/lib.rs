@@ -53,6 +53,7 @@ mod sqlite;
 mod terms;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod waiting;
 
 pub use desk::{DeskStore, ImportReport, KbCreated, TicketReservation};
 pub use error::StoreError;

@@ -254,8 +254,19 @@ pub(crate) static RECORD_USERS: std::sync::LazyLock<String> = std::sync::LazyLoc
     crate::sql::record_users(
         "SELECT r.discord_id, r.username, r.global_name, $2, $2 \
          FROM jsonb_to_recordset($1) AS r(discord_id BIGINT, username TEXT, global_name TEXT)",
+        true,
     )
 });
+
+/// [`RECORD_USERS`] without counting the waiting commands (see [`crate::waiting`]).
+pub(crate) static RECORD_USERS_UNCOUNTED: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        crate::sql::record_users(
+            "SELECT r.discord_id, r.username, r.global_name, $2, $2 \
+         FROM jsonb_to_recordset($1) AS r(discord_id BIGINT, username TEXT, global_name TEXT)",
+            false,
+        )
+    });
 
 /// `$1`: the commands, `[{ord, interaction_id, …}]`. Recorded in `ord` order (ids follow it); an
 /// interaction already recorded is left out of the result.
@@ -330,6 +341,11 @@ impl Backend {
     }
 
     /// No writer is shared here: the same as [`Backend::writer`].
+    /// Other instances record commands too: every batch counts.
+    fn waiting_bound(&self) -> Option<&crate::waiting::WaitingBound> {
+        None
+    }
+
     async fn writer_first(&self) -> Result<sqlx::pool::PoolConnection<Db>, sqlx::Error> {
         self.pool.acquire().await
     }

@@ -225,8 +225,16 @@ pub(crate) const USAGE_SINCE: &str = "\
 /// commands), read before any of them is recorded: usage in the window, whether they have a command in
 /// flight, and how many commands wait for a worker — counted up to `$4` only (the queue's size: past it
 /// the exact figure changes nothing), so a long backlog does not make every batch slower. Each sub-query
-/// keeps the terms of the partial index it walks word for word.
-pub(crate) fn record_users(source: &str) -> String {
+/// keeps the terms of the partial index it walks word for word. Without `count_waiting`, `waiting` is 0
+/// and `$4` unused (the caller knows a bound: see [`crate::waiting`]).
+pub(crate) fn record_users(source: &str, count_waiting: bool) -> String {
+    let waiting = if count_waiting {
+        "(SELECT COUNT(*) FROM (SELECT 1 FROM chat_commands \
+           WHERE state IN ('received', 'queued') AND token_expires_at > $2 \
+           LIMIT CAST($4 AS BIGINT)) AS w)"
+    } else {
+        "0"
+    };
     format!(
         "INSERT INTO users (discord_id, username, global_name, created_at, updated_at) {source} \
          ON CONFLICT (discord_id) DO UPDATE SET username = excluded.username, \
@@ -239,9 +247,7 @@ pub(crate) fn record_users(source: &str) -> String {
            EXISTS (SELECT 1 FROM chat_commands \
              WHERE user_id = users.discord_id AND state IN ('received', 'queued', 'in_progress')) \
              AS in_flight, \
-           (SELECT COUNT(*) FROM (SELECT 1 FROM chat_commands \
-             WHERE state IN ('received', 'queued') AND token_expires_at > $2 \
-             LIMIT CAST($4 AS BIGINT)) AS w) AS waiting"
+           {waiting} AS waiting"
     )
 }
 

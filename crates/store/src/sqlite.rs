@@ -6,6 +6,7 @@
 use crate::ConnectOptions;
 use crate::connections::{Connections, Lease};
 use crate::terms::{COMMON_TERM, SEARCH_BUDGET, TermCounts};
+use crate::waiting::WaitingBound;
 use disconcierge_core::desk::retrieval::{TermSelection, select_terms};
 use sqlx::ConnectOptions as _;
 use sqlx::Connection as _;
@@ -63,8 +64,19 @@ pub(crate) static RECORD_USERS: std::sync::LazyLock<String> = std::sync::LazyLoc
     crate::sql::record_users(
         "SELECT value ->> 'discord_id', value ->> 'username', value ->> 'global_name', $2, $2 \
          FROM json_each($1) WHERE true",
+        true,
     )
 });
+
+/// [`RECORD_USERS`] without counting the waiting commands (see [`crate::waiting`]).
+pub(crate) static RECORD_USERS_UNCOUNTED: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        crate::sql::record_users(
+            "SELECT value ->> 'discord_id', value ->> 'username', value ->> 'global_name', $2, $2 \
+         FROM json_each($1) WHERE true",
+            false,
+        )
+    });
 
 /// `$1`: the commands, `[{ord, interaction_id, …}]`. Recorded in `ord` order (ids follow it); an
 /// interaction already recorded is left out of the result. `WHERE true` keeps SQLite from reading the
@@ -361,6 +373,8 @@ pub(crate) struct Backend {
     /// How common each searched term is (see [`Backend::full_text_query`]).
     term_counts: TermCounts,
     checkpoints: Checkpoints,
+    /// How many chat commands wait for a worker at most (this process is the file's only writer).
+    waiting: WaitingBound,
 }
 
 impl Backend {
@@ -428,7 +442,12 @@ impl Backend {
             readers,
             writer,
             term_counts: TermCounts::default(),
+            waiting: WaitingBound::default(),
         })
+    }
+
+    fn waiting_bound(&self) -> Option<&WaitingBound> {
+        Some(&self.waiting)
     }
 
     async fn writer(&self) -> Result<Lease<'_>, sqlx::Error> {

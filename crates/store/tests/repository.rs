@@ -63,6 +63,7 @@ both!(
     received_commands_are_requeued_while_their_token_lives,
     an_acknowledged_command_is_queued_once,
     a_batch_is_recorded_in_order_with_what_admission_needs,
+    the_waiting_figure_is_exact_whenever_the_queue_could_fill,
     feedback_one_vote_per_kind_except_other,
     logs_are_inserted,
     a_reply_finds_the_command_of_the_answer,
@@ -1891,6 +1892,78 @@ async fn an_acknowledged_command_is_queued_once(kind: DatabaseKind) {
         store.chat_command(refused.id).await.unwrap().unwrap().state,
         ChatCommandState::RateLimited
     );
+}
+
+/// A batch's `waiting` may be a bound (SQLite skips the count while the bound leaves room), but never
+/// below the truth, and exact whenever the queue could fill with the batch.
+async fn the_waiting_figure_is_exact_whenever_the_queue_could_fill(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    let since = now - TimeDelta::hours(6);
+    const LIMIT: u64 = 4;
+    let record = |interactions: &'static [u64]| async move {
+        let exact = store.waiting_count(-1, now).await.unwrap();
+        let batch: Vec<_> = interactions
+            .iter()
+            .map(|&i| by(received(i, 100 + i, now), "someone"))
+            .collect();
+        let recorded = store
+            .record_chat_commands(&batch, since, now, LIMIT)
+            .await
+            .unwrap();
+        let reported = recorded.waiting;
+        assert!(reported >= exact, "{interactions:?}: {reported} < {exact}");
+        assert!(
+            reported == exact || reported + (batch.len() as u64) < LIMIT,
+            "{interactions:?}: {reported} instead of {exact} with the queue near full"
+        );
+        let ids: Vec<i64> = recorded
+            .commands
+            .iter()
+            .map(|c| c.command.as_ref().unwrap().id)
+            .collect();
+        (reported, exact, ids)
+    };
+    let abort = |ids: Vec<i64>| async move {
+        for id in ids {
+            assert!(
+                store
+                    .transition_chat_command(
+                        id,
+                        ChatCommandState::Received,
+                        ChatCommandState::Aborted
+                    )
+                    .await
+                    .unwrap()
+            );
+        }
+    };
+    let (_, _, a) = record(&[1]).await;
+    abort(a).await;
+    // Nothing waits; SQLite's bound (the 1 recorded since its count) leaves room: not counted.
+    let (reported, exact, b) = record(&[2]).await;
+    assert_eq!(exact, 0);
+    if kind == DatabaseKind::Sqlite {
+        assert_eq!(reported, 1, "the bound, not a count");
+    }
+    // The bound (2) and the batch (2) would fill the queue: counted.
+    let (reported, exact, cd) = record(&[3, 4]).await;
+    assert_eq!((reported, exact), (1, 1));
+    abort(b.into_iter().chain(cd).collect()).await;
+    let (reported, _, _) = record(&[5]).await;
+    assert_eq!(reported, 0, "counted: 3 recorded since the last count");
+    record(&[6]).await;
+    // A command recorded alone waits too: the next batch counts it (a stale bound would say 2).
+    store.upsert_user(107, "someone", None).await.unwrap();
+    store
+        .insert_chat_command(received(7, 107, now))
+        .await
+        .unwrap();
+    let (reported, exact, _) = record(&[8]).await;
+    assert_eq!((reported, exact), (3, 3));
 }
 
 async fn a_batch_is_recorded_in_order_with_what_admission_needs(kind: DatabaseKind) {
