@@ -58,7 +58,8 @@ pub struct Chat {
     pub notifier: crate::notify::Notifier,
     /// Every interaction received, for the admin interface.
     pub interaction_log: crate::interaction_log::InteractionLogger,
-    /// Interactions being acknowledged right now: workers start no new answer while there are any.
+    /// Interactions being acknowledged right now: workers start no new answer while there are any, and
+    /// queueing and the interaction log wait for a pause in them (shared with those tasks).
     pub acks: Arc<AcksInProgress>,
     /// The support desk (tickets, training, knowledge bases), which shares the LLM and its rate.
     pub desk: Arc<crate::desk::Desk>,
@@ -133,7 +134,7 @@ impl Backlog {
 
 impl AcksInProgress {
     /// Counts one acknowledgement until the guard is dropped.
-    pub(crate) fn start(&self) -> AckGuard<'_> {
+    fn start(&self) -> AckGuard<'_> {
         let mut backlog = self.backlog.lock().expect("acks lock");
         let seq = backlog.next;
         backlog.next += 1;
@@ -232,7 +233,7 @@ impl AcksInProgress {
     }
 }
 
-pub(crate) struct AckGuard<'a>(&'a AcksInProgress, u64);
+struct AckGuard<'a>(&'a AcksInProgress, u64);
 
 impl Drop for AckGuard<'_> {
     fn drop(&mut self) {

@@ -607,6 +607,11 @@ fn hour_key(key: &str) -> Result<DateTime<Utc>, StoreError> {
         })
 }
 
+/// Whether a command in this state waits for a worker (what the queue's size bounds).
+fn waits_for_worker(state: ChatCommandState) -> bool {
+    matches!(state, ChatCommandState::Received | ChatCommandState::Queued)
+}
+
 impl Backend {
     /// Commands may start waiting other than through [`Store::record_chat_commands`]: the next batch
     /// counts them (see [`crate::waiting`]).
@@ -1345,8 +1350,7 @@ impl Store for Backend {
                  holding their lease; use claim/finish/requeue"
             )));
         }
-        let waits = |s| matches!(s, ChatCommandState::Received | ChatCommandState::Queued);
-        if waits(to) && !waits(from) {
+        if waits_for_worker(to) && !waits_for_worker(from) {
             self.forget_waiting_bound();
         }
         let now = Utc::now();
@@ -1544,12 +1548,7 @@ impl Store for Backend {
             // Only the commands recorded waiting (not those settled as they were recorded) count.
             let waits = recorded
                 .values()
-                .filter(|c| {
-                    matches!(
-                        c.state,
-                        ChatCommandState::Received | ChatCommandState::Queued
-                    )
-                })
+                .filter(|c| waits_for_worker(c.state))
                 .count();
             bound.after_batch(ticket, waiting, waits as u64, waiting_limit);
         }

@@ -258,7 +258,8 @@ pub(crate) static RECORD_USERS: std::sync::LazyLock<String> = std::sync::LazyLoc
     )
 });
 
-/// [`RECORD_USERS`] without counting the waiting commands (see [`crate::waiting`]).
+/// [`RECORD_USERS`] without counting the waiting commands: never chosen here (no waiting bound on
+/// PostgreSQL), defined because the shared code names it.
 pub(crate) static RECORD_USERS_UNCOUNTED: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| {
         crate::sql::record_users(
@@ -340,12 +341,12 @@ impl Backend {
         self.pool.acquire().await
     }
 
-    /// No writer is shared here: the same as [`Backend::writer`].
     /// Other instances record commands too: every batch counts.
     fn waiting_bound(&self) -> Option<&crate::waiting::WaitingBound> {
         None
     }
 
+    /// No writer is shared here: the same as [`Backend::writer`].
     async fn writer_first(&self) -> Result<sqlx::pool::PoolConnection<Db>, sqlx::Error> {
         self.pool.acquire().await
     }
@@ -391,6 +392,7 @@ mod tests {
         let mut queries: Vec<(&str, &str)> = crate::sql::HOT_PATHS.to_vec();
         queries.push((CLAIM, "chat_commands"));
         queries.push((RECORD_USERS.as_str(), "chat_commands"));
+        queries.push((RECORD_USERS_UNCOUNTED.as_str(), "chat_commands"));
         queries.push((QUEUE_ACKNOWLEDGED, "chat_commands"));
         // The dashboard's statistics read indexes too.
         queries.push((HOUR_COMMANDS.as_str(), "chat_commands"));

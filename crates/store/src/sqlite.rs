@@ -532,6 +532,7 @@ mod tests {
         let mut queries: Vec<(&str, &str)> = crate::sql::HOT_PATHS.to_vec();
         queries.push((CLAIM, "chat_commands"));
         queries.push((RECORD_USERS.as_str(), "chat_commands"));
+        queries.push((RECORD_USERS_UNCOUNTED.as_str(), "chat_commands"));
         queries.push((QUEUE_ACKNOWLEDGED, "chat_commands"));
         for (query, table) in queries {
             let explain = format!("EXPLAIN QUERY PLAN {query}");
