@@ -129,6 +129,10 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     let idle_cpu = bot.cpu()? - idle_cpu_before;
     let (idle_rss, _) = bot.memory()?;
     let (anon, file) = bot.rss_parts()?;
+    println!(
+        "\nsimulators' threads at niceness {} (`--sims-nice`), the bot and the load generator at 0",
+        options.sims_nice
+    );
     println!("\n## Idle (connected, commands registered, 2 s idle)\n");
     println!(
         "- RSS {idle_rss:.1} MB (anonymous {anon:.1} MB, file pages {file:.1} MB); CPU while idle {} per second",

@@ -7,13 +7,16 @@
 //! scripts/bench.sh admin                      # admin page loads on 1,000,000 chat commands
 //! scripts/bench.sh retrieval                  # support-desk retrieval at 1,000 / 10,000 / 100,000 entries
 //! disconcierge-bench chat --bin target/release/disconcierge [--rates 500,1000,2000] [--seconds 5]
-//!                         [--sequential 300]
+//!                         [--sequential 300] [--sims-nice 10]
 //! disconcierge-bench retrieval [--sizes 1000,10000,100000] [--requests 1000]
 //! ```
 //!
 //! The bot's CPU time and memory are read from `/proc/<pid>`, so they exclude the simulators and the load
 //! generator, which share the machine (and its cores) with the bot: latencies measured here include that
-//! contention, as they would on a small server running a database next to the bot.
+//! contention, as they would on a small server running a database next to the bot. In the chat bench the
+//! simulators' threads run at a lower priority (`--sims-nice`, 10 by default; 0 for the same priority as
+//! the bot): in production Discord and the model are remote, and their work is not the bot's to share two
+//! cores with. The load generator's threads keep the bot's priority, so its lag stays as small as it can.
 
 mod admin;
 mod chat;
@@ -25,7 +28,7 @@ mod stats;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: disconcierge-bench chat --bin PATH [--rates R1,R2,…] [--seconds S] [--sequential N]\n       disconcierge-bench admin --bin PATH [--rows N] [--requests N]\n       disconcierge-bench retrieval [--sizes N1,N2,…] [--requests N]";
+const USAGE: &str = "usage: disconcierge-bench chat --bin PATH [--rates R1,R2,…] [--seconds S] [--sequential N] [--sims-nice N]\n       disconcierge-bench admin --bin PATH [--rows N] [--requests N]\n       disconcierge-bench retrieval [--sizes N1,N2,…] [--requests N]";
 
 #[derive(Debug)]
 pub struct Options {
@@ -43,6 +46,8 @@ pub struct Options {
     pub requests: u32,
     /// Retrieval bench: entries per index (empty: 1,000, 10,000 and 100,000).
     pub sizes: Vec<u64>,
+    /// Chat bench: the niceness of the threads that run the Discord and LLM simulators (0 to 19).
+    pub sims_nice: u32,
 }
 
 fn parse(args: &[String]) -> Result<(String, Options), String> {
@@ -56,6 +61,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
         rows: 1_000_000,
         requests: 200,
         sizes: Vec::new(),
+        sims_nice: 10,
     };
     while let Some(flag) = it.next() {
         let value = it
@@ -74,6 +80,12 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             "--sequential" => options.sequential = number(value)?,
             "--rows" => options.rows = u64::from(number(value)?),
             "--requests" => options.requests = number(value)?,
+            "--sims-nice" => {
+                options.sims_nice = number(value)?;
+                if options.sims_nice > 19 {
+                    return Err(format!("--sims-nice {value}: a niceness is 0 to 19"));
+                }
+            }
             "--sizes" => {
                 options.sizes = value
                     .split(',')
@@ -98,10 +110,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if what == "chat" && options.sims_nice > 0 {
+        // The runtime's threads serve the simulators; the main thread (which runs the bench itself and
+        // starts the load generator's threads, which inherit its priority) is not one of them.
+        let nice = options.sims_nice;
+        builder.on_thread_start(move || process::lower_this_thread(nice));
+    }
+    let runtime = builder.enable_all().build().expect("a tokio runtime");
     let result = match what.as_str() {
         "chat" => runtime.block_on(chat::run(&options)),
         "admin" => runtime.block_on(admin::run(&options)),

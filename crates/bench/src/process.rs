@@ -118,3 +118,19 @@ pub fn free_port() -> Result<u16, String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
 }
+
+/// Lowers the calling thread's priority to niceness `nice` (Linux: a niceness belongs to a thread, and
+/// threads started from it inherit it). Raising it needs no privilege; a failure is reported and ignored.
+pub fn lower_this_thread(nice: u32) {
+    // SAFETY: `gettid` has no preconditions; `setpriority` only reads its arguments.
+    let result = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice as libc::c_int)
+    };
+    if result != 0 {
+        eprintln!(
+            "could not lower a simulator thread to niceness {nice}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
