@@ -325,14 +325,8 @@ impl GuildBuilder {
                 },
             );
             let now = to_json(&now);
-            let guild = to_json(&crate::gateway::guild_object(
-                w,
-                gid,
-                now.as_str().unwrap_or_default(),
-            ));
-            dispatch(w, "GUILD_CREATE", Some(gid), Some(Intents::GUILDS), |_| {
-                guild.clone()
-            });
+            let guild = crate::gateway::guild_create(w, gid, now.as_str().unwrap_or_default());
+            crate::gateway::dispatch_guild_create(w, gid, &guild);
             gid
         });
         GuildHandle {

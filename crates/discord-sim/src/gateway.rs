@@ -47,6 +47,8 @@ pub(crate) struct Conn {
 pub(crate) struct Session {
     pub(crate) shard: [u32; 2],
     pub(crate) intents: Intents,
+    /// IDENTIFY's `large_threshold` (50 to 250; 50 when not given): above it a guild is "large".
+    pub(crate) large_threshold: u64,
     seq: u64,
     /// Every dispatch of this session, for RESUME replay.
     log: Vec<(u64, String)>,
@@ -115,7 +117,25 @@ pub(crate) fn dispatch(
     intent: Option<Intents>,
     make: impl Fn(Intents) -> Value,
 ) {
-    let targets: Vec<(String, Intents)> = w
+    dispatch_per_session(w, event, guild, intent, |s| make(s.intents));
+}
+
+/// GUILD_CREATE to every session of the shard owning the guild, with the members each may see.
+pub(crate) fn dispatch_guild_create(w: &mut World, id: Id<GuildMarker>, guild: &GuildCreate) {
+    dispatch_per_session(w, "GUILD_CREATE", Some(id), Some(Intents::GUILDS), |s| {
+        guild.for_session(s.intents, s.large_threshold)
+    });
+}
+
+/// [`dispatch`] with the whole session given to `make`.
+fn dispatch_per_session(
+    w: &mut World,
+    event: &str,
+    guild: Option<Id<GuildMarker>>,
+    intent: Option<Intents>,
+    make: impl Fn(&Session) -> Value,
+) {
+    let targets: Vec<(String, Value)> = w
         .gateway
         .sessions
         .iter()
@@ -126,16 +146,64 @@ pub(crate) fn dispatch(
             };
             shard_ok && intent.is_none_or(|i| s.intents.intersects(i))
         })
-        .map(|(id, s)| (id.clone(), s.intents))
+        .map(|(id, s)| (id.clone(), make(s)))
         .collect();
-    for (id, intents) in targets {
-        let d = make(intents);
+    for (id, d) in targets {
         push_dispatch(w, &id, event, &d);
     }
 }
 
-/// The GUILD_CREATE payload of a guild: the full guild with channels, threads, members and roles.
-pub(crate) fn guild_object(w: &World, id: Id<GuildMarker>, now: &str) -> Guild {
+/// A guild's GUILD_CREATE before it is addressed to a session: which members it carries depends on the
+/// session (see [`GuildCreate::for_session`]).
+pub(crate) struct GuildCreate {
+    /// The payload with every member.
+    full: Value,
+    /// The bot's own member, the only one a session that may not see all members gets.
+    bot_member: Value,
+}
+
+/// Above this many members Discord sends only the bot and users in voice channels, whatever the intents.
+const MEMBERS_SENT_AT_MOST: usize = 75_000;
+
+impl GuildCreate {
+    /// The payload for one session. Discord sends a guild's members in GUILD_CREATE only to sessions
+    /// with the GUILD_PRESENCES intent, and then only online members once the guild is "large" (more
+    /// members than IDENTIFY's `large_threshold`) and none beyond 75,000 members; otherwise the bot's
+    /// own member and users in voice channels. The simulator has neither presences nor voice, so a
+    /// session gets every member of a small guild with GUILD_PRESENCES, and the bot's member otherwise.
+    pub(crate) fn for_session(&self, intents: Intents, large_threshold: u64) -> Value {
+        let count = self.full["members"].as_array().map_or(0, Vec::len);
+        let large = count as u64 > large_threshold;
+        let mut d = if intents.contains(Intents::GUILD_PRESENCES)
+            && !large
+            && count <= MEMBERS_SENT_AT_MOST
+        {
+            self.full.clone()
+        } else {
+            let mut d = self.full.clone();
+            d["members"] = json!([self.bot_member.clone()]);
+            d
+        };
+        d["large"] = json!(large);
+        d
+    }
+}
+
+/// The GUILD_CREATE of a guild, to address to each session with [`GuildCreate::for_session`].
+pub(crate) fn guild_create(w: &World, id: Id<GuildMarker>, now: &str) -> GuildCreate {
+    let bot_member = w.guilds[&id]
+        .members
+        .get(&w.bot.id)
+        .map(to_json)
+        .unwrap_or(Value::Null);
+    GuildCreate {
+        full: to_json(&guild_object(w, id, now)),
+        bot_member,
+    }
+}
+
+/// The full guild with channels, threads, every member and roles.
+fn guild_object(w: &World, id: Id<GuildMarker>, now: &str) -> Guild {
     let g = &w.guilds[&id];
     let channels: Vec<_> = g
         .channel_ids
@@ -425,6 +493,7 @@ fn identify(shared: &Shared, w: &mut World, conn: u64, ctx: &str, current: Optio
         Session {
             shard,
             intents: info.intents,
+            large_threshold: info.large_threshold.clamp(50, 250),
             seq: 0,
             log: Vec::new(),
             conn: Some(conn),
@@ -456,8 +525,9 @@ fn identify(shared: &Shared, w: &mut World, conn: u64, ctx: &str, current: Optio
         let now = to_json(&shared.clock.timestamp());
         let now = now.as_str().unwrap_or_default().to_owned();
         for g in owned {
-            let guild = to_json(&guild_object(w, g, &now));
-            push_dispatch(w, &session_id, "GUILD_CREATE", &guild);
+            let guild = guild_create(w, g, &now);
+            let d = guild.for_session(info.intents, info.large_threshold.clamp(50, 250));
+            push_dispatch(w, &session_id, "GUILD_CREATE", &d);
         }
     }
 }

@@ -22,6 +22,57 @@ const INTENTS: Intents = Intents::GUILDS
     .union(Intents::DIRECT_MESSAGES)
     .union(Intents::MESSAGE_CONTENT);
 
+/// The next GUILD_CREATE's guild, which must be available.
+async fn next_guild(pump: &mut Pump) -> twilight_model::guild::Guild {
+    let created = pump
+        .expect("GUILD_CREATE", |e| match e {
+            Event::GuildCreate(g) => Some(g.clone()),
+            _ => None,
+        })
+        .await;
+    let twilight_model::gateway::payload::incoming::GuildCreate::Available(g) = *created else {
+        panic!("guild unavailable");
+    };
+    g
+}
+
+/// GUILD_CREATE carries a guild's members as Discord decides: all of a small guild's to a session with
+/// GUILD_PRESENCES, only the bot's once the guild has more members than IDENTIFY's `large_threshold`.
+#[tokio::test]
+async fn guild_create_carries_members_only_with_presences_and_in_small_guilds() {
+    let sim = fast_sim().await;
+    let small = sim
+        .guild("Small")
+        .member("alice")
+        .text_channel("general")
+        .create();
+    let mut large = sim.guild("Large");
+    for i in 0..60 {
+        large = large.member(&format!("m{i}"));
+    }
+    let large = large.text_channel("general").create();
+    let mut pump = Pump::start(shard(&sim, 0, 1, INTENTS | Intents::GUILD_PRESENCES));
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..2 {
+        let g = next_guild(&mut pump).await;
+        seen.insert(g.id, g);
+    }
+    let small = &seen[&small.id()];
+    assert!(!small.large);
+    let mut names: Vec<_> = small.members.iter().map(|m| m.user.name.clone()).collect();
+    names.sort();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.contains(&"alice".to_owned()));
+    let large = &seen[&large.id()];
+    assert!(
+        large.large,
+        "61+ members is over the default large_threshold of 50"
+    );
+    let members: Vec<_> = large.members.iter().map(|m| m.user.id).collect();
+    assert_eq!(members, [sim.bot_user_id()]);
+    assert_eq!(large.member_count, Some(62));
+}
+
 #[tokio::test]
 async fn shard_gets_ready_and_guild_create_and_heartbeats_are_acked() {
     let sim = fast_sim().await;
@@ -46,21 +97,15 @@ async fn shard_gets_ready_and_guild_create_and_heartbeats_are_acked() {
     assert_eq!(ready.guilds[0].id, guild.id());
     assert_eq!(ready.shard.map(|s| (s.number(), s.total())), Some((0, 1)));
 
-    let created = pump
-        .expect("GUILD_CREATE", |e| match e {
-            Event::GuildCreate(g) => Some(g.clone()),
-            _ => None,
-        })
-        .await;
-    let twilight_model::gateway::payload::incoming::GuildCreate::Available(g) = *created else {
-        panic!("guild unavailable");
-    };
+    let g = next_guild(&mut pump).await;
     assert_eq!(g.id, guild.id());
     assert_eq!(g.name, "Test Guild");
     let names: Vec<_> = g.channels.iter().filter_map(|c| c.name.clone()).collect();
     assert_eq!(names, ["general", "support"]);
-    assert!(g.members.iter().any(|m| m.user.name == "alice"));
-    assert!(g.members.iter().any(|m| m.user.id == sim.bot_user_id()));
+    // Without GUILD_PRESENCES, Discord sends the bot's own member (and users in voice) only.
+    let members: Vec<_> = g.members.iter().map(|m| m.user.id).collect();
+    assert_eq!(members, [sim.bot_user_id()]);
+    assert_eq!(g.member_count, Some(3), "the owner, alice and the bot");
 
     // Five heartbeats on one connection: twilight reconnects when an ACK is missing, so a single
     // connection proves every heartbeat was acknowledged.
