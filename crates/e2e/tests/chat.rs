@@ -5,7 +5,7 @@
 use disconcierge_discord_sim::twilight_model::channel::message::MessageFlags;
 use disconcierge_discord_sim::{Method, Via};
 use disconcierge_e2e::{Backend, TestApp, try_spawn_app};
-use disconcierge_llm_sim::Reply;
+use disconcierge_llm_sim::{Endpoint, Reply};
 use std::time::Duration;
 
 async fn start(backend: Backend, provider: &str) -> Option<TestApp> {
@@ -850,6 +850,238 @@ async fn two_questions_sent_at_once_are_not_both_admitted(backend: Backend) {
         "exactly one waits: {:?} / {:?}",
         a.content, b.content
     );
+    app.discord.assert_no_violations();
+    app.stop().await;
+}
+
+fn unix_now() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(since.as_secs()).unwrap()
+}
+
+disconcierge_e2e::both!(a_user_at_their_limit_is_told_when_the_next_one_is_available);
+async fn a_user_at_their_limit_is_told_when_the_next_one_is_available(backend: Backend) {
+    let Some(app) = start(backend, "ollama").await else {
+        return;
+    };
+    app.configure(|c| c.user_chat_command_limit_6h = 2).await;
+    let config = app.runtime.current().config.clone();
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("lea")
+        .text_channel("general")
+        .create();
+    let lea = app.discord.user(guild.user("lea"));
+    let channel = guild.channel("general");
+    let run = |prompt: &'static str, webhook: bool| {
+        let lea = &lea;
+        let via = via(&app, webhook);
+        async move {
+            lea.run_slash_command(channel, "chat", [("prompt", prompt)], via)
+                .await
+        }
+    };
+
+    // Two answered commands, one over each transport, use the limit up.
+    let before_first = unix_now();
+    let first = run("one", false).await;
+    let answer = first
+        .wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    let after_first = unix_now();
+    assert!(
+        answer
+            .content
+            .contains("-# Commands used: 1/2 (6h) · only 1 left"),
+        "{}",
+        answer.content
+    );
+    app.settle(lea.id().get()).await;
+    let second = run("two", true).await;
+    let answer = second
+        .wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    assert!(
+        answer
+            .content
+            .contains("-# Commands used: 2/2 (6h) · limit reached; next one <t:"),
+        "{}",
+        answer.content
+    );
+    app.settle(lea.id().get()).await;
+
+    // Over either transport, the next is refused with the time the first one leaves the 6 h window.
+    for webhook in [false, true] {
+        let refused = run("three", webhook).await;
+        let told = refused.wait_original(|m| !m.content.is_empty()).await;
+        let (prefix, rest) = config
+            .discord_rate_limited_message
+            .split_once("{next}")
+            .expect("the default message has {next}");
+        let at: i64 = told
+            .content
+            .strip_prefix(prefix)
+            .and_then(|t| t.strip_suffix(rest))
+            .and_then(|t| t.strip_prefix("<t:"))
+            .and_then(|t| t.strip_suffix(":R>"))
+            .unwrap_or_else(|| panic!("not the rate-limited message: {:?}", told.content))
+            .parse()
+            .unwrap();
+        assert!(
+            (before_first + 6 * 3600..=after_first + 6 * 3600).contains(&at),
+            "next available at {at}, the first command was between {before_first} and {after_first}"
+        );
+        assert!(
+            told.flags
+                .unwrap_or(MessageFlags::empty())
+                .contains(MessageFlags::EPHEMERAL),
+            "only the user sees it"
+        );
+        app.settle(lea.id().get()).await;
+    }
+    assert_eq!(
+        app.llm.requests_to(Endpoint::OllamaChat).len(),
+        2,
+        "refused commands reach no model"
+    );
+
+    // A per-user override above the default lets one more through.
+    app.store
+        .set_user_limit_override(lea.id().get(), Some(3))
+        .await
+        .unwrap();
+    let fourth = run("four", true).await;
+    let answer = fourth
+        .wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    assert!(
+        answer.content.contains("-# Commands used: 3/3 (6h)"),
+        "{}",
+        answer.content
+    );
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'rate_limited'")
+            .await,
+        2
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'completed'")
+            .await,
+        3
+    );
+}
+
+disconcierge_e2e::both!(priority_users_are_answered_before_older_commands);
+async fn priority_users_are_answered_before_older_commands(backend: Backend) {
+    // No idle poll: a worker that is not woken up never claims, so every claim below follows a wake-up.
+    let Some(app) = try_spawn_app(
+        backend,
+        &[
+            ("DC_LLM_PROVIDER", "ollama"),
+            ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
+            ("DC_QUEUE_SLEEP_EMPTY", "1h"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    app.discord.gateway().wait_ready(1).await;
+    app.configure(|c| c.llm_requests_per_second = 1000.0).await;
+    let mut guild = app
+        .discord
+        .guild("Test Guild")
+        .member("plain")
+        .member("vip");
+    let fillers = ["f1", "f2", "f3", "f4"];
+    for name in fillers {
+        guild = guild.member(name);
+    }
+    let guild = guild.text_channel("general").create();
+    let vip = guild.user("vip");
+    app.store.upsert_user(vip.get(), "vip", None).await.unwrap();
+    app.store.set_user_priority(vip.get(), true).await.unwrap();
+    let channel = guild.channel("general");
+    // Every worker busy: the first answer frees its worker after 3 s, the three others after 6 s.
+    let slow = |secs| {
+        Reply::text("Busy.").with_timing(disconcierge_llm_sim::Timing::new(
+            Duration::from_secs(secs),
+            Duration::ZERO,
+        ))
+    };
+    app.llm.push_reply(slow(3));
+    for _ in 1..fillers.len() {
+        app.llm.push_reply(slow(6));
+    }
+    let mut busy = Vec::new();
+    for name in fillers {
+        let i = app
+            .discord
+            .user(guild.user(name))
+            .run_slash_command(channel, "chat", [("prompt", name)], Via::Gateway)
+            .await;
+        i.wait_ack().await;
+        busy.push(i);
+    }
+    // Commands queued while a worker answers wake the idle ones, not the busy one.
+    app.llm
+        .wait_for_requests_to(Endpoint::OllamaChat, fillers.len(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(
+        busy[0].original().is_none_or(|m| m.content.is_empty()),
+        "all four were taken while the first was still being answered"
+    );
+
+    // The older command is a plain user's (over the gateway), the newer a priority user's (webhook).
+    let older = app
+        .discord
+        .user(guild.user("plain"))
+        .run_slash_command(channel, "chat", [("prompt", "older")], Via::Gateway)
+        .await;
+    older.wait_ack().await;
+    let newer = app
+        .discord
+        .user(vip)
+        .run_slash_command(channel, "chat", [("prompt", "newer")], via(&app, true))
+        .await;
+    newer.wait_ack().await;
+    disconcierge_e2e::desk::wait_count(
+        &app,
+        "SELECT COUNT(*) FROM chat_commands WHERE state = 'queued'",
+        2,
+    )
+    .await;
+
+    // The first worker to free up takes the priority user's command; the older one waits for the next.
+    newer
+        .wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    let waiting = older.original();
+    assert!(
+        waiting.as_ref().is_none_or(|m| m.content.is_empty()),
+        "the plain user's older command still waits when the priority one is answered: {:?}",
+        waiting.map(|m| m.content)
+    );
+    older
+        .wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    let prompts: Vec<_> = app
+        .llm
+        .requests_to(Endpoint::OllamaChat)
+        .iter()
+        .filter_map(|r| r.last_user_text().map(str::to_owned))
+        .collect();
+    assert_eq!(&prompts[fillers.len()..], ["newer", "older"]);
+    for i in busy {
+        i.wait_original(|m| m.content.contains("Commands used"))
+            .await;
+    }
     app.discord.assert_no_violations();
     app.stop().await;
 }
