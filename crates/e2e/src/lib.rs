@@ -288,6 +288,8 @@ pub async fn spawn_app_in(world: World, env: &[(&str, &str)]) -> TestApp {
 pub struct Crashable {
     runtime: tokio::runtime::Runtime,
     pub api_url: String,
+    /// The webhook interactions endpoint, when `DC_DISCORD_WEBHOOK_SERVER_ENABLED` is set.
+    pub webhook_url: Option<String>,
 }
 
 impl Crashable {
@@ -303,11 +305,18 @@ impl Crashable {
             let app = Application::build(settings, None)
                 .await
                 .expect("the application builds");
-            let _ = tx.send(app.api_url());
+            let webhook_url = app
+                .webhook_addr()
+                .map(|a| format!("http://{a}/interactions"));
+            let _ = tx.send((app.api_url(), webhook_url));
             let _ = app.run(std::future::pending::<()>()).await;
         });
-        let api_url = rx.await.expect("the application started");
-        Crashable { runtime, api_url }
+        let (api_url, webhook_url) = rx.await.expect("the application started");
+        Crashable {
+            runtime,
+            api_url,
+            webhook_url,
+        }
     }
 
     /// Kills the application: its runtime stops and drops every task where it stands.

@@ -127,7 +127,7 @@ async fn private_answers_are_ephemeral(backend: Backend) {
             guild.channel("general"),
             "private",
             [("prompt", "secret?")],
-            Via::Gateway,
+            via(&app, true),
         )
         .await;
     let answer = interaction
@@ -168,7 +168,7 @@ async fn a_long_answer_is_split_and_nothing_can_ping(backend: Backend) {
             guild.channel("general"),
             "chat",
             [("prompt", "tell me everything")],
-            Via::Gateway,
+            via(&app, true),
         )
         .await;
     let last = interaction
@@ -318,7 +318,7 @@ async fn clear_starts_a_new_conversation_with_a_cooldown(backend: Backend) {
     );
 
     let clear = erin
-        .run_slash_command::<&str>(channel, "clear", [], Via::Gateway)
+        .run_slash_command::<&str>(channel, "clear", [], via(&app, true))
         .await;
     let confirmation = clear.wait_original(|m| !m.content.is_empty()).await;
     assert!(
@@ -595,7 +595,11 @@ disconcierge_e2e::both!(paused_bots_refuse_most_and_hold_the_queue_until_it_expi
 async fn paused_bots_refuse_most_and_hold_the_queue_until_it_expires(backend: Backend) {
     let Some(app) = try_spawn_app(
         backend,
-        &[("DC_LLM_PROVIDER", "ollama"), ("DC_QUEUE_MAX_AGE", "1s")],
+        &[
+            ("DC_LLM_PROVIDER", "ollama"),
+            ("DC_QUEUE_MAX_AGE", "1s"),
+            ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
+        ],
     )
     .await
     else {
@@ -642,7 +646,7 @@ async fn paused_bots_refuse_most_and_hold_the_queue_until_it_expires(backend: Ba
             guild.channel("general"),
             "chat",
             [("prompt", "urgent")],
-            Via::Gateway,
+            via(&app, true),
         )
         .await;
     held.wait_ack().await;
@@ -665,7 +669,11 @@ disconcierge_e2e::both!(a_full_queue_drops_the_oldest_and_tells_its_user);
 async fn a_full_queue_drops_the_oldest_and_tells_its_user(backend: Backend) {
     let Some(app) = try_spawn_app(
         backend,
-        &[("DC_LLM_PROVIDER", "ollama"), ("DC_QUEUE_SIZE", "1")],
+        &[
+            ("DC_LLM_PROVIDER", "ollama"),
+            ("DC_QUEUE_SIZE", "1"),
+            ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
+        ],
     )
     .await
     else {
@@ -688,12 +696,14 @@ async fn a_full_queue_drops_the_oldest_and_tells_its_user(backend: Backend) {
     app.configure(|c| c.paused = true).await;
     let config = app.runtime.current().config.clone();
 
+    // The first over the gateway, the second over the webhook.
     let ask = |name: &'static str| {
         let actor = app.discord.user(guild.user(name));
         let channel = guild.channel("general");
+        let via = via(&app, name == "vip2");
         async move {
             actor
-                .run_slash_command(channel, "chat", [("prompt", name)], Via::Gateway)
+                .run_slash_command(channel, "chat", [("prompt", name)], via)
                 .await
         }
     };
@@ -777,7 +787,7 @@ async fn one_question_at_a_time_per_user(backend: Backend) {
     // Once the first is acknowledged (and so recorded), while it is being answered.
     first.wait_ack().await;
     let second = hal
-        .run_slash_command(channel, "chat", [("prompt", "second")], Via::Gateway)
+        .run_slash_command(channel, "chat", [("prompt", "second")], via(&app, true))
         .await;
     let busy = second.wait_original(|m| !m.content.is_empty()).await;
     assert_eq!(

@@ -129,7 +129,11 @@ fn cases() -> Vec<Case> {
 disconcierge_e2e::both!(each_llm_failure_ends_in_an_answer_or_the_configured_message);
 async fn each_llm_failure_ends_in_an_answer_or_the_configured_message(backend: Backend) {
     for provider in ["openai", "openai-chat", "ollama"] {
-        let Some(app) = try_spawn_app(backend, &[("DC_LLM_PROVIDER", provider)]).await else {
+        let env = [
+            ("DC_LLM_PROVIDER", provider),
+            ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
+        ];
+        let Some(app) = try_spawn_app(backend, &env).await else {
             return;
         };
         app.discord.gateway().wait_ready(1).await;
@@ -171,7 +175,14 @@ async fn run_cases(app: &TestApp, provider: &str) {
                 guild.channel("general"),
                 "chat",
                 [("prompt", "What time is it?")],
-                Via::Gateway,
+                // Every other case over the webhook: both transports end in the same messages.
+                if i % 2 == 0 {
+                    Via::Gateway
+                } else {
+                    Via::Webhook {
+                        url: app.webhook_url.clone().expect("webhook enabled"),
+                    }
+                },
             )
             .await;
         interaction.wait_ack().await;

@@ -11,7 +11,13 @@ async fn a_crash_mid_answer_is_resumed_and_answered_exactly_once(backend: Backen
     let Some(world) = World::start(backend).await else {
         return;
     };
-    let env = [("DC_LLM_PROVIDER", "openai-chat"), ("DC_QUEUE_LEASE", "1s")];
+    // The command reaches the first run over its webhook; the next run answers it with the interaction's
+    // token all the same.
+    let env = [
+        ("DC_LLM_PROVIDER", "openai-chat"),
+        ("DC_QUEUE_LEASE", "1s"),
+        ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
+    ];
     let guild = world
         .discord
         .guild("Test Guild")
@@ -34,7 +40,9 @@ async fn a_crash_mid_answer_is_resumed_and_answered_exactly_once(backend: Backen
             guild.channel("general"),
             "chat",
             [("prompt", "a question")],
-            Via::Gateway,
+            Via::Webhook {
+                url: first.webhook_url.clone().expect("webhook enabled"),
+            },
         )
         .await;
     chat.wait_ack().await;
