@@ -963,7 +963,7 @@ mod tests {
         let (db, backend) = store().await;
         let path = db.opts.url_or_path.clone();
         backend.upsert_user(1, "ann", None).await.unwrap();
-        for i in 0..3000u64 {
+        for i in 0..6000u64 {
             backend
                 .upsert_user(i, &format!("user{i}"), None)
                 .await
@@ -981,11 +981,13 @@ mod tests {
                 .await
                 .unwrap();
         }
-        // About 6,000 writes of two pages or more: some 50 MB of WAL if nothing were ever checkpointed. The
-        // writer's safety net (1,500 pages, 6 MB) keeps it near that; up to twice as much when the
-        // background checkpointer happens to hold the checkpoint lock as the writer reaches it.
+        // About 12,000 writes of two pages or more: some 100 MB of WAL if nothing were ever checkpointed.
+        // The writer's safety net (1,500 pages, 6 MB) keeps it near that, but a checkpoint cannot start the
+        // WAL over while the background checkpointer holds its lock or a reader its snapshot, so on a
+        // busy machine (the whole suite in parallel on 2 cores) it reached 21 MB after half these writes.
+        // The bound is what separates "bounded" from "grows with every write", with room for that.
         let wal = std::fs::metadata(format!("{path}-wal")).unwrap().len();
-        assert!(wal < 20_000_000, "the WAL grew to {wal} bytes");
+        assert!(wal < 40_000_000, "the WAL grew to {wal} bytes");
         let db_file = std::fs::metadata(&path).unwrap().len();
         assert!(
             db_file > 100_000,
