@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bench command: builds the release binary and the bench driver, then runs a bench and prints its
 # figures (record them in BENCHMARKS.md with the date and commit).
-# Usage: scripts/bench.sh chat [--rates 500,1000,2000] [--seconds 5] [--sequential 300]
+# Usage: scripts/bench.sh chat [--rates 500,1000,2000] [--seconds 5] [--sequential 300] [--sims-nice 10]
 #        scripts/bench.sh admin [--rows 1000000] [--requests 200]
 #        scripts/bench.sh retrieval [--sizes 1000,10000,100000] [--requests 600]
 #        scripts/bench.sh startup [runs]
