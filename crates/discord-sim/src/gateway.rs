@@ -159,7 +159,7 @@ pub(crate) struct GuildCreate {
     /// The payload with every member.
     full: Value,
     /// The bot's own member, the only one a session that may not see all members gets.
-    bot_member: Value,
+    bot_member: Option<Value>,
 }
 
 /// Above this many members Discord sends only the bot and users in voice channels, whatever the intents.
@@ -174,16 +174,12 @@ impl GuildCreate {
     pub(crate) fn for_session(&self, intents: Intents, large_threshold: u64) -> Value {
         let count = self.full["members"].as_array().map_or(0, Vec::len);
         let large = count as u64 > large_threshold;
-        let mut d = if intents.contains(Intents::GUILD_PRESENCES)
-            && !large
-            && count <= MEMBERS_SENT_AT_MOST
-        {
-            self.full.clone()
-        } else {
-            let mut d = self.full.clone();
-            d["members"] = json!([self.bot_member.clone()]);
-            d
-        };
+        let all_members =
+            intents.contains(Intents::GUILD_PRESENCES) && !large && count <= MEMBERS_SENT_AT_MOST;
+        let mut d = self.full.clone();
+        if !all_members {
+            d["members"] = json!(self.bot_member.iter().collect::<Vec<_>>());
+        }
         d["large"] = json!(large);
         d
     }
@@ -191,11 +187,7 @@ impl GuildCreate {
 
 /// The GUILD_CREATE of a guild, to address to each session with [`GuildCreate::for_session`].
 pub(crate) fn guild_create(w: &World, id: Id<GuildMarker>, now: &str) -> GuildCreate {
-    let bot_member = w.guilds[&id]
-        .members
-        .get(&w.bot.id)
-        .map(to_json)
-        .unwrap_or(Value::Null);
+    let bot_member = w.guilds[&id].members.get(&w.bot.id).map(to_json);
     GuildCreate {
         full: to_json(&guild_object(w, id, now)),
         bot_member,
@@ -467,6 +459,7 @@ fn identify(shared: &Shared, w: &mut World, conn: u64, ctx: &str, current: Optio
         return;
     }
     let shard = info.shard.map_or([0, 1], |s| [s.number(), s.total()]);
+    let large_threshold = info.large_threshold.clamp(50, 250);
     if shard[0] >= shard[1] {
         close(w, conn, 4010, "Invalid shard.");
         return;
@@ -493,7 +486,7 @@ fn identify(shared: &Shared, w: &mut World, conn: u64, ctx: &str, current: Optio
         Session {
             shard,
             intents: info.intents,
-            large_threshold: info.large_threshold.clamp(50, 250),
+            large_threshold,
             seq: 0,
             log: Vec::new(),
             conn: Some(conn),
@@ -526,7 +519,7 @@ fn identify(shared: &Shared, w: &mut World, conn: u64, ctx: &str, current: Optio
         let now = now.as_str().unwrap_or_default().to_owned();
         for g in owned {
             let guild = guild_create(w, g, &now);
-            let d = guild.for_session(info.intents, info.large_threshold.clamp(50, 250));
+            let d = guild.for_session(info.intents, large_threshold);
             push_dispatch(w, &session_id, "GUILD_CREATE", &d);
         }
     }

@@ -259,9 +259,7 @@ pub async fn spawn_app_in(world: World, env: &[(&str, &str)]) -> TestApp {
         .expect("the application builds");
     let World { db, discord, llm } = world;
     let api_url = app.api_url();
-    let webhook_url = app
-        .webhook_addr()
-        .map(|a| format!("http://{a}/interactions"));
+    let webhook_url = webhook_url(&app);
     let store = app.store();
     let runtime = app.runtime_config();
     let llm_backend = app.llm();
@@ -285,6 +283,12 @@ pub async fn spawn_app_in(world: World, env: &[(&str, &str)]) -> TestApp {
 
 /// An application running in a runtime of its own, so that it can be killed the way a process dies:
 /// every task at once, nothing flushed, no goodbye to Discord.
+/// The application's webhook interactions endpoint, when its listener is enabled.
+fn webhook_url(app: &Application) -> Option<String> {
+    app.webhook_addr()
+        .map(|a| format!("http://{a}/interactions"))
+}
+
 pub struct Crashable {
     runtime: tokio::runtime::Runtime,
     pub api_url: String,
@@ -305,10 +309,7 @@ impl Crashable {
             let app = Application::build(settings, None)
                 .await
                 .expect("the application builds");
-            let webhook_url = app
-                .webhook_addr()
-                .map(|a| format!("http://{a}/interactions"));
-            let _ = tx.send((app.api_url(), webhook_url));
+            let _ = tx.send((app.api_url(), webhook_url(&app)));
             let _ = app.run(std::future::pending::<()>()).await;
         });
         let (api_url, webhook_url) = rx.await.expect("the application started");

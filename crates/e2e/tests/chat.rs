@@ -1038,7 +1038,8 @@ async fn priority_users_are_answered_before_older_commands(backend: Backend) {
         i.wait_ack().await;
         busy.push(i);
     }
-    // Commands queued while a worker answers wake the idle ones, not the busy one.
+    // Each command queued while the others are answered wakes an idle worker at once (there is no idle
+    // poll to fall back on): all four run together.
     app.llm
         .wait_for_requests_to(Endpoint::OllamaChat, fillers.len(), Duration::from_secs(10))
         .await

@@ -179,9 +179,7 @@ async fn run_cases(app: &TestApp, provider: &str) {
                 if i % 2 == 0 {
                     Via::Gateway
                 } else {
-                    Via::Webhook {
-                        url: app.webhook_url.clone().expect("webhook enabled"),
-                    }
+                    disconcierge_e2e::desk::webhook(app)
                 },
             )
             .await;
