@@ -540,6 +540,11 @@ impl Chat {
                     }
                     Ok(Some(command)) => {
                         let hinted = self.queued_here.take();
+                        // While answering, this worker must not hold a wake-up registration: a wake-up
+                        // meant for an idle worker would be spent on it and the next command would wait
+                        // for this answer (or the idle poll). Dropping the registration passes on a
+                        // wake-up it already received.
+                        notified.set(self.wake.notified());
                         self.answer(command).await;
                         // A command nobody announced here (left by a previous run, queued by another
                         // instance) may have others behind it: look again at once, as after an

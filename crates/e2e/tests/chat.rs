@@ -1098,3 +1098,57 @@ async fn priority_users_are_answered_before_older_commands(backend: Backend) {
     app.discord.assert_no_violations();
     app.stop().await;
 }
+
+disconcierge_e2e::both!(each_queued_command_wakes_an_idle_worker_at_once);
+/// With no idle poll to fall back on, a worker that is not woken never claims: each command queued while
+/// the others are being answered must wake an idle worker, so four slow answers run together.
+async fn each_queued_command_wakes_an_idle_worker_at_once(backend: Backend) {
+    let Some(app) = try_spawn_app(
+        backend,
+        &[
+            ("DC_LLM_PROVIDER", "ollama"),
+            ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
+            ("DC_QUEUE_SLEEP_EMPTY", "1h"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    app.discord.gateway().wait_ready(1).await;
+    app.configure(|c| c.llm_requests_per_second = 1000.0).await;
+    let names = ["w1", "w2", "w3", "w4"];
+    let mut guild = app.discord.guild("Test Guild");
+    for name in names {
+        guild = guild.member(name);
+    }
+    let guild = guild.text_channel("general").create();
+    let channel = guild.channel("general");
+    for _ in names {
+        app.llm.push_reply(
+            Reply::text("Slow.").with_timing(disconcierge_llm_sim::Timing::new(
+                Duration::from_secs(20),
+                Duration::ZERO,
+            )),
+        );
+    }
+    let mut asked = Vec::new();
+    for (n, name) in names.into_iter().enumerate() {
+        let i = app
+            .discord
+            .user(guild.user(name))
+            .run_slash_command(channel, "chat", [("prompt", name)], via(&app, n % 2 == 1))
+            .await;
+        i.wait_ack().await;
+        // Each reaches the model while the answers before it (20 s each) are still being generated.
+        app.llm
+            .wait_for_requests_to(Endpoint::OllamaChat, n + 1, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("command {} was not taken by an idle worker: {e}", n + 1));
+        asked.push(i);
+    }
+    assert!(
+        asked[0].original().is_none_or(|m| m.content.is_empty()),
+        "all four were taken while the first was still being answered"
+    );
+}
