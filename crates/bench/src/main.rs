@@ -19,6 +19,7 @@
 //! cores with. The load generator's threads keep the bot's priority, so its lag stays as small as it can.
 
 mod admin;
+mod calibrate;
 mod chat;
 mod http1;
 mod process;
@@ -119,7 +120,21 @@ fn main() -> ExitCode {
     }
     let runtime = builder.enable_all().build().expect("a tokio runtime");
     let result = match what.as_str() {
-        "chat" => runtime.block_on(chat::run(&options)),
+        "chat" => {
+            // On this thread (the bench's normal priority), before and after: see calibrate.rs.
+            let before = calibrate::reference_time();
+            println!(
+                "machine speed: reference workload {} (see BENCHMARKS.md; twice the time, half the machine)",
+                stats::ms(before)
+            );
+            let result = runtime.block_on(chat::run(&options));
+            println!(
+                "\nmachine speed: reference workload {} before the runs, {} after",
+                stats::ms(before),
+                stats::ms(calibrate::reference_time())
+            );
+            result
+        }
         "admin" => runtime.block_on(admin::run(&options)),
         "retrieval" => runtime.block_on(retrieval::run(&options)),
         other => Err(format!("unknown bench {other:?}\n{USAGE}")),
