@@ -146,7 +146,7 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     let started = Instant::now();
     for _ in 0..options.sequential {
         let actor = actors.pop_front().ok_or("no members left")?;
-        let (handle, request) = prepare(&actor, channel, &webhook).await;
+        let (handle, request) = prepare(&actor, channel, &webhook, Via::Prepared).await;
         let sent = Instant::now();
         let (status, body) = webhook.send(&request).await.map_err(|e| e.to_string())?;
         acks.push(sent.elapsed());
@@ -199,22 +199,25 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     let mut lag_lines = Vec::new();
     for &rate in &options.rates {
         let count = rate * options.seconds;
-        // Interactions are created (and signed) by a producer running at most half a second ahead of
-        // the schedule: Discord's 3 s acknowledgement window starts when an interaction is created, so
-        // preparing them all up front would make the later ones expire before they are sent.
-        let (tx, rx) = tokio::sync::mpsc::channel((rate as usize / 2).max(1));
-        let producer = {
-            let actors: Vec<Actor> = actors.drain(..count as usize).collect();
-            let webhook = webhook.clone();
-            tokio::spawn(async move {
-                for actor in actors {
-                    let (handle, request) = prepare(&actor, channel, &webhook).await;
-                    if tx.send((handle, request)).await.is_err() {
-                        break;
-                    }
-                }
-            })
-        };
+        // Every interaction is created and signed before the run, as Discord does on its own machines,
+        // each due at its place in the schedule (its 3 s acknowledgement window starts then): the
+        // simulators' work for it stays out of the measured seconds. (Prepared while the run went on,
+        // half a second ahead, it took the simulators over half a core during the run on this machine.)
+        let budget = Duration::from_secs(1) + Duration::from_millis(1) * count;
+        let start = Instant::now() + budget;
+        let (tx, rx) = tokio::sync::mpsc::channel(count.max(1) as usize);
+        for (i, actor) in actors.drain(..count as usize).enumerate() {
+            let due = start + Duration::from_secs_f64(i as f64 / f64::from(rate));
+            let via = Via::PreparedFor(due.saturating_duration_since(Instant::now()));
+            let prepared = prepare(&actor, channel, &webhook, via).await;
+            tx.send(prepared).await.map_err(|e| e.to_string())?;
+        }
+        drop(tx);
+        if Instant::now() > start {
+            return Err(format!(
+                "preparing {count} interactions took longer than {budget:?}; the machine is too slow for this rate"
+            ));
+        }
         // The bot's answers are applied to the simulator here, off the load generator's thread (it takes
         // the simulator's lock, which its HTTP servers hold while they serve the bot).
         let (answers_tx, mut answers) =
@@ -228,7 +231,6 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
             })
         };
         let cpu_before = bot.cpu()?;
-        let start = Instant::now() + Duration::from_millis(100);
         // The schedule and the clocks run on a thread of their own: on the runtime that also runs the
         // simulators (busy serving the bot's answers), a response that has arrived could wait there
         // behind them before its latency is taken, and that wait would be counted as the bot's.
@@ -243,7 +245,6 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
                 .send(runtime.block_on(open_loop(rate, count, start, rx, webhook, answers_tx)));
         });
         let (sent_in, results) = done.await.map_err(|e| e.to_string())??;
-        producer.await.map_err(|e| e.to_string())?;
         applier.await.map_err(|e| e.to_string())?;
         let mut latencies = Vec::with_capacity(count as usize);
         let mut lags = Vec::with_capacity(count as usize);
@@ -388,9 +389,10 @@ async fn prepare(
     actor: &Actor,
     channel: Id<ChannelMarker>,
     webhook: &Http1,
+    via: Via,
 ) -> (InteractionHandle, Vec<u8>) {
     let handle = actor
-        .run_slash_command(channel, "chat", [("prompt", PROMPT)], Via::Prepared)
+        .run_slash_command(channel, "chat", [("prompt", PROMPT)], via)
         .await;
     let delivery = handle.prepared().expect("a prepared interaction");
     let request = webhook.post_request(

@@ -42,6 +42,10 @@ pub enum Via {
     /// [`InteractionHandle::prepared`] itself (benchmarks drive many at once with their own client and
     /// timing), then hands the bot's answer to [`InteractionHandle::complete`].
     Prepared,
+    /// As [`Via::Prepared`], for an interaction the person triggers this long from now: Discord's windows
+    /// (3 s to acknowledge, 15 min of token) start then. A load generator prepares and signs its
+    /// interactions before its run, as Discord does on its own machines, instead of during it.
+    PreparedFor(Duration),
 }
 
 /// A slash command option value.
@@ -986,11 +990,22 @@ impl Actor {
     async fn interact(&self, trigger: Trigger, via: Via) -> InteractionHandle {
         let delivery = match via {
             Via::Gateway => Delivery::Gateway,
-            Via::Webhook { .. } | Via::Prepared => Delivery::Webhook,
+            Via::Webhook { .. } | Via::Prepared | Via::PreparedFor(_) => Delivery::Webhook,
         };
-        let rec = self
-            .shared
-            .mutate(|w| interactions::create(&self.shared, w, trigger, delivery));
+        let later = match via {
+            Via::PreparedFor(after) => after,
+            _ => Duration::ZERO,
+        };
+        let rec = self.shared.mutate(|w| {
+            let mut rec = interactions::create(&self.shared, w, trigger, delivery);
+            if !later.is_zero() {
+                rec.created_at += later;
+                if let Some(stored) = w.interactions.get_mut(&rec.id) {
+                    stored.created_at = rec.created_at;
+                }
+            }
+            rec
+        });
         let body = to_json(&rec.payload);
         let mut webhook_response = None;
         let mut prepared = None;
@@ -1006,7 +1021,7 @@ impl Actor {
                 webhook::apply_response(&self.shared, rec.id, &rec.token, &url, &resp);
                 webhook_response = Some(resp);
             }
-            Via::Prepared => {
+            Via::Prepared | Via::PreparedFor(_) => {
                 let body = body.to_string();
                 let (timestamp, signature) = webhook::sign(&self.shared, &body, Signing::Valid);
                 prepared = Some(webhook::SignedDelivery {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use disconcierge_discord_sim::{DiscordSim, InstantQueue};
+use disconcierge_discord_sim::{DiscordSim, GuildHandle, InstantQueue};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use twilight_gateway::{
@@ -102,4 +102,15 @@ pub async fn register_chat(sim: &DiscordSim, http: &twilight_http::Client) {
         .set_global_commands(&[chat_command()])
         .await
         .expect("set global commands");
+}
+
+/// Guild "G" with member "alice" and channel "general", and `/chat` registered.
+pub async fn alice_in_general(sim: &DiscordSim) -> GuildHandle {
+    let guild = sim
+        .guild("G")
+        .member("alice")
+        .text_channel("general")
+        .create();
+    register_chat(sim, &http(sim)).await;
+    guild
 }

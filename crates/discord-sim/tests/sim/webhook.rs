@@ -247,3 +247,44 @@ async fn deferral_in_the_http_answer_then_immediate_edit() {
     assert_eq!(handle.record().ack.unwrap().via, AckVia::WebhookResponse);
     sim.assert_no_violations();
 }
+
+/// An interaction prepared for later has its 3 s window start at that later time: a load generator can
+/// prepare and sign its interactions before its run. One prepared for now does not.
+#[tokio::test]
+async fn a_prepared_interactions_window_starts_when_it_is_due() {
+    let sim = DiscordSim::start().await;
+    let guild = crate::common::alice_in_general(&sim).await;
+    let alice = sim.user(guild.user("alice"));
+    let channel = guild.channel("general");
+    let deferred = json!({ "type": 5 }).to_string();
+    let url = "http://127.0.0.1:9/interactions";
+
+    let later = alice
+        .run_slash_command(
+            channel,
+            "chat",
+            [("prompt", "later")],
+            Via::PreparedFor(std::time::Duration::from_secs(10)),
+        )
+        .await;
+    let now = alice
+        .run_slash_command(channel, "chat", [("prompt", "now")], Via::Prepared)
+        .await;
+    assert!(later.prepared().is_some() && now.prepared().is_some());
+    // 12 s on: 2 s into the later one's window, 12 s past the other's.
+    sim.clock().advance(std::time::Duration::from_secs(12));
+    later.complete(url, 200, deferred.clone());
+    assert!(
+        later.record().ack.is_some(),
+        "acknowledged within its window"
+    );
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    now.complete(url, 200, deferred);
+    assert!(
+        now.record().ack.is_none(),
+        "too late for the one due at once"
+    );
+    let refused = sim.take_violations();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].to_string().contains("10062"), "{refused:?}");
+}
