@@ -992,20 +992,14 @@ impl Actor {
             Via::Gateway => Delivery::Gateway,
             Via::Webhook { .. } | Via::Prepared | Via::PreparedFor(_) => Delivery::Webhook,
         };
-        let later = match via {
-            Via::PreparedFor(after) => after,
-            _ => Duration::ZERO,
+        // When the person triggers it: Discord's windows start then.
+        let created_at = match via {
+            Via::PreparedFor(after) => self.shared.clock.now() + after,
+            _ => self.shared.clock.now(),
         };
-        let rec = self.shared.mutate(|w| {
-            let mut rec = interactions::create(&self.shared, w, trigger, delivery);
-            if !later.is_zero() {
-                rec.created_at += later;
-                if let Some(stored) = w.interactions.get_mut(&rec.id) {
-                    stored.created_at = rec.created_at;
-                }
-            }
-            rec
-        });
+        let rec = self
+            .shared
+            .mutate(|w| interactions::create(&self.shared, w, trigger, delivery, created_at));
         let body = to_json(&rec.payload);
         let mut webhook_response = None;
         let mut prepared = None;

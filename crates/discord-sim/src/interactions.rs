@@ -2,6 +2,8 @@
 //! (callbacks, then webhook edits and follow-ups) with Discord's rules — acknowledge once, within 3 s;
 //! the token then works for 15 minutes.
 
+use std::time::Instant;
+
 use serde_json::{Value, json};
 use twilight_model::application::interaction::{Interaction, InteractionType};
 use twilight_model::channel::ChannelType;
@@ -29,12 +31,14 @@ pub(crate) struct Trigger {
 }
 
 /// Builds and stores an interaction as Discord would send it: full member with permissions in
-/// guilds, user in DMs, app permissions, locale, context and integration owners.
+/// guilds, user in DMs, app permissions, locale, context and integration owners. Its windows (3 s to
+/// acknowledge, 15 min of token) run from `created_at`.
 pub(crate) fn create(
     shared: &Shared,
     w: &mut World,
     t: Trigger,
     delivery: Delivery,
+    created_at: Instant,
 ) -> InteractionRecord {
     let id: Id<InteractionMarker> = w.next_id(&shared.clock);
     let token = format!(
@@ -100,7 +104,7 @@ pub(crate) fn create(
         guild_id,
         payload,
         delivery,
-        created_at: shared.clock.now(),
+        created_at,
         ack: None,
         original: None,
         followups: Vec::new(),
