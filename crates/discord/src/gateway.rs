@@ -10,13 +10,74 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::{
-    CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId, StreamExt,
+    CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, Message, Shard, ShardId, StreamExt,
+    error::ReceiveMessageError,
 };
 use twilight_model::gateway::OpCode;
 use twilight_model::gateway::payload::outgoing::update_presence::{
     UpdatePresence, UpdatePresencePayload,
 };
 use twilight_model::gateway::presence::{Activity, Status};
+
+/// The next event of a type in `wanted`, as twilight's `next_event` gives it, except that messages
+/// written by bots (the bot's own answers among them) and by webhooks are dropped before they are parsed:
+/// nothing in the bot uses them ([`crate::router::seen_message`], [`crate::router::guild_message`]), and
+/// in a channel where the bot answers, its own messages are most of the MESSAGE_CREATE events. A full
+/// parse of one builds the whole message (author, member, embeds, components); the look at its author
+/// here allocates nothing.
+async fn next_event(
+    shard: &mut Shard,
+    wanted: EventTypeFlags,
+) -> Option<Result<Event, ReceiveMessageError>> {
+    loop {
+        let message = std::future::poll_fn(|cx| {
+            futures_core::Stream::poll_next(std::pin::Pin::new(&mut *shard), cx)
+        })
+        .await?;
+        match message {
+            Ok(Message::Close(frame)) => return Some(Ok(Event::GatewayClose(frame))),
+            Ok(Message::Text(json)) => {
+                if from_a_bot_or_webhook(&json) {
+                    continue;
+                }
+                if let Some(event) = twilight_gateway::parse(json, wanted).transpose() {
+                    return Some(event.map(Into::into));
+                }
+            }
+            Err(e) => return Some(Err(e)),
+        }
+    }
+}
+
+/// Whether a gateway payload is a MESSAGE_CREATE whose author is a bot or a webhook. Anything it cannot
+/// read is not (and goes on to the full parse, which reports it).
+fn from_a_bot_or_webhook(json: &str) -> bool {
+    use serde::de::IgnoredAny;
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        d: Option<Data>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Data {
+        author: Option<Author>,
+        webhook_id: Option<IgnoredAny>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Author {
+        #[serde(default)]
+        bot: bool,
+    }
+    let is_message_create =
+        twilight_model::gateway::event::GatewayEventDeserializer::from_json(json)
+            .is_some_and(|d| d.op() == 0 && d.event_type() == Some("MESSAGE_CREATE"));
+    if !is_message_create {
+        return false;
+    }
+    match serde_json::from_str::<Payload>(json) {
+        Ok(Payload { d: Some(d), .. }) => d.webhook_id.is_some() || d.author.is_some_and(|a| a.bot),
+        _ => false,
+    }
+}
 
 /// What the bot shows under its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +153,7 @@ pub async fn run(
                 }
                 continue;
             }
-            item = shard.next_event(wanted) => item,
+            item = next_event(&mut shard, wanted) => item,
         };
         match item {
             None => break,
@@ -135,4 +196,51 @@ pub async fn run(
     })
     .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::from_a_bot_or_webhook;
+
+    fn message_create(d: &str) -> String {
+        format!(r#"{{"op":0,"s":42,"t":"MESSAGE_CREATE","d":{d}}}"#)
+    }
+
+    #[test]
+    fn messages_from_bots_and_webhooks_are_recognised_without_a_full_parse() {
+        let bot = message_create(
+            r#"{"id":"1","channel_id":"2","author":{"id":"3","username":"concierge","bot":true},"content":"an answer","mentions":[]}"#,
+        );
+        assert!(from_a_bot_or_webhook(&bot));
+        let webhook = message_create(
+            r#"{"id":"1","channel_id":"2","webhook_id":"9","author":{"id":"9","username":"hook"},"content":"hi"}"#,
+        );
+        assert!(from_a_bot_or_webhook(&webhook));
+    }
+
+    #[test]
+    fn messages_from_people_and_other_events_go_on_to_the_full_parse() {
+        let person = message_create(
+            r#"{"id":"1","channel_id":"2","webhook_id":null,"author":{"id":"4","username":"alice","bot":false},"content":"\"bot\":true, \"webhook_id\":\"1\"","mentions":[]}"#,
+        );
+        assert!(!from_a_bot_or_webhook(&person), "a person's message");
+        let no_flag =
+            message_create(r#"{"id":"1","channel_id":"2","author":{"id":"4","username":"bob"}}"#);
+        assert!(
+            !from_a_bot_or_webhook(&no_flag),
+            "`bot` absent means a person"
+        );
+        let other =
+            r#"{"op":0,"s":43,"t":"MESSAGE_UPDATE","d":{"id":"1","author":{"id":"3","bot":true}}}"#;
+        assert!(
+            !from_a_bot_or_webhook(other),
+            "only MESSAGE_CREATE is skimmed"
+        );
+        let heartbeat_ack = r#"{"op":11,"d":null}"#;
+        assert!(!from_a_bot_or_webhook(heartbeat_ack));
+        assert!(
+            !from_a_bot_or_webhook("not json"),
+            "left to the full parse to report"
+        );
+    }
 }
