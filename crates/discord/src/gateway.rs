@@ -74,7 +74,7 @@ fn from_a_bot_or_webhook(json: &str) -> bool {
         return false;
     }
     match serde_json::from_str::<Payload>(json) {
-        Ok(Payload { d: Some(d), .. }) => d.webhook_id.is_some() || d.author.is_some_and(|a| a.bot),
+        Ok(Payload { d: Some(d) }) => d.webhook_id.is_some() || d.author.is_some_and(|a| a.bot),
         _ => false,
     }
 }
