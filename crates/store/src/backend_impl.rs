@@ -13,6 +13,8 @@
 // * `ts(DateTime<Utc>)`, which turns a timestamp into the value bound for the backend's timestamp columns;
 // * `begin_write(&mut connection)`, which starts a transaction that will write;
 // * `CLAIM` and `MIGRATIONS_TABLE_EXISTS`, the dialect-specific statements;
+// * `record_batch(counted)`, the two statements of `record_chat_commands` as one statement list where
+//   the backend runs such lists with parameters (SQLite), else `None`;
 // * `fn waiting_bound(&self) -> Option<&WaitingBound>`, the bound on waiting commands this process keeps
 //   (SQLite) or `None` (PostgreSQL: other instances record commands too).
 //
@@ -1501,27 +1503,71 @@ impl Store for Backend {
 
         // Two statements, each its own commit: the authors with what admission needs, then the
         // commands. No transaction around them: an author stored without their command is harmless, and
-        // every statement less is a round trip less to the database's thread on the acknowledgement path.
+        // every statement less is a round trip less to the database's thread on the acknowledgement path
+        // (on SQLite both go to it as one statement list, `record_batch`).
         // The waiting commands are counted unless a bound known here leaves room for the batch.
         let ticket = self
             .waiting_bound()
             .map(|b| b.before_batch(commands.len() as u64, waiting_limit));
         let room = ticket.and_then(|t| t.room);
         let mut conn = self.writer_first().await?;
+        let limit = i64::try_from(waiting_limit).unwrap_or(i64::MAX);
+        let (author_rows, command_rows) = match record_batch(room.is_none()) {
+            Some(list) => {
+                // One hand-off for both: rows of the authors' statement, its end, rows of the
+                // commands' statement, its end. sqlx deprecates statement lists with parameters
+                // (launchbadge/sqlx#3108: only its SQLite driver runs them) but has nothing else that
+                // binds parameters and runs two statements in one hand-off; the tests of this method
+                // on SQLite would fail if a later sqlx stopped running the second.
+                #[allow(deprecated)]
+                let mut stream = sqlx::query(sqlx::AssertSqlSafe(list))
+                    .bind(Json(&user_rows))
+                    .bind(ts(now))
+                    .bind(ts(since))
+                    .bind(limit)
+                    .bind(Json(&commands))
+                    .fetch_many(&mut *conn);
+                let (mut authors, mut recorded, mut ended) = (Vec::new(), Vec::new(), 0);
+                while let Some(item) =
+                    std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx))
+                        .await
+                {
+                    match item {
+                        Ok(sqlx::Either::Right(row)) if ended == 0 => authors.push(row),
+                        Ok(sqlx::Either::Right(row)) => recorded.push(row),
+                        Ok(sqlx::Either::Left(_)) => ended += 1,
+                        Err(e) if ended == 0 => return Err(e.into()),
+                        Err(e) => return Err(StoreError::from_write(e, "chat command", "user")),
+                    }
+                }
+                (authors, recorded)
+            }
+            None => {
+                let authors = match room {
+                    Some(_) => sqlx::query(RECORD_USERS_UNCOUNTED.as_str())
+                        .bind(Json(&user_rows))
+                        .bind(ts(now))
+                        .bind(ts(since)),
+                    None => sqlx::query(RECORD_USERS.as_str())
+                        .bind(Json(&user_rows))
+                        .bind(ts(now))
+                        .bind(ts(since))
+                        .bind(limit),
+                }
+                .fetch_all(&mut *conn)
+                .await?;
+                let recorded = sqlx::query(RECORD_COMMANDS)
+                    .bind(Json(&commands))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "chat command", "user"))?;
+                (authors, recorded)
+            }
+        };
+        drop(conn);
         let mut stored_users = BTreeMap::new();
         let mut waiting = room.unwrap_or(0);
-        let authors = match room {
-            Some(_) => sqlx::query(RECORD_USERS_UNCOUNTED.as_str())
-                .bind(Json(&user_rows))
-                .bind(ts(now))
-                .bind(ts(since)),
-            None => sqlx::query(RECORD_USERS.as_str())
-                .bind(Json(&user_rows))
-                .bind(ts(now))
-                .bind(ts(since))
-                .bind(i64::try_from(waiting_limit).unwrap_or(i64::MAX)),
-        };
-        for row in authors.fetch_all(&mut *conn).await? {
+        for row in author_rows {
             if room.is_none() {
                 waiting = u64::try_from(row.try_get::<i64, _>("waiting")?).unwrap_or(0);
             }
@@ -1534,16 +1580,10 @@ impl Store for Backend {
             stored_users.insert(user.discord_id, (user, usage, in_flight));
         }
         let mut recorded = BTreeMap::new();
-        for row in sqlx::query(RECORD_COMMANDS)
-            .bind(Json(&commands))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| StoreError::from_write(e, "chat command", "user"))?
-        {
+        for row in command_rows {
             let command = chat_command_from_row(&row)?;
             recorded.insert(command.interaction_id, command);
         }
-        drop(conn);
         if let (Some(bound), Some(ticket)) = (self.waiting_bound(), ticket) {
             // Only the commands recorded waiting (not those settled as they were recorded) count.
             let waits = recorded

@@ -287,6 +287,11 @@ pub(crate) const RECORD_COMMANDS: &str = "\
     ON CONFLICT (interaction_id) DO NOTHING \
     RETURNING *";
 
+/// PostgreSQL prepares one statement at a time: the batch is recorded in two (see the SQLite version).
+pub(crate) fn record_batch(_counted: bool) -> Option<&'static str> {
+    None
+}
+
 async fn begin_write(conn: &mut PgConnection) -> Result<sqlx::Transaction<'_, Db>, sqlx::Error> {
     conn.begin().await
 }
