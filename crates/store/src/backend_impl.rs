@@ -12,7 +12,8 @@
 // * `MIGRATOR`, the embedded migrations;
 // * `ts(DateTime<Utc>)`, which turns a timestamp into the value bound for the backend's timestamp columns;
 // * `begin_write(&mut connection)`, which starts a transaction that will write;
-// * `CLAIM` and `MIGRATIONS_TABLE_EXISTS`, the dialect-specific statements;
+// * `CLAIM`, `QUEUE_ACKNOWLEDGED`, `EXPIRE_CHAT_COMMANDS` and `MIGRATIONS_TABLE_EXISTS`, the
+//   dialect-specific statements;
 // * `record_batch(counted)`, the two statements of `record_chat_commands` as one statement list where
 //   the backend runs such lists with parameters (SQLite), else `None`;
 // * `fn waiting_bound(&self) -> Option<&WaitingBound>`, the bound on waiting commands this process keeps
@@ -1376,7 +1377,7 @@ impl Store for Backend {
     }
 
     async fn expire_chat_commands(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let done = sqlx::query(sql::EXPIRE_CHAT_COMMANDS)
+        let done = sqlx::query(EXPIRE_CHAT_COMMANDS)
             .bind(ts(now))
             .execute(&mut *self.writer().await?)
             .await?;

@@ -392,7 +392,6 @@ pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (WAITING_COUNT, "chat_commands"),
     (OLDEST_WAITING, "chat_commands"),
     (QUEUED_COUNT, "chat_commands"),
-    (EXPIRE_CHAT_COMMANDS, "chat_commands"),
     (CHAT_COMMAND_BY_INTERACTION, "chat_commands"),
     (CHAT_COMMAND_BY_MESSAGE, "chat_commands"),
     (FEEDBACK_COUNTS, "user_feedback"),
