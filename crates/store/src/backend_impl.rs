@@ -1377,7 +1377,7 @@ impl Store for Backend {
     }
 
     async fn expire_chat_commands(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let done = sqlx::query(EXPIRE_CHAT_COMMANDS)
+        let done = sqlx::query(EXPIRE_CHAT_COMMANDS.as_str())
             .bind(ts(now))
             .execute(&mut *self.writer().await?)
             .await?;

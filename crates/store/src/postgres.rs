@@ -244,7 +244,8 @@ fn ts_text(t: DateTime<Utc>) -> String {
 
 /// Commands whose interaction token died are closed: the shared statement (PostgreSQL plans it with
 /// the statistics autovacuum keeps; SQLite has its own, told which index to walk).
-pub(crate) const EXPIRE_CHAT_COMMANDS: &str = crate::sql::EXPIRE_CHAT_COMMANDS;
+pub(crate) static EXPIRE_CHAT_COMMANDS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| crate::sql::expire_chat_commands("chat_commands"));
 
 /// The acknowledged commands of some interactions (`$1`: `[{interaction_id}]`), `received` until now,
 /// become `queued`.
@@ -403,7 +404,7 @@ mod tests {
         queries.push((RECORD_USERS.as_str(), "chat_commands"));
         queries.push((RECORD_USERS_UNCOUNTED.as_str(), "chat_commands"));
         queries.push((QUEUE_ACKNOWLEDGED, "chat_commands"));
-        queries.push((EXPIRE_CHAT_COMMANDS, "chat_commands"));
+        queries.push((EXPIRE_CHAT_COMMANDS.as_str(), "chat_commands"));
         // The dashboard's statistics read indexes too.
         queries.push((HOUR_COMMANDS.as_str(), "chat_commands"));
         queries.push((TICKETS_OPENED_PER_HOUR, "tickets"));

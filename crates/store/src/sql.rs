@@ -180,11 +180,16 @@ pub(crate) const TRANSITION_CHAT_COMMAND: &str = "\
         finished_at = COALESCE($5, finished_at), updated_at = $6 \
     WHERE id = $1 AND state = $2";
 
-pub(crate) const EXPIRE_CHAT_COMMANDS: &str = "\
-    UPDATE chat_commands SET state = 'expired', step = 'done', lease_owner = NULL, \
-        lease_expires_at = NULL, finished_at = $1, updated_at = $1 \
-    WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at <= $1 \
-      AND (state <> 'in_progress' OR lease_expires_at < $1)";
+/// Commands whose interaction token died (and which no live worker holds) become expired. `table` is
+/// `chat_commands` as the dialect names it in an `UPDATE` (SQLite's names the index to walk).
+pub(crate) fn expire_chat_commands(table: &str) -> String {
+    format!(
+        "UPDATE {table} SET state = 'expired', step = 'done', lease_owner = NULL, \
+             lease_expires_at = NULL, finished_at = $1, updated_at = $1 \
+         WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at <= $1 \
+           AND (state <> 'in_progress' OR lease_expires_at < $1)"
+    )
+}
 
 /// Queued commands that waited too long (`DC_QUEUE_MAX_AGE`) become expired; the rows come back so their
 /// users can be told while their tokens still allow it.
@@ -416,7 +421,8 @@ mod tests {
         let all = [
             crate::sqlite::CLAIM,
             crate::postgres::CLAIM,
-            super::EXPIRE_CHAT_COMMANDS,
+            crate::sqlite::EXPIRE_CHAT_COMMANDS.as_str(),
+            crate::postgres::EXPIRE_CHAT_COMMANDS.as_str(),
             super::USER_IN_FLIGHT,
             super::QUEUED_COUNT,
             super::REQUEUE_CHAT_COMMAND,

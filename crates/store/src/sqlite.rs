@@ -65,15 +65,13 @@ pub(crate) const QUEUE_ACKNOWLEDGED: &str = "\
     WHERE interaction_id IN (SELECT value ->> 'interaction_id' FROM json_each($1)) \
       AND +state = 'received'";
 
-/// [`crate::sql::EXPIRE_CHAT_COMMANDS`] through the token-expiry index, which holds the live rows by
+/// [`crate::sql::expire_chat_commands`] through the token-expiry index, which holds the live rows by
 /// expiry: only the expired ones are read, where the `(state, id)` index SQLite chose by itself read
 /// every live row (the janitor runs it every few seconds, holding the writer).
-pub(crate) const EXPIRE_CHAT_COMMANDS: &str = "\
-    UPDATE chat_commands INDEXED BY chat_commands_token_expiry \
-    SET state = 'expired', step = 'done', lease_owner = NULL, \
-        lease_expires_at = NULL, finished_at = $1, updated_at = $1 \
-    WHERE state IN ('received', 'queued', 'in_progress') AND token_expires_at <= $1 \
-      AND (state <> 'in_progress' OR lease_expires_at < $1)";
+pub(crate) static EXPIRE_CHAT_COMMANDS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        crate::sql::expire_chat_commands("chat_commands INDEXED BY chat_commands_token_expiry")
+    });
 
 /// The authors of a batch, with what admitting their commands needs ([`crate::sql::record_users`]);
 /// the rows of `$1` through `json_each` (`WHERE true` keeps SQLite from reading `ON CONFLICT` as part
@@ -574,7 +572,7 @@ mod tests {
         queries.push((RECORD_USERS.as_str(), "chat_commands"));
         queries.push((RECORD_USERS_UNCOUNTED.as_str(), "chat_commands"));
         queries.push((QUEUE_ACKNOWLEDGED, "chat_commands"));
-        queries.push((EXPIRE_CHAT_COMMANDS, "chat_commands"));
+        queries.push((EXPIRE_CHAT_COMMANDS.as_str(), "chat_commands"));
         for (query, table) in queries {
             let explain = format!("EXPLAIN QUERY PLAN {query}");
             let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(explain))
@@ -609,7 +607,7 @@ mod tests {
                 "SEARCH chat_commands USING INDEX sqlite_autoindex_chat_commands_1 (interaction_id=?)",
             ),
             (
-                EXPIRE_CHAT_COMMANDS,
+                EXPIRE_CHAT_COMMANDS.as_str(),
                 "SEARCH chat_commands USING INDEX chat_commands_token_expiry (token_expires_at<?)",
             ),
         ];
