@@ -14,14 +14,13 @@ use crate::settings::{LlmSettings, QueueSettings};
 use chrono::Utc;
 use disconcierge_core::limits::Allowance;
 use disconcierge_core::model::{
-    ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep, DiscordMessage,
-    FeedbackKind, UserFeedback,
+    ChatCommand, ChatCommandOutcome, ChatCommandState, DiscordMessage, FeedbackKind, UserFeedback,
 };
 use disconcierge_core::split::{DISCORD_SAFE_LIMIT, split_message};
 use disconcierge_discord::Discord;
 use disconcierge_discord::router::{Ack, Bot, Incoming, Invocation, SeenMessage};
 use disconcierge_llm::{LlmBackend, LlmRequest, RetryPolicy, Role, StreamEvent, Turn};
-use disconcierge_store::{Store, StoreError};
+use disconcierge_store::{ChatContext, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -488,22 +487,6 @@ impl Chat {
         Ok("Done: your next question starts a new conversation.".to_string())
     }
 
-    /// Where a user stands against their 6 h limit at `now`. `pending` is the time of a command that
-    /// consumed tokens but is not recorded as finished yet (the one being answered): it counts too.
-    async fn allowance(
-        &self,
-        user: &disconcierge_core::model::User,
-        config: &disconcierge_core::RuntimeConfig,
-        now: chrono::DateTime<Utc>,
-        pending: Option<chrono::DateTime<Utc>>,
-    ) -> Result<Allowance, StoreError> {
-        let usage = self
-            .store
-            .usage_since(user.discord_id, Allowance::window_start(now))
-            .await?;
-        Ok(allowance_of(user, config, usage, pending))
-    }
-
     /// Answers queued commands until cancelled.
     pub async fn run_worker(self: Arc<Self>, cancel: CancellationToken) {
         loop {
@@ -624,11 +607,33 @@ impl Chat {
             return;
         }
         let token = command.interaction_token.clone();
-        let user = match self.store.user(command.user_id).await {
-            Ok(Some(u)) => u,
-            _ => {
+        // Everything about the author in one read: their record, their counted commands in the limit
+        // window (for the usage line under the answer) and, unless the provider keeps the conversation,
+        // its history.
+        let history = (!self.llm.server_side_conversations()).then_some(HISTORY_EXCHANGES);
+        let context = self
+            .store
+            .chat_context(
+                command.user_id,
+                Allowance::window_start(Utc::now()),
+                command.id,
+                history,
+            )
+            .await;
+        let (user, counted, exchanges) = match context {
+            Ok(ChatContext {
+                user: Some(user),
+                counted,
+                exchanges,
+            }) => (user, counted, exchanges),
+            Ok(_) => {
                 self.fail(&command, "the user record is missing".into(), None)
                     .await;
+                return;
+            }
+            Err(e) => {
+                let error = format!("could not read the user's record and history: {e}");
+                self.fail(&command, error, None).await;
                 return;
             }
         };
@@ -647,15 +652,8 @@ impl Chat {
             chat_command_id: Some(command.id),
             ..Default::default()
         };
-        if !self.llm.server_side_conversations() {
-            request.history = self
-                .history(
-                    &command,
-                    user.conversation_reset_at,
-                    &request,
-                    config.llm_max_context_tokens,
-                )
-                .await;
+        if history.is_some() {
+            request.history = history_turns(exchanges, &request, config.llm_max_context_tokens);
         }
         if self.llm.server_side_conversations() {
             request.conversation_id = match user.conversation_id.clone() {
@@ -678,16 +676,6 @@ impl Chat {
                 },
             };
         }
-        let _ = self
-            .store
-            .update_chat_command_progress(
-                command.id,
-                &self.instance_id,
-                ChatCommandStep::Generating,
-                None,
-            )
-            .await;
-
         // Text as it streams, shown by an editor task at most once per EDIT_INTERVAL.
         let (text_tx, text_rx) = watch::channel(String::new());
         let editor = {
@@ -722,13 +710,8 @@ impl Chat {
             Ok(completion) if !completion.text.trim().is_empty() => {
                 let counts = completion.usage.is_some_and(|u| u.total_tokens > 0);
                 let pending = counts.then_some(command.created_at);
-                let usage_line = match self.allowance(&user, config, Utc::now(), pending).await {
-                    Ok(allowance) => allowance.usage_line(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not compute the usage line; answering without it");
-                        String::new()
-                    }
-                };
+                let usage_line =
+                    allowance_at(&user, config, &counted, Utc::now(), pending).usage_line();
                 let message_id = self.deliver(&command, &completion.text, &usage_line).await;
                 let outcome = ChatCommandOutcome {
                     state: ChatCommandState::Completed,
@@ -755,51 +738,6 @@ impl Chat {
             }
             Err(e) => self.fail(&command, e.to_string(), None).await,
         }
-    }
-
-    /// The conversation so far, for providers whose history disconcierge keeps: the user's answered
-    /// exchanges since their last `/clear` (or since an admin cleared every conversation, if later),
-    /// oldest first, trimmed to the context budget in whole exchanges.
-    async fn history(
-        &self,
-        command: &ChatCommand,
-        reset_at: Option<chrono::DateTime<Utc>>,
-        request: &LlmRequest,
-        budget: u32,
-    ) -> Vec<Turn> {
-        use disconcierge_core::history::{estimate_tokens, first_kept};
-        // The store starts after the user's last /clear too.
-        let since = reset_at.unwrap_or(chrono::DateTime::<Utc>::UNIX_EPOCH);
-        let exchanges = match self
-            .store
-            .recent_exchanges(command.user_id, since, command.id, HISTORY_EXCHANGES)
-            .await
-        {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the conversation; answering without history");
-                return Vec::new();
-            }
-        };
-        let turns: Vec<Turn> = exchanges
-            .into_iter()
-            .rev()
-            .flat_map(|(prompt, answer)| {
-                [
-                    Turn {
-                        role: Role::User,
-                        content: prompt,
-                    },
-                    Turn {
-                        role: Role::Assistant,
-                        content: answer,
-                    },
-                ]
-            })
-            .collect();
-        let fixed = estimate_tokens(&request.instructions) + estimate_tokens(&request.prompt);
-        let keep = first_kept(&turns, fixed, budget);
-        turns[keep..].to_vec()
     }
 
     /// Writes the final answer: the first part into the original response, the rest as follow-ups; the
@@ -1022,7 +960,54 @@ impl QueuedHint {
     }
 }
 
-/// A user's allowance from their usage in the window (see [`Chat::allowance`]).
+/// The conversation so far, for providers whose history disconcierge keeps: the user's answered
+/// exchanges since their last `/clear` (or since an admin cleared every conversation, if later), as the
+/// store gives them (newest first), turned oldest first and trimmed to the context budget in whole
+/// exchanges.
+fn history_turns(exchanges: Vec<(String, String)>, request: &LlmRequest, budget: u32) -> Vec<Turn> {
+    use disconcierge_core::history::{estimate_tokens, first_kept};
+    let turns: Vec<Turn> = exchanges
+        .into_iter()
+        .rev()
+        .flat_map(|(prompt, answer)| {
+            [
+                Turn {
+                    role: Role::User,
+                    content: prompt,
+                },
+                Turn {
+                    role: Role::Assistant,
+                    content: answer,
+                },
+            ]
+        })
+        .collect();
+    let fixed = estimate_tokens(&request.instructions) + estimate_tokens(&request.prompt);
+    let keep = first_kept(&turns, fixed, budget);
+    turns[keep..].to_vec()
+}
+
+/// Where a user stands against their 6 h limit at `now`, from the creation times of their counted
+/// commands read when their command was claimed (those that left the window since are left out).
+/// `pending` is the time of a command that consumed tokens but is not recorded as finished yet (the
+/// one being answered): it counts too.
+fn allowance_at(
+    user: &disconcierge_core::model::User,
+    config: &disconcierge_core::RuntimeConfig,
+    counted: &[chrono::DateTime<Utc>],
+    now: chrono::DateTime<Utc>,
+    pending: Option<chrono::DateTime<Utc>>,
+) -> Allowance {
+    let start = Allowance::window_start(now);
+    let inside = counted.iter().filter(|t| **t >= start);
+    let usage = disconcierge_store::Usage {
+        counted: u32::try_from(inside.clone().count()).unwrap_or(u32::MAX),
+        oldest: inside.min().copied(),
+    };
+    allowance_of(user, config, usage, pending)
+}
+
+/// A user's allowance from their usage in the window.
 pub(crate) fn allowance_of(
     user: &disconcierge_core::model::User,
     config: &disconcierge_core::RuntimeConfig,
@@ -1037,6 +1022,67 @@ pub(crate) fn allowance_of(
         limit,
         usage.oldest.or(pending),
     )
+}
+
+#[cfg(test)]
+mod allowance_tests {
+    use super::allowance_at;
+    use chrono::{DateTime, TimeDelta, Utc};
+    use disconcierge_core::RuntimeConfig;
+    use disconcierge_core::model::User;
+
+    fn user(limit: Option<u32>) -> User {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        User {
+            discord_id: 1,
+            username: "ann".into(),
+            global_name: None,
+            priority: false,
+            ignored: false,
+            limit_override: limit,
+            llm_model: None,
+            llm_instructions: None,
+            llm_temperature: None,
+            conversation_id: None,
+            conversation_reset_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// The counted times are read when the command is claimed; the usage line is computed when the
+    /// answer is ready. A command that left the window meanwhile no longer counts, and the next free
+    /// slot is then the next one's.
+    #[test]
+    fn the_usage_line_counts_the_window_at_answer_time() {
+        let claimed = DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mins = TimeDelta::minutes;
+        // Created 5 h 59 min and 4 h before the claim: both in the window then.
+        let counted = [claimed - mins(359), claimed - mins(240)];
+        let config = RuntimeConfig {
+            user_chat_command_limit_6h: 3,
+            ..RuntimeConfig::default()
+        };
+        let pending = Some(claimed - mins(1));
+
+        let at_claim = allowance_at(&user(None), &config, &counted, claimed, pending);
+        assert_eq!((at_claim.used, at_claim.limit), (3, 3));
+        assert_eq!(at_claim.next_slot_at, Some(claimed + mins(1)));
+
+        // Two minutes later (a slow model), the oldest has left the window.
+        let answered = allowance_at(&user(None), &config, &counted, claimed + mins(2), pending);
+        assert_eq!(answered.used, 2);
+        assert_eq!(answered.next_slot_at, Some(claimed + mins(120)));
+        assert!(!answered.exhausted());
+
+        // A command that consumed nothing is not pending; the user's own limit wins.
+        let own = allowance_at(&user(Some(10)), &config, &counted, claimed, None);
+        assert_eq!((own.used, own.limit), (2, 10));
+        let none = allowance_at(&user(None), &config, &[], claimed, None);
+        assert_eq!((none.used, none.next_slot_at), (0, None));
+    }
 }
 
 #[cfg(test)]

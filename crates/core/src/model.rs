@@ -119,7 +119,8 @@ named_enum! {
         Enqueued = "enqueued",
         /// Starting or looking up the user's conversation with the LLM backend.
         CreatingConversation = "creating_conversation",
-        /// Request sent; waiting for the first token.
+        /// Claimed by a worker: the request to the model is being prepared or has been sent, and no
+        /// token has arrived yet (set by the claim itself, which saves a write per command).
         Generating = "generating",
         /// Tokens arriving; the Discord message is being edited as they come.
         Streaming = "streaming",

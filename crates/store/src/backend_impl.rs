@@ -23,7 +23,7 @@
 
 use crate::sql;
 use crate::{
-    DatabaseKind, MigrationReport, MigrationStatus, NewChatCommandBy, RecordedBatch,
+    ChatContext, DatabaseKind, MigrationReport, MigrationStatus, NewChatCommandBy, RecordedBatch,
     RecordedChatCommand, Store, StoreError, Usage,
 };
 use async_trait::async_trait;
@@ -1627,6 +1627,78 @@ impl Store for Backend {
             .bind(i64::from(limit))
             .fetch_all(&mut *self.reader().await?)
             .await?)
+    }
+
+    async fn chat_context(
+        &self,
+        user_id: u64,
+        window_start: DateTime<Utc>,
+        except: i64,
+        history: Option<u32>,
+    ) -> Result<ChatContext, StoreError> {
+        let never = DateTime::<Utc>::UNIX_EPOCH;
+        let mut conn = self.reader().await?;
+        let Some(list) = chat_context_list(history.is_some()) else {
+            let user = sqlx::query(sql::USER)
+                .bind(id(user_id))
+                .fetch_optional(&mut *conn)
+                .await?
+                .as_ref()
+                .map(user_from_row)
+                .transpose()?;
+            let counted = sqlx::query_scalar(sql::COUNTED_SINCE)
+                .bind(id(user_id))
+                .bind(ts(window_start))
+                .fetch_all(&mut *conn)
+                .await?;
+            let exchanges = match history {
+                Some(limit) => {
+                    let since = user
+                        .as_ref()
+                        .and_then(|u| u.conversation_reset_at)
+                        .unwrap_or(never);
+                    sqlx::query_as(sql::RECENT_EXCHANGES)
+                        .bind(id(user_id))
+                        .bind(ts(since))
+                        .bind(except)
+                        .bind(i64::from(limit))
+                        .fetch_all(&mut *conn)
+                        .await?
+                }
+                None => Vec::new(),
+            };
+            return Ok(ChatContext {
+                user,
+                counted,
+                exchanges,
+            });
+        };
+        // One hand-off for all: the author's row, its end, the counted times, their end, then the
+        // exchanges (see `record_chat_commands` on statement lists with parameters).
+        #[allow(deprecated)]
+        let mut stream = sqlx::query(sqlx::AssertSqlSafe(list))
+            .bind(id(user_id))
+            .bind(ts(window_start))
+            .bind(ts(never))
+            .bind(except)
+            .bind(i64::from(history.unwrap_or(0)))
+            .fetch_many(&mut *conn);
+        let (mut context, mut ended) = (ChatContext::default(), 0);
+        while let Some(item) =
+            std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx)).await
+        {
+            match item? {
+                sqlx::Either::Left(_) => ended += 1,
+                sqlx::Either::Right(row) => match ended {
+                    0 => context.user = Some(user_from_row(&row)?),
+                    1 => context.counted.push(row.try_get(0)?),
+                    _ => context
+                        .exchanges
+                        .push((row.try_get("prompt")?, row.try_get("response")?)),
+                },
+            }
+        }
+        Ok(context)
     }
 
     async fn list_chat_commands(

@@ -172,6 +172,19 @@ pub struct Usage {
     pub oldest: Option<DateTime<Utc>>,
 }
 
+/// What answering a claimed command needs to know about its author (see [`Store::chat_context`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChatContext {
+    /// The author's record; `None` if there is none.
+    pub user: Option<User>,
+    /// When each of the author's commands that count toward the limit was created, oldest first, from
+    /// the window start asked for on.
+    pub counted: Vec<DateTime<Utc>>,
+    /// The author's latest answered exchanges (prompt, answer), newest first, as
+    /// [`Store::recent_exchanges`] gives them; empty unless asked for.
+    pub exchanges: Vec<(String, String)>,
+}
+
 /// A chat command to record together with its author's names (see [`Store::record_chat_commands`]).
 #[derive(Debug, Clone)]
 pub struct NewChatCommandBy {
@@ -636,6 +649,21 @@ pub trait Store: DeskStore + Send + Sync + 'static {
         except: i64,
         limit: u32,
     ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// What answering command `except` needs to know about its author `user_id`, read at once (on SQLite
+    /// in one hand-off to the connection's thread, as one statement list): their record; the creation
+    /// times of their commands counting toward the limit created at `window_start` or later (the usage
+    /// line is computed from them once the answer is ready, when the window has moved on: the
+    /// one-command-in-flight rule keeps any other command of theirs from being counted meanwhile); and,
+    /// with `history = Some(limit)`, their exchanges as [`Store::recent_exchanges`] gives them since
+    /// their conversation was last reset (`conversation_reset_at`), leaving out `except`.
+    async fn chat_context(
+        &self,
+        user_id: u64,
+        window_start: DateTime<Utc>,
+        except: i64,
+        history: Option<u32>,
+    ) -> Result<ChatContext, StoreError>;
 
     /// Chat commands matching `filter`, newest first (highest id), at most `limit`. Every filter is served
     /// by an index, so a page costs the same on a million rows as on a hundred.

@@ -25,7 +25,8 @@ const MIGRATIONS_TABLE_EXISTS: &str = "SELECT to_regclass('_sqlx_migrations') IS
 /// taking it too; under READ COMMITTED the locked row is re-checked against the `WHERE`, so a row claimed
 /// a moment ago is not taken again. `$1` owner, `$2` lease end, `$3` now.
 pub(crate) const CLAIM: &str = "\
-    UPDATE chat_commands SET state = 'in_progress', lease_owner = $1, lease_expires_at = $2, \
+    UPDATE chat_commands SET state = 'in_progress', step = 'generating', lease_owner = $1, \
+        lease_expires_at = $2, \
         attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
     WHERE id = ( \
         SELECT id FROM chat_commands \
@@ -294,6 +295,12 @@ pub(crate) const RECORD_COMMANDS: &str = "\
 
 /// PostgreSQL prepares one statement at a time: the batch is recorded in two (see the SQLite version).
 pub(crate) fn record_batch(_counted: bool) -> Option<&'static str> {
+    None
+}
+
+/// PostgreSQL prepares one statement at a time: a command's context is read in two or three (see the
+/// SQLite version).
+pub(crate) fn chat_context_list(_history: bool) -> Option<&'static str> {
     None
 }
 

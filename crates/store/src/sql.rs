@@ -256,6 +256,12 @@ pub(crate) fn record_users(source: &str, count_waiting: bool) -> String {
     )
 }
 
+/// When each of the user's commands that count toward the limit was created, from `$2` on, oldest first:
+/// a walk of the usage window's index, already in order.
+pub(crate) const COUNTED_SINCE: &str = "\
+    SELECT created_at FROM chat_commands \
+    WHERE user_id = $1 AND usage_counted AND created_at >= $2 ORDER BY created_at";
+
 /// Answered exchanges of a user, newest first. `usage_counted` (true for every answer that consumed tokens)
 /// lets the per-user usage-window index serve it.
 pub(crate) const RECENT_EXCHANGES: &str = "\
@@ -392,6 +398,7 @@ pub(crate) fn latency_bucket(ms: &str) -> String {
 #[cfg(test)]
 pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
     (USAGE_SINCE, "chat_commands"),
+    (COUNTED_SINCE, "chat_commands"),
     (USER_IN_FLIGHT, "chat_commands"),
     (RECENT_EXCHANGES, "chat_commands"),
     (WAITING_COUNT, "chat_commands"),
@@ -414,7 +421,7 @@ pub(crate) const HOT_PATHS: &[(&str, &str)] = &[
 
 #[cfg(test)]
 mod tests {
-    use disconcierge_core::model::ChatCommandState;
+    use disconcierge_core::model::{ChatCommandState, ChatCommandStep};
 
     #[test]
     fn state_names_in_sql_match_the_domain() {
@@ -433,11 +440,11 @@ mod tests {
         .concat();
         let mut rest = all.as_str();
         let mut found = 0;
-        // Every quoted word in these statements is a state name (or the step names below).
+        // Every quoted word in these statements is a state name or a step name.
         while let Some(start) = rest.find('\'') {
             let end = rest[start + 1..].find('\'').unwrap() + start + 1;
             let word = &rest[start + 1..end];
-            let is_step = ["done", "enqueued"].contains(&word);
+            let is_step = word.parse::<ChatCommandStep>().is_ok();
             assert!(
                 is_step || word.parse::<ChatCommandState>().is_ok(),
                 "{word:?} is not a chat command state"

@@ -40,7 +40,8 @@ const MIGRATIONS_TABLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM sqlite_maste
 /// a claim with 6,000 queued, most of the bot's SQLite time while a backlog is answered (BENCHMARKS.md,
 /// 2026-12-06, night session).
 pub(crate) const CLAIM: &str = "\
-    UPDATE chat_commands SET state = 'in_progress', lease_owner = $1, lease_expires_at = $2, \
+    UPDATE chat_commands SET state = 'in_progress', step = 'generating', lease_owner = $1, \
+        lease_expires_at = $2, \
         attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
     WHERE id = ( \
         SELECT id FROM chat_commands INDEXED BY chat_commands_claim \
@@ -124,6 +125,30 @@ pub(crate) fn record_batch(counted: bool) -> Option<&'static str> {
     });
     Some(if counted { &COUNTED } else { &UNCOUNTED })
 }
+
+/// A claimed command's context (see `Store::chat_context`) as one statement list, in one hand-off to a
+/// reader's thread: the author ([`crate::sql::USER`], `$1`), the creation times of their counted
+/// commands since `$2` ([`crate::sql::COUNTED_SINCE`]) and, with `history`, their exchanges
+/// ([`crate::sql::RECENT_EXCHANGES`]) since their conversation was last reset (`$3` if never), leaving
+/// out command `$4`, at most `$5`.
+pub(crate) fn chat_context_list(history: bool) -> Option<&'static str> {
+    static WITHOUT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{}; {}", crate::sql::USER, crate::sql::COUNTED_SINCE));
+    static WITH: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{}; {}", *WITHOUT, *EXCHANGES_SINCE_RESET));
+    Some(if history { &WITH } else { &WITHOUT })
+}
+
+/// [`crate::sql::RECENT_EXCHANGES`] since the user's last reset (`$3` if none), leaving out `$4`, at most
+/// `$5`.
+static EXCHANGES_SINCE_RESET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let sql = crate::sql::RECENT_EXCHANGES;
+    assert!(!sql.contains("$5"), "parameters $1 to $4");
+    sql.replace("$4", "$5").replace("$3", "$4").replace(
+        "$2",
+        "COALESCE((SELECT conversation_reset_at FROM users WHERE discord_id = $1), $3)",
+    )
+});
 
 fn record_commands_at_5() -> String {
     assert_eq!(RECORD_COMMANDS.matches('$').count(), 1, "one parameter, $1");
@@ -569,6 +594,7 @@ mod tests {
         let (_db, backend) = store().await;
         let mut queries: Vec<(&str, &str)> = crate::sql::HOT_PATHS.to_vec();
         queries.push((CLAIM, "chat_commands"));
+        queries.push((EXCHANGES_SINCE_RESET.as_str(), "chat_commands"));
         queries.push((RECORD_USERS.as_str(), "chat_commands"));
         queries.push((RECORD_USERS_UNCOUNTED.as_str(), "chat_commands"));
         queries.push((QUEUE_ACKNOWLEDGED, "chat_commands"));
@@ -597,6 +623,7 @@ mod tests {
     /// The queue's own statements walk the index made for them. Without statistics SQLite preferred the
     /// admin list's `(state, id)` index for their `state` terms: the claim then sorted every live row
     /// (0.6 ms a claim with 6,000 queued), and queueing and expiring read every row of their states.
+    /// A claimed command's context walks the author's usage window, already in order.
     #[tokio::test]
     async fn queue_statements_walk_their_own_indexes() {
         let (_db, backend) = store().await;
@@ -609,6 +636,14 @@ mod tests {
             (
                 EXPIRE_CHAT_COMMANDS.as_str(),
                 "SEARCH chat_commands USING INDEX chat_commands_token_expiry (token_expires_at<?)",
+            ),
+            (
+                crate::sql::COUNTED_SINCE,
+                "SEARCH chat_commands USING INDEX chat_commands_user_usage (user_id=? AND created_at>?)",
+            ),
+            (
+                EXCHANGES_SINCE_RESET.as_str(),
+                "SEARCH chat_commands USING INDEX chat_commands_user_usage (user_id=? AND created_at>?)",
             ),
         ];
         for (sql, walk) in expect {

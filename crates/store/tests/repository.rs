@@ -14,7 +14,7 @@ use disconcierge_core::model::{
     UserSort,
 };
 use disconcierge_store::testing::TestDb;
-use disconcierge_store::{DatabaseKind, NewChatCommandBy, Store, StoreError};
+use disconcierge_store::{ChatContext, DatabaseKind, NewChatCommandBy, Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +58,7 @@ both!(
     expire_commands_with_dead_tokens,
     usage_window_counts_only_consumed_commands,
     recent_exchanges_are_the_users_answered_ones_newest_first,
+    a_commands_context_is_its_author_their_counted_commands_and_history,
     stale_queued_commands_expire_and_come_back,
     oldest_queued_prefers_non_priority_when_asked,
     received_commands_are_requeued_while_their_token_lives,
@@ -1199,6 +1200,20 @@ async fn answered(
     cmd.id
 }
 
+/// The user's `/clear` at `at`.
+async fn clear(store: &dyn Store, user_id: u64, at: DateTime<Utc>) {
+    store
+        .insert_clear_command(&ClearCommand {
+            interaction_id: 99,
+            user_id,
+            guild_id: None,
+            channel_id: None,
+            created_at: at,
+        })
+        .await
+        .unwrap();
+}
+
 async fn a_reply_finds_the_command_of_the_answer(kind: DatabaseKind) {
     let Some(db) = fresh(kind).await else { return };
     let store = db.store.as_ref();
@@ -1675,16 +1690,7 @@ async fn recent_exchanges_are_the_users_answered_ones_newest_first(kind: Databas
     let with_current = store.recent_exchanges(1, since, -1, 10).await.unwrap();
     assert_eq!(with_current, [expected(6), expected(4), expected(2)]);
     // A /clear starts the history again: what came before it is left out, whatever `since` says.
-    store
-        .insert_clear_command(&ClearCommand {
-            interaction_id: 99,
-            user_id: 1,
-            guild_id: None,
-            channel_id: None,
-            created_at: now - mins(15),
-        })
-        .await
-        .unwrap();
+    clear(store, 1, now - mins(15)).await;
     assert_eq!(
         store.recent_exchanges(1, since, current, 10).await.unwrap(),
         [expected(4)]
@@ -1703,6 +1709,107 @@ async fn recent_exchanges_are_the_users_answered_ones_newest_first(kind: Databas
         "another user's /clear changes nothing"
     );
     let _ = (a, b);
+}
+
+async fn a_commands_context_is_its_author_their_counted_commands_and_history(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    let hours = TimeDelta::hours;
+    let window = now - hours(6);
+    assert_eq!(
+        store.chat_context(1, window, -1, Some(10)).await.unwrap(),
+        ChatContext::default(),
+        "nobody yet"
+    );
+    store.upsert_user(1, "ann", None).await.unwrap();
+    store.upsert_user(2, "bob", None).await.unwrap();
+    answered(store, 1, 1, now - hours(7), Some(USAGE)).await; // remembered, out of the window
+    answered(store, 2, 1, now - hours(5), Some(USAGE)).await;
+    answered(store, 3, 1, now - hours(4), None).await; // failed: neither counted nor remembered
+    answered(store, 4, 2, now - hours(3), Some(USAGE)).await; // someone else's
+    answered(store, 5, 1, now - hours(2), Some(USAGE)).await;
+    let current = store
+        .insert_chat_command(new_command(6, 1, now - mins(1)))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_next_chat_command("w", LEASE, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, current.id);
+    assert_eq!(
+        claimed.step,
+        ChatCommandStep::Generating,
+        "claimed means on its way to the model"
+    );
+
+    let expected = |n: u64| (format!("question {n}"), "answer".to_string());
+    let context = store
+        .chat_context(1, window, current.id, Some(10))
+        .await
+        .unwrap();
+    assert_eq!(context.user.as_ref().map(|u| u.discord_id), Some(1));
+    assert_eq!(
+        context.counted,
+        [now - hours(5), now - hours(2)],
+        "oldest first"
+    );
+    assert_eq!(context.exchanges, [expected(5), expected(2), expected(1)]);
+    let limited = store
+        .chat_context(1, window, current.id, Some(2))
+        .await
+        .unwrap();
+    assert_eq!(limited.exchanges, [expected(5), expected(2)], "the newest");
+    let bare = store
+        .chat_context(1, window, current.id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        bare,
+        ChatContext {
+            exchanges: Vec::new(),
+            ..context.clone()
+        },
+        "no history asked for, none read"
+    );
+    assert_eq!(
+        store
+            .chat_context(1, now - hours(3), current.id, Some(10))
+            .await
+            .unwrap()
+            .counted,
+        [now - hours(2)],
+        "from the window start given"
+    );
+
+    // An admin clearing every conversation starts every history again; usage is unchanged.
+    store.clear_all_conversations(now - hours(3)).await.unwrap();
+    let reset = store
+        .chat_context(1, window, current.id, Some(10))
+        .await
+        .unwrap();
+    assert_eq!(reset.exchanges, [expected(5)]);
+    assert_eq!(reset.counted, context.counted);
+    // So does the user's own /clear.
+    clear(store, 1, now - mins(90)).await;
+    let cleared = store
+        .chat_context(1, window, current.id, Some(10))
+        .await
+        .unwrap();
+    assert!(cleared.exchanges.is_empty(), "{:?}", cleared.exchanges);
+    assert_eq!(
+        store
+            .chat_context(2, window, -1, Some(10))
+            .await
+            .unwrap()
+            .exchanges,
+        [expected(4)],
+        "another user's history is theirs"
+    );
 }
 
 async fn stale_queued_commands_expire_and_come_back(kind: DatabaseKind) {
