@@ -7,7 +7,9 @@
 //! 3. Open loop: for each offered rate, interactions are sent on a fixed schedule whatever the answers
 //!    (so a slow bot cannot slow the load down and hide its latency: each latency is measured from the
 //!    moment the interaction was due, not from when it was sent); acknowledgement p50/p99/max, the rate
-//!    actually sent, and how long until every one of them was answered; peak memory.
+//!    actually sent, and how long until every one of them was answered; peak memory; and where in the run
+//!    the acknowledgements over 5 ms were, per quarter second (a tail from the burst's cold start reads
+//!    differently from one spread over the run).
 
 use crate::Options;
 use crate::http1::Http1;
@@ -249,17 +251,23 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
         let mut latencies = Vec::with_capacity(count as usize);
         let mut lags = Vec::with_capacity(count as usize);
         let (mut failed, mut late, mut refused) = (0, 0, 0);
-        for (latency, lag, status, deferred) in results {
-            lags.push(lag);
-            if status != 200 {
+        // Where in the run the acknowledgements over 5 ms were (the target's p99), per quarter second.
+        let mut slow = vec![0u32; (options.seconds * 4) as usize + 1];
+        for sent in results {
+            lags.push(sent.lag);
+            if sent.status != 200 {
                 failed += 1;
-            } else if !deferred {
+            } else if !sent.deferred {
                 refused += 1;
             }
-            if latency > Duration::from_secs(3) {
+            if sent.latency > Duration::from_secs(3) {
                 late += 1;
             }
-            latencies.push(latency);
+            if sent.latency > Duration::from_millis(5) {
+                let last = slow.len() - 1;
+                slow[((sent.at.as_millis() / 250) as usize).min(last)] += 1;
+            }
+            latencies.push(sent.latency);
         }
         let expected = answered_before + count as usize - refused - failed;
         // Counted every 50 ms, not at every change of the simulator's state: a count goes through every
@@ -306,6 +314,11 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
             ms(lags.percentile(99.0)),
             ms(lags.max()),
         ));
+        let slow: Vec<String> = slow.iter().map(u32::to_string).collect();
+        lag_lines.push(format!(
+            "- {rate}/s: acknowledgements over 5 ms per quarter second of the run: {}",
+            slow.join(" ")
+        ));
     }
     println!();
     for line in lag_lines {
@@ -322,9 +335,22 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     bot.stop()
 }
 
+/// One interaction of the open loop, as the load generator saw it.
+struct Sent {
+    /// When it was due, from the start of the run.
+    at: Duration,
+    /// From when it was due to its response.
+    latency: Duration,
+    /// How late it left the load generator.
+    lag: Duration,
+    /// The HTTP status, 0 if the request failed.
+    status: u16,
+    /// Accepted (deferred), rather than refused with a message.
+    deferred: bool,
+}
+
 /// Sends `count` prepared interactions at `rate` from `start`, each timed from when it was due, and hands
-/// each answer to `answers`; the time the sending took, and per interaction its latency, how late it
-/// left, the status and whether it was deferred.
+/// each answer to `answers`; the time the sending took, and each interaction as sent.
 async fn open_loop(
     rate: u32,
     count: u32,
@@ -332,7 +358,7 @@ async fn open_loop(
     mut prepared: tokio::sync::mpsc::Receiver<(InteractionHandle, Vec<u8>)>,
     webhook: Arc<Http1>,
     answers: tokio::sync::mpsc::UnboundedSender<(InteractionHandle, u16, String)>,
-) -> Result<(Duration, Vec<(Duration, Duration, u16, bool)>), String> {
+) -> Result<(Duration, Vec<Sent>), String> {
     // The schedule is kept by a thread of its own that sleeps until each due time and then hands it
     // over: tokio's timer counts whole milliseconds, so `sleep_until` woke up to 1 ms after the due
     // time (two requests per tick at 2,000/s), and that lag, counted in every latency, was the
@@ -362,6 +388,7 @@ async fn open_loop(
             let lag = due.elapsed();
             let result = webhook.send(&request).await;
             let latency = due.elapsed();
+            let at = due - start;
             match result {
                 Ok((status, body)) => {
                     // Deferred (type 5): accepted, an answer follows. A message (type 4): refused
@@ -369,9 +396,21 @@ async fn open_loop(
                     let deferred = serde_json::from_str::<serde_json::Value>(&body)
                         .is_ok_and(|v| v["type"] == 5);
                     let _ = answers.send((handle, status, body));
-                    (latency, lag, status, deferred)
+                    Sent {
+                        at,
+                        latency,
+                        lag,
+                        status,
+                        deferred,
+                    }
                 }
-                Err(_) => (latency, lag, 0, false),
+                Err(_) => Sent {
+                    at,
+                    latency,
+                    lag,
+                    status: 0,
+                    deferred: false,
+                },
             }
         });
     }
