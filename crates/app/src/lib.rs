@@ -151,6 +151,8 @@ pub struct Application {
     llm_log_writer: tokio::task::JoinHandle<()>,
     /// Where LLM call logs go (it remembers the last call for the dashboard).
     llm_sink: Arc<llm::StoreSink>,
+    /// Acknowledgements in progress: the workers and the background writes give way to them.
+    acks: Arc<chat::AcksInProgress>,
     /// Present when `DC_DISCORD_TOKEN` is set.
     discord: Option<DiscordParts>,
 }
@@ -218,7 +220,8 @@ impl Application {
             source,
         })?;
         let metrics = Arc::new(Metrics::new(&settings.instance_id));
-        let (sink, writer) = llm::store_sink(store.clone());
+        let acks = Arc::new(chat::AcksInProgress::default());
+        let (sink, writer) = llm::store_sink(store.clone(), acks.clone());
         let llm = llm::backend(&settings.llm, sink.clone())?;
         let llm_log_writer = tokio::spawn(writer);
         let discord = match &settings.discord.token {
@@ -237,6 +240,7 @@ impl Application {
             llm,
             llm_log_writer,
             llm_sink: sink,
+            acks,
             discord,
         })
     }
@@ -403,6 +407,7 @@ impl Application {
                 rate,
                 discord_slot,
                 webhook_stats: webhook_stats.map(|(_, stats)| stats),
+                acks: self.acks.clone(),
             };
             let cancel = cancel.clone();
             let tracker = tasks.clone();
@@ -468,6 +473,8 @@ struct DiscordSide {
     /// Filled once connected, for the admin interface.
     discord_slot: control::DiscordSlot,
     webhook_stats: Option<Arc<disconcierge_discord::webhook::WebhookStats>>,
+    /// Acknowledgements in progress: the workers and the background writes give way to them.
+    acks: Arc<chat::AcksInProgress>,
 }
 
 impl DiscordSide {
@@ -532,8 +539,7 @@ impl DiscordSide {
             );
             tasks.spawn(async move { notify::post_startup(&discord, &runtime, &text).await });
         }
-        // Acknowledgements in progress: the workers and the background writes give way to them.
-        let acks = Arc::new(chat::AcksInProgress::default());
+        let acks = self.acks.clone();
         let (interaction_log, log_writer) =
             interaction_log::InteractionLogger::start(self.store.clone(), acks.clone());
         tasks.spawn(log_writer);

@@ -2,8 +2,12 @@
 //!
 //! Call logs are written by one background task fed through an unbounded channel: recording a log never
 //! waits for the database on the answer's path, and the task drains what is left at shutdown, so no log
-//! is lost on a graceful stop.
+//! is lost on a graceful stop. Like the interaction log, it gives way to acknowledgements (see
+//! [`AcksInProgress::gather_after_pause`]) and writes what has arrived meanwhile together, in one
+//! statement: under a burst, a few writes a second instead of one per answer.
 
+use crate::chat::AcksInProgress;
+use crate::interaction_log::HOLD_BACK;
 use crate::settings::{LlmProvider, LlmSettings};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::LlmCallLog;
@@ -11,6 +15,9 @@ use disconcierge_llm::{BackendConfig, CallSink, LlmBackend, LlmError};
 use disconcierge_store::Store;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+
+/// At most this many call logs are written in one statement (each holds a request, history included).
+const LOG_BATCH: usize = 64;
 
 /// Sends call logs to the writer task, and remembers the last call (the dashboard's LLM status).
 pub struct StoreSink {
@@ -51,13 +58,28 @@ impl CallSink for StoreSink {
 /// channel is drained.
 pub fn store_sink(
     store: Arc<dyn Store>,
+    acks: Arc<AcksInProgress>,
 ) -> (Arc<StoreSink>, impl std::future::Future<Output = ()> + Send) {
     let (tx, mut rx) = mpsc::unbounded_channel::<LlmCallLog>();
     let writer = async move {
-        while let Some(log) = rx.recv().await {
-            if let Err(e) = store.insert_llm_call_log(&log).await {
-                tracing::error!(target: "disconcierge_app::llm", error = %e, "could not store an LLM call log");
+        let mut batch = Vec::with_capacity(LOG_BATCH);
+        while rx.recv_many(&mut batch, LOG_BATCH).await > 0 {
+            acks.gather_after_pause(HOLD_BACK, &mut rx, &mut batch, LOG_BATCH)
+                .await;
+            if let Err(e) = store.insert_llm_call_logs(&batch).await {
+                if batch.len() == 1 {
+                    tracing::error!(target: "disconcierge_app::llm", error = %e, "could not store an LLM call log");
+                } else {
+                    // None of the batch was stored; one bad log (say, of a command deleted meanwhile)
+                    // must not cost the others.
+                    for log in &batch {
+                        if let Err(e) = store.insert_llm_call_log(log).await {
+                            tracing::error!(target: "disconcierge_app::llm", error = %e, "could not store an LLM call log");
+                        }
+                    }
+                }
             }
+            batch.clear();
         }
     };
     (
@@ -109,31 +131,65 @@ mod tests {
     use super::*;
     use disconcierge_store::testing::TestDb;
 
+    /// Call `op{i}`, of command `chat_command_id`.
+    fn call(i: i32, chat_command_id: Option<i64>) -> LlmCallLog {
+        LlmCallLog {
+            chat_command_id,
+            provider: "openai".into(),
+            operation: format!("op{i}"),
+            model: Some("m".into()),
+            request: serde_json::json!({"i": i}),
+            response: None,
+            http_status: Some(200),
+            error: None,
+            started_at: chrono::Utc::now(),
+            duration_ms: 1,
+            usage: None,
+        }
+    }
+
     #[tokio::test]
     async fn call_logs_reach_the_database_and_nothing_is_lost_at_shutdown() {
         let db = TestDb::sqlite().await;
-        let (sink, writer) = store_sink(db.store.clone());
+        let (sink, writer) = store_sink(db.store.clone(), Default::default());
         let task = tokio::spawn(writer);
         for i in 0..50 {
-            sink.record(LlmCallLog {
-                chat_command_id: None,
-                provider: "openai".into(),
-                operation: format!("op{i}"),
-                model: Some("m".into()),
-                request: serde_json::json!({"i": i}),
-                response: None,
-                http_status: Some(200),
-                error: None,
-                started_at: chrono::Utc::now(),
-                duration_ms: 1,
-                usage: None,
-            });
+            sink.record(call(i, None));
         }
         drop(sink);
         task.await.unwrap();
         assert_eq!(
             db.scalar_i64("SELECT COUNT(*) FROM llm_call_logs").await,
             50
+        );
+    }
+
+    /// Logs are written in batches; a log the database refuses (its command is not there) costs only
+    /// itself, and the order is kept.
+    #[tokio::test]
+    async fn a_refused_log_does_not_cost_the_rest_of_its_batch() {
+        let db = TestDb::sqlite().await;
+        let (sink, writer) = store_sink(db.store.clone(), Default::default());
+        for i in 0..5 {
+            sink.record(call(i, (i == 2).then_some(12345)));
+        }
+        drop(sink);
+        // Everything is queued before the writer starts: one batch of five.
+        writer.await;
+        let count = |sql: &'static str| db.scalar_i64(sql);
+        assert_eq!(count("SELECT COUNT(*) FROM llm_call_logs").await, 4);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM llm_call_logs WHERE operation = 'op2'").await,
+            0
+        );
+        assert_eq!(
+            count(
+                "SELECT COUNT(*) FROM llm_call_logs a JOIN llm_call_logs b \
+                 ON a.id < b.id AND a.operation > b.operation"
+            )
+            .await,
+            0,
+            "in the order recorded"
         );
     }
 }

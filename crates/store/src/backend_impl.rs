@@ -97,6 +97,27 @@ struct CommandJson<'a> {
     finished_at: Option<String>,
 }
 
+/// A call log in `INSERT_LLM_CALL_LOGS`' JSON (timestamps as the backend's text, see `ts_text`). A
+/// missing response is left out, so that it is stored as NULL, not as JSON `null`.
+#[derive(serde::Serialize)]
+struct LlmCallLogJson<'a> {
+    ord: usize,
+    chat_command_id: Option<i64>,
+    provider: &'a str,
+    operation: &'a str,
+    model: Option<&'a str>,
+    request: &'a serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response: Option<&'a serde_json::Value>,
+    http_status: Option<i64>,
+    error: Option<&'a str>,
+    started_at: String,
+    duration_ms: i64,
+    prompt_tokens: Option<i64>,
+    completion_tokens: Option<i64>,
+    total_tokens: Option<i64>,
+}
+
 fn col_err(col: &str, e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: col.to_string(),
@@ -1810,6 +1831,41 @@ impl Store for Backend {
             .one()
             .await
             .map_err(|e| StoreError::from_write(e, "LLM call log", "chat command"))
+    }
+
+    async fn insert_llm_call_logs(&self, logs: &[LlmCallLog]) -> Result<(), StoreError> {
+        if logs.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<LlmCallLogJson> = logs
+            .iter()
+            .enumerate()
+            .map(|(ord, log)| {
+                let [prompt_tokens, completion_tokens, total_tokens] = usage_columns(log.usage);
+                LlmCallLogJson {
+                    ord,
+                    chat_command_id: log.chat_command_id,
+                    provider: &log.provider,
+                    operation: &log.operation,
+                    model: log.model.as_deref(),
+                    request: &log.request,
+                    response: log.response.as_ref(),
+                    http_status: log.http_status.map(i64::from),
+                    error: log.error.as_deref(),
+                    started_at: ts_text(log.started_at),
+                    duration_ms: i64::try_from(log.duration_ms).unwrap_or(i64::MAX),
+                    prompt_tokens,
+                    completion_tokens,
+                    total_tokens,
+                }
+            })
+            .collect();
+        sqlx::query(INSERT_LLM_CALL_LOGS)
+            .bind(Json(&rows))
+            .execute(&mut *self.writer().await?)
+            .await
+            .map_err(|e| StoreError::from_write(e, "LLM call log", "chat command"))?;
+        Ok(())
     }
 
     async fn insert_clear_command(&self, clear: &ClearCommand) -> Result<i64, StoreError> {

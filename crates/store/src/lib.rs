@@ -696,6 +696,12 @@ pub trait Store: DeskStore + Send + Sync + 'static {
     /// Returns the new row's id.
     async fn insert_llm_call_log(&self, log: &LlmCallLog) -> Result<i64, StoreError>;
 
+    /// Inserts several call logs, in the order given, in one statement: under load the logs of many
+    /// answers cost one write instead of one each (the caller keeps batches to a few hundred, so that
+    /// the write stays short). All or none: when one cannot be inserted (it names a command that is not
+    /// there), none is, and the caller may insert them one by one with [`Store::insert_llm_call_log`].
+    async fn insert_llm_call_logs(&self, logs: &[LlmCallLog]) -> Result<(), StoreError>;
+
     /// Records a `/clear`. An interaction recorded twice gives [`StoreError::AlreadyExists`]. Returns the
     /// new row's id.
     async fn insert_clear_command(&self, clear: &ClearCommand) -> Result<i64, StoreError>;

@@ -293,6 +293,19 @@ pub(crate) const RECORD_COMMANDS: &str = "\
     ON CONFLICT (interaction_id) DO NOTHING \
     RETURNING *";
 
+/// LLM call logs in one statement (`$1`: `[{ord, chat_command_id, …}]`, see
+/// `Store::insert_llm_call_logs`).
+pub(crate) const INSERT_LLM_CALL_LOGS: &str = "\
+    INSERT INTO llm_call_logs (chat_command_id, provider, operation, model, request, response, \
+        http_status, error, started_at, duration_ms, prompt_tokens, completion_tokens, total_tokens) \
+    SELECT l.chat_command_id, l.provider, l.operation, l.model, l.request, l.response, l.http_status, \
+        l.error, l.started_at, l.duration_ms, l.prompt_tokens, l.completion_tokens, l.total_tokens \
+    FROM jsonb_to_recordset($1) AS l(ord BIGINT, chat_command_id BIGINT, provider TEXT, operation TEXT, \
+        model TEXT, request JSONB, response JSONB, http_status BIGINT, error TEXT, \
+        started_at TIMESTAMPTZ, duration_ms BIGINT, prompt_tokens BIGINT, completion_tokens BIGINT, \
+        total_tokens BIGINT) \
+    ORDER BY l.ord";
+
 /// PostgreSQL prepares one statement at a time: the batch is recorded in two (see the SQLite version).
 pub(crate) fn record_batch(_counted: bool) -> Option<&'static str> {
     None

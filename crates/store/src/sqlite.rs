@@ -155,6 +155,18 @@ fn record_commands_at_5() -> String {
     RECORD_COMMANDS.replace("$1", "$5")
 }
 
+/// LLM call logs in one statement (`$1`: `[{ord, chat_command_id, …}]`, see
+/// `Store::insert_llm_call_logs`): the statement is the same whatever the batch size. `->` keeps the
+/// request and the response as JSON text; a response left out of the JSON is NULL.
+pub(crate) const INSERT_LLM_CALL_LOGS: &str = "\
+    INSERT INTO llm_call_logs (chat_command_id, provider, operation, model, request, response, \
+        http_status, error, started_at, duration_ms, prompt_tokens, completion_tokens, total_tokens) \
+    SELECT l.value ->> 'chat_command_id', l.value ->> 'provider', l.value ->> 'operation', \
+        l.value ->> 'model', l.value -> 'request', l.value -> 'response', l.value ->> 'http_status', \
+        l.value ->> 'error', l.value ->> 'started_at', l.value ->> 'duration_ms', \
+        l.value ->> 'prompt_tokens', l.value ->> 'completion_tokens', l.value ->> 'total_tokens' \
+    FROM json_each($1) l ORDER BY l.value ->> 'ord'";
+
 // ----- Dashboard statistics (see `backend_impl.rs`) -----
 
 /// One hour of chat commands for a rollup ([`crate::sql::hour_commands`]). `NOT INDEXED` keeps SQLite

@@ -2374,9 +2374,45 @@ async fn llm_calls_and_feedback_of_a_command(kind: DatabaseKind) {
     let calls = store.llm_calls_for_command(cmd).await.unwrap();
     assert_eq!(
         calls.iter().map(|c| c.log.clone()).collect::<Vec<_>>(),
-        [failed, call]
+        [failed.clone(), call.clone()]
     );
     assert!(calls[0].id < calls[1].id);
+
+    // Several at once: stored as one by one, in order; with one naming a command that is not there,
+    // none is.
+    let streamed = LlmCallLog {
+        operation: "chat.completions.stream".into(),
+        model: None,
+        request: serde_json::json!(["a list", 1, null]),
+        duration_ms: 7,
+        ..call.clone()
+    };
+    store.insert_llm_call_logs(&[]).await.unwrap();
+    let batch = [call.clone(), failed.clone(), streamed.clone()];
+    let missing = LlmCallLog {
+        chat_command_id: Some(other + 1000),
+        ..call.clone()
+    };
+    assert!(
+        store
+            .insert_llm_call_logs(&[call.clone(), missing])
+            .await
+            .is_err()
+    );
+    store.insert_llm_call_logs(&batch).await.unwrap();
+    let calls = store.llm_calls_for_command(cmd).await.unwrap();
+    assert_eq!(
+        calls.iter().map(|c| c.log.clone()).collect::<Vec<_>>(),
+        [
+            failed.clone(),
+            call.clone(),
+            call.clone(),
+            failed.clone(),
+            streamed
+        ],
+        "the refused batch left nothing"
+    );
+    assert!(calls.windows(2).all(|w| w[0].id < w[1].id));
 
     store
         .insert_user_feedback(&feedback(cmd, 5, FeedbackKind::Good))
