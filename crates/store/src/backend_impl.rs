@@ -14,8 +14,10 @@
 // * `begin_write(&mut connection)`, which starts a transaction that will write;
 // * `CLAIM`, `QUEUE_ACKNOWLEDGED`, `EXPIRE_CHAT_COMMANDS` and `MIGRATIONS_TABLE_EXISTS`, the
 //   dialect-specific statements;
+// * `INSERT_LLM_CALL_LOGS`, call logs from one JSON array;
 // * `record_batch(counted)`, the two statements of `record_chat_commands` as one statement list where
-//   the backend runs such lists with parameters (SQLite), else `None`;
+//   the backend runs such lists with parameters (SQLite), else `None`; `chat_context_list(history)`, the
+//   same for `chat_context`;
 // * `fn waiting_bound(&self) -> Option<&WaitingBound>`, the bound on waiting commands this process keeps
 //   (SQLite) or `None` (PostgreSQL: other instances record commands too).
 //
@@ -551,6 +553,38 @@ fn map_rows<T>(
 // ----- Migrations -----
 
 impl Backend {
+    /// Inserts call logs in one statement (`INSERT_LLM_CALL_LOGS`), in the order given; their ids.
+    async fn write_llm_call_logs(&self, logs: &[LlmCallLog]) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<LlmCallLogJson> = logs
+            .iter()
+            .enumerate()
+            .map(|(ord, log)| {
+                let [prompt_tokens, completion_tokens, total_tokens] = usage_columns(log.usage);
+                LlmCallLogJson {
+                    ord,
+                    chat_command_id: log.chat_command_id,
+                    provider: &log.provider,
+                    operation: &log.operation,
+                    model: log.model.as_deref(),
+                    request: &log.request,
+                    response: log.response.as_ref(),
+                    http_status: log.http_status.map(i64::from),
+                    error: log.error.as_deref(),
+                    started_at: ts_text(log.started_at),
+                    duration_ms: i64::try_from(log.duration_ms).unwrap_or(i64::MAX),
+                    prompt_tokens,
+                    completion_tokens,
+                    total_tokens,
+                }
+            })
+            .collect();
+        sqlx::query_scalar(INSERT_LLM_CALL_LOGS)
+            .bind(Json(&rows))
+            .fetch_all(&mut *self.writer().await?)
+            .await
+            .map_err(|e| StoreError::from_write(e, "LLM call log", "chat command"))
+    }
+
     async fn applied_migrations(&self) -> Result<Vec<(i64, bool, Vec<u8>)>, StoreError> {
         let exists: bool = sqlx::query_scalar(MIGRATIONS_TABLE_EXISTS)
             .fetch_one(&mut *self.reader().await?)
@@ -1658,32 +1692,17 @@ impl Store for Backend {
         history: Option<u32>,
     ) -> Result<ChatContext, StoreError> {
         let never = DateTime::<Utc>::UNIX_EPOCH;
-        let mut conn = self.reader().await?;
         let Some(list) = chat_context_list(history.is_some()) else {
-            let user = sqlx::query(sql::USER)
-                .bind(id(user_id))
-                .fetch_optional(&mut *conn)
-                .await?
-                .as_ref()
-                .map(user_from_row)
-                .transpose()?;
+            let user = self.user(user_id).await?;
             let counted = sqlx::query_scalar(sql::COUNTED_SINCE)
                 .bind(id(user_id))
                 .bind(ts(window_start))
-                .fetch_all(&mut *conn)
+                .fetch_all(&mut *self.reader().await?)
                 .await?;
             let exchanges = match history {
                 Some(limit) => {
-                    let since = user
-                        .as_ref()
-                        .and_then(|u| u.conversation_reset_at)
-                        .unwrap_or(never);
-                    sqlx::query_as(sql::RECENT_EXCHANGES)
-                        .bind(id(user_id))
-                        .bind(ts(since))
-                        .bind(except)
-                        .bind(i64::from(limit))
-                        .fetch_all(&mut *conn)
+                    let since = user.as_ref().and_then(|u| u.conversation_reset_at);
+                    self.recent_exchanges(user_id, since.unwrap_or(never), except, limit)
                         .await?
                 }
                 None => Vec::new(),
@@ -1696,6 +1715,7 @@ impl Store for Backend {
         };
         // One hand-off for all: the author's row, its end, the counted times, their end, then the
         // exchanges (see `record_chat_commands` on statement lists with parameters).
+        let mut conn = self.reader().await?;
         #[allow(deprecated)]
         let mut stream = sqlx::query(sqlx::AssertSqlSafe(list))
             .bind(id(user_id))
@@ -1812,59 +1832,16 @@ impl Store for Backend {
     }
 
     async fn insert_llm_call_log(&self, log: &LlmCallLog) -> Result<i64, StoreError> {
-        let [prompt, completion, total] = usage_columns(log.usage);
-        sqlx::query_scalar(sql::INSERT_LLM_CALL_LOG)
-            .bind(log.chat_command_id)
-            .bind(&log.provider)
-            .bind(&log.operation)
-            .bind(log.model.as_deref())
-            .bind(Json(&log.request))
-            .bind(log.response.as_ref().map(Json))
-            .bind(log.http_status.map(i64::from))
-            .bind(log.error.as_deref())
-            .bind(ts(log.started_at))
-            .bind(i64::try_from(log.duration_ms).unwrap_or(i64::MAX))
-            .bind(prompt)
-            .bind(completion)
-            .bind(total)
-            .fetch_all(&mut *self.writer().await?)
-            .one()
-            .await
-            .map_err(|e| StoreError::from_write(e, "LLM call log", "chat command"))
+        let ids = self.write_llm_call_logs(std::slice::from_ref(log)).await?;
+        ids.first()
+            .copied()
+            .ok_or(StoreError::NotFound("LLM call log"))
     }
 
     async fn insert_llm_call_logs(&self, logs: &[LlmCallLog]) -> Result<(), StoreError> {
-        if logs.is_empty() {
-            return Ok(());
+        if !logs.is_empty() {
+            self.write_llm_call_logs(logs).await?;
         }
-        let rows: Vec<LlmCallLogJson> = logs
-            .iter()
-            .enumerate()
-            .map(|(ord, log)| {
-                let [prompt_tokens, completion_tokens, total_tokens] = usage_columns(log.usage);
-                LlmCallLogJson {
-                    ord,
-                    chat_command_id: log.chat_command_id,
-                    provider: &log.provider,
-                    operation: &log.operation,
-                    model: log.model.as_deref(),
-                    request: &log.request,
-                    response: log.response.as_ref(),
-                    http_status: log.http_status.map(i64::from),
-                    error: log.error.as_deref(),
-                    started_at: ts_text(log.started_at),
-                    duration_ms: i64::try_from(log.duration_ms).unwrap_or(i64::MAX),
-                    prompt_tokens,
-                    completion_tokens,
-                    total_tokens,
-                }
-            })
-            .collect();
-        sqlx::query(INSERT_LLM_CALL_LOGS)
-            .bind(Json(&rows))
-            .execute(&mut *self.writer().await?)
-            .await
-            .map_err(|e| StoreError::from_write(e, "LLM call log", "chat command"))?;
         Ok(())
     }
 

@@ -304,7 +304,8 @@ pub(crate) const INSERT_LLM_CALL_LOGS: &str = "\
         model TEXT, request JSONB, response JSONB, http_status BIGINT, error TEXT, \
         started_at TIMESTAMPTZ, duration_ms BIGINT, prompt_tokens BIGINT, completion_tokens BIGINT, \
         total_tokens BIGINT) \
-    ORDER BY l.ord";
+    ORDER BY l.ord \
+    RETURNING id";
 
 /// PostgreSQL prepares one statement at a time: the batch is recorded in two (see the SQLite version).
 pub(crate) fn record_batch(_counted: bool) -> Option<&'static str> {

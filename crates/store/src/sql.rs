@@ -293,11 +293,6 @@ pub(crate) const INSERT_DISCORD_MESSAGE: &str = "\
         payload, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
 
-pub(crate) const INSERT_LLM_CALL_LOG: &str = "\
-    INSERT INTO llm_call_logs (chat_command_id, provider, operation, model, request, response, \
-        http_status, error, started_at, duration_ms, prompt_tokens, completion_tokens, total_tokens) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
-
 pub(crate) const INSERT_CLEAR_COMMAND: &str = "\
     INSERT INTO clear_commands (interaction_id, user_id, guild_id, channel_id, created_at) \
     VALUES ($1, $2, $3, $4, $5) RETURNING id";

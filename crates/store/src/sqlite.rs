@@ -165,7 +165,8 @@ pub(crate) const INSERT_LLM_CALL_LOGS: &str = "\
         l.value ->> 'model', l.value -> 'request', l.value -> 'response', l.value ->> 'http_status', \
         l.value ->> 'error', l.value ->> 'started_at', l.value ->> 'duration_ms', \
         l.value ->> 'prompt_tokens', l.value ->> 'completion_tokens', l.value ->> 'total_tokens' \
-    FROM json_each($1) l ORDER BY l.value ->> 'ord'";
+    FROM json_each($1) l ORDER BY l.value ->> 'ord' \
+    RETURNING id";
 
 // ----- Dashboard statistics (see `backend_impl.rs`) -----
 
