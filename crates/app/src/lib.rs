@@ -149,6 +149,8 @@ pub struct Application {
     api_tls: Option<rustls::ServerConfig>,
     llm: Arc<dyn disconcierge_llm::LlmBackend>,
     llm_log_writer: tokio::task::JoinHandle<()>,
+    /// Tells the LLM call log writer to store what it has and end (see [`close_down`]).
+    llm_log_finish: CancellationToken,
     /// Where LLM call logs go (it remembers the last call for the dashboard).
     llm_sink: Arc<llm::StoreSink>,
     /// Acknowledgements in progress: the workers and the background writes give way to them.
@@ -221,7 +223,8 @@ impl Application {
         })?;
         let metrics = Arc::new(Metrics::new(&settings.instance_id));
         let acks = Arc::new(chat::AcksInProgress::default());
-        let (sink, writer) = llm::store_sink(store.clone(), acks.clone());
+        let llm_log_finish = CancellationToken::new();
+        let (sink, writer) = llm::store_sink(store.clone(), acks.clone(), llm_log_finish.clone());
         let llm = llm::backend(&settings.llm, sink.clone())?;
         let llm_log_writer = tokio::spawn(writer);
         let discord = match &settings.discord.token {
@@ -239,6 +242,7 @@ impl Application {
             api_tls,
             llm,
             llm_log_writer,
+            llm_log_finish,
             llm_sink: sink,
             acks,
             discord,
@@ -431,7 +435,12 @@ impl Application {
             cancel.cancel();
             tasks.close();
             tasks.wait().await;
-            close_down(self.llm, self.llm_log_writer, self.store.as_ref()).await;
+            close_down(
+                self.llm_log_finish,
+                self.llm_log_writer,
+                self.store.as_ref(),
+            )
+            .await;
             return match result {
                 Ok(r) => r.map_err(AppError::from),
                 Err(join) => Err(AppError::Serve(server::ServeError::Io {
@@ -454,7 +463,12 @@ impl Application {
                 "shutdown timeout reached; abandoning remaining work (it resumes at the next start)"
             );
         }
-        close_down(self.llm, self.llm_log_writer, self.store.as_ref()).await;
+        close_down(
+            self.llm_log_finish,
+            self.llm_log_writer,
+            self.store.as_ref(),
+        )
+        .await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -689,14 +703,15 @@ fn command_texts(
     }
 }
 
-/// Last steps of a stop: store the remaining LLM call logs, then close the database.
+/// Last steps of a stop, once everything that calls the LLM has stopped: store the remaining LLM call
+/// logs, then close the database.
 async fn close_down(
-    llm: Arc<dyn disconcierge_llm::LlmBackend>,
+    llm_log_finish: CancellationToken,
     llm_log_writer: tokio::task::JoinHandle<()>,
     store: &dyn Store,
 ) {
-    // The writer ends once the backend (the last holder of its sink) is gone and every log is stored.
-    drop(llm);
+    // The writer stores what it was sent, then ends.
+    llm_log_finish.cancel();
     if tokio::time::timeout(Duration::from_secs(5), llm_log_writer)
         .await
         .is_err()

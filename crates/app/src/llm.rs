@@ -5,6 +5,10 @@
 //! is lost on a graceful stop. Like the interaction log, it gives way to acknowledgements (see
 //! [`AcksInProgress::gather_after_pause`]) and writes what has arrived meanwhile together, in one
 //! statement: under a burst, a few writes a second instead of one per answer.
+//!
+//! The writer ends when told to `finish` (at shutdown, once everything that calls the LLM has stopped): it
+//! stops taking logs and stores what it holds. It does not wait for every sink to be dropped: a clone
+//! still held somewhere (the admin interface's view of the last call, say) would keep it waiting forever.
 
 use crate::chat::AcksInProgress;
 use crate::interaction_log::HOLD_BACK;
@@ -15,6 +19,7 @@ use disconcierge_llm::{BackendConfig, CallSink, LlmBackend, LlmError};
 use disconcierge_store::Store;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// At most this many call logs are written in one statement (each holds a request, history included).
 const LOG_BATCH: usize = 64;
@@ -54,16 +59,30 @@ impl CallSink for StoreSink {
     }
 }
 
-/// Creates the sink and the task that writes its logs; the task ends when every sink is dropped and the
-/// channel is drained.
+/// Creates the sink and the task that writes its logs; the task ends once `finish` is cancelled and the
+/// logs recorded until then are stored (or when every sink is dropped and the channel is drained).
 pub fn store_sink(
     store: Arc<dyn Store>,
     acks: Arc<AcksInProgress>,
+    finish: CancellationToken,
 ) -> (Arc<StoreSink>, impl std::future::Future<Output = ()> + Send) {
     let (tx, mut rx) = mpsc::unbounded_channel::<LlmCallLog>();
     let writer = async move {
         let mut batch = Vec::with_capacity(LOG_BATCH);
-        while rx.recv_many(&mut batch, LOG_BATCH).await > 0 {
+        loop {
+            let received = tokio::select! {
+                biased;
+                received = rx.recv_many(&mut batch, LOG_BATCH) => received,
+                () = finish.cancelled() => {
+                    // No more logs are taken; the ones already sent are still received (and then
+                    // `recv_many` gives 0, ending the loop).
+                    rx.close();
+                    continue;
+                }
+            };
+            if received == 0 {
+                break;
+            }
             acks.gather_after_pause(HOLD_BACK, &mut rx, &mut batch, LOG_BATCH)
                 .await;
             if let Err(e) = store.insert_llm_call_logs(&batch).await {
@@ -151,7 +170,11 @@ mod tests {
     #[tokio::test]
     async fn call_logs_reach_the_database_and_nothing_is_lost_at_shutdown() {
         let db = TestDb::sqlite().await;
-        let (sink, writer) = store_sink(db.store.clone(), Default::default());
+        let (sink, writer) = store_sink(
+            db.store.clone(),
+            Default::default(),
+            CancellationToken::new(),
+        );
         let task = tokio::spawn(writer);
         for i in 0..50 {
             sink.record(call(i, None));
@@ -164,12 +187,40 @@ mod tests {
         );
     }
 
+    /// At shutdown the writer stores what it was sent and ends, even while a sink is still held
+    /// elsewhere (the application keeps one for the admin interface's "last call"); logs recorded after
+    /// that are not taken.
+    #[tokio::test]
+    async fn told_to_finish_the_writer_stores_what_it_has_and_ends() {
+        let db = TestDb::sqlite().await;
+        let finish = CancellationToken::new();
+        let (sink, writer) = store_sink(db.store.clone(), Default::default(), finish.clone());
+        let task = tokio::spawn(writer);
+        for i in 0..70 {
+            sink.record(call(i, None));
+        }
+        finish.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(30), task)
+            .await
+            .expect("the writer ends while a sink is still held")
+            .unwrap();
+        sink.record(call(70, None));
+        assert_eq!(
+            db.scalar_i64("SELECT COUNT(*) FROM llm_call_logs").await,
+            70
+        );
+    }
+
     /// Logs are written in batches; a log the database refuses (its command is not there) costs only
     /// itself, and the order is kept.
     #[tokio::test]
     async fn a_refused_log_does_not_cost_the_rest_of_its_batch() {
         let db = TestDb::sqlite().await;
-        let (sink, writer) = store_sink(db.store.clone(), Default::default());
+        let (sink, writer) = store_sink(
+            db.store.clone(),
+            Default::default(),
+            CancellationToken::new(),
+        );
         for i in 0..5 {
             sink.record(call(i, (i == 2).then_some(12345)));
         }

@@ -297,7 +297,12 @@ async fn run_connection(shared: Arc<Shared>, mut socket: WebSocket, query: Strin
                     w.violation(format!("gateway connection {conn}"), "binary frame (ETF/compressed payloads are not used with encoding=json)");
                 }),
                 Some(Ok(WsMessage::Close(frame))) => {
-                    close_code = frame.map(|f| f.code);
+                    close_code = frame.as_ref().map(|f| f.code);
+                    // As Discord does (and RFC 6455 asks), the close is answered with a close before the
+                    // connection ends, so the client knows it went through (twilight waits for it). The
+                    // WebSocket queued that answer when it read the close; reading on sends it (and then
+                    // reports the connection closed).
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), socket.recv()).await;
                     break;
                 }
                 Some(Ok(_)) => {}

@@ -186,10 +186,11 @@ pub async fn run(
         .running
         .store(false, std::sync::atomic::Ordering::Relaxed);
     shard.close(CloseFrame::NORMAL);
-    // Let the close frame go out.
+    // Let the close frame go out: the shard reports it as `GatewayClose` once sent. Polled past that, the
+    // shard would connect again (and the wait run into its timeout, a slower stop for nothing).
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
         while let Some(item) = shard.next_event(EventTypeFlags::empty()).await {
-            if item.is_err() {
+            if matches!(item, Ok(Event::GatewayClose(_)) | Err(_)) {
                 break;
             }
         }

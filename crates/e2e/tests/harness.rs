@@ -96,3 +96,24 @@ async fn a_refused_discord_token_keeps_the_admin_api_up_and_is_not_retried() {
     app.discord.take_violations();
     app.stop().await;
 }
+
+/// A graceful stop ends the gateway session the way Discord expects (close code 1000, so the bot shows
+/// offline at once) and does not connect again on the way out.
+#[tokio::test]
+async fn a_graceful_stop_closes_the_gateway_session_and_does_not_reconnect() {
+    let app = disconcierge_e2e::spawn_app(Backend::Sqlite, &[]).await;
+    app.discord.gateway().wait_ready(1).await;
+    let world = app.stop_keeping_world().await;
+    let gateway = world.discord.gateway();
+    assert_eq!(gateway.connection_count(), 1, "{:?}", gateway.log());
+    let closes: Vec<Option<u16>> = gateway
+        .log()
+        .into_iter()
+        .filter_map(|r| match r {
+            disconcierge_discord_sim::GatewayRecord::Closed { code, .. } => Some(code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closes, [Some(1000)]);
+    assert_eq!(gateway.live_sessions(), 0);
+}
