@@ -14,7 +14,8 @@ use crate::settings::{LlmSettings, QueueSettings};
 use chrono::Utc;
 use disconcierge_core::limits::Allowance;
 use disconcierge_core::model::{
-    ChatCommand, ChatCommandOutcome, ChatCommandState, DiscordMessage, FeedbackKind, UserFeedback,
+    ChatCommand, ChatCommandOutcome, ChatCommandState, ChatCommandStep, DiscordMessage,
+    FeedbackKind, UserFeedback,
 };
 use disconcierge_core::split::{DISCORD_SAFE_LIMIT, split_message};
 use disconcierge_discord::Discord;
@@ -637,6 +638,19 @@ impl Chat {
                 return;
             }
         };
+        // Answered before its worker stopped, in the middle of delivering it: the stored answer is
+        // delivered, not asked for again (the same text, and no tokens paid twice).
+        if command.step == ChatCommandStep::Finalizing
+            && let Some(text) = command.response.clone().filter(|t| !t.trim().is_empty())
+        {
+            tracing::info!(
+                command = command.id,
+                "delivering an answer stored before a stop"
+            );
+            self.complete(&command, &user, &counted, text, command.usage, false)
+                .await;
+            return;
+        }
         let mut request = LlmRequest {
             model: user
                 .llm_model
@@ -708,25 +722,15 @@ impl Chat {
 
         match result {
             Ok(completion) if !completion.text.trim().is_empty() => {
-                let counts = completion.usage.is_some_and(|u| u.total_tokens > 0);
-                let pending = counts.then_some(command.created_at);
-                let usage_line =
-                    allowance_at(&user, config, &counted, Utc::now(), pending).usage_line();
-                let message_id = self.deliver(&command, &completion.text, &usage_line).await;
-                let outcome = ChatCommandOutcome {
-                    state: ChatCommandState::Completed,
-                    response: Some(completion.text),
-                    error: None,
-                    usage: completion.usage,
-                    discord_message_id: message_id,
-                };
-                if let Err(e) = self
-                    .store
-                    .finish_chat_command(command.id, &self.instance_id, &outcome)
-                    .await
-                {
-                    tracing::error!(error = %e, command = command.id, "could not record a finished command");
-                }
+                self.complete(
+                    &command,
+                    &user,
+                    &counted,
+                    completion.text,
+                    completion.usage,
+                    true,
+                )
+                .await;
             }
             Ok(completion) => {
                 self.fail(
@@ -737,6 +741,71 @@ impl Chat {
                 .await
             }
             Err(e) => self.fail(&command, e.to_string(), None).await,
+        }
+    }
+
+    /// Delivers a complete answer with its usage line, then records the command as completed. A `fresh`
+    /// answer (just from the model) is stored first, so that a stop while it is being delivered does not
+    /// cost a second request to the model (see [`ChatCommandStep::Finalizing`]).
+    async fn complete(
+        &self,
+        command: &ChatCommand,
+        user: &disconcierge_core::model::User,
+        counted: &[chrono::DateTime<Utc>],
+        text: String,
+        usage: Option<disconcierge_core::model::TokenUsage>,
+        fresh: bool,
+    ) {
+        if fresh {
+            match self
+                .store
+                .record_answer(command.id, &self.instance_id, &text, usage)
+                .await
+            {
+                Ok(true) => {}
+                // Another worker took the command over (this one was too slow to renew its claim):
+                // it answers; two answers must not reach the user.
+                Ok(false) => {
+                    tracing::warn!(
+                        command = command.id,
+                        "lost the claim on a command before delivering its answer; another worker has it"
+                    );
+                    return;
+                }
+                // The answer is delivered all the same; only a stop in the middle would cost a
+                // second request.
+                Err(e) => {
+                    tracing::warn!(error = %e, command = command.id, "could not store an answer before delivering it")
+                }
+            }
+        }
+        let current = self.runtime.current();
+        let counts = usage.is_some_and(|u| u.total_tokens > 0);
+        let pending = counts.then_some(command.created_at);
+        let usage_line =
+            allowance_at(user, &current.config, counted, Utc::now(), pending).usage_line();
+        let message_id = self.deliver(command, &text, &usage_line).await;
+        self.finish(
+            command,
+            ChatCommandOutcome {
+                state: ChatCommandState::Completed,
+                response: Some(text),
+                error: None,
+                usage,
+                discord_message_id: message_id,
+            },
+        )
+        .await;
+    }
+
+    /// Records how a command ended (and releases its lease).
+    async fn finish(&self, command: &ChatCommand, outcome: ChatCommandOutcome) {
+        if let Err(e) = self
+            .store
+            .finish_chat_command(command.id, &self.instance_id, &outcome)
+            .await
+        {
+            tracing::error!(error = %e, command = command.id, state = %outcome.state, "could not record how a command ended");
         }
     }
 
@@ -805,20 +874,17 @@ impl Chat {
             )
             .await
             .ok();
-        let outcome = ChatCommandOutcome {
-            state: ChatCommandState::Failed,
-            response: None,
-            error: Some(error),
-            usage,
-            discord_message_id: message_id,
-        };
-        if let Err(e) = self
-            .store
-            .finish_chat_command(command.id, &self.instance_id, &outcome)
-            .await
-        {
-            tracing::error!(error = %e, command = command.id, "could not record a failed command");
-        }
+        self.finish(
+            command,
+            ChatCommandOutcome {
+                state: ChatCommandState::Failed,
+                response: None,
+                error: Some(error),
+                usage,
+                discord_message_id: message_id,
+            },
+        )
+        .await;
     }
 }
 

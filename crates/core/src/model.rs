@@ -117,14 +117,12 @@ named_enum! {
     pub enum ChatCommandStep ("chat command step") {
         /// In the queue, not started.
         Enqueued = "enqueued",
-        /// Starting or looking up the user's conversation with the LLM backend.
-        CreatingConversation = "creating_conversation",
-        /// Claimed by a worker: the request to the model is being prepared or has been sent, and no
-        /// token has arrived yet (set by the claim itself, which saves a write per command).
+        /// Claimed by a worker: its conversation looked up or created, the model asked, the answer
+        /// streaming into the Discord message (set by the claim itself, which saves a write per command).
         Generating = "generating",
-        /// Tokens arriving; the Discord message is being edited as they come.
-        Streaming = "streaming",
-        /// Writing the final answer and its feedback buttons to Discord.
+        /// The model's answer is complete and stored with the tokens it used; it is being written to
+        /// Discord with its feedback buttons. A command claimed again in this step delivers the stored
+        /// answer instead of asking the model again.
         Finalizing = "finalizing",
         /// Finished (whatever the final state).
         Done = "done",
@@ -626,8 +624,8 @@ mod tests {
         round_trip(ChatCommandStep::ALL);
         round_trip(FeedbackKind::ALL);
         assert_eq!(
-            "creating_conversation".parse::<ChatCommandStep>().unwrap(),
-            ChatCommandStep::CreatingConversation
+            "finalizing".parse::<ChatCommandStep>().unwrap(),
+            ChatCommandStep::Finalizing
         );
         assert!("bad".parse::<FeedbackKind>().is_err());
         assert!(FeedbackKind::Good.is_single_vote());

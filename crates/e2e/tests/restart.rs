@@ -86,6 +86,104 @@ async fn a_crash_mid_answer_is_resumed_and_answered_exactly_once(backend: Backen
     );
 }
 
+disconcierge_e2e::both!(a_crash_while_delivering_delivers_the_stored_answer_without_asking_again);
+async fn a_crash_while_delivering_delivers_the_stored_answer_without_asking_again(
+    backend: Backend,
+) {
+    let Some(world) = World::start(backend).await else {
+        return;
+    };
+    let env = [("DC_LLM_PROVIDER", "openai-chat"), ("DC_QUEUE_LEASE", "1s")];
+    let guild = world
+        .discord
+        .guild("Test Guild")
+        .member("ida")
+        .text_channel("general")
+        .create();
+    // Long enough for a follow-up message; the model answers at once, and only once (a second request
+    // would get the simulator's default reply).
+    let answer_text: String = (0..3)
+        .map(|i| {
+            format!(
+                "Part {i}. {}\n\n",
+                "A sentence of the stored answer. ".repeat(24)
+            )
+        })
+        .collect();
+    world.llm.push_reply(Reply::text(answer_text.clone()));
+    // Discord never answers the first follow-up: the process dies while it waits.
+    let followup_route = "/webhooks/{application_id}/{token}";
+    world.discord.fail_route(
+        disconcierge_discord_sim::Method::POST,
+        followup_route,
+        disconcierge_discord_sim::Failure::Hang,
+        1,
+    );
+
+    let first = Crashable::start(&world, &env).await;
+    world.discord.gateway().wait_ready(1).await;
+    let chat = world
+        .discord
+        .user(guild.user("ida"))
+        .run_slash_command(
+            guild.channel("general"),
+            "chat",
+            [("prompt", "a long question")],
+            Via::Gateway,
+        )
+        .await;
+    chat.wait_ack().await;
+    world
+        .discord
+        .wait_for(Duration::from_secs(10), |w| {
+            w.requests
+                .iter()
+                .any(|r| r.method == "POST" && r.route == followup_route)
+                .then_some(())
+        })
+        .await;
+    first.crash();
+
+    let app = spawn_app_in(world, &env).await;
+    let last = chat
+        .wait_followup(|m| m.content.contains("Commands used"))
+        .await;
+    let original = chat.original().expect("original response");
+    assert!(
+        original.content.starts_with("Part 0."),
+        "{}",
+        original.content
+    );
+    assert_eq!(chat.followups().len(), 1, "the rest of the answer, once");
+    let delivered = format!("{}\n{}", original.content, last.content);
+    let words = |t: &str| {
+        t.split_whitespace()
+            .filter(|w| !w.starts_with("-#"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        words(&delivered)[..words(&answer_text).len()],
+        words(&answer_text)[..],
+        "the stored answer, every word"
+    );
+    assert_eq!(
+        app.llm.requests_to(Endpoint::ChatCompletions).len(),
+        1,
+        "the model was asked once"
+    );
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64(
+            "SELECT COUNT(*) FROM chat_commands WHERE state = 'completed' AND step = 'done' \
+             AND attempts = 2 AND usage_counted AND total_tokens > 0"
+        )
+        .await,
+        1
+    );
+}
+
 disconcierge_e2e::both!(a_command_that_keeps_failing_its_worker_ends_after_max_attempts);
 async fn a_command_that_keeps_failing_its_worker_ends_after_max_attempts(backend: Backend) {
     let Some(world) = World::start(backend).await else {

@@ -1331,18 +1331,21 @@ impl Store for Backend {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn update_chat_command_progress(
+    async fn record_answer(
         &self,
         id: i64,
         owner: &str,
-        step: ChatCommandStep,
-        partial_response: Option<&str>,
+        response: &str,
+        usage: Option<TokenUsage>,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql::UPDATE_PROGRESS)
+        let [prompt, completion, total] = usage_columns(usage);
+        let done = sqlx::query(sql::RECORD_ANSWER)
             .bind(id)
             .bind(owner)
-            .bind(step.as_str())
-            .bind(partial_response)
+            .bind(response)
+            .bind(prompt)
+            .bind(completion)
+            .bind(total)
             .bind(ts(Utc::now()))
             .execute(&mut *self.writer().await?)
             .await?;

@@ -31,10 +31,10 @@ use chrono::{DateTime, Utc};
 use disconcierge_core::RuntimeConfig;
 use disconcierge_core::model::{
     AdminAccount, AdminSession, ApiToken, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
-    ChatCommandState, ChatCommandStep, ClearCommand, DiscordMessage, DiscordMessageFilter,
-    FeedbackFilter, FeedbackKind, InteractionLog, InteractionLogFilter, LlmCallLog, NewChatCommand,
+    ChatCommandState, ClearCommand, DiscordMessage, DiscordMessageFilter, FeedbackFilter,
+    FeedbackKind, InteractionLog, InteractionLogFilter, LlmCallLog, NewChatCommand,
     RuntimeConfigHistoryEntry, StoredDiscordMessage, StoredFeedback, StoredInteractionLog,
-    StoredLlmCall, StoredRuntimeConfig, User, UserFeedback, UserFilter,
+    StoredLlmCall, StoredRuntimeConfig, TokenUsage, User, UserFeedback, UserFilter,
 };
 use disconcierge_core::secret::redact_url;
 use disconcierge_core::stats::{Activity, StatsRange};
@@ -542,14 +542,16 @@ pub trait Store: DeskStore + Send + Sync + 'static {
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
-    /// Records progress while answering: the step and, if given, the answer so far. `false` if `owner`
-    /// lost the lease.
-    async fn update_chat_command_progress(
+    /// Stores the model's finished answer to a command held by `owner`, and the tokens it used, before
+    /// it is delivered (step `finalizing`). A command claimed again in that step (its worker stopped while
+    /// delivering) keeps the step, and its answer is delivered as stored instead of asked for again: the
+    /// same text, no tokens paid twice. `false` if `owner` lost the lease.
+    async fn record_answer(
         &self,
         id: i64,
         owner: &str,
-        step: ChatCommandStep,
-        partial_response: Option<&str>,
+        response: &str,
+        usage: Option<TokenUsage>,
     ) -> Result<bool, StoreError>;
 
     /// Ends a command held by `owner` with a final state, and releases the lease. A `None` response

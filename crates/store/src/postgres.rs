@@ -25,7 +25,8 @@ const MIGRATIONS_TABLE_EXISTS: &str = "SELECT to_regclass('_sqlx_migrations') IS
 /// taking it too; under READ COMMITTED the locked row is re-checked against the `WHERE`, so a row claimed
 /// a moment ago is not taken again. `$1` owner, `$2` lease end, `$3` now.
 pub(crate) const CLAIM: &str = "\
-    UPDATE chat_commands SET state = 'in_progress', step = 'generating', lease_owner = $1, \
+    UPDATE chat_commands SET state = 'in_progress', \
+        step = CASE WHEN step = 'finalizing' THEN step ELSE 'generating' END, lease_owner = $1, \
         lease_expires_at = $2, \
         attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
     WHERE id = ( \

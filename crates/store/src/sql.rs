@@ -159,8 +159,9 @@ pub(crate) const RENEW_LEASE: &str = "\
     UPDATE chat_commands SET lease_expires_at = $3, updated_at = $4 \
     WHERE id = $1 AND lease_owner = $2 AND state = 'in_progress'";
 
-pub(crate) const UPDATE_PROGRESS: &str = "\
-    UPDATE chat_commands SET step = $3, response = COALESCE($4, response), updated_at = $5 \
+pub(crate) const RECORD_ANSWER: &str = "\
+    UPDATE chat_commands SET step = 'finalizing', response = $3, \
+        prompt_tokens = $4, completion_tokens = $5, total_tokens = $6, updated_at = $7 \
     WHERE id = $1 AND lease_owner = $2 AND state = 'in_progress'";
 
 pub(crate) const FINISH_CHAT_COMMAND: &str = "\
@@ -171,7 +172,8 @@ pub(crate) const FINISH_CHAT_COMMAND: &str = "\
     WHERE id = $1 AND lease_owner = $2 AND state = 'in_progress'";
 
 pub(crate) const REQUEUE_CHAT_COMMAND: &str = "\
-    UPDATE chat_commands SET state = 'queued', step = 'enqueued', error = COALESCE($3, error), \
+    UPDATE chat_commands SET state = 'queued', \
+        step = CASE WHEN step = 'finalizing' THEN step ELSE 'enqueued' END, error = COALESCE($3, error), \
         lease_owner = NULL, lease_expires_at = NULL, updated_at = $4 \
     WHERE id = $1 AND lease_owner = $2 AND state = 'in_progress'";
 

@@ -40,7 +40,8 @@ const MIGRATIONS_TABLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM sqlite_maste
 /// a claim with 6,000 queued, most of the bot's SQLite time while a backlog is answered (BENCHMARKS.md,
 /// 2026-12-06, night session).
 pub(crate) const CLAIM: &str = "\
-    UPDATE chat_commands SET state = 'in_progress', step = 'generating', lease_owner = $1, \
+    UPDATE chat_commands SET state = 'in_progress', \
+        step = CASE WHEN step = 'finalizing' THEN step ELSE 'generating' END, lease_owner = $1, \
         lease_expires_at = $2, \
         attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
     WHERE id = ( \

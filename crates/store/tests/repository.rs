@@ -54,6 +54,7 @@ both!(
     concurrent_claims_take_each_command_once,
     expired_lease_is_reclaimed_and_old_owner_locked_out,
     only_the_lease_owner_progresses_and_finishes,
+    an_answer_stored_before_a_stop_is_claimed_again_with_it,
     requeue_and_transitions,
     expire_commands_with_dead_tokens,
     usage_window_counts_only_consumed_commands,
@@ -832,7 +833,7 @@ async fn expired_lease_is_reclaimed_and_old_owner_locked_out(kind: DatabaseKind)
     );
     assert!(
         !store
-            .update_chat_command_progress(cmd.id, "w1", ChatCommandStep::Streaming, Some("stale"))
+            .record_answer(cmd.id, "w1", "stale", Some(USAGE))
             .await
             .unwrap()
     );
@@ -882,6 +883,81 @@ async fn expired_lease_is_reclaimed_and_old_owner_locked_out(kind: DatabaseKind)
     );
 }
 
+/// The worker stopped between storing the answer and finishing the command: whoever claims it next (after
+/// the lease, or after a requeue) gets it in step `finalizing`, with the answer and its tokens, to deliver
+/// rather than ask the model again. A command that never got that far is claimed as `generating`.
+async fn an_answer_stored_before_a_stop_is_claimed_again_with_it(kind: DatabaseKind) {
+    let Some(db) = fresh(kind).await else {
+        return;
+    };
+    let store = &*db.store;
+    let now = t0();
+    store.upsert_user(1, "ann", None).await.unwrap();
+    store.upsert_user(2, "bob", None).await.unwrap();
+    let answered = store
+        .insert_chat_command(new_command(1, 1, now))
+        .await
+        .unwrap();
+    let unanswered = store
+        .insert_chat_command(new_command(2, 2, now + TimeDelta::seconds(1)))
+        .await
+        .unwrap();
+    for expected in [answered.id, unanswered.id] {
+        let claimed = store
+            .claim_next_chat_command("w1", LEASE, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.id, expected);
+    }
+    assert!(
+        store
+            .record_answer(answered.id, "w1", "the answer", Some(USAGE))
+            .await
+            .unwrap()
+    );
+
+    // w1 stops; after its lease, w2 claims both again.
+    let later = now + TimeDelta::seconds(61);
+    let again = store
+        .claim_next_chat_command("w2", LEASE, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.id, answered.id);
+    assert_eq!(again.attempts, 2);
+    assert_eq!(again.step, ChatCommandStep::Finalizing);
+    assert_eq!(again.response.as_deref(), Some("the answer"));
+    assert_eq!(again.usage, Some(USAGE));
+    let other = store
+        .claim_next_chat_command("w2", LEASE, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(other.id, unanswered.id);
+    assert_eq!(other.step, ChatCommandStep::Generating);
+    assert_eq!(other.response, None);
+
+    // Put back in the queue (a pause), the stored answer is still the one to deliver.
+    assert!(
+        store
+            .requeue_chat_command(answered.id, "w2", None)
+            .await
+            .unwrap()
+    );
+    let queued = store.chat_command(answered.id).await.unwrap().unwrap();
+    assert_eq!(queued.state, ChatCommandState::Queued);
+    assert_eq!(queued.step, ChatCommandStep::Finalizing);
+    let third = store
+        .claim_next_chat_command("w3", LEASE, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.id, answered.id);
+    assert_eq!(third.step, ChatCommandStep::Finalizing);
+    assert_eq!(third.response.as_deref(), Some("the answer"));
+}
+
 async fn only_the_lease_owner_progresses_and_finishes(kind: DatabaseKind) {
     let Some(db) = fresh(kind).await else {
         return;
@@ -899,31 +975,28 @@ async fn only_the_lease_owner_progresses_and_finishes(kind: DatabaseKind) {
         .unwrap()
         .unwrap();
 
+    assert_eq!(
+        store.chat_command(cmd.id).await.unwrap().unwrap().step,
+        ChatCommandStep::Generating,
+        "set by the claim"
+    );
     assert!(
         !store
-            .update_chat_command_progress(cmd.id, "w2", ChatCommandStep::Generating, None)
+            .record_answer(cmd.id, "w2", "answer", Some(USAGE))
             .await
             .unwrap()
     );
     assert!(
         store
-            .update_chat_command_progress(cmd.id, "w1", ChatCommandStep::Streaming, Some("par"))
-            .await
-            .unwrap()
-    );
-    let streaming = store.chat_command(cmd.id).await.unwrap().unwrap();
-    assert_eq!(streaming.step, ChatCommandStep::Streaming);
-    assert_eq!(streaming.response.as_deref(), Some("par"));
-    // No new text: the partial answer stays.
-    assert!(
-        store
-            .update_chat_command_progress(cmd.id, "w1", ChatCommandStep::Finalizing, None)
+            .record_answer(cmd.id, "w1", "answer", Some(USAGE))
             .await
             .unwrap()
     );
     let finalizing = store.chat_command(cmd.id).await.unwrap().unwrap();
     assert_eq!(finalizing.step, ChatCommandStep::Finalizing);
-    assert_eq!(finalizing.response.as_deref(), Some("par"));
+    assert_eq!(finalizing.response.as_deref(), Some("answer"));
+    assert_eq!(finalizing.usage, Some(USAGE));
+    assert!(!finalizing.usage_counted, "counted once finished");
 
     assert!(
         !store
@@ -980,7 +1053,7 @@ async fn only_the_lease_owner_progresses_and_finishes(kind: DatabaseKind) {
         .unwrap()
         .unwrap();
     store
-        .update_chat_command_progress(failing.id, "w1", ChatCommandStep::Streaming, Some("half"))
+        .record_answer(failing.id, "w1", "half", None)
         .await
         .unwrap();
     let failed = ChatCommandOutcome {

@@ -22,6 +22,9 @@ pub enum Failure {
     },
     /// A bare server error such as 500, 502 or 503.
     Status(u16),
+    /// No answer at all: the request is held open until the client gives up or the process it came
+    /// from dies (a stalled connection, or a bot killed in the middle of a request).
+    Hang,
 }
 
 #[derive(Debug)]
@@ -103,6 +106,8 @@ pub(crate) fn respond(failure: Failure, bucket: &str) -> Response {
             }
             r
         }
+        // Held by the caller (`rest::mod`) before it would get here.
+        Failure::Hang => StatusCode::GATEWAY_TIMEOUT.into_response(),
         Failure::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let reason = status.canonical_reason().unwrap_or("Error");
