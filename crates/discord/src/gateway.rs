@@ -135,7 +135,10 @@ pub async fn run(
     let wanted = EventTypeFlags::READY
         | EventTypeFlags::INTERACTION_CREATE
         | EventTypeFlags::MESSAGE_CREATE
-        | EventTypeFlags::RESUMED;
+        | EventTypeFlags::RESUMED
+        | crate::guilds::EVENTS;
+    // Who manages each guild, for the messages' authors.
+    let guilds = crate::guilds::Guilds::default();
     // The bot's own user, from READY (for applications created before 2021 it differs from the
     // application id); until then, the application id.
     let mut bot_id = discord.application_id();
@@ -172,9 +175,9 @@ pub async fn run(
                 tokio::spawn(async move { dispatcher.from_gateway(interaction.0).await });
             }
             Some(Ok(Event::MessageCreate(message))) => {
-                dispatcher.from_gateway_message(&message, bot_id);
+                dispatcher.from_gateway_message(&message, bot_id, &guilds);
             }
-            Some(Ok(_)) => {}
+            Some(Ok(event)) => guilds.apply(&event),
             Some(Err(e)) => {
                 status.connected(false);
                 tracing::warn!(target: "disconcierge_discord::gateway", error = %e, "gateway error");

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod desk;
 pub mod feedback;
 pub mod gateway;
+pub mod guilds;
 pub mod respond;
 pub mod router;
 pub mod webhook;

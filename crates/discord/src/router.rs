@@ -111,17 +111,26 @@ pub struct GuildMessage {
     pub author: DiscordUser,
     /// The author's roles in the guild (to tell staff apart).
     pub roles: Vec<u64>,
+    /// The author owns the guild or has Administrator or Manage Server (see [`crate::guilds`]).
+    pub manages_guild: bool,
     pub content: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// The [`GuildMessage`] of a gateway message, if it is one.
-pub fn guild_message(message: &Message) -> Option<GuildMessage> {
+/// The [`GuildMessage`] of a gateway message, if it is one; `guilds` tells whether its author manages the
+/// guild.
+pub fn guild_message(message: &Message, guilds: &crate::guilds::Guilds) -> Option<GuildMessage> {
     if message.author.bot || message.webhook_id.is_some() {
         return None;
     }
     let guild_id = message.guild_id?.get();
+    let roles: Vec<u64> = message
+        .member
+        .as_ref()
+        .map(|m| m.roles.iter().map(|r| r.get()).collect())
+        .unwrap_or_default();
     Some(GuildMessage {
+        manages_guild: guilds.manages_guild(guild_id, message.author.id.get(), &roles),
         message_id: message.id.get(),
         channel_id: message.channel_id.get(),
         guild_id,
@@ -131,11 +140,7 @@ pub fn guild_message(message: &Message) -> Option<GuildMessage> {
             global_name: message.author.global_name.clone(),
             bot: false,
         },
-        roles: message
-            .member
-            .as_ref()
-            .map(|m| m.roles.iter().map(|r| r.get()).collect())
-            .unwrap_or_default(),
+        roles,
         content: message.content.clone(),
         created_at: chrono::DateTime::from_timestamp_micros(message.timestamp.as_micros())
             .unwrap_or_else(chrono::Utc::now),
@@ -465,11 +470,16 @@ impl Dispatcher {
 
 impl Dispatcher {
     /// A message from the gateway: passed on when it concerns the bot `bot_id`.
-    pub fn from_gateway_message(&self, message: &Message, bot_id: u64) {
+    pub fn from_gateway_message(
+        &self,
+        message: &Message,
+        bot_id: u64,
+        guilds: &crate::guilds::Guilds,
+    ) {
         if let Some(seen) = seen_message(message, bot_id) {
             self.bot.message(seen);
         }
-        if let Some(guild) = guild_message(message) {
+        if let Some(guild) = guild_message(message, guilds) {
             self.bot.guild_message(guild);
         }
     }

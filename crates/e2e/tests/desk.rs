@@ -151,8 +151,12 @@ async fn a_ticket_is_opened_answered_escalated_and_closed(backend: Backend) {
     let requests_before = chat_requests(&app).len();
     ann.post_message(thread, "Hello? Anyone?");
     sam.post_message(thread, "Hi ann, I am on it.");
-    // The welcome, two questions and their answers, the ping, and the two messages since.
-    wait_count(&app, "SELECT message_count FROM tickets", 8).await;
+    // Staff too without the staff role: the owner, and a manager (Manage Server); a member is not.
+    olga.post_message(thread, "The owner is looking too.");
+    actor(&app, &g, "mia").post_message(thread, "Refund approved.");
+    actor(&app, &g, "bob").post_message(thread, "Same problem here.");
+    // The welcome, two questions and their answers, the ping, and the five messages since.
+    wait_count(&app, "SELECT message_count FROM tickets", 11).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         chat_requests(&app).len(),
@@ -193,6 +197,9 @@ async fn a_ticket_is_opened_answered_escalated_and_closed(backend: Backend) {
         "ann (opener):\nMy invoice for order 42 is wrong",
         "bot (bot, AI):\nLet me check invoice 42 for you.",
         "sam (staff):\nHi ann, I am on it.",
+        "olga (staff):\nThe owner is looking too.",
+        "mia (staff):\nRefund approved.",
+        "bob (member):\nSame problem here.",
         "reason: solved",
     ] {
         assert!(transcript.contains(line), "{line:?} not in {transcript}");

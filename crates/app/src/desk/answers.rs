@@ -322,6 +322,8 @@ impl Desk {
                     bot: false,
                 },
                 roles: Vec::new(),
+                // Only the opener's messages are answered; how it was labelled is stored.
+                manages_guild: false,
                 content: message.message.content.clone(),
                 created_at: message.message.created_at,
             };

@@ -559,9 +559,11 @@ impl Desk {
             .guild_settings(ticket.guild_id)
             .await?
             .map(|s| s.staff_role_id);
+        // Staff as for the staff commands: the staff role, or managing the server (its owner,
+        // Administrator, Manage Server).
         let author = if m.author.id == ticket.opener_id {
             TicketAuthor::Opener
-        } else if staff_role.is_some_and(|r| m.roles.contains(&r)) {
+        } else if m.manages_guild || staff_role.is_some_and(|r| m.roles.contains(&r)) {
             TicketAuthor::Staff
         } else {
             TicketAuthor::Member
