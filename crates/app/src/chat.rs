@@ -697,7 +697,7 @@ impl Chat {
             tokio::spawn(show_progress(text_rx, move |preview| {
                 let (discord, token) = (discord.clone(), token.clone());
                 async move {
-                    if let Err(e) = discord.edit_original(&token, &preview, None).await {
+                    if let Err(e) = discord.edit_preview(&token, &preview).await {
                         tracing::warn!(error = %e, "could not show the answer in progress");
                     }
                 }

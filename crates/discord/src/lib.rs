@@ -25,6 +25,8 @@ pub enum DiscordError {
         /// Discord's JSON error code (e.g. 10008 Unknown Message), when it sent one.
         code: Option<u64>,
         message: String,
+        /// How long to wait before trying again, when Discord rate-limited the request (429).
+        retry_after: Option<std::time::Duration>,
     },
     #[error("could not {action}: {message}")]
     Transport {
@@ -46,6 +48,11 @@ impl DiscordError {
                     action,
                     status: status.get(),
                     code: json.as_ref().and_then(|j| j["code"].as_u64()),
+                    retry_after: json
+                        .as_ref()
+                        .and_then(|j| j["retry_after"].as_f64())
+                        .filter(|s| s.is_finite() && *s >= 0.0)
+                        .map(std::time::Duration::from_secs_f64),
                     message: json
                         .as_ref()
                         .and_then(|j| j["message"].as_str().map(str::to_string))

@@ -2,25 +2,83 @@
 //!
 //! Every message goes through the client, whose default `allowed_mentions` pings nobody. An edit that
 //! arrives before Discord processed the acknowledgement gets 404; it is retried briefly.
+//!
+//! An answer's messages are also tried again when Discord rate-limits them (429, after its
+//! `retry_after`) or fails on its side (502, 503, 504; an edit, which may be repeated, also after 500 or a
+//! lost connection), with a growing pause: a hiccup at Discord must not cost the user an answer the model
+//! already gave. A follow-up is a new message, so it is not sent again when Discord may have created it
+//! (500, or no answer at all). Previews of an answer in progress are tried once: the next preview, or the
+//! answer, replaces them anyway.
 
 use crate::{Discord, DiscordError};
 use std::time::Duration;
 use twilight_model::channel::message::MessageFlags;
 
 const UNKNOWN_TARGET_RETRIES: u32 = 4;
+/// Attempts at one of an answer's messages when Discord fails transiently.
+const TRANSIENT_ATTEMPTS: u32 = 5;
+/// A longer `retry_after` is not waited for: the message is given up rather than held.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Whether a message that failed with `err` on attempt `attempt` (from 1) is tried again, and after how
+/// long. `repeatable`: sending it twice does no harm (an edit).
+fn retry_delay(err: &DiscordError, attempt: u32, repeatable: bool) -> Option<Duration> {
+    if attempt >= TRANSIENT_ATTEMPTS {
+        return None;
+    }
+    let at_least = match err {
+        DiscordError::Refused {
+            status: 429,
+            retry_after,
+            ..
+        } => retry_after.unwrap_or(Duration::from_secs(1)),
+        DiscordError::Refused {
+            status: 502..=504, ..
+        } => Duration::ZERO,
+        DiscordError::Refused { status: 500, .. } | DiscordError::Transport { .. }
+            if repeatable =>
+        {
+            Duration::ZERO
+        }
+        _ => return None,
+    };
+    if at_least > MAX_RETRY_AFTER {
+        return None;
+    }
+    // 250 ms, 500 ms, 1 s, 2 s between the attempts.
+    Some(at_least.max(Duration::from_millis(250 << (attempt - 1).min(3))))
+}
 
 impl Discord {
     /// Replaces the original response's content, with the feedback buttons of `feedback` (a command id and
-    /// its counts) when given. Returns the message id.
+    /// its counts) when given, trying again after transient failures (see the module's documentation).
+    /// Returns the message id.
     pub async fn edit_original(
         &self,
         token: &str,
         content: &str,
         feedback: Option<(i64, &crate::feedback::Counts)>,
     ) -> Result<u64, DiscordError> {
+        self.edit_original_tries(token, content, feedback, TRANSIENT_ATTEMPTS)
+            .await
+    }
+
+    /// Shows an answer in progress in the original response: one attempt (plus the brief retries of an
+    /// edit racing the acknowledgement).
+    pub async fn edit_preview(&self, token: &str, content: &str) -> Result<u64, DiscordError> {
+        self.edit_original_tries(token, content, None, 1).await
+    }
+
+    async fn edit_original_tries(
+        &self,
+        token: &str,
+        content: &str,
+        feedback: Option<(i64, &crate::feedback::Counts)>,
+        attempts: u32,
+    ) -> Result<u64, DiscordError> {
         let buttons = feedback.map(|(id, counts)| crate::feedback::buttons(id, counts));
         let components = buttons.as_deref();
-        let mut attempt = 0;
+        let (mut unknown, mut transient) = (0, 0);
         loop {
             let result = self
                 .http
@@ -39,11 +97,21 @@ impl Discord {
                 }
                 Err(e) => {
                     let err = DiscordError::from_http("edit the answer", e);
-                    attempt += 1;
-                    if !err.is_unknown_target() || attempt > UNKNOWN_TARGET_RETRIES {
-                        return Err(err);
-                    }
-                    tokio::time::sleep(Duration::from_millis(150 * u64::from(attempt))).await;
+                    let pause = if err.is_unknown_target() {
+                        unknown += 1;
+                        if unknown > UNKNOWN_TARGET_RETRIES {
+                            return Err(err);
+                        }
+                        Duration::from_millis(150 * u64::from(unknown))
+                    } else {
+                        transient += 1;
+                        match retry_delay(&err, transient, true).filter(|_| transient < attempts) {
+                            Some(pause) => pause,
+                            None => return Err(err),
+                        }
+                    };
+                    tracing::debug!(error = %err, ?pause, "trying the edit again");
+                    tokio::time::sleep(pause).await;
                 }
             }
         }
@@ -61,16 +129,29 @@ impl Discord {
             .map(|(id, counts)| crate::feedback::buttons(id, counts))
             .unwrap_or_default();
         let client = self.http.interaction(self.application_id);
-        let mut request = client
-            .create_followup(token)
-            .content(content)
-            .components(&buttons);
-        if ephemeral {
-            request = request.flags(MessageFlags::EPHEMERAL);
-        }
-        let message = request
-            .await
-            .map_err(|e| DiscordError::from_http("send a follow-up message", e))?
+        let mut attempt = 0;
+        let response = loop {
+            let mut request = client
+                .create_followup(token)
+                .content(content)
+                .components(&buttons);
+            if ephemeral {
+                request = request.flags(MessageFlags::EPHEMERAL);
+            }
+            match request.await {
+                Ok(response) => break response,
+                Err(e) => {
+                    let err = DiscordError::from_http("send a follow-up message", e);
+                    attempt += 1;
+                    let Some(pause) = retry_delay(&err, attempt, false) else {
+                        return Err(err);
+                    };
+                    tracing::debug!(error = %err, ?pause, "sending the follow-up again");
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        };
+        let message = response
             .model()
             .await
             .map_err(|e| DiscordError::Decode(e.to_string()))?;
@@ -91,5 +172,70 @@ impl Discord {
             .await
             .map_err(|e| DiscordError::Decode(e.to_string()))?;
         Ok(message.id.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, retry_after: Option<f64>) -> DiscordError {
+        DiscordError::Refused {
+            action: "edit the answer",
+            status,
+            code: None,
+            message: String::new(),
+            retry_after: retry_after.map(Duration::from_secs_f64),
+        }
+    }
+
+    fn transport() -> DiscordError {
+        DiscordError::Transport {
+            action: "edit the answer",
+            message: "connection reset".into(),
+        }
+    }
+
+    #[test]
+    fn rate_limits_and_discords_own_failures_are_tried_again_with_growing_pauses() {
+        let ms = Duration::from_millis;
+        let unavailable = refused(503, None);
+        let pauses: Vec<_> = (1..=5)
+            .map(|a| retry_delay(&unavailable, a, false))
+            .collect();
+        assert_eq!(
+            pauses,
+            [
+                Some(ms(250)),
+                Some(ms(500)),
+                Some(ms(1000)),
+                Some(ms(2000)),
+                None
+            ]
+        );
+        // A rate limit waits at least as long as Discord asks, but not for ever.
+        assert_eq!(
+            retry_delay(&refused(429, Some(1.5)), 1, false),
+            Some(ms(1500))
+        );
+        assert_eq!(
+            retry_delay(&refused(429, Some(0.1)), 2, false),
+            Some(ms(500))
+        );
+        assert_eq!(retry_delay(&refused(429, None), 1, false), Some(ms(1000)));
+        assert_eq!(retry_delay(&refused(429, Some(60.0)), 1, true), None);
+        // Maybe done by Discord: repeated only when repeating does no harm (an edit, not a new message).
+        for maybe_done in [refused(500, None), transport()] {
+            assert_eq!(retry_delay(&maybe_done, 1, true), Some(ms(250)));
+            assert_eq!(retry_delay(&maybe_done, 1, false), None);
+        }
+        // The request itself is at fault: trying again changes nothing.
+        for status in [400, 401, 403, 404, 413] {
+            assert_eq!(retry_delay(&refused(status, None), 1, true), None);
+        }
+        assert_eq!(
+            retry_delay(&DiscordError::Decode("x".into()), 1, true),
+            None
+        );
     }
 }

@@ -332,3 +332,11 @@ pub async fn spawn_app(backend: Backend, env: &[(&str, &str)]) -> TestApp {
         .await
         .expect("this database backend is available (use try_spawn_app for PostgreSQL)")
 }
+
+/// An answer of about 2,400 characters in three paragraphs (`Part 0.` to `Part 2.`): delivered as the
+/// original response (parts 0 and 1) and one follow-up (part 2 and the usage line).
+pub fn answer_in_two_messages() -> String {
+    (0..3)
+        .map(|i| format!("Part {i}. {}\n\n", "A sentence of the answer. ".repeat(30)))
+        .collect()
+}

@@ -144,6 +144,92 @@ async fn private_answers_are_ephemeral(backend: Backend) {
     app.stop().await;
 }
 
+disconcierge_e2e::both!(discords_passing_failures_do_not_cost_the_answer);
+async fn discords_passing_failures_do_not_cost_the_answer(backend: Backend) {
+    let Some(app) = start(backend, "openai-chat").await else {
+        return;
+    };
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("uma")
+        .text_channel("general")
+        .create();
+    let answer_text = disconcierge_e2e::answer_in_two_messages();
+    app.llm.push_reply(Reply::text(answer_text.clone()));
+    use disconcierge_discord_sim::Failure;
+    let edit = "/webhooks/{application_id}/{token}/messages/{message_id}";
+    let followup = "/webhooks/{application_id}/{token}";
+    // The answer's edit meets Discord down twice; its follow-up a rate limit, then a bad gateway.
+    app.discord
+        .fail_route(Method::PATCH, edit, Failure::Status(503), 2);
+    app.discord.fail_route(
+        Method::POST,
+        followup,
+        Failure::RateLimited {
+            retry_after: Duration::from_millis(700),
+            global: false,
+        },
+        1,
+    );
+    app.discord
+        .fail_route(Method::POST, followup, Failure::Status(502), 1);
+    let interaction = app
+        .discord
+        .user(guild.user("uma"))
+        .run_slash_command(
+            guild.channel("general"),
+            "chat",
+            [("prompt", "tell me a lot")],
+            Via::Gateway,
+        )
+        .await;
+    let last = interaction
+        .wait_followup(|m| m.content.contains("Commands used"))
+        .await;
+    let original = interaction.original().expect("original response");
+    assert!(
+        original.content.starts_with("Part 0."),
+        "{}",
+        original.content
+    );
+    assert_eq!(
+        interaction.followups().len(),
+        1,
+        "{:?}",
+        interaction.followups()
+    );
+    assert!(last.content.starts_with("Part 2."), "{}", last.content);
+    // Each request's status is recorded once its response has left.
+    app.discord
+        .wait_for(Duration::from_secs(10), |w| {
+            w.requests.iter().all(|r| r.status.is_some()).then_some(())
+        })
+        .await;
+    let statuses = |method: Method, route: &str| -> Vec<Option<u16>> {
+        app.discord
+            .requests_to(method, route)
+            .into_iter()
+            .map(|r| r.status)
+            .collect()
+    };
+    assert_eq!(
+        statuses(Method::PATCH, edit),
+        [Some(503), Some(503), Some(200)]
+    );
+    assert_eq!(
+        statuses(Method::POST, followup),
+        [Some(429), Some(502), Some(200)]
+    );
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'completed' AND discord_message_id IS NOT NULL")
+            .await,
+        1
+    );
+}
+
 disconcierge_e2e::both!(a_long_answer_is_split_and_nothing_can_ping);
 async fn a_long_answer_is_split_and_nothing_can_ping(backend: Backend) {
     let Some(app) = start(backend, "openai-chat").await else {

@@ -100,16 +100,9 @@ async fn a_crash_while_delivering_delivers_the_stored_answer_without_asking_agai
         .member("ida")
         .text_channel("general")
         .create();
-    // Long enough for a follow-up message; the model answers at once, and only once (a second request
-    // would get the simulator's default reply).
-    let answer_text: String = (0..3)
-        .map(|i| {
-            format!(
-                "Part {i}. {}\n\n",
-                "A sentence of the stored answer. ".repeat(24)
-            )
-        })
-        .collect();
+    // The model answers at once, and only once (a second request would get the simulator's default
+    // reply).
+    let answer_text = disconcierge_e2e::answer_in_two_messages();
     world.llm.push_reply(Reply::text(answer_text.clone()));
     // Discord never answers the first follow-up: the process dies while it waits.
     let followup_route = "/webhooks/{application_id}/{token}";
