@@ -11,6 +11,7 @@
 //! answer, replaces them anyway.
 
 use crate::{Discord, DiscordError};
+use std::future::IntoFuture as _;
 use std::time::Duration;
 use twilight_model::channel::message::MessageFlags;
 
@@ -49,6 +50,84 @@ fn retry_delay(err: &DiscordError, attempt: u32, repeatable: bool) -> Option<Dur
     Some(at_least.max(Duration::from_millis(250 << (attempt - 1).min(3))))
 }
 
+/// How a message is sent again after a failure.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Retry {
+    /// Sending it twice does no harm (an edit).
+    pub repeatable: bool,
+    /// It edits an interaction's response, which may not exist yet (the acknowledgement racing it).
+    pub may_race_ack: bool,
+    /// At most this many attempts when Discord fails transiently.
+    pub attempts: u32,
+}
+
+impl Retry {
+    /// An edit of an interaction's response.
+    pub const EDIT_RESPONSE: Retry = Retry {
+        repeatable: true,
+        may_race_ack: true,
+        attempts: TRANSIENT_ATTEMPTS,
+    };
+    /// An edit of a posted message.
+    pub const EDIT: Retry = Retry {
+        repeatable: true,
+        may_race_ack: false,
+        attempts: TRANSIENT_ATTEMPTS,
+    };
+    /// A new message (a follow-up, a post).
+    pub const NEW: Retry = Retry {
+        repeatable: false,
+        may_race_ack: false,
+        attempts: TRANSIENT_ATTEMPTS,
+    };
+}
+
+/// Sends the request `request` builds until it succeeds or fails for good: after an unknown interaction
+/// response (`retry.may_race_ack`, 404) briefly, after a transient failure as [`retry_delay`] says.
+pub(crate) async fn retrying<T, Fut>(
+    action: &'static str,
+    retry: Retry,
+    mut request: impl FnMut() -> Fut,
+) -> Result<T, DiscordError>
+where
+    Fut: std::future::Future<Output = Result<T, twilight_http::Error>>,
+{
+    let (mut unknown, mut transient) = (0, 0);
+    loop {
+        let err = match request().await {
+            Ok(response) => return Ok(response),
+            Err(e) => DiscordError::from_http(action, e),
+        };
+        let pause = if retry.may_race_ack && err.is_unknown_target() {
+            unknown += 1;
+            if unknown > UNKNOWN_TARGET_RETRIES {
+                return Err(err);
+            }
+            Duration::from_millis(150 * u64::from(unknown))
+        } else {
+            transient += 1;
+            match retry_delay(&err, transient, retry.repeatable)
+                .filter(|_| transient < retry.attempts)
+            {
+                Some(pause) => pause,
+                None => return Err(err),
+            }
+        };
+        tracing::debug!(error = %err, ?pause, "trying again");
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// The message a successful request returned.
+pub(crate) async fn message_of(
+    response: twilight_http::Response<twilight_model::channel::Message>,
+) -> Result<twilight_model::channel::Message, DiscordError> {
+    response
+        .model()
+        .await
+        .map_err(|e| DiscordError::Decode(e.to_string()))
+}
+
 impl Discord {
     /// Replaces the original response's content, with the feedback buttons of `feedback` (a command id and
     /// its counts) when given, trying again after transient failures (see the module's documentation).
@@ -59,62 +138,38 @@ impl Discord {
         content: &str,
         feedback: Option<(i64, &crate::feedback::Counts)>,
     ) -> Result<u64, DiscordError> {
-        self.edit_original_tries(token, content, feedback, TRANSIENT_ATTEMPTS)
+        self.edit_original_with(token, content, feedback, Retry::EDIT_RESPONSE)
             .await
     }
 
     /// Shows an answer in progress in the original response: one attempt (plus the brief retries of an
     /// edit racing the acknowledgement).
     pub async fn edit_preview(&self, token: &str, content: &str) -> Result<u64, DiscordError> {
-        self.edit_original_tries(token, content, None, 1).await
+        let once = Retry {
+            attempts: 1,
+            ..Retry::EDIT_RESPONSE
+        };
+        self.edit_original_with(token, content, None, once).await
     }
 
-    async fn edit_original_tries(
+    async fn edit_original_with(
         &self,
         token: &str,
         content: &str,
         feedback: Option<(i64, &crate::feedback::Counts)>,
-        attempts: u32,
+        retry: Retry,
     ) -> Result<u64, DiscordError> {
         let buttons = feedback.map(|(id, counts)| crate::feedback::buttons(id, counts));
-        let components = buttons.as_deref();
-        let (mut unknown, mut transient) = (0, 0);
-        loop {
-            let result = self
-                .http
-                .interaction(self.application_id)
+        let client = self.http.interaction(self.application_id);
+        let response = retrying("edit the answer", retry, || {
+            client
                 .update_response(token)
                 .content(Some(content))
-                .components(components)
-                .await;
-            match result {
-                Ok(response) => {
-                    let message = response
-                        .model()
-                        .await
-                        .map_err(|e| DiscordError::Decode(e.to_string()))?;
-                    return Ok(message.id.get());
-                }
-                Err(e) => {
-                    let err = DiscordError::from_http("edit the answer", e);
-                    let pause = if err.is_unknown_target() {
-                        unknown += 1;
-                        if unknown > UNKNOWN_TARGET_RETRIES {
-                            return Err(err);
-                        }
-                        Duration::from_millis(150 * u64::from(unknown))
-                    } else {
-                        transient += 1;
-                        match retry_delay(&err, transient, true).filter(|_| transient < attempts) {
-                            Some(pause) => pause,
-                            None => return Err(err),
-                        }
-                    };
-                    tracing::debug!(error = %err, ?pause, "trying the edit again");
-                    tokio::time::sleep(pause).await;
-                }
-            }
-        }
+                .components(buttons.as_deref())
+                .into_future()
+        })
+        .await?;
+        Ok(message_of(response).await?.id.get())
     }
 
     /// Adds a follow-up message to the answer. Returns its id.
@@ -129,49 +184,33 @@ impl Discord {
             .map(|(id, counts)| crate::feedback::buttons(id, counts))
             .unwrap_or_default();
         let client = self.http.interaction(self.application_id);
-        let mut attempt = 0;
-        let response = loop {
-            let mut request = client
+        let response = retrying("send a follow-up message", Retry::NEW, || {
+            let request = client
                 .create_followup(token)
                 .content(content)
                 .components(&buttons);
             if ephemeral {
-                request = request.flags(MessageFlags::EPHEMERAL);
+                request.flags(MessageFlags::EPHEMERAL).into_future()
+            } else {
+                request.into_future()
             }
-            match request.await {
-                Ok(response) => break response,
-                Err(e) => {
-                    let err = DiscordError::from_http("send a follow-up message", e);
-                    attempt += 1;
-                    let Some(pause) = retry_delay(&err, attempt, false) else {
-                        return Err(err);
-                    };
-                    tracing::debug!(error = %err, ?pause, "sending the follow-up again");
-                    tokio::time::sleep(pause).await;
-                }
-            }
-        };
-        let message = response
-            .model()
-            .await
-            .map_err(|e| DiscordError::Decode(e.to_string()))?;
-        Ok(message.id.get())
+        })
+        .await?;
+        Ok(message_of(response).await?.id.get())
     }
 
     /// Posts a message in a channel (notifications). Returns its id.
     pub async fn post(&self, channel_id: u64, content: &str) -> Result<u64, DiscordError> {
         let channel = twilight_model::id::Id::new_checked(channel_id)
             .ok_or_else(|| DiscordError::Config("channel id 0".into()))?;
-        let message = self
-            .http
-            .create_message(channel)
-            .content(content)
-            .await
-            .map_err(|e| DiscordError::from_http("post a message", e))?
-            .model()
-            .await
-            .map_err(|e| DiscordError::Decode(e.to_string()))?;
-        Ok(message.id.get())
+        let response = retrying("post a message", Retry::NEW, || {
+            self.http
+                .create_message(channel)
+                .content(content)
+                .into_future()
+        })
+        .await?;
+        Ok(message_of(response).await?.id.get())
     }
 }
 

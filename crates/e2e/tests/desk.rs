@@ -900,6 +900,13 @@ async fn answers_in_tickets_stream_into_one_message_and_long_ones_are_split(back
     let paragraph = "word ".repeat(150);
     let long = vec![paragraph.trim_end().to_string(); 7].join("\n\n");
     app.llm.push_reply(Reply::text(long.clone()));
+    // Discord fails the next two messages (502): they are sent again, and nothing is missing.
+    app.discord.fail_route(
+        disconcierge_discord_sim::Method::POST,
+        "/channels/{channel_id}/messages",
+        disconcierge_discord_sim::Failure::Status(502),
+        2,
+    );
     ann.post_message(thread, "Tell me everything");
     // 7 paragraphs of 749 characters: two per message.
     let last = wait_bot_messages(&app, thread, 6).await;

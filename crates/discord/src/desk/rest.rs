@@ -1,9 +1,11 @@
 //! The REST calls of the support desk. Every message goes out with explicit `allowed_mentions`: nobody,
-//! or exactly the one user or role the [`Ping`] names.
+//! or exactly the one user or role the [`Ping`] names; messages are sent again after Discord's passing
+//! failures as [`crate::respond`] explains.
 
 use super::{Controls, Ping, Reply};
+use crate::respond::{Retry, message_of, retrying};
 use crate::{Discord, DiscordError};
-use std::time::Duration;
+use std::future::IntoFuture as _;
 use twilight_model::channel::message::{AllowedMentions, MessageFlags};
 use twilight_model::http::attachment::Attachment as Upload;
 use twilight_model::id::Id;
@@ -148,18 +150,18 @@ impl Discord {
         let components = super::components::components(&reply.controls);
         let allowed = allowed_mentions(&reply.ping);
         let files = uploads(reply);
-        let message = self
-            .http
-            .create_message(id(channel_id, "channel")?)
-            .content(&reply.content)
-            .components(&components)
-            .allowed_mentions(Some(&allowed))
-            .attachments(&files)
-            .await
-            .map_err(|e| DiscordError::from_http("post a message", e))?
-            .model()
-            .await
-            .map_err(decode)?;
+        let channel = id(channel_id, "channel")?;
+        let response = retrying("post a message", Retry::NEW, || {
+            self.http
+                .create_message(channel)
+                .content(&reply.content)
+                .components(&components)
+                .allowed_mentions(Some(&allowed))
+                .attachments(&files)
+                .into_future()
+        })
+        .await?;
+        let message = message_of(response).await?;
         Ok(PostedMessage {
             channel_id: message.channel_id.get(),
             message_id: message.id.get(),
@@ -175,17 +177,20 @@ impl Discord {
         controls: &Controls,
     ) -> Result<(), DiscordError> {
         let components = super::components::components(controls);
-        self.http
-            .update_message(id(channel_id, "channel")?, id(message_id, "message")?)
-            .content(Some(content))
-            .components(Some(&components))
-            .await
-            .map_err(|e| DiscordError::from_http("edit a message", e))?;
+        let (channel, message) = (id(channel_id, "channel")?, id(message_id, "message")?);
+        retrying("edit a message", Retry::EDIT, || {
+            self.http
+                .update_message(channel, message)
+                .content(Some(content))
+                .components(Some(&components))
+                .into_future()
+        })
+        .await?;
         Ok(())
     }
 
     /// Replaces a deferred interaction's response with `reply` (text, buttons, file). Retried briefly
-    /// when it races the acknowledgement.
+    /// when it races the acknowledgement, and after transient failures (see [`crate::respond`]).
     pub async fn edit_original_reply(
         &self,
         token: &str,
@@ -194,29 +199,18 @@ impl Discord {
         let components = super::components::components(&reply.controls);
         let allowed = allowed_mentions(&reply.ping);
         let files = uploads(reply);
-        let mut attempt: u32 = 0;
-        loop {
-            let result = self
-                .http
-                .interaction(self.application_id)
+        let client = self.http.interaction(self.application_id);
+        retrying("answer the command", Retry::EDIT_RESPONSE, || {
+            client
                 .update_response(token)
                 .content(Some(&reply.content))
                 .components(Some(&components))
                 .allowed_mentions(Some(&allowed))
                 .attachments(&files)
-                .await;
-            match result {
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    let err = DiscordError::from_http("answer the command", e);
-                    attempt += 1;
-                    if !err.is_unknown_target() || attempt > 4 {
-                        return Err(err);
-                    }
-                    tokio::time::sleep(Duration::from_millis(150 * u64::from(attempt))).await;
-                }
-            }
-        }
+                .into_future()
+        })
+        .await?;
+        Ok(())
     }
 
     /// Adds a follow-up to an interaction's response.
@@ -225,18 +219,20 @@ impl Discord {
         let allowed = allowed_mentions(&reply.ping);
         let files = uploads(reply);
         let client = self.http.interaction(self.application_id);
-        let mut request = client
-            .create_followup(token)
-            .content(&reply.content)
-            .components(&components)
-            .allowed_mentions(Some(&allowed))
-            .attachments(&files);
-        if reply.ephemeral {
-            request = request.flags(MessageFlags::EPHEMERAL);
-        }
-        request
-            .await
-            .map_err(|e| DiscordError::from_http("send a follow-up message", e))?;
+        retrying("send a follow-up message", Retry::NEW, || {
+            let request = client
+                .create_followup(token)
+                .content(&reply.content)
+                .components(&components)
+                .allowed_mentions(Some(&allowed))
+                .attachments(&files);
+            if reply.ephemeral {
+                request.flags(MessageFlags::EPHEMERAL).into_future()
+            } else {
+                request.into_future()
+            }
+        })
+        .await?;
         Ok(())
     }
 
