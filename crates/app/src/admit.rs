@@ -242,15 +242,27 @@ impl Admitter {
                             .find(|c| Some(c.id) == evict)
                         {
                             let text = &config.discord_queue_full_message;
-                            if self
+                            let mut dropped = self
                                 .store
                                 .transition_chat_command(
                                     victim.id,
                                     victim.state,
                                     ChatCommandState::Aborted,
                                 )
-                                .await?
-                            {
+                                .await?;
+                            // Queued since it was looked up (its acknowledgement went out meanwhile):
+                            // still waiting, still the one to drop.
+                            if !dropped && victim.state == ChatCommandState::Received {
+                                dropped = self
+                                    .store
+                                    .transition_chat_command(
+                                        victim.id,
+                                        ChatCommandState::Queued,
+                                        ChatCommandState::Aborted,
+                                    )
+                                    .await?;
+                            }
+                            if dropped {
                                 tracing::info!(command = victim.id, "dropped from a full queue");
                                 match in_batch.get(&victim.id) {
                                     // Admitted earlier in this batch and not acknowledged yet: its
