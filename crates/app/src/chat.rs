@@ -647,7 +647,7 @@ impl Chat {
                 command = command.id,
                 "delivering an answer stored before a stop"
             );
-            self.complete(&command, &user, &counted, text, command.usage, false)
+            self.complete(&command, &user, &counted, text, command.usage)
                 .await;
             return;
         }
@@ -722,15 +722,13 @@ impl Chat {
 
         match result {
             Ok(completion) if !completion.text.trim().is_empty() => {
-                self.complete(
-                    &command,
-                    &user,
-                    &counted,
-                    completion.text,
-                    completion.usage,
-                    true,
-                )
-                .await;
+                if self
+                    .store_answer(&command, &completion.text, completion.usage)
+                    .await
+                {
+                    self.complete(&command, &user, &counted, completion.text, completion.usage)
+                        .await;
+                }
             }
             Ok(completion) => {
                 self.fail(
@@ -744,9 +742,38 @@ impl Chat {
         }
     }
 
-    /// Delivers a complete answer with its usage line, then records the command as completed. A `fresh`
-    /// answer (just from the model) is stored first, so that a stop while it is being delivered does not
-    /// cost a second request to the model (see [`ChatCommandStep::Finalizing`]).
+    /// Stores the model's answer before it is delivered, so that a stop while it is being delivered does
+    /// not cost a second request to the model (see [`ChatCommandStep::Finalizing`]). `false` when this
+    /// worker lost its claim: another one answers, and two answers must not reach the user.
+    async fn store_answer(
+        &self,
+        command: &ChatCommand,
+        text: &str,
+        usage: Option<disconcierge_core::model::TokenUsage>,
+    ) -> bool {
+        match self
+            .store
+            .record_answer(command.id, &self.instance_id, text, usage)
+            .await
+        {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::warn!(
+                    command = command.id,
+                    "lost the claim on a command before delivering its answer; another worker has it"
+                );
+                false
+            }
+            // The answer is delivered all the same; only a stop in the middle would cost a second
+            // request.
+            Err(e) => {
+                tracing::warn!(error = %e, command = command.id, "could not store an answer before delivering it");
+                true
+            }
+        }
+    }
+
+    /// Delivers a complete answer with its usage line, then records the command as completed.
     async fn complete(
         &self,
         command: &ChatCommand,
@@ -754,31 +781,7 @@ impl Chat {
         counted: &[chrono::DateTime<Utc>],
         text: String,
         usage: Option<disconcierge_core::model::TokenUsage>,
-        fresh: bool,
     ) {
-        if fresh {
-            match self
-                .store
-                .record_answer(command.id, &self.instance_id, &text, usage)
-                .await
-            {
-                Ok(true) => {}
-                // Another worker took the command over (this one was too slow to renew its claim):
-                // it answers; two answers must not reach the user.
-                Ok(false) => {
-                    tracing::warn!(
-                        command = command.id,
-                        "lost the claim on a command before delivering its answer; another worker has it"
-                    );
-                    return;
-                }
-                // The answer is delivered all the same; only a stop in the middle would cost a
-                // second request.
-                Err(e) => {
-                    tracing::warn!(error = %e, command = command.id, "could not store an answer before delivering it")
-                }
-            }
-        }
         let current = self.runtime.current();
         let counts = usage.is_some_and(|u| u.total_tokens > 0);
         let pending = counts.then_some(command.created_at);
