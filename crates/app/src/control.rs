@@ -131,17 +131,44 @@ impl AppControl {
                 "disabled (DC_DISCORD_GATEWAY_ENABLED=false): interactions arrive by webhook only",
             );
         }
-        match self.discord.get().map(Discord::gateway_state) {
-            None => Health::new(HealthLevel::Pending, "connecting to Discord"),
-            Some(GatewayState::Connecting) => Health::new(HealthLevel::Pending, "connecting"),
-            Some(GatewayState::NotRunning) => Health::new(
+        let Some(discord) = self.discord.get() else {
+            return Health::new(HealthLevel::Pending, "connecting to Discord");
+        };
+        let problem = discord.gateway_problem();
+        match discord.gateway_state() {
+            GatewayState::Failed(problem) => Health::new(HealthLevel::Down, problem.summary()),
+            GatewayState::Connecting => match problem {
+                Some(p) => Health::new(
+                    HealthLevel::Pending,
+                    format!("connecting again after {}", p.summary()),
+                ),
+                None => Health::new(HealthLevel::Pending, "connecting"),
+            },
+            GatewayState::NotRunning => Health::new(
                 HealthLevel::Down,
                 "stopped (see the log); restart disconcierge to reconnect",
             ),
-            Some(GatewayState::Connected { since }) => Health::new(
-                HealthLevel::Ok,
-                format!("connected since {}", since.format("%Y-%m-%d %H:%M UTC")),
-            ),
+            GatewayState::Connected { since } => {
+                let shards = match discord.gateway_shards() {
+                    0 | 1 => String::new(),
+                    n => format!(" ({n} shards)"),
+                };
+                let connected = format!(
+                    "connected since {}{shards}",
+                    since.format("%Y-%m-%d %H:%M UTC")
+                );
+                match problem {
+                    Some(p) if p.degraded => Health::new(
+                        HealthLevel::Degraded,
+                        format!("{connected}. {}", p.summary()),
+                    ),
+                    Some(p) => Health::new(
+                        HealthLevel::Ok,
+                        format!("{connected}. Last close: {}", p.summary()),
+                    ),
+                    None => Health::new(HealthLevel::Ok, connected),
+                }
+            }
         }
     }
 

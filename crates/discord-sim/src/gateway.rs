@@ -289,6 +289,7 @@ async fn run_connection(shared: Arc<Shared>, mut socket: WebSocket, query: Strin
     });
     let mut shutdown = shared.shutdown.subscribe();
     let mut close_code = None;
+    let mut by_discord = None;
     loop {
         tokio::select! {
             msg = socket.recv() => match msg {
@@ -315,6 +316,7 @@ async fn run_connection(shared: Arc<Shared>, mut socket: WebSocket, query: Strin
                     }
                 }
                 Some(ConnCmd::Close(code, reason)) => {
+                    by_discord = Some(code);
                     let _ = socket
                         .send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() })))
                         .await;
@@ -330,6 +332,7 @@ async fn run_connection(shared: Arc<Shared>, mut socket: WebSocket, query: Strin
         w.gateway_log.push(GatewayRecord::Closed {
             conn,
             code: close_code,
+            by_discord,
         });
         if let Some(c) = w.gateway.conns.remove(&conn)
             && let Some(sid) = c.session
@@ -467,6 +470,10 @@ fn identify(shared: &Shared, w: &mut World, conn: u64, ctx: &str, current: Optio
     let large_threshold = info.large_threshold.clamp(50, 250);
     if shard[0] >= shard[1] {
         close(w, conn, 4010, "Invalid shard.");
+        return;
+    }
+    if shard[1] < shared.config.required_shards {
+        close(w, conn, 4011, "Sharding required.");
         return;
     }
     if raw_intents.is_some_and(|i| Intents::from_bits(i).is_none()) {

@@ -135,6 +135,11 @@ pub struct SimConfig {
     /// Interactions report it as `attachment_size_limit`; a larger upload gets 413 `40005 Request
     /// entity too large`, and the driver refuses larger files for ATTACHMENT options.
     pub attachment_size_limit: u64,
+    /// The fewest shards Discord accepts for this bot: an IDENTIFY with fewer is closed with 4011
+    /// Sharding required, and `GET /gateway/bot` recommends this many (Discord: one per 1,000 guilds).
+    pub required_shards: u32,
+    /// `session_start_limit.max_concurrency` of `GET /gateway/bot`: how many shards may identify at once.
+    pub max_concurrency: u32,
 }
 
 impl Default for SimConfig {
@@ -153,6 +158,8 @@ impl Default for SimConfig {
                 | Intents::GUILD_PRESENCES
                 | Intents::MESSAGE_CONTENT,
             attachment_size_limit: 10 * 1024 * 1024,
+            required_shards: 1,
+            max_concurrency: 1,
         }
     }
 }
@@ -197,6 +204,14 @@ impl SimBuilder {
     /// Sets the per-file upload limit (see [`SimConfig::attachment_size_limit`]).
     pub fn attachment_size_limit(mut self, bytes: u64) -> Self {
         self.config.attachment_size_limit = bytes;
+        self
+    }
+
+    /// Makes Discord require `shards` shards (see [`SimConfig::required_shards`]) and let `concurrency`
+    /// of them identify at once.
+    pub fn required_shards(mut self, shards: u32, concurrency: u32) -> Self {
+        self.config.required_shards = shards.max(1);
+        self.config.max_concurrency = concurrency.max(1);
         self
     }
 

@@ -142,12 +142,15 @@ pub enum GatewayRecord {
         /// The frame's `d` (only kept for frames received from the bot).
         d: Option<Value>,
     },
-    /// The connection ended; `code` is the close code if the client sent a close frame.
+    /// The connection ended; `code` is the close code if the client sent a close frame, `by_discord`
+    /// the one the simulator sent if it closed the connection.
     Closed {
         /// Connection number.
         conn: u64,
         /// Close code from the client, if any.
         code: Option<u16>,
+        /// Close code the simulated Discord sent, if it closed the connection.
+        by_discord: Option<u16>,
     },
 }
 

@@ -2,6 +2,7 @@
 //! HTTP proxy in production, the simulator in tests).
 
 use crate::DiscordError;
+use crate::close_codes::GatewayProblem;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use twilight_http::Client;
@@ -25,28 +26,57 @@ pub struct DiscordConfig {
 }
 
 /// Where the gateway connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayState {
-    /// No gateway in this process (interactions arrive by webhook only), or it stopped.
+    /// No gateway in this process (interactions arrive by webhook only), or it stopped on shutdown.
     NotRunning,
-    /// Connecting or reconnecting.
+    /// Connecting or reconnecting (some shard is not ready).
     Connecting,
-    /// Ready since then.
+    /// Every shard ready since then.
     Connected {
         since: chrono::DateTime<chrono::Utc>,
     },
+    /// Discord closed the gateway for good and nothing the bot can change by itself would help (a refused
+    /// token, say): stopped until disconcierge is restarted. Webhook interactions and the admin interface
+    /// keep working.
+    Failed(GatewayProblem),
 }
 
 /// Kept up to date by [`crate::gateway::run`].
 #[derive(Debug, Default)]
 pub(crate) struct GatewayStatus {
     pub(crate) running: std::sync::atomic::AtomicBool,
-    pub(crate) connected_since: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    pub(crate) shards: std::sync::Mutex<Shards>,
+    /// The last fatal close, explained; kept while the gateway works around it.
+    pub(crate) problem: std::sync::Mutex<Option<GatewayProblem>>,
+    /// The intents asked for, once the gateway has started (0 before).
+    pub(crate) intents: std::sync::atomic::AtomicU64,
+}
+
+/// The shards this process runs and since when each is ready.
+#[derive(Debug, Default)]
+pub(crate) struct Shards {
+    pub(crate) total: u32,
+    pub(crate) ready: std::collections::BTreeMap<u32, chrono::DateTime<chrono::Utc>>,
 }
 
 impl GatewayStatus {
-    pub(crate) fn connected(&self, yes: bool) {
-        *self.connected_since.lock().expect("gateway status") = yes.then(chrono::Utc::now);
+    /// Shard `shard` is ready (`true`) or not.
+    pub(crate) fn connected(&self, shard: u32, yes: bool) {
+        let mut shards = self.shards.lock().expect("gateway status");
+        if yes {
+            shards.ready.insert(shard, chrono::Utc::now());
+        } else {
+            shards.ready.remove(&shard);
+        }
+    }
+
+    /// A new set of `total` shards, none ready yet.
+    pub(crate) fn start_shards(&self, total: u32) {
+        *self.shards.lock().expect("gateway status") = Shards {
+            total,
+            ready: Default::default(),
+        };
     }
 }
 
@@ -137,12 +167,42 @@ impl Discord {
             .running
             .load(std::sync::atomic::Ordering::Relaxed)
         {
-            return GatewayState::NotRunning;
+            return match self.gateway_problem() {
+                Some(problem) if problem.stopped => GatewayState::Failed(problem),
+                _ => GatewayState::NotRunning,
+            };
         }
-        match *self.gateway.connected_since.lock().expect("gateway status") {
-            Some(since) => GatewayState::Connected { since },
-            None => GatewayState::Connecting,
+        let shards = self.gateway.shards.lock().expect("gateway status");
+        match shards.ready.values().max() {
+            Some(since) if shards.ready.len() as u32 == shards.total => {
+                GatewayState::Connected { since: *since }
+            }
+            _ => GatewayState::Connecting,
         }
+    }
+
+    /// The last time Discord closed the gateway for good, explained for the admin: the reason it
+    /// stopped ([`GatewayState::Failed`]), or what it is working around (connected without the
+    /// privileged intents, or resharded).
+    pub fn gateway_problem(&self) -> Option<GatewayProblem> {
+        self.gateway.problem.lock().expect("gateway status").clone()
+    }
+
+    /// The intents the gateway asks for: `DC_DISCORD_GATEWAY_INTENTS`, less what Discord refused.
+    pub fn gateway_intents(&self) -> u64 {
+        match self
+            .gateway
+            .intents
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => self.config.intents,
+            asked => asked,
+        }
+    }
+
+    /// How many shards the gateway runs in this process (0 when it does not run).
+    pub fn gateway_shards(&self) -> u32 {
+        self.gateway.shards.lock().expect("gateway status").total
     }
 
     /// The bot's own user id.

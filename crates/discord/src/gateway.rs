@@ -1,14 +1,18 @@
 //! The gateway connection: receives interactions and the messages that concern the bot, and keeps the bot
 //! online.
 //!
-//! twilight's shard reconnects and resumes by itself; this loop only routes events and stops cleanly.
+//! twilight's shard reconnects and resumes by itself; this loop routes events, works around the closes
+//! twilight cannot reconnect from ([`crate::close_codes`]) and stops cleanly.
 
+use crate::close_codes::{self, Recovery};
 use crate::router::Dispatcher;
 use crate::{Discord, DiscordError};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use twilight_gateway::queue::InMemoryQueue;
 use twilight_gateway::{
     CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, Message, Shard, ShardId, StreamExt,
     error::ReceiveMessageError,
@@ -117,35 +121,205 @@ pub fn presence_payload(presence: &Presence) -> UpdatePresencePayload {
     }
 }
 
-/// Runs shard 0 of 1 until `cancel`, showing `presence` and following its changes.
+/// How many fatal closes in a row, with no shard ready in between, the gateway works around before it
+/// stops (each recovery strictly narrows the intents or adds shards, so this is a guard, not a plan).
+const MAX_RECOVERIES: u32 = 6;
+
+/// Runs the gateway until `cancel`, showing `presence` and following its changes: one shard at first,
+/// as many as Discord asks for after a close with 4011 (sharding required).
+///
+/// twilight's shard reconnects and resumes by itself after every close Discord allows reconnecting
+/// from. After one it does not (see [`crate::close_codes`]), the shard has ended: it is never polled
+/// again; the close is explained once (log, [`Discord::gateway_problem`]), and the gateway connects
+/// again without the refused intents, with more shards, or stops.
 pub async fn run(
     discord: Discord,
     dispatcher: Arc<Dispatcher>,
-    mut presence: watch::Receiver<Presence>,
+    presence: watch::Receiver<Presence>,
     cancel: CancellationToken,
 ) -> Result<(), DiscordError> {
-    let config = discord.config();
-    let intents = Intents::from_bits_truncate(config.intents);
-    let mut builder = ConfigBuilder::new(config.token.expose_secret().to_string(), intents);
+    let status = discord.gateway.clone();
+    let mut intents = Intents::from_bits_truncate(discord.config().intents);
+    let mut shards = 1u32;
+    let mut queue = InMemoryQueue::default();
+    // Who manages each guild, for the messages' authors (shared by the shards: each sees its guilds).
+    let guilds = Arc::new(crate::guilds::Guilds::default());
+    status.running.store(true, Ordering::Relaxed);
+    let mut recoveries = 0u32;
+    loop {
+        status.intents.store(intents.bits(), Ordering::Relaxed);
+        status.start_shards(shards);
+        let shared = ShardShared {
+            discord: discord.clone(),
+            dispatcher: dispatcher.clone(),
+            guilds: guilds.clone(),
+            presence: presence.clone(),
+            cancel: cancel.child_token(),
+        };
+        let (code, any_ready) = match run_shards(shared, intents, shards, queue.clone()).await {
+            Ended::Cancelled => break,
+            Ended::Fatal { code, any_ready } => (code, any_ready),
+        };
+        if any_ready {
+            recoveries = 0;
+        }
+        recoveries += 1;
+        let (mut problem, recovery) =
+            close_codes::decide(code, intents, shards, chrono::Utc::now());
+        if recovery != Recovery::Stop && recoveries > MAX_RECOVERIES {
+            problem.stopped = true;
+            problem.advice = format!(
+                "{} It happened {MAX_RECOVERIES} times in a row, so the gateway stopped; restart                  disconcierge once the cause is fixed.",
+                problem.advice
+            );
+        }
+        if problem.stopped {
+            tracing::error!(target: "disconcierge_discord::gateway", code = ?code, "the Discord gateway stopped: {}", problem.summary());
+        } else {
+            tracing::warn!(target: "disconcierge_discord::gateway", code = ?code, "Discord closed the gateway: {}", problem.summary());
+        }
+        let stop = problem.stopped;
+        *status.problem.lock().expect("gateway status") = Some(problem);
+        if stop {
+            break;
+        }
+        match recovery {
+            Recovery::Stop => break,
+            Recovery::Intents(fewer) => intents = fewer,
+            Recovery::Reshard => {
+                let info = match discord.http.gateway().authed().await {
+                    Ok(response) => response.model().await.ok(),
+                    Err(e) => {
+                        tracing::warn!(target: "disconcierge_discord::gateway", error = %e, "could not read the recommended shard count from Discord");
+                        None
+                    }
+                };
+                shards = close_codes::reshard(shards, info.as_ref().map(|i| i.shards));
+                if let Some(limit) = info.map(|i| i.session_start_limit) {
+                    queue = InMemoryQueue::new(
+                        limit.max_concurrency.max(1),
+                        limit.remaining,
+                        std::time::Duration::from_millis(limit.reset_after),
+                        limit.total,
+                    );
+                }
+                tracing::info!(target: "disconcierge_discord::gateway", shards, "connecting again with more shards");
+            }
+        }
+        // The first recovery is immediate; repeated ones wait longer each time (2 s, 4 s, … 60 s).
+        if recoveries > 1 {
+            let pause = std::time::Duration::from_secs((1u64 << (recoveries - 1).min(6)).min(60));
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+    status.start_shards(0);
+    status.running.store(false, Ordering::Relaxed);
+    Ok(())
+}
+
+/// What every shard of one start shares.
+#[derive(Clone)]
+struct ShardShared {
+    discord: Discord,
+    dispatcher: Arc<Dispatcher>,
+    guilds: Arc<crate::guilds::Guilds>,
+    presence: watch::Receiver<Presence>,
+    /// Cancelled on shutdown, or when another shard ended for good.
+    cancel: CancellationToken,
+}
+
+/// How a set of shards ended.
+enum Ended {
+    /// Shut down on request.
+    Cancelled,
+    /// A shard was closed for good with `code`; the others were then closed too.
+    Fatal { code: Option<u16>, any_ready: bool },
+}
+
+/// Runs shards `0..total` until shutdown or until one of them is closed for good.
+async fn run_shards(
+    shared: ShardShared,
+    intents: Intents,
+    total: u32,
+    queue: InMemoryQueue,
+) -> Ended {
+    let config = shared.discord.config();
+    let mut builder = ConfigBuilder::new(config.token.expose_secret().to_string(), intents)
+        .queue(queue)
+        .presence(presence_payload(&shared.presence.borrow()));
     if let Some(url) = &config.gateway_url {
         builder = builder.proxy_url(url.clone());
     }
-    builder = builder.presence(presence_payload(&presence.borrow_and_update()));
-    let mut shard = Shard::with_config(ShardId::ONE, builder.build());
+    let config = builder.build();
+    let mut set = tokio::task::JoinSet::new();
+    for number in 0..total {
+        let shard = Shard::with_config(ShardId::new(number, total), config.clone());
+        set.spawn(run_shard(shard, shared.clone()));
+    }
+    let mut fatal: Option<Option<u16>> = None;
+    let mut any_ready = false;
+    while let Some(joined) = set.join_next().await {
+        let end = match joined {
+            Ok(end) => end,
+            // A shard's task does not panic; if it ever did, the others are stopped and the gateway
+            // treats it as a close without a code (it stops, and says so) rather than running short.
+            Err(e) => {
+                tracing::error!(target: "disconcierge_discord::gateway", error = %e, "a gateway shard's task failed");
+                ShardEnd {
+                    code: None,
+                    fatal: true,
+                    ready: false,
+                }
+            }
+        };
+        any_ready |= end.ready;
+        if end.fatal && fatal.is_none() {
+            fatal = Some(end.code);
+            shared.cancel.cancel();
+        }
+    }
+    match fatal {
+        Some(code) => Ended::Fatal { code, any_ready },
+        None => Ended::Cancelled,
+    }
+}
+
+/// How one shard ended.
+struct ShardEnd {
+    /// The code of the last close frame.
+    code: Option<u16>,
+    /// Closed by Discord for good (rather than by us on shutdown).
+    fatal: bool,
+    /// It was ready at least once.
+    ready: bool,
+}
+
+/// Runs one shard until `shared.cancel` (then closes it with 1000 and lets the close frame go out) or
+/// until twilight ends it after a close it may not reconnect from.
+async fn run_shard(mut shard: Shard, shared: ShardShared) -> ShardEnd {
+    let ShardShared {
+        discord,
+        dispatcher,
+        guilds,
+        mut presence,
+        cancel,
+    } = shared;
+    let number = shard.id().number();
     let wanted = EventTypeFlags::READY
         | EventTypeFlags::INTERACTION_CREATE
         | EventTypeFlags::MESSAGE_CREATE
         | EventTypeFlags::RESUMED
         | crate::guilds::EVENTS;
-    // Who manages each guild, for the messages' authors.
-    let guilds = crate::guilds::Guilds::default();
     // The bot's own user, from READY (for applications created before 2021 it differs from the
     // application id); until then, the application id.
     let mut bot_id = discord.application_id();
     let status = discord.gateway.clone();
-    status
-        .running
-        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut last_close: Option<u16> = None;
+    let mut ready = false;
+    presence.mark_unchanged();
     loop {
         let item = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -159,16 +333,28 @@ pub async fn run(
             item = next_event(&mut shard, wanted) => item,
         };
         match item {
-            None => break,
-            Some(Ok(Event::Ready(ready))) => {
-                status.connected(true);
-                bot_id = ready.user.id.get();
-                tracing::info!(target: "disconcierge_discord::gateway", user = %ready.user.name, guilds = ready.guilds.len(), "connected to the Discord gateway");
+            // twilight ended the shard: it must not be polled again.
+            None => {
+                status.connected(number, false);
+                return ShardEnd {
+                    code: last_close,
+                    fatal: true,
+                    ready,
+                };
             }
-            Some(Ok(Event::GatewayClose(_))) => status.connected(false),
+            Some(Ok(Event::Ready(event))) => {
+                status.connected(number, true);
+                ready = true;
+                bot_id = event.user.id.get();
+                tracing::info!(target: "disconcierge_discord::gateway", user = %event.user.name, guilds = event.guilds.len(), shard = number, "connected to the Discord gateway");
+            }
+            Some(Ok(Event::GatewayClose(frame))) => {
+                last_close = frame.map(|f| f.code);
+                status.connected(number, false);
+            }
             Some(Ok(Event::Resumed)) => {
-                status.connected(true);
-                tracing::info!(target: "disconcierge_discord::gateway", "gateway session resumed")
+                status.connected(number, true);
+                tracing::info!(target: "disconcierge_discord::gateway", shard = number, "gateway session resumed")
             }
             Some(Ok(Event::InteractionCreate(interaction))) => {
                 let dispatcher = dispatcher.clone();
@@ -179,18 +365,16 @@ pub async fn run(
             }
             Some(Ok(event)) => guilds.apply(&event),
             Some(Err(e)) => {
-                status.connected(false);
-                tracing::warn!(target: "disconcierge_discord::gateway", error = %e, "gateway error");
+                status.connected(number, false);
+                tracing::warn!(target: "disconcierge_discord::gateway", error = %e, shard = number, "gateway error");
             }
         }
     }
-    status.connected(false);
-    status
-        .running
-        .store(false, std::sync::atomic::Ordering::Relaxed);
+    status.connected(number, false);
     shard.close(CloseFrame::NORMAL);
     // Let the close frame go out: the shard reports it as `GatewayClose` once sent. Polled past that, the
-    // shard would connect again (and the wait run into its timeout, a slower stop for nothing).
+    // shard would connect again (and the wait run into its timeout, a slower stop for nothing); polled past
+    // its end (`None`), it would panic.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
         while let Some(item) = shard.next_event(EventTypeFlags::empty()).await {
             if matches!(item, Ok(Event::GatewayClose(_)) | Err(_)) {
@@ -199,7 +383,11 @@ pub async fn run(
         }
     })
     .await;
-    Ok(())
+    ShardEnd {
+        code: None,
+        fatal: false,
+        ready,
+    }
 }
 
 #[cfg(test)]

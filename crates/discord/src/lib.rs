@@ -4,6 +4,7 @@
 //! [`Discord`]'s methods.
 
 pub mod client;
+pub mod close_codes;
 pub mod commands;
 pub mod desk;
 pub mod feedback;
@@ -14,6 +15,7 @@ pub mod router;
 pub mod webhook;
 
 pub use client::{Discord, DiscordConfig, GatewayState};
+pub use close_codes::GatewayProblem;
 
 /// What went wrong talking to Discord, with what was being attempted.
 #[derive(Debug, Clone, thiserror::Error)]

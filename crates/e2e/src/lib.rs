@@ -205,6 +205,15 @@ impl World {
     /// A fresh database on `backend` and fresh simulators; `None` for PostgreSQL without
     /// `DC_TEST_POSTGRES_URL`.
     pub async fn start(backend: Backend) -> Option<World> {
+        World::start_with(backend, DiscordSim::builder()).await
+    }
+
+    /// As [`World::start`], with a Discord configured by `discord` (privileged intents the portal
+    /// allows, shards it requires, …).
+    pub async fn start_with(
+        backend: Backend,
+        discord: disconcierge_discord_sim::SimBuilder,
+    ) -> Option<World> {
         init_test_logging();
         let db = match backend {
             Backend::Sqlite => TestDb::sqlite_unmigrated().await,
@@ -212,7 +221,7 @@ impl World {
         };
         Some(World {
             db,
-            discord: DiscordSim::start().await,
+            discord: discord.start().await,
             llm: LlmSim::builder().api_key(OPENAI_KEY).start().await,
         })
     }
@@ -250,6 +259,33 @@ impl World {
 /// Returns `None` (the test is then skipped) for PostgreSQL when `DC_TEST_POSTGRES_URL` is not set.
 pub async fn try_spawn_app(backend: Backend, env: &[(&str, &str)]) -> Option<TestApp> {
     Some(spawn_app_in(World::start(backend).await?, env).await)
+}
+
+/// Panics seen in this process since [`watch_panics`]: a panic in a spawned task does not fail a test
+/// by itself (tokio keeps it in the task's handle), so tests that must show "no panic" look here.
+/// nextest runs each test in a process of its own, so what is seen is this test's.
+pub struct PanicWatch(Arc<std::sync::Mutex<Vec<String>>>);
+
+/// Starts recording panics (the default report is still printed).
+pub fn watch_panics() -> PanicWatch {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Ok(mut seen) = record.lock() {
+            seen.push(info.to_string());
+        }
+        previous(info);
+    }));
+    PanicWatch(seen)
+}
+
+impl PanicWatch {
+    /// Fails the test if anything panicked since the watch started.
+    pub fn assert_none(&self) {
+        let seen = self.0.lock().expect("panic record");
+        assert!(seen.is_empty(), "panicked: {seen:#?}");
+    }
 }
 
 /// Starts the application in an existing world (for instance after another run of it crashed).

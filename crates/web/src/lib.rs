@@ -140,6 +140,8 @@ impl Health {
 pub enum HealthLevel {
     /// Working.
     Ok,
+    /// Working, short of something the admin should fix (shown with what to do).
+    Degraded,
     /// Starting, reconnecting, or not checked yet.
     Pending,
     /// Not working.
@@ -153,6 +155,7 @@ impl HealthLevel {
     pub fn badge(self) -> &'static str {
         match self {
             HealthLevel::Ok => "completed",
+            HealthLevel::Degraded => "degraded",
             HealthLevel::Pending => "queued",
             HealthLevel::Down => "failed",
             HealthLevel::Off => "ignored",
@@ -162,6 +165,7 @@ impl HealthLevel {
     pub fn label(self) -> &'static str {
         match self {
             HealthLevel::Ok => "ok",
+            HealthLevel::Degraded => "degraded",
             HealthLevel::Pending => "pending",
             HealthLevel::Down => "down",
             HealthLevel::Off => "off",

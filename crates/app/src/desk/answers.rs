@@ -603,12 +603,25 @@ impl Desk {
                 Ok(Err(e)) => format!("❌ {}: {e}", desk.llm.provider()),
                 Err(_) => format!("❌ {}: no answer within 10 s", desk.llm.provider()),
             };
+            let problem = desk.discord.gateway_problem();
             let gateway = match desk.discord.gateway_state() {
-                disconcierge_discord::GatewayState::Connected { since } => {
-                    format!("✅ connected since <t:{}:R>", since.timestamp())
-                }
-                disconcierge_discord::GatewayState::Connecting => {
-                    "❌ not connected (reconnecting)".to_string()
+                disconcierge_discord::GatewayState::Connected { since } => match problem {
+                    Some(p) if p.degraded => format!(
+                        "⚠️ connected since <t:{}:R>, after Discord closed it with {}",
+                        since.timestamp(),
+                        p.summary()
+                    ),
+                    _ => match desk.discord.gateway_shards() {
+                        0 | 1 => format!("✅ connected since <t:{}:R>", since.timestamp()),
+                        n => format!("✅ connected since <t:{}:R> ({n} shards)", since.timestamp()),
+                    },
+                },
+                disconcierge_discord::GatewayState::Connecting => match problem {
+                    Some(p) => format!("❌ not connected (reconnecting after {})", p.summary()),
+                    None => "❌ not connected (reconnecting)".to_string(),
+                },
+                disconcierge_discord::GatewayState::Failed(p) => {
+                    format!("❌ stopped: {}", p.summary())
                 }
                 disconcierge_discord::GatewayState::NotRunning => {
                     "not used (interactions arrive by webhook)".to_string()

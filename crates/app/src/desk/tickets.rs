@@ -119,7 +119,14 @@ impl Desk {
         );
         // Without the privileged MESSAGE_CONTENT intent, Discord sends messages in tickets without text.
         const MESSAGE_CONTENT: u64 = 1 << 15;
-        let intents_note = if self.discord.config().intents & MESSAGE_CONTENT == 0 {
+        let refused = self.discord.config().intents & MESSAGE_CONTENT != 0
+            && self.discord.gateway_intents() & MESSAGE_CONTENT == 0;
+        let intents_note = if refused {
+            "
+⚠️ The bot does not receive message text: Discord refused the Message Content intent (close code \
+             4014). Switch on Message Content Intent for the application in Discord's developer portal \
+             (Bot → Privileged Gateway Intents) and restart disconcierge, or the AI cannot read tickets."
+        } else if self.discord.gateway_intents() & MESSAGE_CONTENT == 0 {
             "
 ⚠️ The bot does not receive message text: enable the Message Content intent for the \
              application in Discord's developer portal and add 32768 to DC_DISCORD_GATEWAY_INTENTS, or \

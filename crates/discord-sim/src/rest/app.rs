@@ -67,12 +67,12 @@ pub(super) async fn gateway(State(s): State<Arc<Shared>>) -> Response {
 pub(super) async fn gateway_bot(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(json!({
         "url": s.gateway_url(),
-        "shards": 1,
+        "shards": s.config.required_shards,
         "session_start_limit": {
             "total": 1000,
             "remaining": 1000,
             "reset_after": 86_400_000,
-            "max_concurrency": 1,
+            "max_concurrency": s.config.max_concurrency,
         },
     }))
     .into_response()
