@@ -1,6 +1,8 @@
 //! disconcierge's storage: the one crate that knows SQL.
 //!
-//! Everything the bot persists goes through one repository API, the [`Store`] trait, implemented for
+//! Everything the bot persists goes through one repository API, the [`Store`] trait, made of one trait per
+//! role ([`ConfigStore`], [`AdminStore`], [`UserStore`], [`QueueStore`], [`LogStore`], [`StatsStore`] and
+//! the desk's [`DeskStore`]) so a caller can name the part it needs, and implemented for
 //! SQLite (a single file; the default for one instance) and PostgreSQL (for several instances sharing a
 //! queue). Both backends run the same queries wherever the SQL is the same and pass the same test-suite
 //! (`tests/repository.rs`), so the rest of the code never needs to know which one it talks to.
@@ -17,28 +19,19 @@
 //! * **Discord ids** are `u64` in the domain and stored in signed 64-bit columns; the cast is lossless both
 //!   ways.
 //! * **The queue** is the `chat_commands` table. Workers claim commands with a lease
-//!   ([`Store::claim_next_chat_command`]); a command whose lease expired (its worker died) is claimed
+//!   ([`QueueStore::claim_next_chat_command`]); a command whose lease expired (its worker died) is claimed
 //!   again. Every later write by a worker checks that it still holds the lease.
 //! * **Secrets**: database URLs are shown only through [`disconcierge_core::secret::redact_url`];
 //!   interaction tokens and password hashes are stored but never logged.
-//! * **Dashboard statistics** ([`Store::activity`]) come from hourly rollups (`stats_hours`), written
+//! * **Dashboard statistics** ([`StatsStore::activity`]) come from hourly rollups (`stats_hours`), written
 //!   lazily when the dashboard asks for a settled hour that has none, never on the chat command path.
 //! * **The support desk** (tickets, trained answers, knowledge bases and their full-text search) is
 //!   [`DeskStore`], a supertrait of [`Store`] with its own design notes and test-suite (`tests/desk.rs`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use disconcierge_core::RuntimeConfig;
-use disconcierge_core::model::{
-    AdminAccount, AdminSession, ApiToken, ChatCommand, ChatCommandFilter, ChatCommandOutcome,
-    ChatCommandState, ClearCommand, DiscordMessage, DiscordMessageFilter, FeedbackFilter,
-    FeedbackKind, InteractionLog, InteractionLogFilter, LlmCallLog, NewChatCommand,
-    RuntimeConfigHistoryEntry, StoredDiscordMessage, StoredFeedback, StoredInteractionLog,
-    StoredLlmCall, StoredRuntimeConfig, TokenUsage, User, UserFeedback, UserFilter,
-};
+use disconcierge_core::model::{ChatCommand, NewChatCommand, User};
 use disconcierge_core::secret::redact_url;
-use disconcierge_core::stats::{Activity, StatsRange};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -48,6 +41,7 @@ mod connections;
 mod desk;
 mod error;
 mod postgres;
+mod roles;
 mod sql;
 mod sqlite;
 mod terms;
@@ -55,8 +49,12 @@ mod terms;
 pub mod testing;
 mod waiting;
 
-pub use desk::{DeskStore, ImportReport, KbCreated, TicketReservation};
+pub use desk::{
+    DeskStore, ImportReport, KbCreated, KnowledgeStore, TicketReservation, TicketStore,
+    TrainingStore,
+};
 pub use error::StoreError;
+pub use roles::{AdminStore, ConfigStore, LogStore, QueueStore, StatsStore, UserStore};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -327,11 +325,21 @@ fn username_key(username: &str) -> String {
 /// Obtain one with [`connect`]. All methods behave identically on SQLite and PostgreSQL. Methods that
 /// change one row by id return [`StoreError::NotFound`] when there is no such row, unless documented
 /// otherwise; lease-guarded methods return `false` instead, because losing a lease is an expected event.
-/// The support desk's storage is its supertrait [`DeskStore`].
+/// Its methods are grouped by role in its supertraits (`roles/`, `desk/`); the implementations are in
+/// `shared/`, compiled once per backend.
 #[async_trait]
-pub trait Store: DeskStore + Send + Sync + 'static {
-    // ----- Foundation -----
-
+pub trait Store:
+    ConfigStore
+    + AdminStore
+    + UserStore
+    + QueueStore
+    + LogStore
+    + StatsStore
+    + DeskStore
+    + Send
+    + Sync
+    + 'static
+{
     fn kind(&self) -> DatabaseKind;
 
     /// Forgets what this process cached from the database (how common each search term is); the admin
@@ -351,444 +359,6 @@ pub trait Store: DeskStore + Send + Sync + 'static {
 
     /// Closes the pool, waiting for connections in use to be returned.
     async fn close(&self);
-
-    // ----- Runtime configuration -----
-
-    /// The stored runtime configuration, or `None` before the first save.
-    async fn load_runtime_config(&self) -> Result<Option<StoredRuntimeConfig>, StoreError>;
-
-    /// Saves the runtime configuration and appends it to the history, atomically.
-    ///
-    /// `expected_version` gives optimistic concurrency to editors: `Some(v)` saves only if the stored
-    /// version is still `v` (`Some(0)`: only if nothing is stored yet), otherwise returns
-    /// [`StoreError::Conflict`] and changes nothing. `None` saves unconditionally (insert or overwrite);
-    /// meant for the application itself, e.g. importing settings at first start. The returned version is
-    /// the stored one plus one (1 for the first save).
-    async fn save_runtime_config(
-        &self,
-        config: &RuntimeConfig,
-        expected_version: Option<i64>,
-        updated_by: Option<&str>,
-    ) -> Result<StoredRuntimeConfig, StoreError>;
-
-    /// The latest `limit` saved versions, newest first.
-    async fn runtime_config_history(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<RuntimeConfigHistoryEntry>, StoreError>;
-
-    // ----- Admin accounts and sessions -----
-
-    /// Creates an admin. Usernames are unique regardless of case ([`StoreError::AlreadyExists`]); the
-    /// spelling given here is kept for display. `password_hash` is the caller's argon2id PHC string.
-    async fn create_admin(
-        &self,
-        username: &str,
-        password_hash: &str,
-    ) -> Result<AdminAccount, StoreError>;
-
-    async fn admin(&self, id: i64) -> Result<Option<AdminAccount>, StoreError>;
-
-    /// Looks an admin up by username, ignoring case (for logins).
-    async fn admin_by_username(&self, username: &str) -> Result<Option<AdminAccount>, StoreError>;
-
-    /// Every admin, by username.
-    async fn list_admins(&self) -> Result<Vec<AdminAccount>, StoreError>;
-
-    /// How many admins exist (zero means the setup flow must create the first one).
-    async fn count_admins(&self) -> Result<u64, StoreError>;
-
-    /// Replaces an admin's password hash and, in the same transaction, revokes all of that admin's
-    /// sessions: whoever knew the old password is logged out. Create a new session afterwards to keep the
-    /// current user logged in.
-    async fn update_admin_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError>;
-
-    /// Deletes an admin and their sessions.
-    async fn delete_admin(&self, id: i64) -> Result<(), StoreError>;
-
-    /// Records a session. `token_hash` is a hash of the session token (never the token itself), so a copy
-    /// of the database does not hand out logins.
-    async fn create_admin_session(
-        &self,
-        admin_id: i64,
-        token_hash: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<AdminSession, StoreError>;
-
-    /// The session with this token hash, if it exists and has not expired.
-    async fn admin_session(&self, token_hash: &str) -> Result<Option<AdminSession>, StoreError>;
-
-    /// Logs one session out. Returns whether it existed.
-    async fn delete_admin_session(&self, token_hash: &str) -> Result<bool, StoreError>;
-
-    /// Logs an admin out everywhere. Returns how many sessions were removed.
-    async fn delete_admin_sessions_for(&self, admin_id: i64) -> Result<u64, StoreError>;
-
-    /// Stores a new API token (its hash); `NotFound` when the admin does not exist.
-    async fn create_api_token(
-        &self,
-        admin_id: i64,
-        name: &str,
-        token_hash: &str,
-        prefix: &str,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<ApiToken, StoreError>;
-
-    /// The unexpired token with this hash.
-    async fn api_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
-
-    /// Every token, newest first (expired ones too, so they can be seen and removed).
-    async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
-
-    /// Revokes a token; false when there was none with this id.
-    async fn delete_api_token(&self, id: i64) -> Result<bool, StoreError>;
-
-    /// Records that a token was used at `at`.
-    async fn touch_api_token(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
-
-    /// Removes expired sessions (housekeeping). Returns how many were removed.
-    async fn delete_expired_sessions(&self) -> Result<u64, StoreError>;
-
-    // ----- Users -----
-
-    /// Records a user seen on Discord, or refreshes their names. Settings (priority, ignored, limits, LLM
-    /// overrides, conversation) of an existing user are kept.
-    async fn upsert_user(
-        &self,
-        discord_id: u64,
-        username: &str,
-        global_name: Option<&str>,
-    ) -> Result<User, StoreError>;
-
-    async fn user(&self, discord_id: u64) -> Result<Option<User>, StoreError>;
-
-    /// Users matching `filter`, in its order, at most `limit`.
-    async fn list_users(&self, filter: &UserFilter, limit: u32) -> Result<Vec<User>, StoreError>;
-
-    /// Priority users go first in the queue. Applies to commands recorded from now on.
-    async fn set_user_priority(&self, discord_id: u64, priority: bool) -> Result<User, StoreError>;
-
-    async fn set_user_ignored(&self, discord_id: u64, ignored: bool) -> Result<User, StoreError>;
-
-    /// Commands per 6 hours for this user; `None` returns to the configured default.
-    async fn set_user_limit_override(
-        &self,
-        discord_id: u64,
-        limit: Option<u32>,
-    ) -> Result<User, StoreError>;
-
-    /// Per-user LLM settings; each `None` returns that setting to the configured default.
-    async fn set_user_llm_overrides(
-        &self,
-        discord_id: u64,
-        model: Option<String>,
-        instructions: Option<String>,
-        temperature: Option<f32>,
-    ) -> Result<User, StoreError>;
-
-    /// The user's current LLM conversation; `None` makes the next command start a new one (`/clear`).
-    async fn set_user_conversation(
-        &self,
-        discord_id: u64,
-        conversation_id: Option<String>,
-    ) -> Result<User, StoreError>;
-
-    /// Every user's next `/chat` starts a new conversation (the admin action "clear all conversations"):
-    /// forgets every OpenAI conversation and marks `now` as where kept histories start. How many users.
-    async fn clear_all_conversations(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
-
-    // ----- Chat commands (the queue) -----
-
-    /// Records a command. The user must exist ([`StoreError::NotFound`] otherwise); their current
-    /// priority is copied onto the command. An interaction recorded twice (Discord retries, two
-    /// instances) gives [`StoreError::AlreadyExists`], so exactly one recording wins.
-    async fn insert_chat_command(&self, new: NewChatCommand) -> Result<ChatCommand, StoreError>;
-
-    async fn chat_command(&self, id: i64) -> Result<Option<ChatCommand>, StoreError>;
-
-    /// The acknowledged commands of these interactions, `received` until now, become `queued`, in one
-    /// statement; how many did (an interaction without a command in `received` is skipped: admission
-    /// already settled it, or it is a redelivery).
-    async fn queue_acknowledged(&self, interaction_ids: &[u64]) -> Result<u64, StoreError>;
-
-    async fn chat_command_by_interaction(
-        &self,
-        interaction_id: u64,
-    ) -> Result<Option<ChatCommand>, StoreError>;
-
-    /// The chat command whose answer is the message `message_id` (its first message), if any.
-    async fn chat_command_by_message(&self, message_id: u64) -> Result<Option<i64>, StoreError>;
-
-    /// Takes the next command to answer, if any, for `lease` from `now`.
-    ///
-    /// Candidates are queued commands and in-progress ones whose lease expired (their worker died or hung),
-    /// whose interaction token is still valid; priority commands first, then the oldest. The chosen
-    /// command becomes `in_progress` with `owner` holding the lease, and its `attempts` grows by one, in
-    /// one atomic statement: concurrent claimers (tasks or instances) never get the same command. The
-    /// caller decides what too many attempts mean (see `chat_command_max_attempts`).
-    async fn claim_next_chat_command(
-        &self,
-        owner: &str,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Option<ChatCommand>, StoreError>;
-
-    /// Extends a lease. `false` if `owner` no longer holds the command (another worker took it over):
-    /// the caller must stop working on it.
-    async fn renew_lease(
-        &self,
-        id: i64,
-        owner: &str,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-
-    /// Stores the model's finished answer to a command held by `owner`, and the tokens it used, before
-    /// it is delivered (step `finalizing`). A command claimed again in that step (its worker stopped while
-    /// delivering) keeps the step, and its answer is delivered as stored instead of asked for again: the
-    /// same text, no tokens paid twice. `false` if `owner` lost the lease.
-    async fn record_answer(
-        &self,
-        id: i64,
-        owner: &str,
-        response: &str,
-        usage: Option<TokenUsage>,
-    ) -> Result<bool, StoreError>;
-
-    /// Ends a command held by `owner` with a final state, and releases the lease. A `None` response
-    /// keeps the partial one. Consumed tokens make it count toward the user's limit (see
-    /// [`ChatCommandOutcome::counts_toward_limit`]). `false` if `owner` lost the lease: then nothing is
-    /// written. A non-final state is an [`StoreError::InvalidArgument`].
-    async fn finish_chat_command(
-        &self,
-        id: i64,
-        owner: &str,
-        outcome: &ChatCommandOutcome,
-    ) -> Result<bool, StoreError>;
-
-    /// Gives a command held by `owner` back to the queue (e.g. a retryable failure, or shutdown), keeping
-    /// its attempt count; `error`, if given, records why. `false` if `owner` lost the lease.
-    async fn requeue_chat_command(
-        &self,
-        id: i64,
-        owner: &str,
-        error: Option<&str>,
-    ) -> Result<bool, StoreError>;
-
-    /// Moves a command that nobody holds from one state to another (e.g. `received` → `queued` once
-    /// admitted, `queued` → `aborted` by an admin). `false` if it was not in state `from`. Moving into a
-    /// final state sets `finished_at`. Commands `in_progress` are their worker's: use the lease-guarded
-    /// methods for them (`from = InProgress` is an [`StoreError::InvalidArgument`]).
-    async fn transition_chat_command(
-        &self,
-        id: i64,
-        from: ChatCommandState,
-        to: ChatCommandState,
-    ) -> Result<bool, StoreError>;
-
-    /// Marks as `expired` the live commands whose interaction token ran out by `now` (they can no
-    /// longer be answered), except those a worker is still holding. Returns how many.
-    async fn expire_chat_commands(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
-
-    /// Expires queued commands created before `cutoff` (they waited longer than `DC_QUEUE_MAX_AGE`) and
-    /// returns them, so their users can be told.
-    async fn expire_stale_queued(
-        &self,
-        cutoff: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<ChatCommand>, StoreError>;
-
-    /// Commands waiting for a worker (queued, or recorded and being acknowledged), leaving out `except`
-    /// (the command being admitted): the queue's length for admission.
-    async fn waiting_count(&self, except: i64, now: DateTime<Utc>) -> Result<u64, StoreError>;
-
-    /// The oldest waiting command (see [`Store::waiting_count`]), or the oldest non-priority one when
-    /// `non_priority_only`: the one a full queue drops.
-    async fn oldest_waiting(
-        &self,
-        non_priority_only: bool,
-        except: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Option<ChatCommand>, StoreError>;
-
-    /// Queues commands left in `received` (created before `cutoff`) whose token still lives at `now`;
-    /// returns how many. Run at startup, so nothing recorded is stranded by a crash.
-    async fn requeue_received(
-        &self,
-        cutoff: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
-
-    /// The user's usage in the window starting at `since` (with `since = now - 6h`, their current usage):
-    /// how many of their commands created then or later count toward the limit (consumed tokens), and
-    /// when the oldest of those was created (the user gets a command back 6 h after it).
-    async fn usage_since(&self, user_id: u64, since: DateTime<Utc>) -> Result<Usage, StoreError>;
-
-    /// Records several new chat commands, with what admitting them needs to know: each author is
-    /// created or renamed (as [`Store::upsert_user`]) and comes back with — read before any command of
-    /// the batch is recorded — their usage since `since` and whether they have a command in flight, with
-    /// how many commands wait for a worker (tokens valid at `now`; counted up to `waiting_limit` only);
-    /// then the commands are recorded (as [`Store::insert_chat_command`], in the order given, so ids
-    /// follow it). The result has one entry per command, in the order given.
-    ///
-    /// The acknowledgement path records whatever has arrived in one batch: two statements for the batch
-    /// instead of about five statements per command. They are not one transaction: authors may be stored
-    /// when recording their commands then fails (the caller tells the users; nothing was acknowledged).
-    async fn record_chat_commands(
-        &self,
-        batch: &[NewChatCommandBy],
-        since: DateTime<Utc>,
-        now: DateTime<Utc>,
-        waiting_limit: u64,
-    ) -> Result<RecordedBatch, StoreError>;
-
-    /// The user's latest answered exchanges (prompt, answer) since `since` and since their last `/clear`,
-    /// newest first, at most `limit`, leaving out `except` (the command being answered): the conversation
-    /// history for providers without server-side conversations, in one statement.
-    async fn recent_exchanges(
-        &self,
-        user_id: u64,
-        since: DateTime<Utc>,
-        except: i64,
-        limit: u32,
-    ) -> Result<Vec<(String, String)>, StoreError>;
-
-    /// What answering command `except` needs to know about its author `user_id`, read at once (on SQLite
-    /// in one hand-off to the connection's thread, as one statement list): their record; the creation
-    /// times of their commands counting toward the limit created at `window_start` or later (the usage
-    /// line is computed from them once the answer is ready, when the window has moved on: the
-    /// one-command-in-flight rule keeps any other command of theirs from being counted meanwhile); and,
-    /// with `history = Some(limit)`, their exchanges as [`Store::recent_exchanges`] gives them since
-    /// their conversation was last reset (`conversation_reset_at`), leaving out `except`.
-    async fn chat_context(
-        &self,
-        user_id: u64,
-        window_start: DateTime<Utc>,
-        except: i64,
-        history: Option<u32>,
-    ) -> Result<ChatContext, StoreError>;
-
-    /// Chat commands matching `filter`, newest first (highest id), at most `limit`. Every filter is served
-    /// by an index, so a page costs the same on a million rows as on a hundred.
-    async fn list_chat_commands(
-        &self,
-        filter: &ChatCommandFilter,
-        limit: u32,
-    ) -> Result<Vec<ChatCommand>, StoreError>;
-
-    /// Whether the user has a command recorded, waiting or being answered, other than `except`.
-    async fn user_in_flight(&self, user_id: u64, except: i64) -> Result<bool, StoreError>;
-
-    /// How many commands wait in the queue (not counting those being answered).
-    async fn queued_count(&self) -> Result<u64, StoreError>;
-
-    // ----- Logs and feedback -----
-
-    /// Returns the new row's id.
-    async fn insert_interaction_log(&self, log: &InteractionLog) -> Result<i64, StoreError>;
-
-    /// Several at once, in one statement (the interaction logger batches what arrives together).
-    async fn insert_interaction_logs(&self, logs: &[InteractionLog]) -> Result<(), StoreError>;
-
-    /// Returns the new row's id.
-    async fn insert_discord_message(&self, message: &DiscordMessage) -> Result<i64, StoreError>;
-
-    /// The latest `limit` kept messages, newest first.
-    async fn recent_discord_messages(&self, limit: u32) -> Result<Vec<DiscordMessage>, StoreError>;
-
-    /// Returns the new row's id.
-    async fn insert_llm_call_log(&self, log: &LlmCallLog) -> Result<i64, StoreError>;
-
-    /// Inserts several call logs, in the order given, in one statement: under load the logs of many
-    /// answers cost one write instead of one each (the caller keeps batches to a few hundred, so that
-    /// the write stays short). All or none: when one cannot be inserted (it names a command that is not
-    /// there), none is, and the caller may insert them one by one with [`Store::insert_llm_call_log`].
-    async fn insert_llm_call_logs(&self, logs: &[LlmCallLog]) -> Result<(), StoreError>;
-
-    /// Records a `/clear`. An interaction recorded twice gives [`StoreError::AlreadyExists`]. Returns the
-    /// new row's id.
-    async fn insert_clear_command(&self, clear: &ClearCommand) -> Result<i64, StoreError>;
-
-    /// When the user last used `/clear` (for its cooldown).
-    async fn last_clear_command(&self, user_id: u64) -> Result<Option<DateTime<Utc>>, StoreError>;
-
-    /// Records feedback. Returns `false`, without error, for a repeated vote (same user, answer and
-    /// kind), which is not recorded; free-text [`FeedbackKind::Other`] is always recorded. The chat
-    /// command must exist ([`StoreError::NotFound`]).
-    async fn insert_user_feedback(&self, feedback: &UserFeedback) -> Result<bool, StoreError>;
-
-    /// Every LLM call made for one chat command, oldest first.
-    /// Messages about the bot matching `filter`, newest first, at most `limit` (each filter served by an
-    /// index).
-    async fn list_discord_messages(
-        &self,
-        filter: &DiscordMessageFilter,
-        limit: u32,
-    ) -> Result<Vec<StoredDiscordMessage>, StoreError>;
-
-    /// Interaction logs matching `filter`, newest first, at most `limit` (each filter served by an index).
-    async fn list_interaction_logs(
-        &self,
-        filter: &InteractionLogFilter,
-        limit: u32,
-    ) -> Result<Vec<StoredInteractionLog>, StoreError>;
-
-    async fn interaction_log(&self, id: i64) -> Result<Option<StoredInteractionLog>, StoreError>;
-
-    /// Feedback matching `filter`, newest first, at most `limit` (each filter served by an index).
-    async fn list_feedback(
-        &self,
-        filter: &FeedbackFilter,
-        limit: u32,
-    ) -> Result<Vec<StoredFeedback>, StoreError>;
-
-    async fn llm_calls_for_command(
-        &self,
-        chat_command_id: i64,
-    ) -> Result<Vec<StoredLlmCall>, StoreError>;
-
-    /// Every feedback received on one answer, oldest first.
-    async fn feedback_for_command(
-        &self,
-        chat_command_id: i64,
-    ) -> Result<Vec<StoredFeedback>, StoreError>;
-
-    /// The latest feedback a user gave, newest first, at most `limit`.
-    async fn feedback_by_user(
-        &self,
-        user_id: u64,
-        limit: u32,
-    ) -> Result<Vec<StoredFeedback>, StoreError>;
-
-    /// Votes per kind on one answer; kinds without votes are absent.
-    async fn feedback_counts(
-        &self,
-        chat_command_id: i64,
-    ) -> Result<BTreeMap<FeedbackKind, u32>, StoreError>;
-
-    // ----- Dashboard statistics -----
-
-    /// The dashboard's series over `range` at `now`: per bucket, chat commands by outcome, tokens,
-    /// latency percentiles, feedback per kind, tickets opened and closed (see `core::stats`).
-    ///
-    /// Settled hours (ended more than an hour before `now`) are read from their rollup. Those without
-    /// one are rolled up first, newest first, within [`ROLLUP_BUDGET_PER_REQUEST`]; any left are counted
-    /// in `pending_hours` and their buckets marked incomplete ([`Store::roll_up_activity`] finishes them).
-    /// The last two hours are computed afresh each time and never stored; tickets are counted live.
-    async fn activity(&self, range: StatsRange, now: DateTime<Utc>)
-    -> Result<Activity, StoreError>;
-
-    /// Rolls up the settled hours from `since` to `now` that have no rollup yet, newest first, until
-    /// `budget` is spent (commands read plus [`ROLLUP_HOUR_COST`] per hour read; at least one hour is
-    /// always rolled up). Hours before the first command and the first feedback cost nothing. A rollup is
-    /// computed from `chat_commands` and `user_feedback` once and never changed; computing the same hour
-    /// in several instances at once is harmless (the first insert stays). Returns how many settled hours
-    /// from `since` are still without a rollup.
-    async fn roll_up_activity(
-        &self,
-        since: DateTime<Utc>,
-        now: DateTime<Utc>,
-        budget: u64,
-    ) -> Result<u32, StoreError>;
 }
 
 #[cfg(test)]

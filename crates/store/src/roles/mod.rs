@@ -1,0 +1,16 @@
+//! The store's roles: one trait per concern, each a supertrait of [`crate::Store`], so that a caller
+//! can name the part of the store it needs.
+
+mod admins;
+mod config;
+mod logs;
+mod queue;
+mod stats;
+mod users;
+
+pub use admins::AdminStore;
+pub use config::ConfigStore;
+pub use logs::LogStore;
+pub use queue::QueueStore;
+pub use stats::StatsStore;
+pub use users::UserStore;
