@@ -9,7 +9,7 @@
 //! once. The task ends when every sender is dropped and the channel is drained, so a graceful stop loses
 //! nothing.
 
-use crate::chat::AcksInProgress;
+use crate::acks::AcksInProgress;
 use disconcierge_core::model::InteractionLog;
 use disconcierge_store::Store;
 use std::sync::Arc;

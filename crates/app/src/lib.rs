@@ -5,11 +5,12 @@
 //! and the integration tests call exactly these two, so what the tests start is what production runs —
 //! only the listen addresses (port 0) and the database differ.
 
-pub mod admit;
+pub mod acks;
 pub mod api;
 pub mod chat;
 mod control;
 pub mod desk;
+mod dispatch;
 pub mod healthcheck;
 pub mod interaction_log;
 pub mod llm;
@@ -154,7 +155,7 @@ pub struct Application {
     /// Where LLM call logs go (it remembers the last call for the dashboard).
     llm_sink: Arc<llm::StoreSink>,
     /// Acknowledgements in progress: the workers and the background writes give way to them.
-    acks: Arc<chat::AcksInProgress>,
+    acks: Arc<acks::AcksInProgress>,
     /// Present when `DC_DISCORD_TOKEN` is set.
     discord: Option<DiscordParts>,
 }
@@ -222,7 +223,7 @@ impl Application {
             source,
         })?;
         let metrics = Arc::new(Metrics::new(&settings.instance_id));
-        let acks = Arc::new(chat::AcksInProgress::default());
+        let acks = Arc::new(acks::AcksInProgress::default());
         let llm_log_finish = CancellationToken::new();
         let (sink, writer) = llm::store_sink(store.clone(), acks.clone(), llm_log_finish.clone());
         let llm = llm::backend(&settings.llm, sink.clone())?;
@@ -488,7 +489,7 @@ struct DiscordSide {
     discord_slot: control::DiscordSlot,
     webhook_stats: Option<Arc<disconcierge_discord::webhook::WebhookStats>>,
     /// Acknowledgements in progress: the workers and the background writes give way to them.
-    acks: Arc<chat::AcksInProgress>,
+    acks: Arc<acks::AcksInProgress>,
 }
 
 impl DiscordSide {
@@ -576,16 +577,16 @@ impl DiscordSide {
             desk.clone()
                 .run_idle_tickets(self.settings.ticket_idle_check_interval, cancel.clone()),
         );
-        let (admissions, recorder) = admit::Admissions::start(admit::Admitter {
+        let (admissions, recorder) = chat::admit::Admissions::start(chat::admit::Admitter {
             store: self.store.clone(),
             runtime: self.runtime.clone(),
             queue_size: self.settings.queue.size,
-            dropped: admit::drop_notice(discord.clone()),
+            dropped: chat::admit::drop_notice(discord.clone()),
         });
         tasks.spawn(recorder);
         let wake = Arc::new(tokio::sync::Notify::new());
-        let queued_here = Arc::new(chat::QueuedHint::default());
-        let (queuer, queueing) = admit::Queuer::start(
+        let queued_here = Arc::new(acks::QueuedHint::default());
+        let (queuer, queueing) = chat::admit::Queuer::start(
             self.store.clone(),
             wake.clone(),
             queued_here.clone(),

@@ -10,7 +10,7 @@
 //! stops taking logs and stores what it holds. It does not wait for every sink to be dropped: a clone
 //! still held somewhere (the admin interface's view of the last call, say) would keep it waiting forever.
 
-use crate::chat::AcksInProgress;
+use crate::acks::AcksInProgress;
 use crate::interaction_log::HOLD_BACK;
 use crate::settings::{LlmProvider, LlmSettings};
 use disconcierge_core::RuntimeConfig;

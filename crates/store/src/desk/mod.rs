@@ -67,22 +67,19 @@ pub struct ImportReport {
 /// # Design notes
 ///
 /// * **Guilds** scope everything: every row carries its guild, and no method returns another guild's
-///   rows. Methods that take only a row id (tickets, a knowledge base's entries) are for callers that
-/// got
+///   rows. Methods that take only a row id (tickets, a knowledge base's entries) are for callers that got
 ///   the id from a guild-scoped read.
-/// * **Tickets** are reserved before their forum post exists (`thread_id` is `None`), so that two
-/// clicks
+/// * **Tickets** are reserved before their forum post exists (`thread_id` is `None`), so that two clicks
 ///   on the panel cannot open two tickets: a unique index allows one ticket that is not closed per user
 ///   and category in a guild.
-/// * **Full-text search** is the database's: SQLite FTS5 (Porter stemming, diacritics removed, BM25
-/// with
+/// * **Full-text search** is the database's: SQLite FTS5 (Porter stemming, diacritics removed, BM25 with
 ///   column weights; the guild is a token in the index, so a search reads only its guild's matches) and
 ///   PostgreSQL `tsvector` (`english`, a GIN index, `ts_rank_cd`). Either way a search reads the index,
 ///   not every entry. Ranks of the two backends are on different scales: only their order means
 ///   something.
 /// * **Embeddings** are stored next to the entries they were computed from (little-endian `f32` bytes)
 ///   with the model's name; a change of the embedded text clears them, and
-///   [`DeskStore::entries_missing_embedding`] lists what needs computing.
+///   [`KnowledgeStore::entries_missing_embedding`] lists what needs computing.
 ///
 /// Methods that change one row by id return [`StoreError::NotFound`] when there is no such row, unless
 /// documented otherwise (state transitions answer `false` / `None` instead, because losing a race with

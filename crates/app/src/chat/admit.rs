@@ -14,7 +14,9 @@
 //! after the other, the second seeing the first in flight. Both tasks end when every sender is dropped
 //! and their channel is drained, so a graceful stop loses nothing.
 
-use crate::chat::{AcksInProgress, QueuedHint, allowance_of, message};
+use super::allowance::allowance_of;
+use super::reply::message;
+use crate::acks::{AcksInProgress, QueuedHint};
 use crate::runtime_config::RuntimeConfigService;
 use chrono::{DateTime, Utc};
 use disconcierge_core::admission::{self, Admission, Applicant, QueueState};
