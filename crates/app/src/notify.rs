@@ -9,6 +9,7 @@
 use crate::runtime_config::RuntimeConfigService;
 use disconcierge_core::model::FeedbackKind;
 use disconcierge_discord::Discord;
+use disconcierge_discord::markup;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -186,9 +187,10 @@ fn render(event: &Event, links: &Links) -> String {
             prompt,
         } => {
             let mut text = format!(
-                "{} **{}** feedback from <@{user_id}> on answer #{command_id}\n> {}",
+                "{} **{}** feedback from {} on answer #{command_id}\n> {}",
                 feedback_icon(*kind),
                 kind.label(),
+                markup::user(*user_id),
                 quote(&truncate(prompt, 300))
             );
             if let Some(detail) = detail {
@@ -205,7 +207,8 @@ fn render(event: &Event, links: &Links) -> String {
             user_id,
             error,
         } => format!(
-            "⚠️ Answer #{command_id} for <@{user_id}> failed: {}{}",
+            "⚠️ Answer #{command_id} for {} failed: {}{}",
+            markup::user(*user_id),
             truncate(error, 800),
             links.command(*command_id)
         ),

@@ -15,6 +15,7 @@ use disconcierge_core::desk::prompt::{self, TicketSituation};
 use disconcierge_core::desk::retrieval::{self, Plan, Scored, Thresholds};
 use disconcierge_core::split::{DISCORD_SAFE_LIMIT, split_message};
 use disconcierge_discord::desk::{Controls, Reply};
+use disconcierge_discord::markup;
 use disconcierge_discord::router::{Ack, GuildMessage};
 use disconcierge_llm::{LlmBackend, LlmRequest, RetryPolicy, Role, StreamEvent, Turn};
 use disconcierge_store::Store;
@@ -607,13 +608,16 @@ impl Desk {
             let gateway = match desk.discord.gateway_state() {
                 disconcierge_discord::GatewayState::Connected { since } => match problem {
                     Some(p) if p.degraded => format!(
-                        "⚠️ connected since <t:{}:R>, after Discord closed it with {}",
-                        since.timestamp(),
+                        "⚠️ connected since {}, after Discord closed it with {}",
+                        markup::relative_time(since),
                         p.summary()
                     ),
                     _ => match desk.discord.gateway_shards() {
-                        0 | 1 => format!("✅ connected since <t:{}:R>", since.timestamp()),
-                        n => format!("✅ connected since <t:{}:R> ({n} shards)", since.timestamp()),
+                        0 | 1 => format!("✅ connected since {}", markup::relative_time(since)),
+                        n => format!(
+                            "✅ connected since {} ({n} shards)",
+                            markup::relative_time(since)
+                        ),
                     },
                 },
                 disconcierge_discord::GatewayState::Connecting => match problem {

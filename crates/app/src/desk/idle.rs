@@ -2,19 +2,18 @@
 //! then the close with its transcript (see [`disconcierge_core::desk::idle`]).
 
 use super::Desk;
-use super::tickets::transcript;
+use super::tickets::{Closing, IDLE_REASON};
 use chrono::Utc;
 use disconcierge_core::desk::idle::{IdleStep, idle_step, warn_after};
-use disconcierge_core::desk::model::{GuildSettings, Ticket};
+use disconcierge_core::desk::model::Ticket;
 use disconcierge_discord::desk::Reply;
+use disconcierge_discord::markup;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Tickets looked at per guild and check; the rest wait for the next check.
 const BATCH: u32 = 100;
-/// The reason stored for a ticket closed this way.
-pub(crate) const IDLE_REASON: &str = "closed after a period of inactivity";
 
 impl Desk {
     /// Answers messages left unanswered (see [`Desk::recover_replies`]) and checks idle tickets, at
@@ -55,7 +54,7 @@ impl Desk {
                 ) {
                     IdleStep::Wait => {}
                     IdleStep::Warn { closes_at } => self.warn_idle(&ticket, closes_at).await?,
-                    IdleStep::Close => self.close_idle(&settings, &ticket).await?,
+                    IdleStep::Close => self.close_idle(&ticket).await?,
                 }
             }
         }
@@ -73,7 +72,7 @@ impl Desk {
         let config = self.runtime.current().config.clone();
         let text = config
             .desk_inactivity_warning
-            .replace("{when}", &format!("<t:{}:R>", closes_at.timestamp()));
+            .replace("{when}", &markup::relative_time(closes_at));
         // Marked first: a failed post is not retried as a flood of warnings.
         self.store.mark_ticket_warned(ticket.id, Utc::now()).await?;
         if let Err(e) = self.discord.send(thread, &Reply::text(text)).await {
@@ -83,11 +82,7 @@ impl Desk {
         Ok(())
     }
 
-    async fn close_idle(
-        &self,
-        settings: &GuildSettings,
-        ticket: &Ticket,
-    ) -> Result<(), disconcierge_store::StoreError> {
+    async fn close_idle(&self, ticket: &Ticket) -> Result<(), disconcierge_store::StoreError> {
         let bot = self.discord.bot_user_id().unwrap_or_default();
         let Some(closed) = self
             .store
@@ -96,29 +91,7 @@ impl Desk {
         else {
             return Ok(()); // closed meanwhile
         };
-        if let Some(thread) = closed.thread_id {
-            let text = format!("🔒 Ticket {IDLE_REASON}.");
-            if let Err(e) = self.discord.send(thread, &Reply::text(text)).await {
-                tracing::warn!(error = %e, ticket = closed.id, "could not announce the closing");
-            }
-            if let Err(e) = self.discord.close_thread(thread).await {
-                tracing::warn!(error = %e, ticket = closed.id, "could not archive and lock the ticket");
-            }
-        }
-        let messages = self.store.ticket_messages(closed.id, None).await?;
-        self.log_event(
-            settings,
-            &format!(
-                "💤 Ticket #{} {IDLE_REASON}: <#{}>",
-                closed.id,
-                closed.thread_id.unwrap_or_default()
-            ),
-            Some((
-                format!("ticket-{}.txt", closed.id),
-                transcript(&closed, &messages).into_bytes(),
-            )),
-        )
-        .await;
+        self.after_close(&closed, Closing::Idle).await;
         tracing::info!(ticket = closed.id, "idle ticket closed");
         Ok(())
     }

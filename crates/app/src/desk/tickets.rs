@@ -9,6 +9,7 @@ use disconcierge_core::desk::model::{
 };
 use disconcierge_discord::desk::components::parse_categories;
 use disconcierge_discord::desk::{Controls, Ping, Reply};
+use disconcierge_discord::markup;
 use disconcierge_discord::router::{Ack, GuildMessage};
 use disconcierge_store::TicketReservation;
 use std::sync::Arc;
@@ -73,10 +74,88 @@ pub(crate) fn transcript(ticket: &Ticket, messages: &[TicketMessage]) -> String 
     out
 }
 
-/// `<#id>`: a clickable channel or thread.
-fn channel(id: Option<u64>) -> String {
-    id.map(|id| format!("<#{id}>"))
-        .unwrap_or_else(|| "(being created)".into())
+/// The reason stored for a ticket closed this way.
+pub(crate) const IDLE_REASON: &str = "closed after a period of inactivity";
+
+/// How a ticket came to be closed: what [`Desk::after_close`] announces and logs.
+pub(crate) enum Closing {
+    /// `/close_ticket` (or its button) by the opener or staff; announced as the interaction's answer.
+    ByMember { closer: u64, token: String },
+    /// Closed by the bot after a period of inactivity; announced in the thread.
+    Idle,
+}
+
+impl Desk {
+    /// Everything that follows closing a ticket in the database, whoever closed it: the announcement
+    /// (before the thread is locked: a locked thread takes no more messages), archiving and locking the
+    /// thread, and the log channel's line with the transcript attached. Failures are logged; the ticket
+    /// stays closed.
+    pub(crate) async fn after_close(&self, closed: &Ticket, closing: Closing) {
+        let log_line = match &closing {
+            Closing::ByMember { closer, token } => {
+                let text = format!(
+                    "🔒 Ticket closed by {}{}",
+                    markup::user(*closer),
+                    closed
+                        .close_reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_else(|| ".".into())
+                );
+                if let Err(e) = self
+                    .discord
+                    .edit_original_reply(token, &Reply::text(&text))
+                    .await
+                {
+                    tracing::warn!(error = %e, ticket = closed.id, "could not announce the closing");
+                }
+                format!(
+                    "✅ Ticket #{} closed by {}: {}",
+                    closed.id,
+                    markup::user(*closer),
+                    markup::thread_or_pending(closed.thread_id)
+                )
+            }
+            Closing::Idle => {
+                if let Some(thread) = closed.thread_id {
+                    let text = format!("🔒 Ticket {IDLE_REASON}.");
+                    if let Err(e) = self.discord.send(thread, &Reply::text(text)).await {
+                        tracing::warn!(error = %e, ticket = closed.id, "could not announce the closing");
+                    }
+                }
+                format!(
+                    "💤 Ticket #{} {IDLE_REASON}: {}",
+                    closed.id,
+                    markup::thread_or_pending(closed.thread_id)
+                )
+            }
+        };
+        if let Some(thread) = closed.thread_id
+            && let Err(e) = self.discord.close_thread(thread).await
+        {
+            tracing::warn!(error = %e, ticket = closed.id, "could not archive and lock the ticket");
+        }
+        match (
+            self.store.guild_settings(closed.guild_id).await,
+            self.store.ticket_messages(closed.id, None).await,
+        ) {
+            (Ok(Some(settings)), Ok(messages)) => {
+                self.log_event(
+                    &settings,
+                    &log_line,
+                    Some((
+                        format!("ticket-{}.txt", closed.id),
+                        transcript(closed, &messages).into_bytes(),
+                    )),
+                )
+                .await
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, ticket = closed.id, "could not post the transcript")
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Desk {
@@ -135,10 +214,12 @@ impl Desk {
             ""
         };
         Ok(Ack::Reply(Reply::private(format!(
-            "Support tickets are set up: posts in <#{forum_channel}>, staff role <@&{staff_role}>{}{}.\n\
+            "Support tickets are set up: posts in {}, staff role {}{}{}.\n\
              Next: `/ticket_panel` in the channel where members should open tickets.{intents_note}",
+            markup::channel(forum_channel),
+            markup::role(staff_role),
             log_channel
-                .map(|c| format!(", events in <#{c}>"))
+                .map(|c| format!(", events in {}", markup::channel(c)))
                 .unwrap_or_default(),
             settings
                 .instructions
@@ -201,7 +282,7 @@ impl Desk {
                 TicketReservation::Existing(t) => {
                     return Ok(Reply::private(format!(
                         "You already have an open {category} ticket: {}",
-                        channel(t.thread_id)
+                        markup::thread_or_pending(t.thread_id)
                     )));
                 }
                 TicketReservation::Reserved(t) => t,
@@ -210,7 +291,8 @@ impl Desk {
                 Ok(thread_id) => {
                     tracing::info!(ticket = ticket.id, thread = thread_id, "ticket opened");
                     Ok(Reply::private(format!(
-                        "Your ticket is open: <#{thread_id}>"
+                        "Your ticket is open: {}",
+                        markup::channel(thread_id)
                     )))
                 }
                 Err(e) => {
@@ -245,7 +327,7 @@ impl Desk {
         let welcome = Reply::text(
             config
                 .desk_welcome_message
-                .replace("{user}", &format!("<@{}>", ticket.opener_id)),
+                .replace("{user}", &markup::user(ticket.opener_id)),
         )
         .with_controls(Controls::TalkToHuman {
             ticket_id: ticket.id,
@@ -282,8 +364,11 @@ impl Desk {
         self.log_event(
             settings,
             &format!(
-                "🎫 Ticket #{} opened by <@{}> ({}): <#{thread_id}>",
-                ticket.id, ticket.opener_id, ticket.category
+                "🎫 Ticket #{} opened by {} ({}): {}",
+                ticket.id,
+                markup::user(ticket.opener_id),
+                ticket.category,
+                markup::channel(thread_id)
             ),
             None,
         )
@@ -376,7 +461,7 @@ impl Desk {
         let config = self.runtime.current().config.clone();
         let text = config
             .desk_escalation_message
-            .replace("{staff}", &format!("<@&{}>", settings.staff_role_id))
+            .replace("{staff}", &markup::role(settings.staff_role_id))
             .replace("{user}", &ticket.opener_name);
         let desk = self.clone();
         let thread = ticket.thread_id;
@@ -404,7 +489,11 @@ impl Desk {
             }
             desk.log_event(
                 &settings,
-                &format!("🙋 Ticket #{} escalated: <#{thread}>", ticket.id),
+                &format!(
+                    "🙋 Ticket #{} escalated: {}",
+                    ticket.id,
+                    markup::channel(thread)
+                ),
                 None,
             )
             .await;
@@ -465,55 +554,12 @@ impl Desk {
             return user_error("This ticket is already closed.");
         };
         let desk = self.clone();
-        let token = asker.inv.token.clone();
         let closer = asker.inv.user.id;
-        tokio::spawn(async move {
-            let text = format!(
-                "🔒 Ticket closed by <@{closer}>{}",
-                closed
-                    .close_reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_else(|| ".".into())
-            );
-            // The response first: a locked thread takes no more messages.
-            if let Err(e) = desk
-                .discord
-                .edit_original_reply(&token, &Reply::text(&text))
-                .await
-            {
-                tracing::warn!(error = %e, ticket = closed.id, "could not announce the closing");
-            }
-            if let Some(thread) = closed.thread_id
-                && let Err(e) = desk.discord.close_thread(thread).await
-            {
-                tracing::warn!(error = %e, ticket = closed.id, "could not archive and lock the ticket");
-            }
-            match (
-                desk.store.guild_settings(closed.guild_id).await,
-                desk.store.ticket_messages(closed.id, None).await,
-            ) {
-                (Ok(Some(settings)), Ok(messages)) => {
-                    desk.log_event(
-                        &settings,
-                        &format!(
-                            "✅ Ticket #{} closed by <@{closer}>: {}",
-                            closed.id,
-                            channel(closed.thread_id)
-                        ),
-                        Some((
-                            format!("ticket-{}.txt", closed.id),
-                            transcript(&closed, &messages).into_bytes(),
-                        )),
-                    )
-                    .await
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::warn!(error = %e, ticket = closed.id, "could not post the transcript")
-                }
-                _ => {}
-            }
-        });
+        let closing = Closing::ByMember {
+            closer,
+            token: asker.inv.token.clone(),
+        };
+        tokio::spawn(async move { desk.after_close(&closed, closing).await });
         tracing::info!(ticket = ticket.id, by = closer, "ticket closed");
         Ok(Ack::Defer { ephemeral: false })
     }
@@ -525,19 +571,19 @@ impl Desk {
         self.finish_later(asker.inv.token.clone(), async move {
             let age = Utc::now() - ticket.created_at;
             let mut text = format!(
-                "**Ticket #{}** — {}\nOpened by <@{}> <t:{}:R> ({} h {} min ago)\nState: **{}**\nMessages: {}\nLast activity: <t:{}:R>",
+                "**Ticket #{}** — {}\nOpened by {} {} ({} h {} min ago)\nState: **{}**\nMessages: {}\nLast activity: {}",
                 ticket.id,
                 ticket.category,
-                ticket.opener_id,
-                ticket.created_at.timestamp(),
+                markup::user(ticket.opener_id),
+                markup::relative_time(ticket.created_at),
                 age.num_hours(),
                 age.num_minutes() % 60,
                 ticket.state.as_str(),
                 ticket.message_count,
-                ticket.last_activity_at.timestamp(),
+                markup::relative_time(ticket.last_activity_at),
             );
             if let Some(at) = ticket.escalated_at {
-                text.push_str(&format!("\nEscalated <t:{}:R>", at.timestamp()));
+                text.push_str(&format!("\nEscalated {}", markup::relative_time(at)));
             }
             let mut reply = Reply::private(text);
             if staff {

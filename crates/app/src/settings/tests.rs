@@ -1,3 +1,6 @@
+//! Tests of the settings: every `DC_*` variable's parsing, defaults, errors and the files written from
+//! the table.
+
 use super::*;
 use std::io::Write;
 
