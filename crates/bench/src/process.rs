@@ -121,6 +121,7 @@ pub fn free_port() -> Result<u16, String> {
 
 /// Lowers the calling thread's priority to niceness `nice` (Linux: a niceness belongs to a thread, and
 /// threads started from it inherit it). Raising it needs no privilege; a failure is reported and ignored.
+#[allow(unsafe_code)]
 pub fn lower_this_thread(nice: u32) {
     // SAFETY: `gettid` has no preconditions; `setpriority` only reads its arguments.
     let result = unsafe {

@@ -1,5 +1,5 @@
 //! `POST /v1/embeddings`: deterministic vectors from
-//! [`embed_text`](crate::tokens::embed_text) (hashed bag of words, unit length), so
+//! [`embed_text`] (hashed bag of words, unit length), so
 //! texts sharing words are closer — enough to test retrieval without a model.
 
 use axum::http::StatusCode;

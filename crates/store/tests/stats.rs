@@ -1,4 +1,4 @@
-//! The dashboard statistics contract ([`Store::activity`], [`Store::roll_up_activity`]), run against both
+//! The dashboard statistics contract ([`StatsStore::activity`], [`StatsStore::roll_up_activity`]), run against both
 //! backends as in `repository.rs`: `sqlite::<name>` always, `postgres::<name>` with `DC_TEST_POSTGRES_URL`.
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};

@@ -1,11 +1,11 @@
-//! The dashboard's activity charts and `GET /api/stats`: the store's series ([`Store::activity`]) as
+//! The dashboard's activity charts and `GET /api/stats`: the store's series ([`StatsStore::activity`]) as
 //! inline SVG charts with their tables, or as JSON.
 //!
 //! A load on a large database may leave settled hours without a rollup (each load reads at most
 //! [`ROLLUP_BUDGET_PER_REQUEST`] commands); they are then finished by one background task per process
 //! ([`finish_rollups`]), and the page says they are being computed.
 //!
-//! [`Store::activity`]: disconcierge_store::Store::activity
+//! [`StatsStore::activity`]: disconcierge_store::StatsStore::activity
 
 use crate::WebState;
 use crate::api::{ApiError, ErrorBody};

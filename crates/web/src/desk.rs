@@ -2,7 +2,7 @@
 //! bases, as pages under `/disconcierge` and as JSON under `/api`.
 //!
 //! Everything is about one guild (Discord server) at a time: pages offer the guilds that have any desk data
-//! ([`DeskStore::desk_guilds`](disconcierge_store::DeskStore::desk_guilds)) and take the one chosen as
+//! ([`TicketStore::desk_guilds`](disconcierge_store::TicketStore::desk_guilds)) and take the one chosen as
 //! `?guild=<id>` (the first one when none is given; any other id may be typed, to start a guild's trained
 //! answers before it has any). Every store call is scoped by that guild, so another guild's rows are
 //! never shown, edited or deleted through it. The API takes the same `?guild=` (required, except on the

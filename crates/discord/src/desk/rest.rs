@@ -132,7 +132,7 @@ impl Discord {
         Ok(())
     }
 
-    /// Shows "<bot> is typing…" in a channel for about 10 seconds.
+    /// Shows "(the bot) is typing…" in a channel for about 10 seconds.
     pub async fn typing(&self, channel_id: u64) -> Result<(), DiscordError> {
         self.http
             .create_typing_trigger(id(channel_id, "channel")?)

@@ -75,7 +75,7 @@ pub trait KnowledgeStore: Send + Sync {
     async fn all_kb_entries(&self, kb_id: i64) -> Result<Vec<KbEntry>, StoreError>;
 
     /// Appends the entries in one transaction (nothing written if any fails) and returns how many were
-    /// added. Errors as [`DeskStore::add_kb_entry`].
+    /// added. Errors as [`KnowledgeStore::add_kb_entry`].
     async fn import_kb_entries(
         &self,
         kb_id: i64,

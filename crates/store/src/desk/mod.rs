@@ -10,11 +10,11 @@ pub use training::TrainingStore;
 
 use disconcierge_core::desk::model::{KnowledgeBase, Ticket};
 
-/// What [`DeskStore::reserve_ticket`] did: one open ticket per user per category per guild.
+/// What [`TicketStore::reserve_ticket`] did: one open ticket per user per category per guild.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TicketReservation {
     /// A new ticket, without a thread yet (`thread_id` is `None`): create the forum post, then
-    /// [`DeskStore::attach_ticket_thread`] (or [`DeskStore::cancel_ticket_reservation`] if that failed).
+    /// [`TicketStore::attach_ticket_thread`] (or [`TicketStore::cancel_ticket_reservation`] if that failed).
     Reserved(Ticket),
     /// The user already has an open (or escalated) ticket in this category: point them to it. Its
     /// `thread_id` is `None` while another request is still creating its post.
@@ -30,7 +30,7 @@ impl TicketReservation {
     }
 }
 
-/// What [`DeskStore::create_kb`] did.
+/// What [`KnowledgeStore::create_kb`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KbCreated {
     Created(KnowledgeBase),
@@ -47,7 +47,7 @@ impl KbCreated {
     }
 }
 
-/// What [`DeskStore::import_training`] did.
+/// What [`TrainingStore::import_training`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportReport {
     /// New entries.
@@ -81,7 +81,7 @@ pub struct ImportReport {
 ///   with the model's name; a change of the embedded text clears them, and
 ///   [`KnowledgeStore::entries_missing_embedding`] lists what needs computing.
 ///
-/// Methods that change one row by id return [`StoreError::NotFound`] when there is no such row, unless
+/// Methods that change one row by id return [`StoreError::NotFound`](crate::StoreError::NotFound) when there is no such row, unless
 /// documented otherwise (state transitions answer `false` / `None` instead, because losing a race with
 /// another instance or a staff member is an expected event).
 pub trait DeskStore: TicketStore + TrainingStore + KnowledgeStore {}

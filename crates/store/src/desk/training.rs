@@ -43,7 +43,7 @@ pub trait TrainingStore: Send + Sync {
 
     /// Edits a trained answer of `entry.guild_id` (`entry.created_by` is ignored: the author is kept):
     /// question, answer, category and tags are replaced as given (`None` / empty clear them, unlike
-    /// [`DeskStore::train`]), `updated_at = now`; `uses`, `last_used_at` and `created_*` are kept, and the
+    /// [`TrainingStore::train`]), `updated_at = now`; `uses`, `last_used_at` and `created_*` are kept, and the
     /// embedding is cleared if the question's text changed. [`StoreError::NotFound`] if there is no such
     /// entry in the guild, [`StoreError::AlreadyExists`] if another entry of the guild has the same
     /// question (by its key), [`StoreError::InvalidArgument`] as for `train`.
@@ -69,7 +69,7 @@ pub trait TrainingStore: Send + Sync {
     /// Every entry of the guild, by id.
     async fn export_training(&self, guild_id: u64) -> Result<Vec<TrainingEntry>, StoreError>;
 
-    /// Trains every entry ([`DeskStore::train`] semantics, in order) in one transaction: if any fails,
+    /// Trains every entry ([`TrainingStore::train`] semantics, in order) in one transaction: if any fails,
     /// nothing is written.
     async fn import_training(
         &self,

@@ -32,7 +32,7 @@ pub trait LogStore: Send + Sync {
     /// Inserts several call logs, in the order given, in one statement: under load the logs of many
     /// answers cost one write instead of one each (the caller keeps batches to a few hundred, so that
     /// the write stays short). All or none: when one cannot be inserted (it names a command that is not
-    /// there), none is, and the caller may insert them one by one with [`Store::insert_llm_call_log`].
+    /// there), none is, and the caller may insert them one by one with [`LogStore::insert_llm_call_log`].
     async fn insert_llm_call_logs(&self, logs: &[LlmCallLog]) -> Result<(), StoreError>;
 
     /// Records a `/clear`. An interaction recorded twice gives [`StoreError::AlreadyExists`]. Returns the

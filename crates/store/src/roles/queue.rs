@@ -115,7 +115,7 @@ pub trait QueueStore: Send + Sync {
     /// (the command being admitted): the queue's length for admission.
     async fn waiting_count(&self, except: i64, now: DateTime<Utc>) -> Result<u64, StoreError>;
 
-    /// The oldest waiting command (see [`Store::waiting_count`]), or the oldest non-priority one when
+    /// The oldest waiting command (see [`QueueStore::waiting_count`]), or the oldest non-priority one when
     /// `non_priority_only`: the one a full queue drops.
     async fn oldest_waiting(
         &self,
@@ -138,10 +138,10 @@ pub trait QueueStore: Send + Sync {
     async fn usage_since(&self, user_id: u64, since: DateTime<Utc>) -> Result<Usage, StoreError>;
 
     /// Records several new chat commands, with what admitting them needs to know: each author is
-    /// created or renamed (as [`Store::upsert_user`]) and comes back with — read before any command of
+    /// created or renamed (as [`UserStore::upsert_user`](crate::UserStore::upsert_user)) and comes back with — read before any command of
     /// the batch is recorded — their usage since `since` and whether they have a command in flight, with
     /// how many commands wait for a worker (tokens valid at `now`; counted up to `waiting_limit` only);
-    /// then the commands are recorded (as [`Store::insert_chat_command`], in the order given, so ids
+    /// then the commands are recorded (as [`QueueStore::insert_chat_command`], in the order given, so ids
     /// follow it). The result has one entry per command, in the order given.
     ///
     /// The acknowledgement path records whatever has arrived in one batch: two statements for the batch
@@ -171,7 +171,7 @@ pub trait QueueStore: Send + Sync {
     /// times of their commands counting toward the limit created at `window_start` or later (the usage
     /// line is computed from them once the answer is ready, when the window has moved on: the
     /// one-command-in-flight rule keeps any other command of theirs from being counted meanwhile); and,
-    /// with `history = Some(limit)`, their exchanges as [`Store::recent_exchanges`] gives them since
+    /// with `history = Some(limit)`, their exchanges as [`QueueStore::recent_exchanges`] gives them since
     /// their conversation was last reset (`conversation_reset_at`), leaving out `except`.
     async fn chat_context(
         &self,

@@ -449,7 +449,7 @@ const DESK_CHECKS: &[(&str, &str)] = &[
 ];
 
 /// Maps a CHECK violation to [`StoreError::InvalidArgument`] (with what was wrong), and the rest as
-/// [`StoreError::from_write`] does.
+/// [`StoreError::from_write`](crate::StoreError::from_write) does.
 fn refused(e: sqlx::Error, what: &'static str) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.kind() == sqlx::error::ErrorKind::CheckViolation
@@ -588,7 +588,7 @@ fn text_match_from_row(row: &DbRow, kind: EntryKind) -> Result<TextMatch, sqlx::
 type DbConn = <Db as sqlx::Database>::Connection;
 
 impl Backend {
-    /// [`DeskStore::train`] inside the caller's write transaction.
+    /// [`TrainingStore::train`](crate::TrainingStore::train) inside the caller's write transaction.
     async fn train_in(
         conn: &mut DbConn,
         entry: &NewTrainingEntry,
@@ -649,7 +649,7 @@ impl Backend {
         Err(StoreError::AlreadyExists("trained answer"))
     }
 
-    /// [`DeskStore::add_kb_entry`] inside the caller's transaction.
+    /// [`KnowledgeStore::add_kb_entry`](crate::KnowledgeStore::add_kb_entry) inside the caller's transaction.
     async fn add_kb_entry_in(
         conn: &mut DbConn,
         kb_id: i64,
