@@ -62,7 +62,10 @@ impl disconcierge_web::Control for AppControl {
     }
 
     async fn reload_runtime_config(&self) -> Result<bool, String> {
-        self.runtime.reload().await.map_err(|e| e.to_string())
+        self.runtime
+            .reload_everywhere()
+            .await
+            .map_err(|e| e.to_string())
     }
 
     fn shutdown(&self, requested_by: &str) {

@@ -8,6 +8,7 @@
 pub mod acks;
 pub mod api;
 pub mod chat;
+mod cluster;
 mod control;
 pub mod desk;
 mod dispatch;
@@ -343,6 +344,18 @@ impl Application {
             });
         }
 
+        // The chat workers' wake-up, also rung when another instance queues a command.
+        let wake = Arc::new(tokio::sync::Notify::new());
+        tasks.spawn(
+            cluster::Follower {
+                store: self.store.clone(),
+                runtime: self.runtime.clone(),
+                wake: wake.clone(),
+                refresh_every: self.settings.cluster_refresh_interval,
+            }
+            .run(cancel.clone()),
+        );
+
         let state = ApiState {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -413,6 +426,7 @@ impl Application {
                 discord_slot,
                 webhook_stats: webhook_stats.map(|(_, stats)| stats),
                 acks: self.acks.clone(),
+                wake,
             };
             let cancel = cancel.clone();
             let tracker = tasks.clone();
@@ -490,6 +504,8 @@ struct DiscordSide {
     webhook_stats: Option<Arc<disconcierge_discord::webhook::WebhookStats>>,
     /// Acknowledgements in progress: the workers and the background writes give way to them.
     acks: Arc<acks::AcksInProgress>,
+    /// The chat workers' wake-up (shared with [`cluster::Follower`]).
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl DiscordSide {
@@ -584,7 +600,7 @@ impl DiscordSide {
             dropped: chat::admit::drop_notice(discord.clone()),
         });
         tasks.spawn(recorder);
-        let wake = Arc::new(tokio::sync::Notify::new());
+        let wake = self.wake.clone();
         let queued_here = Arc::new(acks::QueuedHint::default());
         let (queuer, queueing) = chat::admit::Queuer::start(
             self.store.clone(),

@@ -9,7 +9,7 @@
 
 use disconcierge_core::model::StoredRuntimeConfig;
 use disconcierge_core::runtime_config::{RuntimeConfig, ValidationErrors};
-use disconcierge_store::{Store, StoreError};
+use disconcierge_store::{Change, Store, StoreError};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -100,7 +100,23 @@ impl RuntimeConfigService {
             "runtime configuration changed"
         );
         self.publish(saved.clone());
+        self.announce(Change::RuntimeConfig).await;
         Ok(saved)
+    }
+
+    /// Reloads the stored configuration here and asks every other instance to reload theirs and forget
+    /// their caches (the admin action "reload"). Returns whether it changed here.
+    pub async fn reload_everywhere(&self) -> Result<bool, RuntimeConfigError> {
+        let changed = self.reload().await?;
+        self.announce(Change::Reload).await;
+        Ok(changed)
+    }
+
+    /// Tells the other instances; they catch up at their next periodic refresh if this fails.
+    async fn announce(&self, change: Change) {
+        if let Err(e) = self.store.notify(change).await {
+            tracing::warn!(error = %e, ?change, "could not tell the other instances; they will catch up at their next refresh");
+        }
     }
 
     /// Re-reads the stored configuration and publishes it if it is newer. Returns whether it changed.

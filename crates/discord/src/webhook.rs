@@ -143,6 +143,8 @@ fn router_with_clock(
     Router::new()
         .route("/", post(interaction))
         .route("/interactions", post(interaction))
+        // DisConcierge's path: a deployment moving over keeps its Interactions Endpoint URL.
+        .route("/discord/interactions", post(interaction))
         .with_state(state)
 }
 
@@ -224,12 +226,22 @@ mod tests {
     }
 
     fn request(key: &SigningKey, timestamp: u64, body: &str, tamper: bool) -> Request<Body> {
+        request_to("/interactions", key, timestamp, body, tamper)
+    }
+
+    fn request_to(
+        path: &str,
+        key: &SigningKey,
+        timestamp: u64,
+        body: &str,
+        tamper: bool,
+    ) -> Request<Body> {
         let ts = timestamp.to_string();
         let mut signature = key.sign(format!("{ts}{body}").as_bytes()).to_bytes();
         if tamper {
             signature[0] ^= 1;
         }
-        Request::post("/interactions")
+        Request::post(path)
             .header("x-signature-ed25519", hex::encode(signature))
             .header("x-signature-timestamp", ts)
             .header("content-type", "application/json")
@@ -250,6 +262,21 @@ mod tests {
             .await
             .unwrap();
         (status, String::from_utf8_lossy(&body).to_string())
+    }
+
+    #[tokio::test]
+    async fn every_interactions_path_answers_and_checks_signatures() {
+        let (key, app, _, _) = setup();
+        for path in ["/", "/interactions", "/discord/interactions"] {
+            let (status, body) = send(&app, request_to(path, &key, NOW, PING, false)).await;
+            assert_eq!(
+                (status, body.as_str()),
+                (StatusCode::OK, r#"{"type":1}"#),
+                "{path}"
+            );
+            let (status, _) = send(&app, request_to(path, &key, NOW, PING, true)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        }
     }
 
     #[tokio::test]

@@ -328,6 +328,8 @@ fn webhook_url(app: &Application) -> Option<String> {
 pub struct Crashable {
     runtime: tokio::runtime::Runtime,
     pub api_url: String,
+    /// The instance's runtime configuration, as it holds it.
+    pub config: disconcierge_app::runtime_config::RuntimeConfigService,
     /// The webhook interactions endpoint, when `DC_DISCORD_WEBHOOK_SERVER_ENABLED` is set.
     pub webhook_url: Option<String>,
 }
@@ -345,13 +347,14 @@ impl Crashable {
             let app = Application::build(settings, None)
                 .await
                 .expect("the application builds");
-            let _ = tx.send((app.api_url(), webhook_url(&app)));
+            let _ = tx.send((app.api_url(), webhook_url(&app), app.runtime_config()));
             let _ = app.run(std::future::pending::<()>()).await;
         });
-        let (api_url, webhook_url) = rx.await.expect("the application started");
+        let (api_url, webhook_url, config) = rx.await.expect("the application started");
         Crashable {
             runtime,
             api_url,
+            config,
             webhook_url,
         }
     }

@@ -54,7 +54,10 @@ pub use desk::{
     TrainingStore,
 };
 pub use error::StoreError;
-pub use roles::{AdminStore, ConfigStore, LogStore, QueueStore, StatsStore, UserStore};
+pub use roles::{
+    AdminStore, CHANNEL, Change, Changes, ClusterStore, ConfigStore, LogStore, QueueStore,
+    StatsStore, UserStore,
+};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -161,7 +164,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError
     })
 }
 
-/// A user's usage in a limit window (see [`Store::usage_since`]).
+/// A user's usage in a limit window (see [`QueueStore::usage_since`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     /// Commands that count toward the limit.
@@ -170,7 +173,7 @@ pub struct Usage {
     pub oldest: Option<DateTime<Utc>>,
 }
 
-/// What answering a claimed command needs to know about its author (see [`Store::chat_context`]).
+/// What answering a claimed command needs to know about its author (see [`QueueStore::chat_context`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChatContext {
     /// The author's record; `None` if there is none.
@@ -179,11 +182,11 @@ pub struct ChatContext {
     /// the window start asked for on.
     pub counted: Vec<DateTime<Utc>>,
     /// The author's latest answered exchanges (prompt, answer), newest first, as
-    /// [`Store::recent_exchanges`] gives them; empty unless asked for.
+    /// [`QueueStore::recent_exchanges`] gives them; empty unless asked for.
     pub exchanges: Vec<(String, String)>,
 }
 
-/// A chat command to record together with its author's names (see [`Store::record_chat_commands`]).
+/// A chat command to record together with its author's names (see [`QueueStore::record_chat_commands`]).
 #[derive(Debug, Clone)]
 pub struct NewChatCommandBy {
     /// The author's Discord names, stored (or updated) on their user row; the id is `command.user_id`.
@@ -192,7 +195,7 @@ pub struct NewChatCommandBy {
     pub command: NewChatCommand,
 }
 
-/// One command of [`Store::record_chat_commands`], in the order given.
+/// One command of [`QueueStore::record_chat_commands`], in the order given.
 #[derive(Debug, Clone)]
 pub struct RecordedChatCommand {
     /// The author, as stored after this batch.
@@ -206,7 +209,7 @@ pub struct RecordedChatCommand {
     pub in_flight: bool,
 }
 
-/// What [`Store::record_chat_commands`] recorded and read.
+/// What [`QueueStore::record_chat_commands`] recorded and read.
 #[derive(Debug, Clone)]
 pub struct RecordedBatch {
     pub commands: Vec<RecordedChatCommand>,
@@ -215,8 +218,8 @@ pub struct RecordedBatch {
     pub waiting: u64,
 }
 
-/// How much rolling up [`Store::activity`] does before answering, in commands read (see
-/// [`Store::roll_up_activity`]).
+/// How much rolling up [`StatsStore::activity`] does before answering, in commands read (see
+/// [`StatsStore::roll_up_activity`]).
 ///
 /// The first dashboard load on a large database finds every settled hour of the range without a rollup:
 /// 720 hours of 30 days, a month of commands (1,000,000 in the admin bench: about a second of SQLite's
@@ -227,7 +230,7 @@ pub struct RecordedBatch {
 /// end, then a walk of the primary key), and the result is the same on every machine and in tests.
 pub const ROLLUP_BUDGET_PER_REQUEST: u64 = 15_000;
 
-/// What an hour costs [`Store::roll_up_activity`]'s budget besides its commands (its statements), so
+/// What an hour costs [`StatsStore::roll_up_activity`]'s budget besides its commands (its statements), so
 /// that a long quiet period is not read at once either.
 pub const ROLLUP_HOUR_COST: u64 = 200;
 
@@ -330,6 +333,7 @@ fn username_key(username: &str) -> String {
 #[async_trait]
 pub trait Store:
     ConfigStore
+    + ClusterStore
     + AdminStore
     + UserStore
     + QueueStore

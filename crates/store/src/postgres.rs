@@ -243,7 +243,7 @@ fn ts_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-// ----- Recording chat commands in batches (see `Store::record_chat_commands`) -----
+// ----- Recording chat commands in batches (see `QueueStore::record_chat_commands`) -----
 //
 // A batch arrives as one JSON array per statement (`jsonb_to_recordset`): the statements stay the same
 // whatever the batch size, so each is prepared once.
@@ -299,7 +299,7 @@ pub(crate) const RECORD_COMMANDS: &str = "\
     RETURNING *";
 
 /// LLM call logs in one statement (`$1`: `[{ord, chat_command_id, …}]`, see
-/// `Store::insert_llm_call_logs`).
+/// `LogStore::insert_llm_call_logs`).
 pub(crate) const INSERT_LLM_CALL_LOGS: &str = "\
     INSERT INTO llm_call_logs (chat_command_id, provider, operation, model, request, response, \
         http_status, error, started_at, duration_ms, prompt_tokens, completion_tokens, total_tokens) \
@@ -330,6 +330,10 @@ async fn begin_write(conn: &mut PgConnection) -> Result<sqlx::Transaction<'_, Db
 /// A store on a PostgreSQL database.
 pub(crate) struct Backend {
     pool: sqlx::Pool<Db>,
+    /// Marks this process's notifications, so that its listener skips what it said itself.
+    origin: String,
+    /// Set when the store closes: the listener gives its connection back (the pool waits for it).
+    closing: tokio::sync::watch::Sender<bool>,
     /// How common each searched term is (see [`crate::terms`]).
     term_counts: TermCounts,
 }
@@ -368,6 +372,8 @@ impl Backend {
             .map_err(|e| fail(CONNECT_HINT, e))?;
         Ok(Backend {
             pool,
+            origin: uuid::Uuid::new_v4().simple().to_string(),
+            closing: tokio::sync::watch::Sender::new(false),
             term_counts: TermCounts::default(),
         })
     }
@@ -392,7 +398,92 @@ impl Backend {
     }
 
     async fn close_connections(&self) {
+        self.closing.send_replace(true);
         self.pool.close().await;
+    }
+
+    /// `NOTIFY` on [`crate::CHANNEL`] with `change/origin`: every other instance's listener receives it
+    /// once the statement commits (this one's skips it: it acted already).
+    async fn notify_change(&self, change: crate::Change) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::CHANNEL)
+            .bind(format!("{}/{}", change.as_str(), self.origin))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A `LISTEN` connection of its own, in a background task that forwards what it hears until the
+    /// receiver is dropped. When the connection is lost, the task connects and listens again (retrying
+    /// after a pause that grows to 10 s), then forwards [`crate::Change::Missed`]: what was sent while it
+    /// was away is lost, and a reload from then on sees all of it.
+    async fn listen_changes(&self) -> Result<Option<crate::Changes>, StoreError> {
+        async fn listener(
+            pool: &sqlx::Pool<Db>,
+        ) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+            let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+            listener.listen(crate::CHANNEL).await?;
+            Ok(listener)
+        }
+        let mut current = listener(&self.pool).await?;
+        let pool = self.pool.clone();
+        let own = format!("/{}", self.origin);
+        let mut closing = self.closing.subscribe();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    _ = tx.closed() => return,
+                    _ = closing.wait_for(|c| *c) => return,
+                    next = current.try_recv() => next,
+                };
+                let change = match next {
+                    Ok(Some(notification)) if notification.payload().ends_with(&own) => continue,
+                    Ok(Some(notification)) => match notification
+                        .payload()
+                        .split_once('/')
+                        .and_then(|(change, _)| crate::Change::parse(change))
+                    {
+                        Some(change) => change,
+                        None => {
+                            tracing::debug!(
+                                payload = notification.payload(),
+                                "unknown change notification ignored"
+                            );
+                            continue;
+                        }
+                    },
+                    Ok(None) | Err(_) => {
+                        tracing::warn!(
+                            "the database listener lost its connection; listening again"
+                        );
+                        let mut pause = std::time::Duration::from_millis(100);
+                        current = loop {
+                            match listener(&pool).await {
+                                Ok(l) => break l,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, retry_in = ?pause, "the database listener could not reconnect");
+                                    tokio::select! {
+                                        _ = tx.closed() => return,
+                                        _ = closing.wait_for(|c| *c) => return,
+                                        _ = tokio::time::sleep(pause) => {}
+                                    }
+                                    pause = (pause * 2).min(std::time::Duration::from_secs(10));
+                                }
+                            }
+                        };
+                        tracing::info!(
+                            "the database listener is back; reloading everything it may have missed"
+                        );
+                        crate::Change::Missed
+                    }
+                };
+                if tx.send(change).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Some(crate::Changes { rx }))
     }
 
     #[cfg(test)]

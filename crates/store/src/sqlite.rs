@@ -57,7 +57,7 @@ pub(crate) const CLAIM: &str = "\
         LIMIT 1) \
     RETURNING *";
 
-// ----- Recording chat commands in batches (see `Store::record_chat_commands`) -----
+// ----- Recording chat commands in batches (see `QueueStore::record_chat_commands`) -----
 //
 // A batch arrives as one JSON array per statement (`json_each`): the statements stay the same whatever
 // the batch size, so each is compiled once and kept in the connection's statement cache (a multi-row
@@ -131,7 +131,7 @@ pub(crate) fn record_batch(counted: bool) -> Option<&'static str> {
     Some(if counted { &COUNTED } else { &UNCOUNTED })
 }
 
-/// A claimed command's context (see `Store::chat_context`) as one statement list, in one hand-off to a
+/// A claimed command's context (see `QueueStore::chat_context`) as one statement list, in one hand-off to a
 /// reader's thread: the author ([`crate::sql::USER`], `$1`), the creation times of their counted
 /// commands since `$2` ([`crate::sql::COUNTED_SINCE`]) and, with `history`, their exchanges
 /// ([`crate::sql::RECENT_EXCHANGES`]) since their conversation was last reset (`$3` if never), leaving
@@ -161,7 +161,7 @@ fn record_commands_at_5() -> String {
 }
 
 /// LLM call logs in one statement (`$1`: `[{ord, chat_command_id, …}]`, see
-/// `Store::insert_llm_call_logs`): the statement is the same whatever the batch size. `->` keeps the
+/// `LogStore::insert_llm_call_logs`): the statement is the same whatever the batch size. `->` keeps the
 /// request and the response as JSON text; a response left out of the JSON is NULL.
 pub(crate) const INSERT_LLM_CALL_LOGS: &str = "\
     INSERT INTO llm_call_logs (chat_command_id, provider, operation, model, request, response, \
@@ -553,6 +553,15 @@ impl Backend {
         self.checkpoints.task.abort();
         self.writer.close().await;
         self.readers.close().await;
+    }
+
+    /// One process owns a SQLite file: there is no other instance to tell.
+    async fn notify_change(&self, _change: crate::Change) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn listen_changes(&self) -> Result<Option<crate::Changes>, StoreError> {
+        Ok(None)
     }
 }
 

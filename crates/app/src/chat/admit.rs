@@ -4,7 +4,7 @@
 //! and under load the acknowledgement is bound by that write: a commit per command, and every statement a
 //! hand-off to the database's thread and back. So acknowledgements do not write one by one: each hands
 //! its command to one recorder task, which takes whatever has arrived and records it in two statements
-//! ([`Store::record_chat_commands`]: the authors with what admission needs to know, then the commands),
+//! ([`QueueStore::record_chat_commands`](disconcierge_store::QueueStore::record_chat_commands): the authors with what admission needs to know, then the commands),
 //! decides every command of the batch in arrival order ([`disconcierge_core::admission`]), settles the
 //! refused ones, and answers each waiting acknowledgement. Unloaded, a batch is the one command, recorded
 //! at once; under a burst, one batch serves several. The same way, acknowledged commands are queued by
@@ -355,6 +355,12 @@ impl Queuer {
                         for _ in 0..queued {
                             queued_here.add();
                             wake.notify_one();
+                        }
+                        // Idle workers of other instances claim too (a no-op on SQLite).
+                        if queued > 0
+                            && let Err(e) = store.notify(disconcierge_store::Change::Queued).await
+                        {
+                            tracing::debug!(error = %e, "could not announce queued commands");
                         }
                     }
                     // The commands stay `received`; the next start queues them.

@@ -279,6 +279,8 @@ pub struct Settings {
     pub api: ApiSettings,
     /// How often tickets are checked for inactivity.
     pub ticket_idle_check_interval: Duration,
+    /// How often the runtime configuration is reloaded and caches forgotten whatever was announced.
+    pub cluster_refresh_interval: Duration,
 }
 
 /// Settings plus what an admin should hear about them (typos, obsolete variables, placeholders).
@@ -704,6 +706,18 @@ impl Settings {
                 "must be between 100ms and 1h",
             );
         }
+        let cluster_refresh_interval = r.duration("DC_CLUSTER_REFRESH_INTERVAL");
+        if cluster_refresh_interval < Duration::from_secs(1)
+            || cluster_refresh_interval > Duration::from_secs(24 * 3600)
+        {
+            let v = format_duration(cluster_refresh_interval);
+            r.fail(
+                "DC_CLUSTER_REFRESH_INTERVAL",
+                &v,
+                Origin::Environment,
+                "must be between 1s and 24h",
+            );
+        }
         let queue = QueueSettings {
             size: r.u32("DC_QUEUE_SIZE", 1, 1_000_000),
             lease: r.duration("DC_QUEUE_LEASE"),
@@ -901,6 +915,7 @@ impl Settings {
                     webhook,
                     api,
                     ticket_idle_check_interval,
+                    cluster_refresh_interval,
                 },
                 warnings: r.warnings,
                 effective,

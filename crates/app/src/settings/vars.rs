@@ -113,6 +113,11 @@ pub const VARS: &[VarSpec] = &[
         "A chat command waiting longer than this is expired.",
     ),
     var(
+        "DC_CLUSTER_REFRESH_INTERVAL",
+        "5m",
+        "How often each instance reloads the runtime configuration and forgets its caches, in case it missed a change another instance announced (PostgreSQL announces changes at once).",
+    ),
+    var(
         "DC_TICKET_IDLE_CHECK_INTERVAL",
         "1m",
         "How often tickets are checked for inactivity (in servers where /setup set auto_close_hours).",

@@ -2,6 +2,7 @@
 //! can name the part of the store it needs.
 
 mod admins;
+mod cluster;
 mod config;
 mod logs;
 mod queue;
@@ -9,6 +10,7 @@ mod stats;
 mod users;
 
 pub use admins::AdminStore;
+pub use cluster::{CHANNEL, Change, Changes, ClusterStore};
 pub use config::ConfigStore;
 pub use logs::LogStore;
 pub use queue::QueueStore;

@@ -332,7 +332,7 @@ fn waits_for_worker(state: ChatCommandState) -> bool {
 }
 
 impl Backend {
-    /// Commands may start waiting other than through [`Store::record_chat_commands`]: the next batch
+    /// Commands may start waiting other than through [`QueueStore::record_chat_commands`](crate::QueueStore::record_chat_commands): the next batch
     /// counts them (see [`crate::waiting`]).
     fn forget_waiting_bound(&self) {
         if let Some(bound) = self.waiting_bound() {
@@ -377,7 +377,7 @@ impl Backend {
     }
 
     /// Rolls up the settled hours from `since` that are not in `stored`, newest first, within `budget`
-    /// (see [`Store::roll_up_activity`]); returns the rollups written and the hours left, oldest first.
+    /// (see [`StatsStore::roll_up_activity`](crate::StatsStore::roll_up_activity)); returns the rollups written and the hours left, oldest first.
     async fn roll_up(
         &self,
         since: DateTime<Utc>,
@@ -529,6 +529,7 @@ impl Store for Backend {
 
 mod activity;
 mod admins;
+mod cluster;
 mod config;
 pub(super) mod desk;
 mod logs;
