@@ -336,24 +336,6 @@ pub const LONG_FILES: &[(&str, &str)] = &[
          through",
     ),
     (
-        "crates/web/src/desk/knowledge.rs",
-        "knowledge bases' pages and API in one file; to be split into views, operations and handlers \
-         (issue #32)",
-    ),
-    (
-        "crates/web/src/desk/training.rs",
-        "trained answers' pages and API in one file; to be split into views, operations and handlers \
-         (issue #32)",
-    ),
-    (
-        "crates/web/src/pages.rs",
-        "the dashboard and the shared page pieces; to be split per resource (issue #32)",
-    ),
-    (
-        "crates/web/src/api.rs",
-        "the API's shared pieces and several resources; to be split per resource (issue #32)",
-    ),
-    (
         "crates/app/src/settings/mod.rs",
         "the parsing of every `DC_*` variable into typed settings, one field after another, driven by \
          the table in `vars.rs`",

@@ -105,13 +105,6 @@ fn every_source_file_keeps_the_file_rules() {
     report(violations);
 }
 
-/// Crates whose circle is known and being taken apart, with why; each entry is a debt, not a rule.
-const KNOWN_CYCLES: &[(&str, &str)] = &[(
-    "web",
-    "pages, api, auth, activity, views and openapi import each other; being layered into shared pieces \
-     (errors, paging, auth, views) below one module per resource (issue #32)",
-)];
-
 #[test]
 fn no_crate_has_an_import_circle_between_its_modules() {
     let root = root();
@@ -126,15 +119,7 @@ fn no_crate_has_an_import_circle_between_its_modules() {
         if ["discord-sim", "llm-sim"].contains(&name.as_str()) {
             continue;
         }
-        let found = import_cycles(&name, &files);
-        if KNOWN_CYCLES.iter().any(|(c, _)| *c == name) {
-            assert!(
-                !found.is_empty(),
-                "{name} has no import circle any more: remove it from KNOWN_CYCLES"
-            );
-            continue;
-        }
-        violations.extend(found);
+        violations.extend(import_cycles(&name, &files));
     }
     report(violations);
 }

@@ -6,9 +6,9 @@
 
 use crate::WebState;
 use crate::admin::{self, AdminError};
-use crate::api::{ApiError, ErrorBody};
 use crate::auth::{self, ApiAdmin, PageAdmin, Session};
-use crate::pages::{csrf_refused, render, store_error};
+use crate::error::{ApiError, ErrorBody};
+use crate::render::{csrf_refused, render, store_error};
 use crate::views;
 use askama::Template;
 use axum::extract::rejection::JsonRejection;
@@ -250,7 +250,7 @@ async fn admins_page(
 }
 
 fn sentence(e: &AccountError) -> String {
-    format!("{}.", crate::pages::capitalize(&e.message()))
+    format!("{}.", crate::views::capitalize(&e.message()))
 }
 
 #[derive(Deserialize)]

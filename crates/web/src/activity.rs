@@ -8,9 +8,9 @@
 //! [`StatsStore::activity`]: disconcierge_store::StatsStore::activity
 
 use crate::WebState;
-use crate::api::{ApiError, ErrorBody};
 use crate::auth::ApiAdmin;
 use crate::charts::{self, Frame, Layout, Series};
+use crate::error::{ApiError, ErrorBody};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -222,7 +222,7 @@ pub(crate) async fn charts_view(
     let range = match parsed {
         Ok(r) => r,
         Err(message) => {
-            view.error = Some(crate::pages::capitalize(&message) + ".");
+            view.error = Some(crate::views::capitalize(&message) + ".");
             return (view, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };

@@ -7,6 +7,7 @@
 
 use crate::WebState;
 use crate::admin;
+use crate::error::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -255,7 +256,7 @@ impl Session {
 }
 
 impl FromRequestParts<WebState> for ApiAdmin {
-    type Rejection = crate::api::ApiError;
+    type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -273,6 +274,40 @@ impl FromRequestParts<WebState> for ApiAdmin {
             }
         }
         Ok(ApiAdmin(session))
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthenticated => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", e.to_string())
+            }
+            AuthError::Csrf => ApiError::new(StatusCode::FORBIDDEN, "csrf", e.to_string()),
+            AuthError::BadToken => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "bad_token", e.to_string())
+            }
+            AuthError::SessionRequired => {
+                ApiError::new(StatusCode::FORBIDDEN, "session_required", e.to_string())
+            }
+            AuthError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// The client's address, when the listener recorded it (for the login throttle).
+pub(crate) struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
     }
 }
 

@@ -18,8 +18,10 @@ mod tickets;
 mod training;
 
 use crate::WebState;
-use crate::api::ApiError;
-use crate::pages::{self, discord_id_param, error_page};
+use crate::error::ApiError;
+use crate::paging::discord_id_param;
+use crate::render::{error_page, store_error};
+use crate::views::capitalize;
 use askama::Template;
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -50,7 +52,7 @@ pub(crate) const WEB_AUTHOR: u64 = 0;
 pub(crate) const MAX_IMPORT_BYTES: usize = 8 * 1024 * 1024;
 
 /// Rows per page of trained answers and knowledge entries.
-pub(crate) const PAGE_SIZE: u32 = pages::PAGE_SIZE;
+pub(crate) const PAGE_SIZE: u32 = crate::paging::PAGE_SIZE;
 
 // ----- The guild -----
 
@@ -118,11 +120,11 @@ pub(crate) async fn guilds(
 /// The guild of a page, or the response to send instead (a bad id, no guild at all, the database).
 pub(crate) async fn page_guild(state: &WebState, typed: &str) -> Result<(Guilds, u64), Response> {
     match guilds(state, typed).await {
-        Err(e) => Err(pages::store_error(e)),
+        Err(e) => Err(store_error(e)),
         Ok(Err(message)) => Err(error_page(
             StatusCode::BAD_REQUEST,
             "Which server?",
-            &pages::capitalize(&message),
+            &capitalize(&message),
         )),
         Ok(Ok(g)) => match g.selected {
             Some(id) => Ok((g, id)),
@@ -273,7 +275,7 @@ impl Invalid {
 
     /// The message under the field: a sentence.
     pub fn sentence(&self) -> String {
-        let mut s = pages::capitalize(&self.message);
+        let mut s = capitalize(&self.message);
         if !s.ends_with('.') {
             s.push('.');
         }
@@ -553,7 +555,7 @@ pub(crate) fn api_window(
     offset: Option<&str>,
     limit: Option<&str>,
 ) -> Result<(u64, u32), ApiError> {
-    let limit = crate::api::page_limit(limit, PAGE_SIZE)?;
+    let limit = crate::paging::page_limit(limit, PAGE_SIZE)?;
     let offset = match offset.map(str::trim) {
         None | Some("") => 0,
         Some(o) => o

@@ -2,9 +2,10 @@
 //! as a page and as `GET /api/feedback`.
 
 use crate::WebState;
-use crate::api::{ApiError, ErrorBody, Page, list_json};
 use crate::auth::{ApiAdmin, PageAdmin};
-use crate::pages::{before_param, discord_id_param, list_url, listing, render, store_error};
+use crate::error::{ApiError, ErrorBody};
+use crate::paging::{Page, before_param, discord_id_param, list_json, list_url, listing};
+use crate::render::{render, store_error};
 use crate::views::FeedbackView;
 use askama::Template;
 use axum::extract::{Query, State};

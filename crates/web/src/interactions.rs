@@ -3,11 +3,10 @@
 //! as `GET /api/interactions[/{id}]`.
 
 use crate::WebState;
-use crate::api::{ApiError, ErrorBody, Page, list_json};
 use crate::auth::{ApiAdmin, PageAdmin};
-use crate::pages::{
-    before_param, discord_id_param, error_page, list_url, listing, render, store_error,
-};
+use crate::error::{ApiError, ErrorBody};
+use crate::paging::{Page, before_param, discord_id_param, list_json, list_url, listing};
+use crate::render::{error_page, render, store_error};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

@@ -23,24 +23,46 @@
 //!
 //! The JSON API is described by an OpenAPI 3.1 document at `GET /api/openapi.json`, made from the same
 //! annotations that register its routes (the `openapi` module).
+//!
+//! # Layout
+//!
+//! The modules are layered and never import each other in a circle. At the bottom, the pieces every
+//! resource shares: `error` (the API's errors), `auth` (sessions, CSRF, the extractors), `paging`
+//! (lists), `render` (pages and their errors), `views` (what records show) and `openapi`. Above them,
+//! one module per resource, holding its page handlers, its API handlers and what both do: `dashboard`,
+//! `session`, `commands`, `config`, `actions`, `activity`, `accounts`, `tokens`, `users`, `feedback`,
+//! `interactions`, `messages`, `playground` and `desk`. On top, `pages` and `api`, the route tables.
 
-mod accounts;
-mod activity;
+// Shared pieces, below the resources: admin accounts' passwords, sessions, SVG charts, API errors, the
+// OpenAPI document, lists, page rendering, what records show.
 pub mod admin;
-mod api;
 pub mod auth;
 mod charts;
+mod error;
+mod openapi;
+mod paging;
+mod render;
+mod views;
+
+// The resources, each with its pages, its API and what both do (`config_form` is the configuration
+// page's form); `pages` and `api` are the route tables over them.
+mod accounts;
+mod actions;
+mod activity;
+mod api;
+mod commands;
+mod config;
 mod config_form;
+mod dashboard;
 mod desk;
 mod feedback;
 mod interactions;
 mod messages;
-mod openapi;
 mod pages;
 pub mod playground;
+mod session;
 mod tokens;
 mod users;
-mod views;
 
 use async_trait::async_trait;
 use axum::Router;
@@ -265,14 +287,6 @@ pub fn router(state: WebState) -> Router {
     let (api, document) = api_routes().split_for_parts();
     let document = openapi::Document::new(&openapi::finish(document));
     pages::routes()
-        .merge(accounts::routes())
-        .merge(tokens::routes())
-        .merge(feedback::routes())
-        .merge(interactions::routes())
-        .merge(messages::routes())
-        .merge(users::routes())
-        .merge(desk::routes())
-        .merge(playground::routes())
         .merge(api.layer(axum::Extension(document)))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -285,18 +299,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The JSON API: every route with its OpenAPI operation.
 fn api_routes() -> utoipa_axum::router::OpenApiRouter<WebState> {
-    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
-        .merge(api::routes())
-        .merge(accounts::api_routes())
-        .merge(tokens::api_routes())
-        .merge(feedback::api_routes())
-        .merge(interactions::api_routes())
-        .merge(messages::api_routes())
-        .merge(users::api_routes())
-        .merge(desk::api_routes())
-        .merge(playground::api_routes())
-        .merge(activity::api_routes())
-        .merge(openapi::routes())
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base()).merge(api::routes())
 }
 
 /// The Content-Security-Policy of every page: only first-party scripts, styles and images, no framing.

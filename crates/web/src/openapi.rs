@@ -13,8 +13,8 @@
 //! answers is in its own annotation.
 
 use crate::WebState;
-use crate::api::ErrorBody;
 use crate::auth::SESSION_COOKIE;
+use crate::error::ErrorBody;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::http::header;

@@ -8,9 +8,9 @@
 //! JavaScript the form posts to the page, which waits for the whole answer and shows the same things.
 
 use crate::WebState;
-use crate::api::{ApiError, ErrorBody};
 use crate::auth::{ApiAdmin, PageAdmin};
-use crate::pages::{csrf_refused, render};
+use crate::error::{ApiError, ErrorBody};
+use crate::render::{csrf_refused, render};
 use askama::Template;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::JsonRejection;

@@ -5,10 +5,10 @@
 //! revoke tokens, so a leaked one cannot make more of itself.
 
 use crate::WebState;
-use crate::api::{ApiError, ErrorBody};
 use crate::auth::{self, ApiAdmin, PageAdmin, Session};
-use crate::pages::{capitalize, csrf_refused, render, store_error};
-use crate::views;
+use crate::error::{ApiError, ErrorBody};
+use crate::render::{csrf_refused, render, store_error};
+use crate::views::{self, capitalize};
 use askama::Template;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Form, Path, Query, State};

@@ -2,9 +2,10 @@
 //! (priority, ignored, own limit, LLM overrides); as pages and API calls.
 
 use crate::WebState;
-use crate::api::{ApiError, ErrorBody};
 use crate::auth::{ApiAdmin, PageAdmin, Session};
-use crate::pages::{csrf_refused, error_page, latest_commands, render, store_error};
+use crate::commands::latest_commands;
+use crate::error::{ApiError, ErrorBody};
+use crate::render::{csrf_refused, error_page, render, store_error};
 use crate::views::{self, CommandView, FeedbackView};
 use askama::Template;
 use axum::extract::rejection::JsonRejection;
@@ -607,7 +608,7 @@ async fn users_api(
 ) -> Result<Json<UsersPageBody>, ApiError> {
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m);
     let filter = q.filter().map_err(bad)?;
-    let limit = crate::api::page_limit(q.limit.as_deref(), PAGE_SIZE)?;
+    let limit = crate::paging::page_limit(q.limit.as_deref(), PAGE_SIZE)?;
     let (items, next_after) = page(&state, &filter, limit).await?;
     Ok(Json(UsersPageBody { items, next_after }))
 }

@@ -42,6 +42,15 @@ pub fn excerpt(s: &str, max: usize) -> String {
     out
 }
 
+/// The sentence with its first letter in upper case (messages written for the API, shown on a page).
+pub(crate) fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// Tokens consumed by one LLM answer (`disconcierge_core::model::TokenUsage`, described here: the core
 /// crate does not depend on utoipa).
 #[derive(ToSchema)]
