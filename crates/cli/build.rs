@@ -1,7 +1,16 @@
-//! Records the git revision for `disconcierge version`.
+//! Records the git revision for `disconcierge version`: `DC_GIT_REVISION` when the build sets it (a
+//! container build has no `.git`), else what git says.
 use std::process::Command;
 
 fn main() {
+    println!("cargo:rerun-if-env-changed=DC_GIT_REVISION");
+    if let Some(revision) = std::env::var("DC_GIT_REVISION")
+        .ok()
+        .filter(|r| !r.trim().is_empty())
+    {
+        println!("cargo:rustc-env=DC_GIT_REVISION={}", revision.trim());
+        return;
+    }
     let revision = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()

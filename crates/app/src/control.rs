@@ -36,6 +36,8 @@ pub(crate) struct AppControl {
     pub playground: Playground,
     /// When the dashboard last started a check of the LLM backend.
     pub llm_check: Mutex<Option<Instant>>,
+    /// `DC_INSTANCE_ID`.
+    pub instance_id: String,
 }
 
 #[async_trait::async_trait]
@@ -74,6 +76,10 @@ impl disconcierge_web::Control for AppControl {
             "shutdown requested from the admin interface"
         );
         self.stop.cancel();
+    }
+
+    fn instance_id(&self) -> String {
+        self.instance_id.clone()
     }
 
     fn service_status(&self) -> ServiceStatus {
@@ -124,7 +130,7 @@ impl disconcierge_web::Control for AppControl {
 }
 
 impl AppControl {
-    fn gateway_health(&self) -> Health {
+    pub(crate) fn gateway_health(&self) -> Health {
         if !self.discord_configured {
             return Health::new(HealthLevel::Off, "DC_DISCORD_TOKEN is not set");
         }

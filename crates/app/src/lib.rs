@@ -13,6 +13,7 @@ mod control;
 pub mod desk;
 mod dispatch;
 pub mod healthcheck;
+mod instances;
 pub mod interaction_log;
 pub mod llm;
 pub mod metrics;
@@ -380,26 +381,37 @@ impl Application {
                         Arc::new(disconcierge_discord::webhook::WebhookStats::default()),
                     )
                 });
+        let control = Arc::new(control::AppControl {
+            runtime: self.runtime.clone(),
+            stop: stop_requested.clone(),
+            discord: discord_slot.clone(),
+            discord_configured: self.discord.is_some(),
+            gateway_enabled: self.settings.discord.gateway_enabled,
+            guild_scoped: self.settings.discord.guild_id.is_some(),
+            webhook: webhook_stats.clone(),
+            llm_sink: self.llm_sink.clone(),
+            playground: playground::Playground {
+                store: self.store.clone(),
+                llm: self.llm.clone(),
+                llm_settings: self.settings.llm.clone(),
+                runtime: self.runtime.clone(),
+                rate: rate.clone(),
+            },
+            llm_check: std::sync::Mutex::new(None),
+            instance_id: self.settings.instance_id.clone(),
+        });
+        tasks.spawn(
+            instances::Heartbeat {
+                store: self.store.clone(),
+                control: control.clone(),
+                id: self.settings.instance_id.clone(),
+                version: self.settings.version.clone(),
+            }
+            .run(cancel.clone()),
+        );
         let web = disconcierge_web::WebState::new(
             self.store.clone(),
-            Arc::new(control::AppControl {
-                runtime: self.runtime.clone(),
-                stop: stop_requested.clone(),
-                discord: discord_slot.clone(),
-                discord_configured: self.discord.is_some(),
-                gateway_enabled: self.settings.discord.gateway_enabled,
-                guild_scoped: self.settings.discord.guild_id.is_some(),
-                webhook: webhook_stats.clone(),
-                llm_sink: self.llm_sink.clone(),
-                playground: playground::Playground {
-                    store: self.store.clone(),
-                    llm: self.llm.clone(),
-                    llm_settings: self.settings.llm.clone(),
-                    runtime: self.runtime.clone(),
-                    rate: rate.clone(),
-                },
-                llm_check: std::sync::Mutex::new(None),
-            }),
+            control,
             disconcierge_web::WebSettings {
                 tls: self.api_tls.is_some(),
                 development: self.settings.development,

@@ -154,7 +154,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             command: ConfigCommand::Check,
         } => config_check(cli.config.as_deref()),
         Command::Run => {
-            let loaded = load(cli.config.as_deref())?;
+            let mut loaded = load(cli.config.as_deref())?;
+            loaded.settings.version = version_line().to_string();
             let telemetry = Arc::new(init_logging(&loaded.settings)?);
             for warning in &loaded.warnings {
                 tracing::warn!("{warning}");

@@ -700,3 +700,30 @@ mod tests {
         assert!(o.counts_toward_limit());
     }
 }
+
+/// A disconcierge process using the database, as it last reported itself (several may share
+/// PostgreSQL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    /// `DC_INSTANCE_ID` (by default the host name and process id).
+    pub id: String,
+    pub host: String,
+    /// The version and git revision it runs.
+    pub version: String,
+    pub started_at: DateTime<Utc>,
+    /// Renewed while it runs; an instance that stopped renewing it without saying so died.
+    pub heartbeat_at: DateTime<Utc>,
+    /// Set when it stopped gracefully.
+    pub stopped_at: Option<DateTime<Utc>>,
+    /// Chat commands it was answering at its last heartbeat.
+    pub commands_in_progress: u32,
+    /// Its Discord gateway, in a few words ("connected", "not used", "stopped: …").
+    pub gateway: String,
+}
+
+impl Instance {
+    /// Whether it is running: not stopped, and heard from within `grace` of `now`.
+    pub fn alive(&self, now: DateTime<Utc>, grace: chrono::TimeDelta) -> bool {
+        self.stopped_at.is_none() && now - self.heartbeat_at <= grace
+    }
+}

@@ -1,6 +1,7 @@
 //! Several instances on one PostgreSQL database: each a real application in a runtime of its own,
 //! against the same simulated Discord and LLM. A setting saved on one is in force on the others within a
-//! second, also after their listening connections were cut; an admin's "reload" reaches them all.
+//! second, also after their listening connections were cut; an admin's "reload" reaches them all; each
+//! lists the others.
 
 use disconcierge_core::RuntimeConfig;
 use disconcierge_e2e::{Backend, Crashable, World};
@@ -36,12 +37,44 @@ async fn a_setting_saved_on_one_instance_is_in_force_on_the_others_within_a_seco
     };
     world.db.store.migrate().await.unwrap();
     // The periodic refresh is far away: only the announcements can be what brings the change.
-    let env = [("DC_CLUSTER_REFRESH_INTERVAL", "1h")];
-    let a = Crashable::start(&world, &env).await;
-    let b = Crashable::start(&world, &env).await;
-    let c = Crashable::start(&world, &env).await;
+    let env = |id| {
+        [
+            ("DC_CLUSTER_REFRESH_INTERVAL", "1h"),
+            ("DC_INSTANCE_ID", id),
+        ]
+    };
+    let a = Crashable::start(&world, &env("a")).await;
+    let b = Crashable::start(&world, &env("b")).await;
+    let c = Crashable::start(&world, &env("c")).await;
     // Every instance listens before anything is announced.
     wait_for_listeners(&world, 3).await;
+
+    // Each has registered itself: the admin interface of any lists all three, running.
+    disconcierge_app::admin::create_admin(
+        world.db.store.as_ref(),
+        "admin",
+        "correct horse battery",
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let listed = loop {
+        let listed = instances_seen_by(&b).await;
+        if listed.len() >= 3 {
+            break listed;
+        }
+        assert!(Instant::now() < deadline, "{listed:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let ids: Vec<&str> = listed.iter().filter_map(|i| i["id"].as_str()).collect();
+    assert_eq!(ids, ["c", "b", "a"], "{listed:?}");
+    assert!(listed.iter().all(|i| i["alive"] == true), "{listed:?}");
+    let this: Vec<&str> = listed
+        .iter()
+        .filter(|i| i["this_one"] == true)
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    assert_eq!(this, ["b"]);
 
     let save = |paused: bool, limit: u32| {
         let current = a.config.current();
@@ -109,6 +142,33 @@ async fn a_setting_saved_on_one_instance_is_in_force_on_the_others_within_a_seco
     for instance in [a, b, c] {
         instance.crash();
     }
+}
+
+/// `GET /api/instances` on `instance`, signed in as `admin`.
+async fn instances_seen_by(instance: &Crashable) -> Vec<serde_json::Value> {
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("{}/api/login", instance.api_url))
+        .json(&serde_json::json!({"username": "admin", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let listed = client
+        .get(format!("{}/api/instances", instance.api_url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    listed.json().await.unwrap()
 }
 
 /// Waits until `n` connections listen on the database.

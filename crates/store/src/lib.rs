@@ -55,8 +55,8 @@ pub use desk::{
 };
 pub use error::StoreError;
 pub use roles::{
-    AdminStore, CHANNEL, Change, Changes, ClusterStore, ConfigStore, LogStore, QueueStore,
-    StatsStore, UserStore,
+    AdminStore, CHANNEL, Change, Changes, ClusterStore, ConfigStore, InstanceStore, LogStore,
+    QueueStore, StatsStore, UserStore,
 };
 
 /// Which database a store talks to.
@@ -334,6 +334,7 @@ fn username_key(username: &str) -> String {
 pub trait Store:
     ConfigStore
     + ClusterStore
+    + InstanceStore
     + AdminStore
     + UserStore
     + QueueStore

@@ -12,7 +12,7 @@
 //! the `openapi` module).
 
 use crate::{
-    WebState, accounts, actions, activity, commands, config, dashboard, desk, feedback,
+    WebState, accounts, actions, activity, commands, config, dashboard, desk, feedback, instances,
     interactions, messages, openapi, playground, session, tokens, users,
 };
 use utoipa_axum::router::OpenApiRouter;
@@ -25,6 +25,7 @@ pub fn routes() -> OpenApiRouter<WebState> {
         .merge(config::api_routes())
         .merge(actions::api_routes())
         .merge(dashboard::api_routes())
+        .merge(instances::api_routes())
         .merge(accounts::api_routes())
         .merge(tokens::api_routes())
         .merge(feedback::api_routes())

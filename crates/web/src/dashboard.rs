@@ -5,6 +5,7 @@ use crate::activity::{ChartsView, charts_view};
 use crate::auth::{ApiAdmin, PageAdmin};
 use crate::commands::latest_commands;
 use crate::error::ApiResult;
+use crate::instances::{InstanceView, instance_views};
 use crate::render::{render, store_error};
 use crate::views::CommandView;
 use crate::{Health, HealthLevel, ServiceStatus, WebState};
@@ -41,6 +42,7 @@ struct Dashboard {
     config_version: i64,
     commands: Vec<CommandView>,
     charts: ChartsView,
+    instances: Vec<InstanceView>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +88,10 @@ async fn dashboard_page(
         Ok(c) => c,
         Err(e) => return store_error(e),
     };
+    let instances = match instance_views(&state).await {
+        Ok(i) => i,
+        Err(e) => return store_error(e),
+    };
     let (charts, status) = charts_view(&state, q.range.as_deref()).await;
     render(
         status,
@@ -100,6 +106,7 @@ async fn dashboard_page(
             config_version: config.version,
             commands,
             charts,
+            instances,
         },
     )
 }

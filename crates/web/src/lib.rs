@@ -30,7 +30,7 @@
 //! resource shares: `error` (the API's errors), `auth` (sessions, CSRF, the extractors), `paging`
 //! (lists), `render` (pages and their errors), `views` (what records show) and `openapi`. Above them,
 //! one module per resource, holding its page handlers, its API handlers and what both do: `dashboard`,
-//! `session`, `commands`, `config`, `actions`, `activity`, `accounts`, `tokens`, `users`, `feedback`,
+//! `session`, `commands`, `config`, `actions`, `activity`, `instances`, `accounts`, `tokens`, `users`, `feedback`,
 //! `interactions`, `messages`, `playground` and `desk`. On top, `pages` and `api`, the route tables.
 
 // Shared pieces, below the resources: admin accounts' passwords, sessions, SVG charts, API errors, the
@@ -56,6 +56,7 @@ mod config_form;
 mod dashboard;
 mod desk;
 mod feedback;
+mod instances;
 mod interactions;
 mod messages;
 mod pages;
@@ -101,6 +102,12 @@ pub trait Control: Send + Sync + 'static {
     /// everything "not running".
     fn service_status(&self) -> ServiceStatus {
         ServiceStatus::default()
+    }
+
+    /// This process's id in the instances list (`DC_INSTANCE_ID`); empty for a control that is no
+    /// registered instance (tests).
+    fn instance_id(&self) -> String {
+        String::new()
     }
 
     /// Registers the Discord commands again, even if Discord's copy looks the same; what was done.

@@ -286,6 +286,7 @@ const EXPECTED: &[&str] = &[
     "PUT /api/config",
     "GET /api/config/history",
     "GET /api/status",
+    "GET /api/instances",
     "GET /api/stats",
     "POST /api/actions/pause",
     "POST /api/actions/resume",
@@ -968,6 +969,14 @@ async fn answers_match_the_document() {
     .await;
     w.checked(&mut c, s1, ("GET", "/api/status", "/api/status"), None, ok)
         .await;
+    w.checked(
+        &mut c,
+        s1,
+        ("GET", "/api/instances", "/api/instances"),
+        None,
+        ok,
+    )
+    .await;
     for range in ["", "?range=48h", "?range=30d"] {
         let path = format!("/api/stats{range}");
         w.checked(&mut c, s1, ("GET", "/api/stats", &path), None, ok)

@@ -281,6 +281,9 @@ pub struct Settings {
     pub ticket_idle_check_interval: Duration,
     /// How often the runtime configuration is reloaded and caches forgotten whatever was announced.
     pub cluster_refresh_interval: Duration,
+    /// What this build calls itself in the instances list: the package version, and the git revision
+    /// when the binary sets it (`disconcierge` does). Not a variable.
+    pub version: String,
 }
 
 /// Settings plus what an admin should hear about them (typos, obsolete variables, placeholders).
@@ -916,6 +919,7 @@ impl Settings {
                     api,
                     ticket_idle_check_interval,
                     cluster_refresh_interval,
+                    version: env!("CARGO_PKG_VERSION").to_string(),
                 },
                 warnings: r.warnings,
                 effective,
@@ -949,12 +953,16 @@ impl Settings {
 }
 
 fn default_instance_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
+    let host = host_name().unwrap_or_else(|| "disconcierge".to_string());
+    format!("{host}-{}", std::process::id())
+}
+
+/// This machine's name, as `/etc/hostname` gives it.
+pub(crate) fn host_name() -> Option<String> {
+    std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "disconcierge".to_string());
-    format!("{host}-{}", std::process::id())
 }
 
 #[cfg(test)]

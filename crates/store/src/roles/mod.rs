@@ -4,6 +4,7 @@
 mod admins;
 mod cluster;
 mod config;
+mod instances;
 mod logs;
 mod queue;
 mod stats;
@@ -12,6 +13,7 @@ mod users;
 pub use admins::AdminStore;
 pub use cluster::{CHANNEL, Change, Changes, ClusterStore};
 pub use config::ConfigStore;
+pub use instances::InstanceStore;
 pub use logs::LogStore;
 pub use queue::QueueStore;
 pub use stats::StatsStore;

@@ -532,6 +532,7 @@ mod admins;
 mod cluster;
 mod config;
 pub(super) mod desk;
+mod instances;
 mod logs;
 mod queue;
 pub(super) mod rows;
