@@ -70,7 +70,7 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
                 store
                     .insert_chat_command(NewChatCommand {
                         interaction_id: 1_000_000_000 + i,
-                        interaction_token: String::new(),
+                        interaction_token: Default::default(),
                         token_expires_at: created_at + TimeDelta::minutes(15),
                         application_id: 1,
                         user_id: 1 + i % USERS,

@@ -10,6 +10,7 @@
 //! the store returns the new row's id.
 
 use crate::runtime_config::RuntimeConfig;
+use crate::secret::InteractionToken;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -193,12 +194,12 @@ pub struct TokenUsage {
 }
 
 /// A `/chat` or `/private` command as received from Discord, to be recorded.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewChatCommand {
     pub interaction_id: u64,
-    /// Lets the bot answer the interaction for 15 minutes. Never logged, never serialized.
+    /// Lets the bot answer the interaction for 15 minutes. Never printed, never serialized.
     #[serde(skip_serializing, default)]
-    pub interaction_token: String,
+    pub interaction_token: InteractionToken,
     pub token_expires_at: DateTime<Utc>,
     pub application_id: u64,
     /// The author; the user row must exist (upsert it first).
@@ -215,34 +216,16 @@ pub struct NewChatCommand {
     pub created_at: DateTime<Utc>,
 }
 
-impl fmt::Debug for NewChatCommand {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewChatCommand")
-            .field("interaction_id", &self.interaction_id)
-            .field("interaction_token", &"[REDACTED]")
-            .field("token_expires_at", &self.token_expires_at)
-            .field("application_id", &self.application_id)
-            .field("user_id", &self.user_id)
-            .field("guild_id", &self.guild_id)
-            .field("channel_id", &self.channel_id)
-            .field("private", &self.private)
-            .field("prompt", &self.prompt)
-            .field("state", &self.state)
-            .field("created_at", &self.created_at)
-            .finish()
-    }
-}
-
 /// A recorded chat command and everything that happened to it.
 ///
 /// The interaction token is never serialized (it would let anyone answer as the bot while it is valid) and
 /// never shown by `Debug`.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatCommand {
     pub id: i64,
     pub interaction_id: u64,
     #[serde(skip_serializing, default)]
-    pub interaction_token: String,
+    pub interaction_token: InteractionToken,
     pub token_expires_at: DateTime<Utc>,
     pub application_id: u64,
     pub user_id: u64,
@@ -271,38 +254,6 @@ pub struct ChatCommand {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
-}
-
-impl fmt::Debug for ChatCommand {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChatCommand")
-            .field("id", &self.id)
-            .field("interaction_id", &self.interaction_id)
-            .field("interaction_token", &"[REDACTED]")
-            .field("token_expires_at", &self.token_expires_at)
-            .field("application_id", &self.application_id)
-            .field("user_id", &self.user_id)
-            .field("guild_id", &self.guild_id)
-            .field("channel_id", &self.channel_id)
-            .field("private", &self.private)
-            .field("prompt", &self.prompt)
-            .field("response", &self.response)
-            .field("error", &self.error)
-            .field("state", &self.state)
-            .field("step", &self.step)
-            .field("priority", &self.priority)
-            .field("attempts", &self.attempts)
-            .field("usage", &self.usage)
-            .field("usage_counted", &self.usage_counted)
-            .field("lease_owner", &self.lease_owner)
-            .field("lease_expires_at", &self.lease_expires_at)
-            .field("discord_message_id", &self.discord_message_id)
-            .field("created_at", &self.created_at)
-            .field("updated_at", &self.updated_at)
-            .field("started_at", &self.started_at)
-            .field("finished_at", &self.finished_at)
-            .finish()
-    }
 }
 
 /// How a worker ends a chat command it holds.
@@ -676,7 +627,7 @@ mod tests {
         let json = serde_json::to_string(&cmd).unwrap();
         assert!(!json.contains("tok-secret"), "{json}");
         let back: ChatCommand = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.interaction_token, "");
+        assert!(back.interaction_token.is_empty());
         assert_eq!(back.state, ChatCommandState::Queued);
     }
 

@@ -6,6 +6,47 @@
 
 pub use secrecy::{ExposeSecret, SecretString};
 
+/// A Discord interaction token: whoever holds it can answer the interaction as the bot for 15 minutes.
+/// It cannot be printed by accident: `Debug` shows `[REDACTED]`, there is no `Display` and no
+/// `Serialize`. [`InteractionToken::expose`] hands it over where it must go (Discord's answer routes,
+/// the database).
+#[derive(Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct InteractionToken(String);
+
+impl InteractionToken {
+    pub fn new(token: impl Into<String>) -> InteractionToken {
+        InteractionToken(token.into())
+    }
+
+    /// The token itself, for Discord or the database: never for a log, an error or a page.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for InteractionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InteractionToken([REDACTED])")
+    }
+}
+
+impl From<String> for InteractionToken {
+    fn from(token: String) -> InteractionToken {
+        InteractionToken(token)
+    }
+}
+
+impl From<&str> for InteractionToken {
+    fn from(token: &str) -> InteractionToken {
+        InteractionToken(token.to_owned())
+    }
+}
+
 /// Replaces the password of a URL (`scheme://user:password@host/...`) with `***`, and any `password=`
 /// query or key/value parameter too. Anything that is not a URL comes back unchanged.
 pub fn redact_url(raw: &str) -> String {
@@ -53,6 +94,30 @@ pub fn describe_secret(secret: Option<&SecretString>) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_interaction_token_cannot_be_printed() {
+        let token = super::InteractionToken::new("aW50ZXJhY3Rpb24");
+        assert_eq!(format!("{token:?}"), "InteractionToken([REDACTED])");
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        struct Holder {
+            token: super::InteractionToken,
+        }
+        assert!(
+            !format!(
+                "{:?}",
+                Holder {
+                    token: token.clone()
+                }
+            )
+            .contains("aW50")
+        );
+        assert_eq!(token.expose(), "aW50ZXJhY3Rpb24");
+        let back: super::InteractionToken = serde_json::from_str("\"abc\"").unwrap();
+        assert_eq!(back.expose(), "abc");
+    }
+
     use super::*;
 
     #[test]

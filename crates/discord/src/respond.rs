@@ -11,6 +11,7 @@
 //! answer, replaces them anyway.
 
 use crate::{Discord, DiscordError};
+use disconcierge_core::secret::InteractionToken;
 use std::future::IntoFuture as _;
 use std::time::Duration;
 use twilight_model::channel::message::MessageFlags;
@@ -134,7 +135,7 @@ impl Discord {
     /// Returns the message id.
     pub async fn edit_original(
         &self,
-        token: &str,
+        token: &InteractionToken,
         content: &str,
         feedback: Option<(i64, &crate::feedback::Counts)>,
     ) -> Result<u64, DiscordError> {
@@ -144,7 +145,11 @@ impl Discord {
 
     /// Shows an answer in progress in the original response: one attempt (plus the brief retries of an
     /// edit racing the acknowledgement).
-    pub async fn edit_preview(&self, token: &str, content: &str) -> Result<u64, DiscordError> {
+    pub async fn edit_preview(
+        &self,
+        token: &InteractionToken,
+        content: &str,
+    ) -> Result<u64, DiscordError> {
         let once = Retry {
             attempts: 1,
             ..Retry::EDIT_RESPONSE
@@ -154,7 +159,7 @@ impl Discord {
 
     async fn edit_original_with(
         &self,
-        token: &str,
+        token: &InteractionToken,
         content: &str,
         feedback: Option<(i64, &crate::feedback::Counts)>,
         retry: Retry,
@@ -163,7 +168,7 @@ impl Discord {
         let client = self.http.interaction(self.application_id);
         let response = retrying("edit the answer", retry, || {
             client
-                .update_response(token)
+                .update_response(token.expose())
                 .content(Some(content))
                 .components(buttons.as_deref())
                 .into_future()
@@ -175,7 +180,7 @@ impl Discord {
     /// Adds a follow-up message to the answer. Returns its id.
     pub async fn followup(
         &self,
-        token: &str,
+        token: &InteractionToken,
         content: &str,
         ephemeral: bool,
         feedback: Option<(i64, &crate::feedback::Counts)>,
@@ -186,7 +191,7 @@ impl Discord {
         let client = self.http.interaction(self.application_id);
         let response = retrying("send a follow-up message", Retry::NEW, || {
             let request = client
-                .create_followup(token)
+                .create_followup(token.expose())
                 .content(content)
                 .components(&buttons);
             if ephemeral {

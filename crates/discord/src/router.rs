@@ -8,6 +8,7 @@
 use crate::Discord;
 use crate::commands::{CHAT, CLEAR, PRIVATE, PROMPT};
 use async_trait::async_trait;
+use disconcierge_core::secret::InteractionToken;
 use std::sync::Arc;
 use twilight_model::application::interaction::application_command::CommandOptionValue;
 use twilight_model::application::interaction::modal::ModalInteractionComponent;
@@ -27,26 +28,16 @@ pub struct DiscordUser {
     pub bot: bool,
 }
 
-/// The interaction an answer belongs to. The token lets the bot answer for 15 minutes: never log it.
-#[derive(Clone, PartialEq, Eq)]
+/// The interaction an answer belongs to. The token lets the bot answer for 15 minutes; its type cannot
+/// be printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
     pub interaction_id: u64,
     pub application_id: u64,
-    pub token: String,
+    pub token: InteractionToken,
     pub user: DiscordUser,
     pub guild_id: Option<u64>,
     pub channel_id: Option<u64>,
-}
-
-impl std::fmt::Debug for Invocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Invocation")
-            .field("interaction_id", &self.interaction_id)
-            .field("user", &self.user)
-            .field("guild_id", &self.guild_id)
-            .field("channel_id", &self.channel_id)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A request from a user, in domain terms.
@@ -257,7 +248,7 @@ fn invocation(interaction: &Interaction) -> Option<Invocation> {
     Some(Invocation {
         interaction_id: interaction.id.get(),
         application_id: interaction.application_id.get(),
-        token: interaction.token.clone(),
+        token: InteractionToken::new(interaction.token.clone()),
         user: DiscordUser {
             id: user.id.get(),
             username: user.name.clone(),

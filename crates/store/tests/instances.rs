@@ -32,7 +32,7 @@ async fn queue_one(store: &dyn Store, interaction_id: u64, now: chrono::DateTime
     store
         .insert_chat_command(NewChatCommand {
             interaction_id,
-            interaction_token: format!("token-{interaction_id}"),
+            interaction_token: format!("token-{interaction_id}").into(),
             token_expires_at: now + TimeDelta::minutes(15),
             application_id: 1,
             user_id: 7,

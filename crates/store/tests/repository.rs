@@ -101,7 +101,7 @@ fn mins(n: i64) -> TimeDelta {
 fn new_command(interaction_id: u64, user_id: u64, created_at: DateTime<Utc>) -> NewChatCommand {
     NewChatCommand {
         interaction_id,
-        interaction_token: format!("token-{interaction_id}"),
+        interaction_token: format!("token-{interaction_id}").into(),
         token_expires_at: created_at + mins(15),
         application_id: 42,
         user_id,
@@ -601,7 +601,7 @@ async fn chat_command_insert_and_duplicate_interaction(kind: DatabaseKind) {
     let cmd = store.insert_chat_command(new.clone()).await.unwrap();
     assert!(cmd.id > 0);
     assert_eq!(cmd.interaction_id, u64::MAX - 1);
-    assert_eq!(cmd.interaction_token, "token-18446744073709551614");
+    assert_eq!(cmd.interaction_token.expose(), "token-18446744073709551614");
     assert_eq!(cmd.token_expires_at, now + mins(15));
     assert_eq!(cmd.application_id, 42);
     assert_eq!(cmd.user_id, 10);
@@ -2237,7 +2237,7 @@ async fn a_batch_is_recorded_in_order_with_what_admission_needs(kind: DatabaseKi
     assert!(kept.windows(2).all(|w| w[0] < w[1]), "{kept:?}");
     let first = recorded.commands[0].command.clone().unwrap();
     assert_eq!(first.interaction_id, 10);
-    assert_eq!(first.interaction_token, "token-10");
+    assert_eq!(first.interaction_token.expose(), "token-10");
     assert_eq!(first.state, ChatCommandState::Received);
     assert_eq!(first.step, ChatCommandStep::Enqueued);
     assert_eq!(first.created_at, now);

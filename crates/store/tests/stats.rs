@@ -94,7 +94,7 @@ impl<'a> Seed<'a> {
             .store()
             .insert_chat_command(NewChatCommand {
                 interaction_id: self.next,
-                interaction_token: format!("token-{}", self.next),
+                interaction_token: format!("token-{}", self.next).into(),
                 token_expires_at: at + mins(15),
                 application_id: 42,
                 user_id: 1,

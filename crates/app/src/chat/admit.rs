@@ -428,7 +428,7 @@ mod tests {
         Invocation {
             interaction_id,
             application_id: 1,
-            token: format!("token-{interaction_id}"),
+            token: format!("token-{interaction_id}").into(),
             user: DiscordUser {
                 id: user,
                 username: format!("user{user}"),
@@ -451,7 +451,7 @@ mod tests {
                     global_name: None,
                     command: NewChatCommand {
                         interaction_id: interaction,
-                        interaction_token: format!("token-{interaction}"),
+                        interaction_token: format!("token-{interaction}").into(),
                         token_expires_at: now + TOKEN_LIFETIME,
                         application_id: 1,
                         user_id: user,

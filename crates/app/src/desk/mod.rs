@@ -18,6 +18,7 @@ mod tickets;
 
 use crate::runtime_config::RuntimeConfigService;
 use crate::settings::LlmSettings;
+use disconcierge_core::secret::InteractionToken;
 use disconcierge_discord::Discord;
 use disconcierge_discord::desk::{DeskButton, DeskCommand, DeskRequest, Member, Reply};
 use disconcierge_discord::router::{Ack, GuildMessage, Invocation};
@@ -281,7 +282,7 @@ impl Desk {
 
     /// Runs `work` after the acknowledgement, and puts its result (or what went wrong) in the deferred
     /// response.
-    pub(crate) fn finish_later<F>(self: &Arc<Self>, token: String, work: F)
+    pub(crate) fn finish_later<F>(self: &Arc<Self>, token: InteractionToken, work: F)
     where
         F: std::future::Future<Output = Result<Reply, DeskError>> + Send + 'static,
     {

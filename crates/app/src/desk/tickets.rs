@@ -7,6 +7,7 @@ use disconcierge_core::desk::model::{
     GuildSettings, NewTicket, NewTicketMessage, ReplySource, Ticket, TicketAuthor, TicketMessage,
     TicketState,
 };
+use disconcierge_core::secret::InteractionToken;
 use disconcierge_discord::desk::components::parse_categories;
 use disconcierge_discord::desk::{Controls, Ping, Reply};
 use disconcierge_discord::markup;
@@ -80,7 +81,10 @@ pub(crate) const IDLE_REASON: &str = "closed after a period of inactivity";
 /// How a ticket came to be closed: what [`Desk::after_close`] announces and logs.
 pub(crate) enum Closing {
     /// `/close_ticket` (or its button) by the opener or staff; announced as the interaction's answer.
-    ByMember { closer: u64, token: String },
+    ByMember {
+        closer: u64,
+        token: InteractionToken,
+    },
     /// Closed by the bot after a period of inactivity; announced in the thread.
     Idle,
 }

@@ -5,6 +5,7 @@
 use super::{Controls, Ping, Reply};
 use crate::respond::{Retry, message_of, retrying};
 use crate::{Discord, DiscordError};
+use disconcierge_core::secret::InteractionToken;
 use std::future::IntoFuture as _;
 use twilight_model::channel::message::{AllowedMentions, MessageFlags};
 use twilight_model::http::attachment::Attachment as Upload;
@@ -193,7 +194,7 @@ impl Discord {
     /// when it races the acknowledgement, and after transient failures (see [`crate::respond`]).
     pub async fn edit_original_reply(
         &self,
-        token: &str,
+        token: &InteractionToken,
         reply: &Reply,
     ) -> Result<(), DiscordError> {
         let components = super::components::components(&reply.controls);
@@ -202,7 +203,7 @@ impl Discord {
         let client = self.http.interaction(self.application_id);
         retrying("answer the command", Retry::EDIT_RESPONSE, || {
             client
-                .update_response(token)
+                .update_response(token.expose())
                 .content(Some(&reply.content))
                 .components(Some(&components))
                 .allowed_mentions(Some(&allowed))
@@ -214,14 +215,18 @@ impl Discord {
     }
 
     /// Adds a follow-up to an interaction's response.
-    pub async fn followup_reply(&self, token: &str, reply: &Reply) -> Result<(), DiscordError> {
+    pub async fn followup_reply(
+        &self,
+        token: &InteractionToken,
+        reply: &Reply,
+    ) -> Result<(), DiscordError> {
         let components = super::components::components(&reply.controls);
         let allowed = allowed_mentions(&reply.ping);
         let files = uploads(reply);
         let client = self.http.interaction(self.application_id);
         retrying("send a follow-up message", Retry::NEW, || {
             let request = client
-                .create_followup(token)
+                .create_followup(token.expose())
                 .content(&reply.content)
                 .components(&components)
                 .allowed_mentions(Some(&allowed))

@@ -11,7 +11,7 @@ impl crate::QueueStore for Backend {
         let (step, finished_at) = step_when_recorded(&new)?;
         let row = sqlx::query(sql::INSERT_CHAT_COMMAND)
             .bind(id(new.interaction_id))
-            .bind(&new.interaction_token)
+            .bind(new.interaction_token.expose())
             .bind(ts(new.token_expires_at))
             .bind(id(new.application_id))
             .bind(id(new.user_id))
@@ -321,7 +321,7 @@ impl crate::QueueStore for Backend {
             commands.push(CommandJson {
                 ord,
                 interaction_id: id(new.interaction_id),
-                interaction_token: &new.interaction_token,
+                interaction_token: new.interaction_token.expose(),
                 token_expires_at: ts_text(new.token_expires_at),
                 application_id: id(new.application_id),
                 user_id: id(new.user_id),

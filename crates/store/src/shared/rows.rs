@@ -1,6 +1,7 @@
 //! Row mappers: a database row to the domain record it holds.
 
 use super::*;
+use disconcierge_core::secret::InteractionToken;
 
 pub(super) fn user_from_row(row: &DbRow) -> Result<User, sqlx::Error> {
     Ok(User {
@@ -40,7 +41,7 @@ pub(super) fn chat_command_from_row(row: &DbRow) -> Result<ChatCommand, sqlx::Er
     Ok(ChatCommand {
         id: row.try_get("id")?,
         interaction_id: get_u64(row, "interaction_id")?,
-        interaction_token: row.try_get("interaction_token")?,
+        interaction_token: InteractionToken::new(row.try_get::<String, _>("interaction_token")?),
         token_expires_at: row.try_get("token_expires_at")?,
         application_id: get_u64(row, "application_id")?,
         user_id: get_u64(row, "user_id")?,
