@@ -37,7 +37,11 @@ enum Command {
         password_env: Option<String>,
     },
     /// Apply pending database migrations.
-    Migrate,
+    Migrate {
+        /// List what would be applied, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -166,7 +170,12 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             app.run(shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate => {
+        Command::Migrate { dry_run: true } => {
+            let loaded = load(cli.config.as_deref())?;
+            init_logging(&loaded.settings)?;
+            migrate_dry_run(&loaded.settings).await
+        }
+        Command::Migrate { dry_run: false } => {
             let loaded = load(cli.config.as_deref())?;
             init_logging(&loaded.settings)?;
             let store = disconcierge_app::open_store(&loaded.settings).await?;
@@ -309,6 +318,61 @@ async fn init(
         account.username,
         admin_url(&loaded.settings)
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `migrate --dry-run`: what `migrate` would apply, read without changing anything (a SQLite file that
+/// does not exist yet is not created).
+async fn migrate_dry_run(settings: &Settings) -> Result<ExitCode> {
+    let kind = settings.database.connect.kind;
+    let known = disconcierge_store::known_migrations(kind);
+    let describe = |versions: &[i64]| -> String {
+        versions
+            .iter()
+            .map(|v| {
+                let what = known
+                    .iter()
+                    .find(|(k, _)| k == v)
+                    .map(|(_, d)| d.as_str())
+                    .unwrap_or("?");
+                format!("  {v:>4}  {what}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    if kind == disconcierge_store::DatabaseKind::Sqlite
+        && !std::path::Path::new(&settings.database.connect.url_or_path).exists()
+    {
+        let all: Vec<i64> = known.iter().map(|(v, _)| *v).collect();
+        println!(
+            "{} does not exist yet: `disconcierge migrate` would create it and apply {} migrations:\n{}",
+            settings.database.display(),
+            all.len(),
+            describe(&all)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = disconcierge_app::open_store(settings).await?;
+    let status = store.migration_status().await;
+    store.close().await;
+    let status = status?;
+    if !status.unknown.is_empty() {
+        println!("{}", disconcierge_app::describe_migrations(&status));
+        return Ok(ExitCode::from(1));
+    }
+    if status.pending.is_empty() {
+        println!(
+            "Nothing to do: {}.",
+            disconcierge_app::describe_migrations(&status)
+        );
+    } else {
+        println!(
+            "`disconcierge migrate` would apply {} migration(s) to {} (nothing was changed):\n{}",
+            status.pending.len(),
+            settings.database.display(),
+            describe(&status.pending)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

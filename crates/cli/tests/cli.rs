@@ -131,6 +131,30 @@ fn version_names_the_version_and_revision() {
 }
 
 #[test]
+fn migrate_dry_run_lists_what_would_be_applied_and_changes_nothing() {
+    let dir = TempDir::new();
+    let db = dir.0.join("disconcierge.sqlite3");
+    // No database yet: it says what `migrate` would do, and creates nothing.
+    let out = cmd(&dir.0).args(["migrate", "--dry-run"]).output().unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("does not exist yet"), "{all}");
+    assert!(all.contains("   1  initial"), "{all}");
+    assert!(
+        all.contains("instances"),
+        "the newest migration is listed: {all}"
+    );
+    assert!(!db.exists(), "a dry run creates no database");
+    // Migrated: nothing to do, and still nothing changed.
+    let out = cmd(&dir.0).args(["migrate"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cmd(&dir.0).args(["migrate", "--dry-run"]).output().unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("Nothing to do: schema current"), "{all}");
+}
+
+#[test]
 fn init_creates_the_database_and_one_admin_and_refuses_a_duplicate() {
     let dir = TempDir::new();
     let run = |user: &str, password: &str| {

@@ -318,6 +318,20 @@ fn compare_migrations(known: &[(i64, &[u8])], applied: &[(i64, bool, Vec<u8>)]) 
     status
 }
 
+/// Every migration this binary knows for `kind`, oldest first: its version and what it does (from its
+/// file name), for `disconcierge migrate --dry-run`.
+pub fn known_migrations(kind: DatabaseKind) -> Vec<(i64, String)> {
+    let migrator = match kind {
+        DatabaseKind::Sqlite => &sqlite::MIGRATOR,
+        DatabaseKind::Postgres => &postgres::MIGRATOR,
+    };
+    migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| (m.version, m.description.replace('_', " ")))
+        .collect()
+}
+
 /// The case-insensitive form of an admin username, which is what is unique and what logins look up.
 fn username_key(username: &str) -> String {
     username.to_lowercase()

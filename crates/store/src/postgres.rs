@@ -18,7 +18,7 @@ type TsValue = DateTime<Utc>;
 
 const KIND: DatabaseKind = DatabaseKind::Postgres;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Is the `_sqlx_migrations` table there (false on a fresh database)? Looked up through the search path,
 /// as sqlx's migrator does.

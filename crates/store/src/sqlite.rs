@@ -25,7 +25,7 @@ type TsValue = String;
 
 const KIND: DatabaseKind = DatabaseKind::Sqlite;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a connection waits for another's write to finish before giving up with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
