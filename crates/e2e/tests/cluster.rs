@@ -1,7 +1,7 @@
 //! Several instances on one PostgreSQL database: each a real application in a runtime of its own,
 //! against the same simulated Discord and LLM. A setting saved on one is in force on the others within a
 //! second, also after their listening connections were cut; an admin's "reload" reaches them all; each
-//! lists the others.
+//! lists the others; failed sign-ins on some lock the account on all.
 
 use disconcierge_core::RuntimeConfig;
 use disconcierge_e2e::{Backend, Crashable, World};
@@ -139,9 +139,31 @@ async fn a_setting_saved_on_one_instance_is_in_force_on_the_others_within_a_seco
         let took = in_force_on(other, started, |c| c.user_chat_command_limit_6h == 11).await;
         eprintln!("reload on B: in force on {name} after {took:?}");
     }
+    // Failed sign-ins count on every instance: five wrong passwords spread over B and C lock the account
+    // on A, even with the right one.
+    for (i, instance) in [&b, &c, &b, &c, &b].into_iter().enumerate() {
+        assert_eq!(
+            sign_in(instance, "wrong horse battery").await,
+            401,
+            "attempt {i}"
+        );
+    }
+    assert_eq!(sign_in(&a, "correct horse battery").await, 429);
     for instance in [a, b, c] {
         instance.crash();
     }
+}
+
+/// `POST /api/login` as `admin` on `instance`; the status.
+async fn sign_in(instance: &Crashable, password: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{}/api/login", instance.api_url))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// `GET /api/instances` on `instance`, signed in as `admin`.

@@ -56,7 +56,7 @@ pub use desk::{
 pub use error::StoreError;
 pub use roles::{
     AdminStore, CHANNEL, Change, Changes, ClusterStore, ConfigStore, InstanceStore, LogStore,
-    QueueStore, StatsStore, UserStore,
+    QueueStore, StatsStore, ThrottleStore, UserStore,
 };
 
 /// Which database a store talks to.
@@ -349,6 +349,7 @@ pub trait Store:
     ConfigStore
     + ClusterStore
     + InstanceStore
+    + ThrottleStore
     + AdminStore
     + UserStore
     + QueueStore

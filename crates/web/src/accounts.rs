@@ -145,12 +145,12 @@ async fn change_password(
     repeat: Option<&str>,
 ) -> Result<String, AccountError> {
     let keys = auth::throttle_keys(None, &session.admin.username);
-    state
-        .throttle()
-        .check(&keys)
-        .map_err(|wait| AccountError::Locked(auth::LoginError::Locked(wait)))?;
+    state.throttle().check(&keys).await.map_err(|e| match e {
+        auth::LoginError::Store(e) => AccountError::Store(e),
+        locked => AccountError::Locked(locked),
+    })?;
     if !admin::verify_password(session.admin.password_hash.clone(), current.to_string()).await {
-        state.throttle().record_failure(&keys);
+        state.throttle().record_failure(&keys).await;
         return Err(AccountError::WrongPassword);
     }
     if repeat.is_some_and(|r| r != new) {

@@ -17,7 +17,8 @@
 //! * **Escaping**: templates are askama's, which escape every value for HTML; nothing users wrote is ever
 //!   marked safe. Pages carry a Content-Security-Policy with no inline scripts and `frame-ancestors
 //!   'none'`.
-//! * **Logins** are throttled per client address and per account ([`auth::LoginThrottle`]); the messages
+//! * **Logins** are throttled per client address and per account, in the database so that every
+//!   instance counts every failure ([`auth::LoginThrottle`]); the messages
 //!   say when to try again.
 //! * **Secrets**: password hashes, session tokens and interaction tokens are never rendered or returned.
 //!
@@ -247,7 +248,6 @@ struct Inner {
     store: Arc<dyn Store>,
     control: Arc<dyn Control>,
     settings: WebSettings,
-    throttle: auth::LoginThrottle,
     /// Whether this process is rolling up statistics in the background (see `activity`).
     rollups_running: std::sync::atomic::AtomicBool,
 }
@@ -259,7 +259,6 @@ impl WebState {
                 store,
                 control,
                 settings,
-                throttle: auth::LoginThrottle::default(),
                 rollups_running: std::sync::atomic::AtomicBool::new(false),
             }),
         }
@@ -277,8 +276,10 @@ impl WebState {
         &self.inner.settings
     }
 
-    fn throttle(&self) -> &auth::LoginThrottle {
-        &self.inner.throttle
+    fn throttle(&self) -> auth::LoginThrottle<'_> {
+        auth::LoginThrottle {
+            store: self.store(),
+        }
     }
 
     fn rollups_running(&self) -> &std::sync::atomic::AtomicBool {

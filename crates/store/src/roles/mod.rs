@@ -8,6 +8,7 @@ mod instances;
 mod logs;
 mod queue;
 mod stats;
+mod throttle;
 mod users;
 
 pub use admins::AdminStore;
@@ -17,4 +18,5 @@ pub use instances::InstanceStore;
 pub use logs::LogStore;
 pub use queue::QueueStore;
 pub use stats::StatsStore;
+pub use throttle::ThrottleStore;
 pub use users::UserStore;

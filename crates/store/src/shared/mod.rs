@@ -536,6 +536,7 @@ mod instances;
 mod logs;
 mod queue;
 pub(super) mod rows;
+mod throttle;
 mod users;
 
 use rows::*;
