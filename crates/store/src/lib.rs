@@ -1,8 +1,9 @@
 //! disconcierge's storage: the one crate that knows SQL.
 //!
 //! Everything the bot persists goes through one repository API, the [`Store`] trait, made of one trait per
-//! role ([`ConfigStore`], [`AdminStore`], [`UserStore`], [`QueueStore`], [`LogStore`], [`StatsStore`] and
-//! the desk's [`DeskStore`]) so a caller can name the part it needs, and implemented for
+//! role ([`ConfigStore`], [`AdminStore`], [`UserStore`], [`QueueStore`], [`LogStore`], [`StatsStore`],
+//! [`ClusterStore`], [`InstanceStore`], [`ThrottleStore`] and the desk's [`DeskStore`]) so a caller can
+//! name the part it needs, and implemented for
 //! SQLite (a single file; the default for one instance) and PostgreSQL (for several instances sharing a
 //! queue). Both backends run the same queries wherever the SQL is the same and pass the same test-suite
 //! (`tests/repository.rs`), so the rest of the code never needs to know which one it talks to.
