@@ -23,6 +23,7 @@ pub mod rate;
 pub mod runtime_config;
 pub mod server;
 pub mod settings;
+mod shard_leases;
 pub mod telemetry;
 
 /// Admin accounts (password rules, argon2id hashing) live with the admin interface.
@@ -366,9 +367,11 @@ impl Application {
         };
         // The admin interface's "shut down" action stops the application like a signal does.
         let stop_requested = CancellationToken::new();
-        // One pace for every LLM request of this process (answers, tickets, the playground).
-        let rate = Arc::new(rate::LlmRate::new(
+        // One pace for every LLM request (answers, tickets, the playground), shared with the other
+        // instances on PostgreSQL.
+        let rate = Arc::new(rate::LlmRate::shared(
             self.runtime.current().config.llm_requests_per_second,
+            self.store.clone(),
         ));
         let discord_slot = control::DiscordSlot::default();
         let webhook_stats =
@@ -416,6 +419,7 @@ impl Application {
                 tls: self.api_tls.is_some(),
                 development: self.settings.development,
                 session_ttl: self.settings.api.session_max_age,
+                trusted_proxies: self.settings.api.trusted_proxies.clone(),
             },
         );
         let api = tokio::spawn(server::serve(
@@ -711,9 +715,25 @@ impl DiscordSide {
                 }
             }
         });
-        if let Err(e) =
+        // On PostgreSQL other instances may run the gateway too: the shards are spread over them.
+        let gateway = if self.store.kind() == disconcierge_store::DatabaseKind::Postgres {
+            let leases = Arc::new(shard_leases::StoreShardLeases {
+                store: self.store.clone(),
+                owner: self.settings.instance_id.clone(),
+                lease: self.settings.discord.gateway_shard_lease,
+            });
+            disconcierge_discord::shards::run_leased(
+                discord,
+                dispatcher,
+                presence_rx,
+                cancel,
+                leases,
+            )
+            .await
+        } else {
             disconcierge_discord::gateway::run(discord, dispatcher, presence_rx, cancel).await
-        {
+        };
+        if let Err(e) = gateway {
             tracing::error!(target: "disconcierge_app::discord", "the Discord gateway stopped: {e}");
         }
     }

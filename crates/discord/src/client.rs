@@ -36,6 +36,9 @@ pub enum GatewayState {
     Connected {
         since: chrono::DateTime<chrono::Utc>,
     },
+    /// Running, holding no shard: the other instances sharing the database hold every one; this one
+    /// takes shards over when one of them stops.
+    Standby,
     /// Discord closed the gateway for good and nothing the bot can change by itself would help (a refused
     /// token, say): stopped until disconcierge is restarted. Webhook interactions and the admin interface
     /// keep working.
@@ -56,8 +59,15 @@ pub(crate) struct GatewayStatus {
 /// The shards this process runs and since when each is ready.
 #[derive(Debug, Default)]
 pub(crate) struct Shards {
+    /// How many this process runs.
     pub(crate) total: u32,
     pub(crate) ready: std::collections::BTreeMap<u32, chrono::DateTime<chrono::Utc>>,
+    /// Which ones (`0..total` unless shards are spread over instances).
+    pub(crate) numbers: Vec<u32>,
+    /// The bot's shard count, all instances together.
+    pub(crate) of: u32,
+    /// Shards are spread over instances ([`crate::shards`]).
+    pub(crate) leased: bool,
 }
 
 impl GatewayStatus {
@@ -76,7 +86,21 @@ impl GatewayStatus {
         *self.shards.lock().expect("gateway status") = Shards {
             total,
             ready: Default::default(),
+            numbers: (0..total).collect(),
+            of: total,
+            leased: false,
         };
+    }
+
+    /// This instance holds shards `numbers` of `of` (spread over instances): readiness is kept for
+    /// those it still holds.
+    pub(crate) fn hold_shards(&self, numbers: &[u32], of: u32) {
+        let mut shards = self.shards.lock().expect("gateway status");
+        shards.ready.retain(|n, _| numbers.contains(n));
+        shards.total = numbers.len() as u32;
+        shards.numbers = numbers.to_vec();
+        shards.of = of;
+        shards.leased = true;
     }
 }
 
@@ -173,6 +197,9 @@ impl Discord {
             };
         }
         let shards = self.gateway.shards.lock().expect("gateway status");
+        if shards.leased && shards.total == 0 {
+            return GatewayState::Standby;
+        }
         match shards.ready.values().max() {
             Some(since) if shards.ready.len() as u32 == shards.total => {
                 GatewayState::Connected { since: *since }
@@ -203,6 +230,12 @@ impl Discord {
     /// How many shards the gateway runs in this process (0 when it does not run).
     pub fn gateway_shards(&self) -> u32 {
         self.gateway.shards.lock().expect("gateway status").total
+    }
+
+    /// Which shards this process runs, and the bot's shard count (all instances together).
+    pub fn gateway_shard_numbers(&self) -> (Vec<u32>, u32) {
+        let shards = self.gateway.shards.lock().expect("gateway status");
+        (shards.numbers.clone(), shards.of)
     }
 
     /// The bot's own user id.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use twilight_gateway::queue::InMemoryQueue;
+use twilight_gateway::queue::{InMemoryQueue, Queue};
 use twilight_gateway::{
     CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, Message, Shard, ShardId, StreamExt,
     error::ReceiveMessageError,
@@ -29,8 +29,8 @@ use twilight_model::gateway::presence::{Activity, Status};
 /// in a channel where the bot answers, its own messages are most of the MESSAGE_CREATE events. A full
 /// parse of one builds the whole message (author, member, embeds, components); the look at its author
 /// here allocates nothing.
-async fn next_event(
-    shard: &mut Shard,
+async fn next_event<Q: Queue + Unpin>(
+    shard: &mut Shard<Q>,
     wanted: EventTypeFlags,
 ) -> Option<Result<Event, ReceiveMessageError>> {
     loop {
@@ -155,6 +155,7 @@ pub async fn run(
             guilds: guilds.clone(),
             presence: presence.clone(),
             cancel: cancel.child_token(),
+            keeper: None,
         };
         let (code, any_ready) = match run_shards(shared, intents, shards, queue.clone()).await {
             Ended::Cancelled => break,
@@ -222,13 +223,17 @@ pub async fn run(
 
 /// What every shard of one start shares.
 #[derive(Clone)]
-struct ShardShared {
-    discord: Discord,
-    dispatcher: Arc<Dispatcher>,
-    guilds: Arc<crate::guilds::Guilds>,
-    presence: watch::Receiver<Presence>,
-    /// Cancelled on shutdown, or when another shard ended for good.
-    cancel: CancellationToken,
+pub(crate) struct ShardShared {
+    pub(crate) discord: Discord,
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    pub(crate) guilds: Arc<crate::guilds::Guilds>,
+    pub(crate) presence: watch::Receiver<Presence>,
+    /// Cancelled on shutdown, or when another shard ended for good (or, with leases, when the shard is
+    /// handed over).
+    pub(crate) cancel: CancellationToken,
+    /// Where the shard's session is kept for another instance to resume (shards spread over instances,
+    /// [`crate::shards`]); `None` when this process runs every shard.
+    pub(crate) keeper: Option<Arc<dyn crate::shards::ShardLeases>>,
 }
 
 /// How a set of shards ended.
@@ -288,25 +293,48 @@ async fn run_shards(
 }
 
 /// How one shard ended.
-struct ShardEnd {
+pub(crate) struct ShardEnd {
     /// The code of the last close frame.
-    code: Option<u16>,
+    pub(crate) code: Option<u16>,
     /// Closed by Discord for good (rather than by us on shutdown).
-    fatal: bool,
+    pub(crate) fatal: bool,
     /// It was ready at least once.
-    ready: bool,
+    pub(crate) ready: bool,
 }
 
-/// Runs one shard until `shared.cancel` (then closes it with 1000 and lets the close frame go out) or
-/// until twilight ends it after a close it may not reconnect from.
-async fn run_shard(mut shard: Shard, shared: ShardShared) -> ShardEnd {
+/// How often a shard whose session is kept for other instances saves it (when it moved on). An
+/// instance that dies lets its successor resume from at most this far back: Discord replays what
+/// followed, and what was handled twice is recognised (interactions and messages are recorded once).
+const SAVE_SESSION_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The session a shard would resume, as kept for other instances.
+fn kept_session<Q>(shard: &Shard<Q>) -> Option<crate::shards::SavedSession> {
+    shard.session().map(|s| crate::shards::SavedSession {
+        id: s.id().to_string(),
+        sequence: s.sequence(),
+        resume_url: shard.resume_url().map(str::to_string),
+    })
+}
+
+/// Runs one shard until `shared.cancel` (then closes it and lets the close frame go out) or until
+/// twilight ends it after a close it may not reconnect from. Alone, the shard closes with 1000 (the
+/// session ends, the bot goes offline); with a keeper, it closes so that its session can be resumed and
+/// keeps that session for the instance taking the shard over.
+pub(crate) async fn run_shard<Q: Queue + Unpin + Send>(
+    mut shard: Shard<Q>,
+    shared: ShardShared,
+) -> ShardEnd {
     let ShardShared {
         discord,
         dispatcher,
         guilds,
         mut presence,
         cancel,
+        keeper,
     } = shared;
+    let mut saved: Option<crate::shards::SavedSession> = None;
+    let mut save_every = tokio::time::interval(SAVE_SESSION_EVERY);
+    save_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let number = shard.id().number();
     let wanted = EventTypeFlags::READY
         | EventTypeFlags::INTERACTION_CREATE
@@ -330,12 +358,30 @@ async fn run_shard(mut shard: Shard, shared: ShardShared) -> ShardEnd {
                 }
                 continue;
             }
+            _ = save_every.tick(), if keeper.is_some() => {
+                let now = kept_session(&shard);
+                if now.is_some() && now != saved
+                    && let Some(keeper) = &keeper
+                {
+                    match keeper.save(number, now.clone()).await {
+                        Ok(()) => saved = now,
+                        Err(e) => tracing::warn!(target: "disconcierge_discord::gateway", error = %e, shard = number, "could not keep the shard's session for the other instances"),
+                    }
+                }
+                continue;
+            }
             item = next_event(&mut shard, wanted) => item,
         };
         match item {
             // twilight ended the shard: it must not be polled again.
             None => {
                 status.connected(number, false);
+                // Its session ended with it: nobody can resume it.
+                if let Some(keeper) = &keeper
+                    && let Err(e) = keeper.save(number, None).await
+                {
+                    tracing::warn!(target: "disconcierge_discord::gateway", error = %e, shard = number, "could not forget the shard's ended session");
+                }
                 return ShardEnd {
                     code: last_close,
                     fatal: true,
@@ -371,7 +417,11 @@ async fn run_shard(mut shard: Shard, shared: ShardShared) -> ShardEnd {
         }
     }
     status.connected(number, false);
-    shard.close(CloseFrame::NORMAL);
+    shard.close(if keeper.is_some() {
+        CloseFrame::RESUME
+    } else {
+        CloseFrame::NORMAL
+    });
     // Let the close frame go out: the shard reports it as `GatewayClose` once sent. Polled past that, the
     // shard would connect again (and the wait run into its timeout, a slower stop for nothing); polled past
     // its end (`None`), it would panic.
@@ -383,6 +433,13 @@ async fn run_shard(mut shard: Shard, shared: ShardShared) -> ShardEnd {
         }
     })
     .await;
+    // Kept for the instance taking the shard over: it resumes where this one stopped.
+    if let Some(keeper) = &keeper
+        && let Some(session) = kept_session(&shard)
+        && let Err(e) = keeper.save(number, Some(session)).await
+    {
+        tracing::warn!(target: "disconcierge_discord::gateway", error = %e, shard = number, "could not keep the shard's session for the instance taking it over");
+    }
     ShardEnd {
         code: None,
         fatal: false,

@@ -13,6 +13,7 @@ pub mod guilds;
 pub mod markup;
 pub mod respond;
 pub mod router;
+pub mod shards;
 pub mod webhook;
 
 pub use client::{Discord, DiscordConfig, GatewayState};

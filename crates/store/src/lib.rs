@@ -2,7 +2,7 @@
 //!
 //! Everything the bot persists goes through one repository API, the [`Store`] trait, made of one trait per
 //! role ([`ConfigStore`], [`AdminStore`], [`UserStore`], [`QueueStore`], [`LogStore`], [`StatsStore`],
-//! [`ClusterStore`], [`InstanceStore`], [`ThrottleStore`] and the desk's [`DeskStore`]) so a caller can
+//! [`ClusterStore`], [`InstanceStore`], [`ThrottleStore`], [`RateStore`], [`ShardStore`] and the desk's [`DeskStore`]) so a caller can
 //! name the part it needs, and implemented for
 //! SQLite (a single file; the default for one instance) and PostgreSQL (for several instances sharing a
 //! queue). Both backends run the same queries wherever the SQL is the same and pass the same test-suite
@@ -56,8 +56,9 @@ pub use desk::{
 };
 pub use error::StoreError;
 pub use roles::{
-    AdminStore, CHANNEL, Change, Changes, ClusterStore, ConfigStore, InstanceStore, LogStore,
-    QueueStore, StatsStore, ThrottleStore, UserStore,
+    AdminStore, CHANNEL, Change, Changes, ClaimedShard, ClusterStore, ConfigStore, InstanceStore,
+    LLM_RATE, LogStore, QueueStore, RateStore, ShardHolding, ShardSession, ShardStore, StatsStore,
+    ThrottleStore, UserStore,
 };
 
 /// Which database a store talks to.
@@ -351,6 +352,8 @@ pub trait Store:
     + ClusterStore
     + InstanceStore
     + ThrottleStore
+    + RateStore
+    + ShardStore
     + AdminStore
     + UserStore
     + QueueStore

@@ -269,8 +269,8 @@ pub(crate) static RECORD_USERS: std::sync::LazyLock<String> = std::sync::LazyLoc
     )
 });
 
-/// [`RECORD_USERS`] without counting the waiting commands: never chosen here (no waiting bound on
-/// PostgreSQL), defined because the shared code names it.
+/// [`RECORD_USERS`] without counting the waiting commands: run first in a batch's transaction, to take
+/// the authors' rows before what admission needs is read (there is no waiting bound on PostgreSQL).
 pub(crate) static RECORD_USERS_UNCOUNTED: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| {
         crate::sql::record_users(
@@ -297,6 +297,17 @@ pub(crate) const RECORD_COMMANDS: &str = "\
     ORDER BY c.ord \
     ON CONFLICT (interaction_id) DO NOTHING \
     RETURNING *";
+
+/// Reserves the next free slot of rate `$1` (one every `$2` seconds) by the database's clock, moving
+/// it one period on; gives how many seconds until the slot (0 when it is free now).
+pub(crate) const RESERVE_SLOT: Option<&str> = Some(
+    "INSERT INTO rate_slots AS r (name, next_free) \
+         VALUES ($1, clock_timestamp() + make_interval(secs => $2)) \
+     ON CONFLICT (name) DO UPDATE SET \
+         next_free = GREATEST(r.next_free, clock_timestamp()) + make_interval(secs => $2) \
+     RETURNING GREATEST(EXTRACT(EPOCH FROM \
+         (r.next_free - make_interval(secs => $2) - clock_timestamp())), 0)::FLOAT8",
+);
 
 /// LLM call logs in one statement (`$1`: `[{ord, chat_command_id, …}]`, see
 /// `LogStore::insert_llm_call_logs`).

@@ -160,6 +160,9 @@ fn record_commands_at_5() -> String {
     RECORD_COMMANDS.replace("$1", "$5")
 }
 
+/// One process owns the file and keeps its rates in memory (see [`crate::RateStore`]).
+pub(crate) const RESERVE_SLOT: Option<&str> = None;
+
 /// LLM call logs in one statement (`$1`: `[{ord, chat_command_id, …}]`, see
 /// `LogStore::insert_llm_call_logs`): the statement is the same whatever the batch size. `->` keeps the
 /// request and the response as JSON text; a response left out of the JSON is NULL.

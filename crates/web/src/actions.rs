@@ -75,10 +75,20 @@ async fn clear_conversations(state: &WebState, by: &str) -> Result<u64, StoreErr
     Ok(users)
 }
 
-/// What the admin who asked for a shutdown is told.
-const SHUTDOWN_MESSAGE: &str = "disconcierge is stopping: answers being written finish first, \
-     and questions still queued wait in the database for the next start. Start it again with your \
-     service manager (or `disconcierge run`).";
+/// What the admin who asked for a shutdown is told: which instance stops (the others, if any, keep
+/// running and take its work over).
+fn shutdown_message(instance: &str) -> String {
+    let who = if instance.is_empty() {
+        "disconcierge".to_string()
+    } else {
+        format!("Instance {instance}")
+    };
+    format!(
+        "{who} is stopping: answers being written finish first, and questions still \
+         queued wait in the database for the next start or for the other instances sharing it. \
+         Start it again with your service manager (or `disconcierge run`)."
+    )
+}
 
 async fn action_submit(
     State(state): State<WebState>,
@@ -122,7 +132,8 @@ async fn action_submit(
     }
     if action == "shutdown" {
         state.control().shutdown(&session.actor());
-        return error_page(StatusCode::ACCEPTED, "Shutting down", SHUTDOWN_MESSAGE);
+        let message = shutdown_message(&state.control().instance_id());
+        return error_page(StatusCode::ACCEPTED, "Shutting down", &message);
     }
     let Some(paused) = paused else {
         state.store().clear_caches();
@@ -305,7 +316,9 @@ async fn clear_conversations_api(
 /// The application is stopping.
 #[derive(Serialize, ToSchema)]
 struct Stopping {
-    message: &'static str,
+    /// The instance that stops (`DC_INSTANCE_ID`); others sharing the database keep running.
+    instance: String,
+    message: String,
 }
 
 /// Shut the application down gracefully, as on SIGTERM.
@@ -327,10 +340,12 @@ async fn shutdown_api(
     ApiAdmin(session): ApiAdmin,
 ) -> (StatusCode, Json<Stopping>) {
     state.control().shutdown(&session.actor());
+    let instance = state.control().instance_id();
     (
         StatusCode::ACCEPTED,
         Json(Stopping {
-            message: SHUTDOWN_MESSAGE,
+            message: shutdown_message(&instance),
+            instance,
         }),
     )
 }

@@ -292,20 +292,60 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// The client's address, when the listener recorded it (for the login throttle).
+/// The client's address, when the listener recorded it (for the login throttle). Behind a trusted
+/// reverse proxy (`DC_API_TRUSTED_PROXIES`), the address it names in `X-Forwarded-For`.
 pub(crate) struct ClientIp(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<WebState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        Ok(ClientIp(peer.map(|peer| {
+            client_address(peer, forwarded, &state.settings().trusted_proxies)
+        })))
     }
+}
+
+/// The client's address: the connection's, unless it comes from a trusted proxy; then, walking
+/// `X-Forwarded-For` from its end (each proxy appends the address it was called from), the first
+/// address that is not a trusted proxy. What a client writes there itself comes first in the list and
+/// is never reached while a trusted proxy's entry follows it, so it cannot pick its address.
+pub(crate) fn client_address<'a>(
+    peer: IpAddr,
+    forwarded_for: impl Iterator<Item = &'a str>,
+    trusted: &[ipnet::IpNet],
+) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded_for.flat_map(|v| v.split(',')).collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            // Unreadable: nothing before it can be believed.
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// Percent-encodes a string for use as one query parameter value.
@@ -550,5 +590,45 @@ mod tests {
             t.record_failure(&keys).await;
         }
         assert!(t.check(&keys).await.is_ok());
+    }
+
+    #[test]
+    fn the_client_is_named_by_trusted_proxies_only() {
+        let trusted: Vec<ipnet::IpNet> =
+            vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // A client connecting directly: its header is ignored.
+        assert_eq!(
+            client_address(ip("203.0.113.7"), ["198.51.100.1"].into_iter(), &trusted),
+            ip("203.0.113.7")
+        );
+        // Through the load balancer: the address it appended.
+        assert_eq!(
+            client_address(ip("10.1.2.3"), ["203.0.113.7"].into_iter(), &trusted),
+            ip("203.0.113.7")
+        );
+        // A forged entry before it changes nothing; two trusted hops are walked past.
+        assert_eq!(
+            client_address(
+                ip("10.1.2.3"),
+                ["198.51.100.1, 203.0.113.7", "10.9.9.9"].into_iter(),
+                &trusted
+            ),
+            ip("203.0.113.7")
+        );
+        // Nothing forwarded, or garbage: the proxy's own address (all such clients share its count).
+        assert_eq!(
+            client_address(ip("::1"), std::iter::empty(), &trusted),
+            ip("::1")
+        );
+        assert_eq!(
+            client_address(ip("10.1.2.3"), ["not an address"].into_iter(), &trusted),
+            ip("10.1.2.3")
+        );
+        // No proxy trusted: the connection's address, always.
+        assert_eq!(
+            client_address(ip("10.1.2.3"), ["203.0.113.7"].into_iter(), &[]),
+            ip("10.1.2.3")
+        );
     }
 }

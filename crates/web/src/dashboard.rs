@@ -43,6 +43,8 @@ struct Dashboard {
     commands: Vec<CommandView>,
     charts: ChartsView,
     instances: Vec<InstanceView>,
+    /// This instance's id (the shutdown button stops this one only).
+    instance_id: String,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +109,7 @@ async fn dashboard_page(
             commands,
             charts,
             instances,
+            instance_id: state.control().instance_id(),
         },
     )
 }

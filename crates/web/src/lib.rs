@@ -226,6 +226,10 @@ pub struct WebSettings {
     pub development: bool,
     /// How long a login lasts.
     pub session_ttl: Duration,
+    /// `DC_API_TRUSTED_PROXIES`: the reverse proxies (a load balancer) whose `X-Forwarded-For` names
+    /// the client, for the login throttle's per-address count. Empty: the connection's address is the
+    /// client's.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for WebSettings {
@@ -234,6 +238,7 @@ impl Default for WebSettings {
             tls: false,
             development: false,
             session_ttl: Duration::from_secs(12 * 3600),
+            trusted_proxies: Vec::new(),
         }
     }
 }

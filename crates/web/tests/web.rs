@@ -1675,6 +1675,11 @@ async fn shutting_down_needs_confirmation_and_a_person() {
                 .body
                 .contains("questions still queued wait in the database")
         );
+        assert!(
+            reply.body.contains("Instance web-1 is stopping"),
+            "says which instance stops: {}",
+            reply.body
+        );
         assert_eq!(*web.control.shutdowns.lock().unwrap(), ["Admin"]);
 
         let (api_cookie, api_csrf) = web.api_sign_in().await;
@@ -1698,6 +1703,7 @@ async fn shutting_down_needs_confirmation_and_a_person() {
             )
             .await;
         assert_eq!(reply.status, StatusCode::ACCEPTED);
+        assert_eq!(reply.json()["instance"], "web-1");
         assert_eq!(web.control.shutdowns.lock().unwrap().len(), 2);
     }
 }

@@ -612,14 +612,15 @@ impl Desk {
                         markup::relative_time(since),
                         p.summary()
                     ),
-                    _ => match desk.discord.gateway_shards() {
-                        0 | 1 => format!("✅ connected since {}", markup::relative_time(since)),
-                        n => format!(
-                            "✅ connected since {} ({n} shards)",
-                            markup::relative_time(since)
-                        ),
-                    },
+                    _ => format!(
+                        "✅ connected since {}{}",
+                        markup::relative_time(since),
+                        crate::control::shards_text(&desk.discord)
+                    ),
                 },
+                disconcierge_discord::GatewayState::Standby => {
+                    "✅ standing by (the other instances hold every shard)".to_string()
+                }
                 disconcierge_discord::GatewayState::Connecting => match problem {
                     Some(p) => format!("❌ not connected (reconnecting after {})", p.summary()),
                     None => "❌ not connected (reconnecting)".to_string(),

@@ -217,6 +217,8 @@ pub struct DiscordSettings {
     pub startup_message: String,
     pub gateway_intents: u64,
     pub gateway_enabled: bool,
+    /// How long a shard lease lasts (shards spread over instances on PostgreSQL).
+    pub gateway_shard_lease: Duration,
     pub api_base_url: Option<String>,
     pub gateway_url: Option<String>,
 }
@@ -249,6 +251,8 @@ pub struct ApiSettings {
     pub cors: CorsSettings,
     pub timeouts: HttpTimeouts,
     pub session_max_age: Duration,
+    /// `DC_API_TRUSTED_PROXIES`.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone)]
@@ -542,6 +546,34 @@ impl<'a> Reader<'a> {
         items
     }
 
+    /// Addresses or networks (`10.0.0.0/8`, `192.0.2.1`, `::1`), space- or comma-separated.
+    fn networks(&mut self, name: &'static str) -> Vec<ipnet::IpNet> {
+        let Some((v, origin)) = self.raw(name) else {
+            return Vec::new();
+        };
+        let mut nets = Vec::new();
+        for item in v.split([' ', ',']).filter(|s| !s.is_empty()) {
+            match item
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            {
+                Ok(net) => nets.push(net),
+                Err(_) => {
+                    self.fail(
+                        name,
+                        &v,
+                        origin,
+                        format!(
+                            "{item:?} is neither an address nor a network; expected addresses or networks such as 10.0.0.0/8 192.0.2.1 ::1"
+                        ),
+                    );
+                    return Vec::new();
+                }
+            }
+        }
+        nets
+    }
+
     fn list(&mut self, name: &'static str) -> Vec<String> {
         self.string(name)
             .map(|v| {
@@ -803,9 +835,21 @@ impl Settings {
                 |v| v.parse::<u64>().ok(),
             ),
             gateway_enabled: r.bool("DC_DISCORD_GATEWAY_ENABLED"),
+            gateway_shard_lease: r.duration("DC_DISCORD_GATEWAY_SHARD_LEASE"),
             api_base_url: r.url("DC_DISCORD_API_BASE_URL", &["http", "https"]),
             gateway_url: r.url("DC_DISCORD_GATEWAY_URL", &["ws", "wss"]),
         };
+        if discord.gateway_shard_lease < Duration::from_secs(1)
+            || discord.gateway_shard_lease > Duration::from_secs(300)
+        {
+            let v = format_duration(discord.gateway_shard_lease);
+            r.fail(
+                "DC_DISCORD_GATEWAY_SHARD_LEASE",
+                &v,
+                Origin::Environment,
+                "must be between 1s and 5m",
+            );
+        }
 
         let webhook = WebhookSettings {
             enabled: r.bool("DC_DISCORD_WEBHOOK_SERVER_ENABLED"),
@@ -853,6 +897,7 @@ impl Settings {
                 idle: r.duration("DC_API_IDLE_TIMEOUT"),
             },
             session_max_age: r.duration("DC_API_SESSION_MAX_AGE"),
+            trusted_proxies: r.networks("DC_API_TRUSTED_PROXIES"),
         };
 
         for (name, tls) in [

@@ -342,3 +342,37 @@ fn cors_settings_are_checked_before_anything_serves() {
         assert!(text.contains(expected), "{env:?}: {text}");
     }
 }
+
+#[test]
+fn trusted_proxies_are_addresses_or_networks() {
+    let loaded = load(&[("DC_API_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1 ::1")]).unwrap();
+    let nets: Vec<String> = loaded
+        .settings
+        .api
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(nets, ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]);
+    assert!(load(&[]).unwrap().settings.api.trusted_proxies.is_empty());
+    let text = load(&[("DC_API_TRUSTED_PROXIES", "10.0.0.0/8 nginx")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("DC_API_TRUSTED_PROXIES") && text.contains("\"nginx\" is neither"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_shard_lease_is_bounded() {
+    let s = load(&[]).unwrap().settings;
+    assert_eq!(s.discord.gateway_shard_lease, Duration::from_secs(15));
+    let text = load(&[("DC_DISCORD_GATEWAY_SHARD_LEASE", "200ms")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("DC_DISCORD_GATEWAY_SHARD_LEASE") && text.contains("between 1s and 5m"),
+        "{text}"
+    );
+}

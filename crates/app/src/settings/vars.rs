@@ -227,6 +227,11 @@ pub const VARS: &[VarSpec] = &[
         "Connect to the Discord gateway (presence, messages); false for webhook-only instances.",
     ),
     var(
+        "DC_DISCORD_GATEWAY_SHARD_LEASE",
+        "15s",
+        "With PostgreSQL, the gateway's shards are spread over the instances through leases: how long a lease lasts unless renewed. A dead instance's shards are taken over (and their sessions resumed) this long after it stopped renewing.",
+    ),
+    var(
         "DC_DISCORD_API_BASE_URL",
         "",
         "Base of Discord's REST API (an HTTP proxy or a local fake); default Discord's.",
@@ -341,6 +346,11 @@ pub const VARS: &[VarSpec] = &[
         "DC_API_LOG_LEVEL",
         "INFO",
         "Log level of the API component.",
+    ),
+    var(
+        "DC_API_TRUSTED_PROXIES",
+        "",
+        "Reverse proxies or load balancers in front of the admin listener (addresses or networks such as 10.0.0.0/8, space-separated): for requests from them, the client's address (the login throttle counts failures per address) is read from X-Forwarded-For. Empty: the connection's address.",
     ),
     var(
         "DC_API_CORS_ALLOW_ORIGINS",

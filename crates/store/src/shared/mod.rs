@@ -16,6 +16,8 @@
 //! * `CLAIM`, `QUEUE_ACKNOWLEDGED`, `EXPIRE_CHAT_COMMANDS` and `MIGRATIONS_TABLE_EXISTS`, the
 //!   dialect-specific statements;
 //! * `INSERT_LLM_CALL_LOGS`, call logs from one JSON array;
+//! * `RESERVE_SLOT`, the reservation of a shared rate's next slot (`None` on SQLite: see
+//!   [`crate::RateStore`]);
 //! * `record_batch(counted)`, the two statements of `record_chat_commands` as one statement list where
 //!   the backend runs such lists with parameters (SQLite), else `None`; `chat_context_list(history)`, the
 //!   same for `chat_context`;
@@ -535,7 +537,9 @@ pub(super) mod desk;
 mod instances;
 mod logs;
 mod queue;
+mod rate;
 pub(super) mod rows;
+mod shards;
 mod throttle;
 mod users;
 

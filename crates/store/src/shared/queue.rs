@@ -337,10 +337,11 @@ impl crate::QueueStore for Backend {
         }
         let user_rows: Vec<&UserJson> = users.values().collect();
 
-        // Two statements, each its own commit: the authors with what admission needs, then the
-        // commands. No transaction around them: an author stored without their command is harmless, and
-        // every statement less is a round trip less to the database's thread on the acknowledgement path
-        // (on SQLite both go to it as one statement list, `record_batch`).
+        // Two statements: the authors with what admission needs, then the commands. On SQLite each is
+        // its own commit (one process owns the file and records one batch at a time: nothing to
+        // serialize against, and every statement less is a round trip less to the database's thread on
+        // the acknowledgement path; both go to it as one statement list, `record_batch`). On PostgreSQL
+        // they share a transaction that serializes the authors across instances (below).
         // The waiting commands are counted unless a bound known here leaves room for the batch.
         let ticket = self
             .waiting_bound()
@@ -379,6 +380,24 @@ impl crate::QueueStore for Backend {
                 (authors, recorded)
             }
             None => {
+                // Several instances record commands at once (PostgreSQL): what admission reads of an
+                // author must include every command of theirs recorded elsewhere, or two instances
+                // could each admit one of the same user's commands. So one transaction: the first
+                // upsert takes the authors' rows (held until the commit; in id order, the order of
+                // `users`, so two batches never wait on each other in a circle), and what is read
+                // after it, in a statement of its own (a snapshot taken once the rows are ours),
+                // sees every command another instance recorded for them before. Admission is then
+                // exact across instances: a user's second command, wherever it arrives, sees the
+                // first in flight.
+                let mut tx = begin_write(&mut conn).await?;
+                if room.is_none() {
+                    sqlx::query(RECORD_USERS_UNCOUNTED.as_str())
+                        .bind(Json(&user_rows))
+                        .bind(ts(now))
+                        .bind(ts(since))
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let authors = match room {
                     Some(_) => sqlx::query(RECORD_USERS_UNCOUNTED.as_str())
                         .bind(Json(&user_rows))
@@ -390,13 +409,14 @@ impl crate::QueueStore for Backend {
                         .bind(ts(since))
                         .bind(limit),
                 }
-                .fetch_all(&mut *conn)
+                .fetch_all(&mut *tx)
                 .await?;
                 let recorded = sqlx::query(RECORD_COMMANDS)
                     .bind(Json(&commands))
-                    .fetch_all(&mut *conn)
+                    .fetch_all(&mut *tx)
                     .await
                     .map_err(|e| StoreError::from_write(e, "chat command", "user"))?;
+                tx.commit().await?;
                 (authors, recorded)
             }
         };

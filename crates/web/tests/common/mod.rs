@@ -36,6 +36,10 @@ impl Control for MemControl {
         self.current.lock().unwrap().clone()
     }
 
+    fn instance_id(&self) -> String {
+        "web-1".to_string()
+    }
+
     fn shutdown(&self, requested_by: &str) {
         self.shutdowns
             .lock()
