@@ -1,7 +1,9 @@
 //! The `disconcierge` command line: the binary's edge, where errors become messages and exit codes.
 
+mod generate;
+
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use disconcierge_app::settings::{Loaded, Settings, Sources, vars};
 use disconcierge_app::{Application, admin, healthcheck, telemetry};
 use disconcierge_core::parse_duration;
@@ -61,6 +63,20 @@ enum Command {
     },
     /// Print the version and git revision.
     Version,
+    /// Print a shell completion script to standard output.
+    ///
+    /// For example: disconcierge completions bash > /etc/bash_completion.d/disconcierge (bash), or
+    /// disconcierge completions zsh > ~/.zfunc/_disconcierge (zsh, with ~/.zfunc in fpath).
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output.
+    ///
+    /// For example: disconcierge manpage > /usr/local/share/man/man1/disconcierge.1 to install it, or
+    /// disconcierge manpage | man -l - to read it.
+    Manpage,
 }
 
 #[derive(Subcommand)]
@@ -148,6 +164,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             println!("disconcierge {}", version_line());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions { shell } => {
+            print_bytes(&generate::completions(Cli::command(), shell))
+        }
+        Command::Manpage => print_bytes(&generate::manpage(Cli::command())?),
         Command::Config {
             command: ConfigCommand::Example,
         } => {
@@ -221,6 +241,18 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+    }
+}
+
+/// Generated text to standard output. A reader that stops early (`| head`) is not an error; any other
+/// failed write is one (not a panic, as with `print!`).
+fn print_bytes(bytes: &[u8]) -> Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("could not write to standard output")
+        }
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
 

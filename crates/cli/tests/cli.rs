@@ -1,4 +1,5 @@
-//! The binary as an admin meets it: `config check`, `init`, `run` + `healthcheck`, `version`.
+//! The binary as an admin meets it: `config check`, `init`, `run` + `healthcheck`, `version`,
+//! `completions`, `manpage`.
 //!
 //! Each test runs `disconcierge` in a fresh temporary directory (so no stray `.env` is read) with a
 //! controlled environment.
@@ -128,6 +129,39 @@ fn version_names_the_version_and_revision() {
         all.starts_with(&format!("disconcierge {} (git ", env!("CARGO_PKG_VERSION"))),
         "{all}"
     );
+}
+
+#[test]
+fn completions_and_the_man_page_go_to_stdout_without_any_configuration() {
+    let dir = TempDir::new();
+    for (shell, marker) in [
+        ("bash", "complete -F _disconcierge"),
+        ("zsh", "#compdef disconcierge"),
+        ("fish", "complete -c disconcierge"),
+        ("elvish", "edit:completion:arg-completer[disconcierge]"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = cmd(&dir.0).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", text(&out));
+        assert!(out.stderr.is_empty(), "{shell}: {}", text(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+    }
+    let out = cmd(&dir.0).arg("manpage").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH disconcierge 1"), "{page}");
+    assert!(page.contains(".SS \"disconcierge config check\""), "{page}");
+
+    let out = cmd(&dir.0).args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("bash, elvish, fish, powershell, zsh"),
+        "{}",
+        text(&out)
+    );
+    // Nothing was read or created: they need no database and no .env.
+    assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0);
 }
 
 #[test]
