@@ -332,6 +332,10 @@ pub struct Crashable {
     pub config: disconcierge_app::runtime_config::RuntimeConfigService,
     /// The webhook interactions endpoint, when `DC_DISCORD_WEBHOOK_SERVER_ENABLED` is set.
     pub webhook_url: Option<String>,
+    /// Asks the application to stop gracefully, as SIGTERM does.
+    stop: oneshot::Sender<()>,
+    /// Sent once the application's `run` has returned.
+    stopped: oneshot::Receiver<()>,
 }
 
 impl Crashable {
@@ -343,12 +347,22 @@ impl Crashable {
             .expect("a runtime for the application");
         let settings = world.settings(env);
         let (tx, rx) = oneshot::channel();
+        let (stop, stop_requested) = oneshot::channel::<()>();
+        let (ran, stopped) = oneshot::channel();
         runtime.spawn(async move {
             let app = Application::build(settings, None)
                 .await
                 .expect("the application builds");
             let _ = tx.send((app.api_url(), webhook_url(&app), app.runtime_config()));
-            let _ = app.run(std::future::pending::<()>()).await;
+            let _ = app
+                .run(async move {
+                    // Dropped without a word (a crash) is no stop request.
+                    if stop_requested.await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                })
+                .await;
+            let _ = ran.send(());
         });
         let (api_url, webhook_url, config) = rx.await.expect("the application started");
         Crashable {
@@ -356,7 +370,16 @@ impl Crashable {
             api_url,
             config,
             webhook_url,
+            stop,
+            stopped,
         }
+    }
+
+    /// Stops the application gracefully (as on SIGTERM) and waits until it has stopped.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.stopped.await.expect("the application stops by itself");
+        self.runtime.shutdown_background();
     }
 
     /// Kills the application: its runtime stops and drops every task where it stands.
