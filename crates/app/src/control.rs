@@ -162,7 +162,7 @@ impl AppControl {
                 "standing by: the other instances hold every shard; this one takes shards over when one of them stops",
             ),
             GatewayState::Connected { since } => {
-                let shards = shards_text(discord);
+                let shards = discord.gateway_shards_text();
                 let connected = format!(
                     "connected since {}{shards}",
                     since.format("%Y-%m-%d %H:%M UTC")
@@ -261,28 +261,6 @@ fn ago(at: chrono::DateTime<chrono::Utc>) -> String {
         3600..86400 => format!("{} h ago", s / 3600),
         _ => format!("{} days ago", s / 86400),
     }
-}
-
-/// Which shards this instance runs, for the gateway's card: nothing for a single shard, the count when
-/// it runs all of them, the numbers when they are spread over instances.
-pub(crate) fn shards_text(discord: &disconcierge_discord::Discord) -> String {
-    let (numbers, of) = discord.gateway_shard_numbers();
-    if numbers.len() as u32 == of {
-        return match of {
-            0 | 1 => String::new(),
-            n => format!(" ({n} shards)"),
-        };
-    }
-    let list: Vec<String> = numbers.iter().map(u32::to_string).collect();
-    let word = if numbers.len() == 1 {
-        "shard"
-    } else {
-        "shards"
-    };
-    format!(
-        " ({word} {} of {of}; the other instances hold the rest)",
-        list.join(", ")
-    )
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod cluster;
 mod control;
 pub mod desk;
 mod dispatch;
+mod gateway;
 pub mod healthcheck;
 mod instances;
 pub mod interaction_log;
@@ -687,52 +688,13 @@ impl DiscordSide {
         if !self.settings.discord.gateway_enabled {
             return;
         }
-        // The presence follows the runtime configuration (custom status, paused).
-        let presence_of =
-            |c: &disconcierge_core::RuntimeConfig| disconcierge_discord::gateway::Presence {
-                custom_status: c.discord_custom_status.clone(),
-                paused: c.paused,
-            };
-        let (presence_tx, presence_rx) =
-            tokio::sync::watch::channel(presence_of(&self.runtime.current().config));
-        let mut changes = self.runtime.subscribe();
-        let follow = cancel.clone();
-        tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = follow.cancelled() => return,
-                    changed = changes.changed() => {
-                        if changed.is_err() {
-                            return;
-                        }
-                        let new = presence_of(&changes.borrow_and_update().config);
-                        presence_tx.send_if_modified(|current| {
-                            let differs = *current != new;
-                            *current = new;
-                            differs
-                        });
-                    }
-                }
-            }
-        });
-        // On PostgreSQL other instances may run the gateway too: the shards are spread over them.
-        let gateway = if self.store.kind() == disconcierge_store::DatabaseKind::Postgres {
-            let leases = Arc::new(shard_leases::StoreShardLeases {
-                store: self.store.clone(),
-                owner: self.settings.instance_id.clone(),
-                lease: self.settings.discord.gateway_shard_lease,
-            });
-            disconcierge_discord::shards::run_leased(
-                discord,
-                dispatcher,
-                presence_rx,
-                cancel,
-                leases,
-            )
-            .await
-        } else {
-            disconcierge_discord::gateway::run(discord, dispatcher, presence_rx, cancel).await
+        let gateway = gateway::Gateway {
+            store: self.store.clone(),
+            runtime: self.runtime.clone(),
+            instance_id: self.settings.instance_id.clone(),
+            shard_lease: self.settings.discord.gateway_shard_lease,
         };
+        let gateway = gateway.run(discord, dispatcher, &tasks, cancel).await;
         if let Err(e) = gateway {
             tracing::error!(target: "disconcierge_app::discord", "the Discord gateway stopped: {e}");
         }

@@ -424,7 +424,7 @@ async fn open_loop(
 }
 
 /// A `/chat` by `actor`, prepared and signed by the simulator, and the bytes of its webhook request.
-async fn prepare(
+pub(crate) async fn prepare(
     actor: &Actor,
     channel: Id<ChannelMarker>,
     webhook: &Http1,

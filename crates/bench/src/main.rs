@@ -6,9 +6,12 @@
 //! scripts/bench.sh chat                       # builds both in release, then runs the chat bench
 //! scripts/bench.sh admin                      # admin page loads on 1,000,000 chat commands
 //! scripts/bench.sh retrieval                  # support-desk retrieval at 1,000 / 10,000 / 100,000 entries
+//! scripts/bench.sh cluster                    # 1 and 3 instances on PostgreSQL: throughput and takeover
 //! disconcierge-bench chat --bin target/release/disconcierge [--rates 500,1000,2000] [--seconds 5]
 //!                         [--sequential 300] [--sims-nice 10]
 //! disconcierge-bench retrieval [--sizes 1000,10000,100000] [--requests 1000]
+//! disconcierge-bench cluster --bin PATH [--instances 1,3] [--burst 3000]   (DC_BENCH_POSTGRES_URL)
+//! disconcierge-bench sims --env-out FILE --ask-via URL [--questions 12]  (scripts/cluster.sh)
 //! ```
 //!
 //! The bot's CPU time and memory are read from `/proc/<pid>`, so they exclude the simulators and the load
@@ -21,15 +24,17 @@
 mod admin;
 mod calibrate;
 mod chat;
+mod cluster;
 mod http1;
 mod process;
 mod retrieval;
+mod sims;
 mod stats;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: disconcierge-bench chat --bin PATH [--rates R1,R2,…] [--seconds S] [--sequential N] [--sims-nice N]\n       disconcierge-bench admin --bin PATH [--rows N] [--requests N]\n       disconcierge-bench retrieval [--sizes N1,N2,…] [--requests N]";
+const USAGE: &str = "usage: disconcierge-bench chat --bin PATH [--rates R1,R2,…] [--seconds S] [--sequential N] [--sims-nice N]\n       disconcierge-bench admin --bin PATH [--rows N] [--requests N]\n       disconcierge-bench retrieval [--sizes N1,N2,…] [--requests N]\n       disconcierge-bench cluster --bin PATH [--instances N1,N2,…] [--burst N]   (PostgreSQL: DC_BENCH_POSTGRES_URL)\n       disconcierge-bench sims --env-out FILE --ask-via URL [--questions N]";
 
 #[derive(Debug)]
 pub struct Options {
@@ -49,6 +54,16 @@ pub struct Options {
     pub sizes: Vec<u64>,
     /// Chat bench: the niceness of the threads that run the Discord and LLM simulators (0 to 19).
     pub sims_nice: u32,
+    /// Cluster bench: how many instances, one run per count.
+    pub instances: Vec<u32>,
+    /// Cluster bench: `/chat`s per burst.
+    pub burst: u32,
+    /// Simulators alone: where to write the instances' variables.
+    pub env_out: Option<PathBuf>,
+    /// Simulators alone: the webhook URL to ask through.
+    pub ask_via: Option<String>,
+    /// Simulators alone: how many questions.
+    pub questions: u32,
 }
 
 fn parse(args: &[String]) -> Result<(String, Options), String> {
@@ -63,6 +78,11 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
         requests: 200,
         sizes: Vec::new(),
         sims_nice: 10,
+        instances: vec![1, 3],
+        burst: 3000,
+        env_out: None,
+        ask_via: None,
+        questions: 12,
     };
     while let Some(flag) = it.next() {
         let value = it
@@ -87,6 +107,16 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
                     return Err(format!("--sims-nice {value}: a niceness is 0 to 19"));
                 }
             }
+            "--instances" => {
+                options.instances = value
+                    .split(',')
+                    .map(|r| number(r.trim()))
+                    .collect::<Result<_, _>>()?
+            }
+            "--burst" => options.burst = number(value)?,
+            "--env-out" => options.env_out = Some(PathBuf::from(value)),
+            "--ask-via" => options.ask_via = Some(value.clone()),
+            "--questions" => options.questions = number(value)?,
             "--sizes" => {
                 options.sizes = value
                     .split(',')
@@ -96,7 +126,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
-    if options.bin.as_os_str().is_empty() && what != "retrieval" {
+    if options.bin.as_os_str().is_empty() && what != "retrieval" && what != "sims" {
         return Err(format!("--bin is required\n{USAGE}"));
     }
     Ok((what, options))
@@ -137,6 +167,8 @@ fn main() -> ExitCode {
         }
         "admin" => runtime.block_on(admin::run(&options)),
         "retrieval" => runtime.block_on(retrieval::run(&options)),
+        "cluster" => runtime.block_on(cluster::run(&options)),
+        "sims" => runtime.block_on(sims::run(&options)),
         other => Err(format!("unknown bench {other:?}\n{USAGE}")),
     };
     match result {

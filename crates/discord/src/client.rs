@@ -238,6 +238,28 @@ impl Discord {
         (shards.numbers.clone(), shards.of)
     }
 
+    /// Which shards this process runs, to follow "connected since …": nothing for a single shard, the
+    /// count when it runs all of them, the numbers when they are spread over instances.
+    pub fn gateway_shards_text(&self) -> String {
+        let (numbers, of) = self.gateway_shard_numbers();
+        if numbers.len() as u32 == of {
+            return match of {
+                0 | 1 => String::new(),
+                n => format!(" ({n} shards)"),
+            };
+        }
+        let list: Vec<String> = numbers.iter().map(u32::to_string).collect();
+        let word = if numbers.len() == 1 {
+            "shard"
+        } else {
+            "shards"
+        };
+        format!(
+            " ({word} {} of {of}; the other instances hold the rest)",
+            list.join(", ")
+        )
+    }
+
     /// The bot's own user id.
     pub fn bot_user_id(&self) -> Option<u64> {
         self.bot_user_id

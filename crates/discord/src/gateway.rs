@@ -232,8 +232,8 @@ pub(crate) struct ShardShared {
     /// handed over).
     pub(crate) cancel: CancellationToken,
     /// Where the shard's session is kept for another instance to resume (shards spread over instances,
-    /// [`crate::shards`]); `None` when this process runs every shard.
-    pub(crate) keeper: Option<Arc<dyn crate::shards::ShardLeases>>,
+    /// [`crate::leases`]); `None` when this process runs every shard.
+    pub(crate) keeper: Option<Arc<dyn crate::leases::ShardLeases>>,
 }
 
 /// How a set of shards ended.
@@ -308,8 +308,8 @@ pub(crate) struct ShardEnd {
 const SAVE_SESSION_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The session a shard would resume, as kept for other instances.
-fn kept_session<Q>(shard: &Shard<Q>) -> Option<crate::shards::SavedSession> {
-    shard.session().map(|s| crate::shards::SavedSession {
+fn kept_session<Q>(shard: &Shard<Q>) -> Option<crate::leases::SavedSession> {
+    shard.session().map(|s| crate::leases::SavedSession {
         id: s.id().to_string(),
         sequence: s.sequence(),
         resume_url: shard.resume_url().map(str::to_string),
@@ -332,7 +332,7 @@ pub(crate) async fn run_shard<Q: Queue + Unpin + Send>(
         cancel,
         keeper,
     } = shared;
-    let mut saved: Option<crate::shards::SavedSession> = None;
+    let mut saved: Option<crate::leases::SavedSession> = None;
     let mut save_every = tokio::time::interval(SAVE_SESSION_EVERY);
     save_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let number = shard.id().number();

@@ -10,6 +10,7 @@ pub mod desk;
 pub mod feedback;
 pub mod gateway;
 pub mod guilds;
+pub mod leases;
 pub mod markup;
 pub mod respond;
 pub mod router;

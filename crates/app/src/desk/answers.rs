@@ -615,7 +615,7 @@ impl Desk {
                     _ => format!(
                         "✅ connected since {}{}",
                         markup::relative_time(since),
-                        crate::control::shards_text(&desk.discord)
+                        desk.discord.gateway_shards_text()
                     ),
                 },
                 disconcierge_discord::GatewayState::Standby => {
