@@ -57,10 +57,7 @@ pub async fn run(options: &Options) -> Result<(), String> {
     let partial = env_out.with_extension("partial");
     std::fs::write(&partial, text).map_err(|e| format!("{}: {e}", partial.display()))?;
     std::fs::rename(&partial, env_out).map_err(|e| format!("{}: {e}", env_out.display()))?;
-    println!(
-        "simulators up; their settings are in {}",
-        env_out.display()
-    );
+    println!("simulators up; their settings are in {}", env_out.display());
 
     discord.gateway().wait_ready(1).await;
     discord

@@ -2,9 +2,9 @@
 //!
 //! Only commands that consumed tokens count (a failed or refused command costs the user nothing). When a
 //! user is at their limit, the next command becomes available when the oldest counted command in the window
-//! leaves it — exactly 6 hours after it was created — which is what the reply tells them. Times are shown
-//! as Discord timestamps (`<t:UNIX:R>`), which every client renders in its own time zone and language
-//! ("in 2 hours").
+//! leaves it — exactly 6 hours after it was created — which is what the reply tells them. Times are
+//! written by the caller's `when` (the application gives Discord's relative timestamps, which every
+//! client renders in its own time zone and language: "in 2 hours"); the domain writes no markup.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -52,9 +52,9 @@ impl Allowance {
         !self.exhausted() && self.remaining() <= (self.limit / 10).max(1)
     }
 
-    /// The usage line under an answer, as DisConcierge showed it, with a warning when few remain.
-    /// `self` is the allowance *after* the answered command was counted.
-    pub fn usage_line(&self) -> String {
+    /// The usage line under an answer, as DisConcierge showed it, with a warning when few remain, times
+    /// written by `when`. `self` is the allowance *after* the answered command was counted.
+    pub fn usage_line(&self, when: impl Fn(DateTime<Utc>) -> String) -> String {
         let mut line = format!(
             "-# Commands used: {}/{} (6h)",
             self.used.min(self.limit),
@@ -62,34 +62,31 @@ impl Allowance {
         );
         if self.exhausted() {
             match self.next_slot_at {
-                Some(at) => {
-                    line.push_str(&format!(" · limit reached; next one {}", relative_time(at)))
-                }
+                Some(at) => line.push_str(&format!(" · limit reached; next one {}", when(at))),
                 None => line.push_str(" · limit reached"),
             }
         } else if self.running_low() {
             let n = self.remaining();
             line.push_str(&format!(" · only {n} left"));
             if let Some(at) = self.next_slot_at {
-                line.push_str(&format!("; another frees up {}", relative_time(at)));
+                line.push_str(&format!("; another frees up {}", when(at)));
             }
         }
         line
     }
 
-    /// The runtime configuration's rate-limited message with `{next}` filled in.
-    pub fn rate_limited_message(&self, template: &str) -> String {
+    /// The runtime configuration's rate-limited message with `{next}` filled in by `when`.
+    pub fn rate_limited_message(
+        &self,
+        template: &str,
+        when: impl Fn(DateTime<Utc>) -> String,
+    ) -> String {
         let next = self
             .next_slot_at
-            .map(relative_time)
+            .map(when)
             .unwrap_or_else(|| "in a few hours".to_string());
         template.replace("{next}", &next)
     }
-}
-
-/// A Discord timestamp shown relative to the reader's clock ("in 2 hours", "in 5 minutes").
-pub fn relative_time(at: DateTime<Utc>) -> String {
-    format!("<t:{}:R>", at.timestamp())
 }
 
 #[cfg(test)]
@@ -101,17 +98,19 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 22, h, m, 0).unwrap()
     }
 
+    /// The times as the tests read them.
+    fn at(t: DateTime<Utc>) -> String {
+        format!("at {}", t.format("%H:%M"))
+    }
+
     #[test]
     fn next_slot_is_six_hours_after_the_oldest_counted_command() {
         let a = Allowance::new(3, 3, Some(t(8, 15)));
         assert!(a.exhausted());
         assert_eq!(a.next_slot_at, Some(t(14, 15)));
         assert_eq!(
-            a.rate_limited_message("Your next one is available {next}."),
-            format!(
-                "Your next one is available <t:{}:R>.",
-                t(14, 15).timestamp()
-            )
+            a.rate_limited_message("Your next one is available {next}.", at),
+            "Your next one is available at 14:15."
         );
         assert_eq!(Allowance::window_start(t(14, 0)), t(8, 0));
     }
@@ -119,25 +118,19 @@ mod tests {
     #[test]
     fn usage_line_warns_only_when_few_remain() {
         assert_eq!(
-            Allowance::new(3, 25, Some(t(9, 0))).usage_line(),
+            Allowance::new(3, 25, Some(t(9, 0))).usage_line(at),
             "-# Commands used: 3/25 (6h)"
         );
         let low = Allowance::new(23, 25, Some(t(9, 0)));
         assert!(low.running_low());
         assert_eq!(
-            low.usage_line(),
-            format!(
-                "-# Commands used: 23/25 (6h) · only 2 left; another frees up <t:{}:R>",
-                t(15, 0).timestamp()
-            )
+            low.usage_line(at),
+            "-# Commands used: 23/25 (6h) · only 2 left; another frees up at 15:00"
         );
         let last = Allowance::new(25, 25, Some(t(9, 0)));
         assert_eq!(
-            last.usage_line(),
-            format!(
-                "-# Commands used: 25/25 (6h) · limit reached; next one <t:{}:R>",
-                t(15, 0).timestamp()
-            )
+            last.usage_line(at),
+            "-# Commands used: 25/25 (6h) · limit reached; next one at 15:00"
         );
         // With a small limit, the last command still warns.
         assert!(Allowance::new(4, 5, None).running_low());
@@ -149,6 +142,6 @@ mod tests {
         let a = Allowance::new(10, 4, Some(t(9, 0)));
         assert_eq!(a.remaining(), 0);
         assert!(a.exhausted());
-        assert!(a.usage_line().starts_with("-# Commands used: 4/4 (6h)"));
+        assert!(a.usage_line(at).starts_with("-# Commands used: 4/4 (6h)"));
     }
 }

@@ -297,9 +297,10 @@ impl Admitter {
                     ),
                     Admission::RateLimited => (
                         ChatCommandState::RateLimited,
-                        message(
-                            &allowance.rate_limited_message(&config.discord_rate_limited_message),
-                        ),
+                        message(&allowance.rate_limited_message(
+                            &config.discord_rate_limited_message,
+                            disconcierge_discord::markup::relative_time,
+                        )),
                     ),
                     Admission::QueueFull => (
                         ChatCommandState::Aborted,

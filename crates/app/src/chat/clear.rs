@@ -30,7 +30,7 @@ impl Chat {
             if now < last + cooldown {
                 return Ok(format!(
                     "You just started a new conversation. You can do it again {}.",
-                    disconcierge_core::limits::relative_time(last + cooldown)
+                    disconcierge_discord::markup::relative_time(last + cooldown)
                 ));
             }
         }

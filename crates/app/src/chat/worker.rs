@@ -314,8 +314,8 @@ impl Chat {
         let current = self.runtime.current();
         let counts = usage.is_some_and(|u| u.total_tokens > 0);
         let pending = counts.then_some(command.created_at);
-        let usage_line =
-            allowance_at(user, &current.config, counted, Utc::now(), pending).usage_line();
+        let usage_line = allowance_at(user, &current.config, counted, Utc::now(), pending)
+            .usage_line(disconcierge_discord::markup::relative_time);
         let message_id = self.deliver(command, &text, &usage_line).await;
         self.finish(
             command,
