@@ -222,11 +222,18 @@ fn init_creates_the_database_and_one_admin_and_refuses_a_duplicate() {
     );
 }
 
-/// Reads the child's stderr until the API announces its address; returns it and everything read so far.
-fn wait_for_listen(child: &mut Child, log: &std::sync::Arc<std::sync::Mutex<String>>) -> String {
+/// The end of the child's stderr: heard once it is closed and everything written to it is in the log.
+type StderrRead = std::sync::mpsc::Receiver<()>;
+
+/// Reads the child's stderr into `log`, to its end; returns the address the API announces, once it does.
+fn wait_for_listen(
+    child: &mut Child,
+    log: &std::sync::Arc<std::sync::Mutex<String>>,
+) -> (String, StderrRead) {
     let stderr = child.stderr.take().unwrap();
     let log2 = log.clone();
     let (tx, rx) = std::sync::mpsc::channel();
+    let (read_tx, read) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stderr);
         let mut line = String::new();
@@ -240,9 +247,12 @@ fn wait_for_listen(child: &mut Child, log: &std::sync::Arc<std::sync::Mutex<Stri
             }
             line.clear();
         }
+        let _ = read_tx.send(());
     });
-    rx.recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("no listen line; log so far:\n{}", log.lock().unwrap()))
+    let url = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("no listen line; log so far:\n{}", log.lock().unwrap()));
+    (url, read)
 }
 
 #[test]
@@ -257,7 +267,7 @@ fn run_starts_without_credentials_says_what_is_missing_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let url = wait_for_listen(&mut child, &log);
+    let (url, stderr_read) = wait_for_listen(&mut child, &log);
 
     let health = cmd(&dir.0)
         .args(["healthcheck", "--url", &format!("{url}/readyz")])
@@ -266,7 +276,7 @@ fn run_starts_without_credentials_says_what_is_missing_and_stops_on_sigterm() {
     assert!(health.status.success(), "{}", text(&health));
     assert!(dir.0.join("disconcierge.sqlite3").is_file());
 
-    stop(&mut child);
+    stop(&mut child, stderr_read);
     let all = log.lock().unwrap().clone();
     let missing: Vec<_> = all
         .lines()
@@ -315,8 +325,8 @@ fn run_never_logs_the_tokens() {
         .spawn()
         .unwrap();
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let _url = wait_for_listen(&mut child, &log);
-    stop(&mut child);
+    let (_url, stderr_read) = wait_for_listen(&mut child, &log);
+    stop(&mut child, stderr_read);
     let mut stdout = String::new();
     child
         .stdout
@@ -331,7 +341,8 @@ fn run_never_logs_the_tokens() {
     }
 }
 
-fn stop(child: &mut Child) {
+/// Stops the child with SIGTERM; returns once it has exited cleanly and its stderr is read to the end.
+fn stop(child: &mut Child, stderr_read: StderrRead) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -341,8 +352,9 @@ fn stop(child: &mut Child) {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             assert!(status.success(), "exit status {status}");
-            // Give the stderr reader a moment to drain the last lines.
-            std::thread::sleep(Duration::from_millis(100));
+            stderr_read
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the child's stderr read to its end within 10 s of its exit");
             return;
         }
         assert!(

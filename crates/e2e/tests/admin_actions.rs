@@ -6,7 +6,7 @@
 use disconcierge_discord_sim::Via;
 use disconcierge_e2e::admin::Admin;
 use disconcierge_e2e::desk::{
-    actor, chat_requests, desk_app, guild, setup, slash, system_message, train,
+    actor, answer_of, chat_requests, desk_app, guild, setup, slash, system_message, train,
 };
 use disconcierge_e2e::{Backend, TestApp, spawn_app};
 use disconcierge_llm_sim::{Failure, FailureRule, Reply};
@@ -40,30 +40,34 @@ async fn the_playground_answers_like_a_ticket_without_posting(backend: Backend) 
         None,
     )
     .await;
-    slash(&olga, general, "kb_create", vec![("name", "faq".into())])
-        .await
-        .wait_ack()
-        .await;
-    slash(
-        &olga,
-        general,
-        "kb_add",
-        vec![
-            ("kb", "faq".into()),
-            ("title", "Invoices".into()),
-            (
-                "content",
-                "Invoices are emailed on the first day of each month.".into(),
-            ),
-        ],
+    let created =
+        answer_of(&slash(&olga, general, "kb_create", vec![("name", "faq".into())]).await).await;
+    assert!(
+        created.starts_with("Knowledge base \"faq\" created"),
+        "{created}"
+    );
+    let added = answer_of(
+        &slash(
+            &olga,
+            general,
+            "kb_add",
+            vec![
+                ("kb", "faq".into()),
+                ("title", "Invoices".into()),
+                (
+                    "content",
+                    "Invoices are emailed on the first day of each month.".into(),
+                ),
+            ],
+        )
+        .await,
     )
-    .await
-    .wait_ack()
     .await;
+    assert!(added.starts_with("Added entry #"), "{added}");
     let admin = Admin::sign_in(&app).await;
     let guild_id = g.id().to_string();
-    // Let what the commands started settle, then note what the bot has sent Discord so far.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every command so far has its final answer, and these start nothing in the background: what the
+    // bot has sent Discord is complete, note it.
     let writes_before = discord_writes(&app);
     let llm_before = chat_requests(&app).len();
 

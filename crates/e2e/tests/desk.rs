@@ -4,7 +4,7 @@
 
 use disconcierge_discord_sim::twilight_model::id::Id;
 use disconcierge_discord_sim::twilight_model::id::marker::ChannelMarker;
-use disconcierge_discord_sim::{Actor, OptionValue, Via};
+use disconcierge_discord_sim::{Actor, Direction, GatewayRecord, OptionValue, Via};
 use disconcierge_e2e::desk::*;
 use disconcierge_e2e::{Backend, TestApp, try_spawn_app};
 use disconcierge_llm_sim::{Endpoint, Failure, Reply};
@@ -149,7 +149,7 @@ async fn a_ticket_is_opened_answered_escalated_and_closed(backend: Backend) {
             .count()
     };
     let requests_before = chat_requests(&app).len();
-    ann.post_message(thread, "Hello? Anyone?");
+    let hello = ann.post_message(thread, "Hello? Anyone?");
     sam.post_message(thread, "Hi ann, I am on it.");
     // Staff too without the staff role: the owner, and a manager (Manage Server); a member is not.
     olga.post_message(thread, "The owner is looking too.");
@@ -157,7 +157,17 @@ async fn a_ticket_is_opened_answered_escalated_and_closed(backend: Backend) {
     actor(&app, &g, "bob").post_message(thread, "Same problem here.");
     // The welcome, two questions and their answers, the ping, and the five messages since.
     wait_count(&app, "SELECT message_count FROM tickets", 11).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Only the opener's messages are answered, and the opener's is handled: its reply is recorded as
+    // skipped (it would be 'done' had the AI been asked).
+    wait_count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM ticket_messages WHERE message_id = {} AND reply_state = 'skipped'",
+            hello.id.get()
+        ),
+        1,
+    )
+    .await;
     assert_eq!(
         chat_requests(&app).len(),
         requests_before,
@@ -961,6 +971,7 @@ async fn a_reply_lost_in_a_crash_is_written_after_the_restart_once(backend: Back
         .await
         .unwrap();
     first.crash();
+    let connections_before = world.discord.gateway().connection_count() as u64;
 
     // The next run takes the reply over once the dead run's claim has run out, and writes it once.
     world.llm.push_reply(Reply::text("Tighten the lid."));
@@ -979,6 +990,45 @@ async fn a_reply_lost_in_a_crash_is_written_after_the_restart_once(backend: Back
         1,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(bot_messages(&app, thread).len(), 2, "answered once");
+    // A later message, answered in its turn: a ticket's answers are written one at a time in the order
+    // they were started, so once this one is there, any second answer to "My kettle leaks" started
+    // before it would be there too. It goes to the restarted run's own gateway session (the dead run's
+    // may still look live for a moment).
+    let restarted_session = |r: &GatewayRecord| match r {
+        GatewayRecord::Frame {
+            conn,
+            direction: Direction::Sent,
+            t: Some(t),
+            ..
+        } => *conn > connections_before && (t == "READY" || t == "RESUMED"),
+        _ => false,
+    };
+    app.discord
+        .wait_for(Duration::from_secs(10), |w| {
+            w.gateway_log.iter().any(restarted_session).then_some(())
+        })
+        .await;
+    app.llm.push_reply(Reply::text("Glad it works."));
+    ann.post_message(thread, "That did it, thanks");
+    wait_count(
+        &app,
+        "SELECT COUNT(*) FROM ticket_messages WHERE author = 'opener' AND reply_state = 'done'",
+        2,
+    )
+    .await;
+    let answers: Vec<String> = bot_messages(&app, thread)
+        .into_iter()
+        .skip(1)
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(
+        answers,
+        ["Tighten the lid.", "Glad it works."],
+        "answered once"
+    );
+    assert_eq!(
+        chat_requests(&app).len(),
+        3,
+        "asked once by each run, then once more"
+    );
 }

@@ -1103,15 +1103,24 @@ async fn only_staff_let_the_ai_answer_again_after_an_escalation(backend: Backend
     let resume = format!("dct:resume:{tid}");
     assert!(!disabled(&escalation, &resume));
 
-    // Escalated: the AI stays quiet.
-    ann.post_message(thread, "Hello? The kettle does not heat.");
+    // Escalated: the AI stays quiet. The message is stored, then handled: its reply is recorded as
+    // skipped (it would be 'done' had the AI been asked).
+    let hello = ann.post_message(thread, "Hello? The kettle does not heat.");
     wait_count(
         &app,
         &format!("SELECT message_count FROM tickets WHERE id = {tid}"),
         3,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM ticket_messages WHERE message_id = {} AND reply_state = 'skipped'",
+            hello.id.get()
+        ),
+        1,
+    )
+    .await;
     assert!(chat_requests(&app).is_empty());
 
     // Neither the opener nor a moderator without the staff role can turn the AI back on.

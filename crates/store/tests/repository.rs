@@ -2529,6 +2529,7 @@ async fn users_are_searched_sorted_and_paged(kind: DatabaseKind) {
         (4, "dave", None),
     ] {
         store.upsert_user(id, name, display).await.unwrap();
+        // Distinct last-seen times (the store stamps the clock's now): no wait for anything to happen.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let names = |users: Vec<disconcierge_core::model::User>| {

@@ -200,7 +200,8 @@ async fn deferring_endpoint(
             .await
             .expect("editing the deferred response");
     });
-    // Answer late enough that the edit certainly arrives before the answer does.
+    // Answer late enough that the edit certainly arrives before the answer does. Kept as a sleep: it
+    // sets up the race under test, and nothing outside the simulator shows that it holds the edit.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     axum::Json(json!({"type": 5})).into_response()
 }

@@ -130,6 +130,7 @@ async fn wait_for_requests_wakes_when_they_arrive() {
     let sim = LlmSim::start().await;
     let url = format!("{}/api/version", sim.ollama_url());
     tokio::spawn(async move {
+        // Sent once the wait below has begun: that the wait wakes for them is what is tested.
         tokio::time::sleep(Duration::from_millis(100)).await;
         for _ in 0..3 {
             http().get(&url).send().await.unwrap();
