@@ -4,6 +4,7 @@
 # Usage: scripts/bench.sh chat [--rates 500,1000,2000] [--seconds 5] [--sequential 300] [--sims-nice 10]
 #        scripts/bench.sh admin [--rows 1000000] [--requests 200]
 #        scripts/bench.sh retrieval [--sizes 1000,10000,100000] [--requests 600]
+#        scripts/bench.sh cluster [--instances 1,3] [--burst 3000]   (PostgreSQL: DC_BENCH_POSTGRES_URL)
 #        scripts/bench.sh startup [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
