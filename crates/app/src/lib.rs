@@ -650,7 +650,7 @@ impl DiscordSide {
         let now = chrono::Utc::now();
         match self
             .store
-            .requeue_received(now - chrono::TimeDelta::seconds(30), now)
+            .requeue_received(now - chat::janitor::LEFT_RECEIVED_AFTER, now)
             .await
         {
             Ok(0) => {}

@@ -249,3 +249,87 @@ async fn a_command_that_keeps_failing_its_worker_ends_after_max_attempts(backend
         1
     );
 }
+
+disconcierge_e2e::both!(a_command_another_instance_left_received_is_answered_without_a_restart);
+/// An instance that dies between acknowledging a command and queueing it leaves it `received`; with
+/// several instances the one that died is not the one that starts again, so a running instance must pick
+/// it up by itself.
+async fn a_command_another_instance_left_received_is_answered_without_a_restart(backend: Backend) {
+    // The janitor's round is 10 s: the simulator waits longer than its default for the answer.
+    let Some(world) = World::start_with(
+        backend,
+        disconcierge_discord_sim::DiscordSim::builder().default_timeout(Duration::from_secs(30)),
+    )
+    .await
+    else {
+        return;
+    };
+    let app = spawn_app_in(
+        world,
+        &[
+            ("DC_LLM_PROVIDER", "openai-chat"),
+            ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
+        ],
+    )
+    .await;
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("ida")
+        .text_channel("general")
+        .create();
+    app.discord.gateway().wait_ready(1).await;
+    // The other instance: it recorded the interaction and acknowledged it (deferred), then died before
+    // queueing it. Its record is some seconds old.
+    let chat = app
+        .discord
+        .user(guild.user("ida"))
+        .run_slash_command(
+            guild.channel("general"),
+            "chat",
+            [("prompt", "left behind")],
+            Via::Prepared,
+        )
+        .await;
+    let url = app.webhook_url.clone().expect("webhook enabled");
+    chat.complete(&url, 200, r#"{"type":5}"#.to_string());
+    let recorded = chrono::Utc::now() - chrono::TimeDelta::seconds(12);
+    let batch = [disconcierge_store::NewChatCommandBy {
+        username: "ida".into(),
+        global_name: None,
+        command: disconcierge_core::model::NewChatCommand {
+            interaction_id: chat.id().get(),
+            interaction_token: chat.token().to_string().into(),
+            token_expires_at: recorded + chrono::TimeDelta::minutes(15),
+            application_id: app.discord.application_id().get(),
+            user_id: guild.user("ida").get(),
+            guild_id: Some(guild.id().get()),
+            channel_id: Some(guild.channel("general").get()),
+            private: false,
+            prompt: "left behind".into(),
+            state: disconcierge_core::model::ChatCommandState::Received,
+            created_at: recorded,
+        },
+    }];
+    app.store
+        .record_chat_commands(
+            &batch,
+            recorded - chrono::TimeDelta::hours(6),
+            recorded,
+            100,
+        )
+        .await
+        .unwrap();
+    // This instance's janitor queues it (within its 10 s round) and a worker answers it.
+    let answer = chat
+        .wait_original(|m| m.content.contains("Commands used"))
+        .await;
+    assert!(chat.followups().is_empty(), "answered once: {answer:?}");
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'completed'")
+            .await,
+        1
+    );
+}

@@ -20,7 +20,7 @@ pub mod admit;
 mod allowance;
 mod clear;
 mod feedback;
-mod janitor;
+pub(crate) mod janitor;
 mod progress;
 pub(crate) mod reply;
 mod worker;
