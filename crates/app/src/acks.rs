@@ -60,16 +60,36 @@ pub const STALL_BUDGET: Duration = Duration::from_secs(2);
 const MIN_BACKLOG: usize = 32;
 /// How often the completion rate is measured.
 const RATE_WINDOW: Duration = Duration::from_millis(250);
+/// The shortest part of a window whose completions say how fast acknowledgements go.
+const MIN_PARTIAL_WINDOW: Duration = Duration::from_millis(20);
 
 impl Backlog {
     fn roll(&mut self, now: tokio::time::Instant) {
         let start = *self.window_start.get_or_insert(now);
         let elapsed = now - start;
         if elapsed >= RATE_WINDOW {
-            self.rate = f64::from(self.completed) / elapsed.as_secs_f64();
+            // A window stretched over a quiet spell says nothing about how fast acknowledgements
+            // complete now: the rate is unknown again (0) until the next window.
+            self.rate = if elapsed <= RATE_WINDOW * 2 {
+                f64::from(self.completed) / elapsed.as_secs_f64()
+            } else {
+                0.0
+            };
             self.completed = 0;
             self.window_start = Some(now);
         }
+    }
+
+    /// How fast acknowledgements complete: the last full window's rate, or, when that window saw none
+    /// (a burst right after a quiet spell), the current window's so far once it has some completions
+    /// over [`MIN_PARTIAL_WINDOW`]. `None` while nothing says (then only a stall refuses).
+    fn known_rate(&self, now: tokio::time::Instant) -> Option<f64> {
+        if self.rate > 0.0 {
+            return Some(self.rate);
+        }
+        let elapsed = now - self.window_start?;
+        (self.completed > 0 && elapsed >= MIN_PARTIAL_WINDOW)
+            .then(|| f64::from(self.completed) / elapsed.as_secs_f64())
     }
 }
 
@@ -97,8 +117,15 @@ impl AcksInProgress {
             return true;
         }
         let waiting = backlog.started.len();
-        waiting >= MIN_BACKLOG
-            && waiting as f64 >= backlog.rate.max(1.0) * WAIT_BUDGET.as_secs_f64()
+        if waiting < MIN_BACKLOG {
+            return false;
+        }
+        match backlog.known_rate(now) {
+            Some(rate) => waiting as f64 >= rate * WAIT_BUDGET.as_secs_f64(),
+            // A burst right after a quiet spell, before anything completed: nothing predicts a wait yet
+            // (the stall rule above still holds).
+            None => false,
+        }
     }
 
     /// Resolves once acknowledgements have been quiet for [`ACK_QUIET`], or after [`MAX_HOLD_BACK`].
@@ -398,5 +425,29 @@ mod tests {
         tokio::time::sleep(STALL_BUDGET / 2).await;
         assert!(!acks.behind());
         drop(few);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_after_a_quiet_spell_is_admitted_until_its_pace_is_known() {
+        let acks = AcksInProgress::default();
+        // A few acknowledgements, then a minute of quiet.
+        for _ in 0..5 {
+            drop(acks.start());
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        // 64 arrive at once (a burst on a cold bot): nothing has completed yet, nothing predicts a wait.
+        let mut burst: Vec<_> = (0..64).map(|_| acks.start()).collect();
+        assert!(!acks.behind(), "the pace is unknown: admitted");
+        // They complete at 1,000 a second: 64 waiting is 64 ms of work.
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            burst.remove(0);
+        }
+        burst.extend((0..30).map(|_| acks.start()));
+        assert!(!acks.behind(), "64 at 1,000 a second: admitted");
+        // The pace known, a backlog it cannot clear within the budget is refused.
+        burst.extend((0..1_000).map(|_| acks.start()));
+        assert!(acks.behind(), "over a second of work at the measured pace");
+        drop(burst);
     }
 }

@@ -81,7 +81,7 @@ async fn one(options: &Options, count: u32, url: &str) -> Result<Vec<String>, St
         .map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     let config = RuntimeConfig {
-        llm_requests_per_second: 10_000.0,
+        llm_requests_per_second: 1_000.0,
         user_chat_command_limit_6h: 1_000,
         ..RuntimeConfig::default()
     };
@@ -226,7 +226,11 @@ async fn one(options: &Options, count: u32, url: &str) -> Result<Vec<String>, St
     for instance in instances {
         instance.bot.stop()?;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("DC_BENCH_KEEP_LOGS").is_some() {
+        println!("logs kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(notes)
 }
 
@@ -286,6 +290,9 @@ async fn burst_over(
                     accepted += 1;
                 } else {
                     refused += 1;
+                    if refused == 1 {
+                        eprintln!("first refusal: HTTP {status}: {body}");
+                    }
                 }
                 handle.complete(
                     &format!("http://127.0.0.1:{port}/interactions"),

@@ -102,3 +102,29 @@ async fn concurrent_commands_of_one_user_on_three_instances_find_exactly_one_fre
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn a_batch_of_distinct_users_finds_none_of_them_in_flight() {
+    for db in TestDb::each().await {
+        let since = Utc::now() - TimeDelta::hours(6);
+        for round in 0..3u64 {
+            let now = Utc::now();
+            let batch: Vec<_> = (0..64u64)
+                .map(|i| received(10_000 + round * 100 + i, 7_000 + round * 100 + i, now))
+                .collect();
+            let recorded = db
+                .store
+                .record_chat_commands(&batch, since, now, 1_000_000)
+                .await
+                .unwrap();
+            let busy: Vec<u64> = recorded
+                .commands
+                .iter()
+                .filter(|c| c.in_flight)
+                .map(|c| c.user.discord_id)
+                .collect();
+            assert!(busy.is_empty(), "{:?}: in flight: {busy:?}", db.kind());
+            assert_eq!(recorded.commands.len(), 64);
+        }
+    }
+}
