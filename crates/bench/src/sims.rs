@@ -8,7 +8,7 @@
 //! ```
 //!
 //! It writes the `DC_*` variables that point an instance at the simulators to `--env-out`, waits until
-//! the bot has connected to the gateway and registered its commands, then has `--questions` members ask
+//! the bot has connected to the gateway and registered its commands and `--ask-via` answers, then has `--questions` members ask
 //! `/chat` through `--ask-via` (a load balancer in front of the instances' webhook listeners) and prints
 //! who answered and how fast. It fails if a question goes unanswered.
 
@@ -65,6 +65,15 @@ pub async fn run(options: &Options) -> Result<(), String> {
             (!w.global_commands.is_empty()).then_some(())
         })
         .await;
+    // The load balancer may start after the instances: wait until it answers at all.
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.get(ask_via.as_str()).send().await.is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("nothing answers at {ask_via} within 60 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     println!(
         "the bot is connected (gateway shards live: {:?}); asking {} questions through {ask_via}",
         discord.gateway().live_shards(),
