@@ -121,8 +121,47 @@ fn set_log_max_level(levels: &BTreeMap<LogComponent, LogLevel>, discord_library:
 #[error("could not install the logger: {0}")]
 pub struct TelemetryError(String);
 
+/// The daily-rotated log file of `DC_LOG_FILE`, its directory created, the newest `keep` kept.
+fn log_file(
+    path: &std::path::Path,
+    keep: u32,
+) -> Result<tracing_appender::rolling::RollingFileAppender, TelemetryError> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            TelemetryError(format!(
+                "DC_LOG_FILE={} names no file; give a file path such as /var/log/disconcierge/disconcierge.log",
+                path.display()
+            ))
+        })?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| {
+        TelemetryError(format!(
+            "DC_LOG_FILE: could not create the directory {}: {e}; create it, or let disconcierge's user write there",
+            dir.display()
+        ))
+    })?;
+    tracing_appender::rolling::RollingFileAppender::builder()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix(name)
+        .max_log_files(usize::try_from(keep).unwrap_or(usize::MAX).max(1))
+        .build(dir)
+        .map_err(|e| {
+            TelemetryError(format!(
+                "DC_LOG_FILE: could not open a log file in {}: {e}; check that disconcierge's user may write there",
+                dir.display()
+            ))
+        })
+}
+
 /// Installs the global subscriber (once per process) writing to stderr, so that stdout stays for command
-/// output such as `config check`.
+/// output such as `config check`, and to `DC_LOG_FILE` when it is set (without colours, in the same
+/// format).
 pub fn init(settings: &LogSettings) -> Result<TelemetryHandle, TelemetryError> {
     let (filter, reload) =
         reload::Layer::new(build_targets(&settings.levels, settings.discord_library));
@@ -147,10 +186,38 @@ pub fn init(settings: &LogSettings) -> Result<TelemetryHandle, TelemetryError> {
             ),
         ),
     };
+    let file = settings
+        .file
+        .as_deref()
+        .map(|path| log_file(path, settings.file_keep))
+        .transpose()?;
+    let (file_text, file_json) = match (file, settings.format) {
+        (None, _) => (None, None),
+        (Some(file), LogFormat::Text) => (
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(file)
+                    .with_ansi(false),
+            ),
+            None,
+        ),
+        (Some(file), LogFormat::Json) => (
+            None,
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_writer(file),
+            ),
+        ),
+    };
     Registry::default()
         .with(filter)
         .with(text)
         .with(json)
+        .with(file_text)
+        .with(file_json)
         .try_init()
         .map_err(|e| TelemetryError(e.to_string()))?;
     set_log_max_level(&settings.levels, settings.discord_library);

@@ -320,6 +320,7 @@ fn run_never_logs_the_tokens() {
         .env("DC_LOG_LEVEL", "TRACE")
         .env("DC_DATABASE_LOG_LEVEL", "TRACE")
         .env("DC_LOG_FORMAT", "json")
+        .env("DC_LOG_FILE", "logs/disconcierge.log")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -327,6 +328,24 @@ fn run_never_logs_the_tokens() {
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let (_url, stderr_read) = wait_for_listen(&mut child, &log);
     stop(&mut child, stderr_read);
+    // DC_LOG_FILE: the same lines in today's file (`disconcierge.log.YYYY-MM-DD`), its directory
+    // created; no secret there either.
+    let files: Vec<_> = std::fs::read_dir(dir.0.join("logs"))
+        .expect("DC_LOG_FILE's directory was created")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("disconcierge.log.20"), "{name}");
+    let in_file = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        in_file.contains(r#""level":"#) && in_file.contains("listening"),
+        "the log file holds the run's json lines:\n{in_file}"
+    );
+    for secret in [DISCORD_TOKEN, OPENAI_TOKEN, "API-SECRET-SHOULD-NEVER-PRINT"] {
+        assert!(!in_file.contains(secret), "{secret} in the log file");
+    }
     let mut stdout = String::new();
     child
         .stdout

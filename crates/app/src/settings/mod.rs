@@ -197,6 +197,10 @@ pub struct LogSettings {
     /// Level of the Discord library itself (`DC_DISCORD_DISCORDGO_LOG_LEVEL`).
     pub discord_library: LogLevel,
     pub format: LogFormat,
+    /// `DC_LOG_FILE`: the logs also go to this file, rotated every day (`NAME.YYYY-MM-DD`).
+    pub file: Option<PathBuf>,
+    /// `DC_LOG_FILE_KEEP`: how many days of log files are kept.
+    pub file_keep: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -710,6 +714,11 @@ impl Settings {
         let log = LogSettings {
             levels,
             discord_library: r.level("DC_DISCORD_DISCORDGO_LOG_LEVEL"),
+            file: r
+                .string("DC_LOG_FILE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            file_keep: r.u32("DC_LOG_FILE_KEEP", 1, 3650),
             format: r.parsed(
                 "DC_LOG_FORMAT",
                 LogFormat::Text,

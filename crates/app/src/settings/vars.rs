@@ -77,6 +77,16 @@ pub const VARS: &[VarSpec] = &[
         "Log level of everything without a component of its own.",
     ),
     var(
+        "DC_LOG_FILE",
+        "",
+        "Also write the logs to this file, rotated every day: /var/log/disconcierge/disconcierge.log gives disconcierge.log.2026-12-07, … (the directory is created). Empty: standard error only.",
+    ),
+    var(
+        "DC_LOG_FILE_KEEP",
+        "7",
+        "How many days of log files DC_LOG_FILE keeps; older ones are deleted.",
+    ),
+    var(
         "DC_LOG_FORMAT",
         "text",
         "Log format: text (for people) or json (for log collectors).",
