@@ -535,6 +535,7 @@ impl DiscordSide {
             api_base_url: self.settings.discord.api_base_url.clone(),
             gateway_url: self.settings.discord.gateway_url.clone(),
             intents: self.settings.discord.gateway_intents,
+            shards: self.settings.discord.gateway_shards,
         };
         let mut wait = Duration::from_secs(1);
         let discord = loop {

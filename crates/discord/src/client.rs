@@ -23,6 +23,9 @@ pub struct DiscordConfig {
     /// `ws(s)://...` of a gateway proxy or fake.
     pub gateway_url: Option<String>,
     pub intents: u64,
+    /// How many gateway shards the bot runs, all instances together; `None`: as many as Discord
+    /// recommends (one to start with when a single process runs them, more if Discord asks).
+    pub shards: Option<u32>,
 }
 
 /// Where the gateway connection stands.

@@ -140,7 +140,8 @@ pub async fn run(
 ) -> Result<(), DiscordError> {
     let status = discord.gateway.clone();
     let mut intents = Intents::from_bits_truncate(discord.config().intents);
-    let mut shards = 1u32;
+    // The admin's count, or one to start with (Discord says with 4011 when it needs more).
+    let mut shards = discord.config().shards.unwrap_or(1);
     let mut queue = InMemoryQueue::default();
     // Who manages each guild, for the messages' authors (shared by the shards: each sees its guilds).
     let guilds = Arc::new(crate::guilds::Guilds::default());

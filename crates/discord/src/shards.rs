@@ -77,7 +77,9 @@ pub async fn run_leased(
 ) -> Result<(), DiscordError> {
     let status = discord.gateway.clone();
     let mut intents = Intents::from_bits_truncate(discord.config().intents);
-    let (mut total, concurrency) = recommended(&discord).await;
+    let (recommended_total, concurrency) = recommended(&discord).await;
+    // A count set by the admin wins over Discord's recommendation.
+    let mut total = discord.config().shards.unwrap_or(recommended_total);
     let guilds = Arc::new(crate::guilds::Guilds::default());
     status.running.store(true, Ordering::Relaxed);
     status.intents.store(intents.bits(), Ordering::Relaxed);

@@ -223,6 +223,8 @@ pub struct DiscordSettings {
     pub gateway_enabled: bool,
     /// How long a shard lease lasts (shards spread over instances on PostgreSQL).
     pub gateway_shard_lease: Duration,
+    /// `DC_DISCORD_GATEWAY_SHARDS`: the shard count; `None` (0) for Discord's recommendation.
+    pub gateway_shards: Option<u32>,
     pub api_base_url: Option<String>,
     pub gateway_url: Option<String>,
 }
@@ -845,6 +847,7 @@ impl Settings {
             ),
             gateway_enabled: r.bool("DC_DISCORD_GATEWAY_ENABLED"),
             gateway_shard_lease: r.duration("DC_DISCORD_GATEWAY_SHARD_LEASE"),
+            gateway_shards: Some(r.u32("DC_DISCORD_GATEWAY_SHARDS", 0, 65_535)).filter(|&n| n > 0),
             api_base_url: r.url("DC_DISCORD_API_BASE_URL", &["http", "https"]),
             gateway_url: r.url("DC_DISCORD_GATEWAY_URL", &["ws", "wss"]),
         };

@@ -237,6 +237,11 @@ pub const VARS: &[VarSpec] = &[
         "Connect to the Discord gateway (presence, messages); false for webhook-only instances.",
     ),
     var(
+        "DC_DISCORD_GATEWAY_SHARDS",
+        "0",
+        "How many gateway shards the bot runs, all instances together; 0: as many as Discord recommends (GET /gateway/bot). Discord requires sharding past 2,500 servers.",
+    ),
+    var(
         "DC_DISCORD_GATEWAY_SHARD_LEASE",
         "15s",
         "With PostgreSQL, the gateway's shards are spread over the instances through leases: how long a lease lasts unless renewed. A dead instance's shards are taken over (and their sessions resumed) this long after it stopped renewing.",
