@@ -647,17 +647,8 @@ impl DiscordSide {
         });
         let dispatcher =
             disconcierge_discord::router::Dispatcher::new(discord.clone(), chat.clone());
-        // Commands a previous run recorded but never queued (it stopped while acknowledging them).
-        let now = chrono::Utc::now();
-        match self
-            .store
-            .requeue_received(now - chat::janitor::LEFT_RECEIVED_AFTER, now)
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(count = n, "queued commands left unqueued by a previous run"),
-            Err(e) => tracing::warn!(error = %e, "could not queue commands left by a previous run"),
-        }
+        // Commands a previous run (or another instance) recorded but never queued are queued by the
+        // janitor, at once and then every round.
         for _ in 0..CHAT_WORKERS {
             tasks.spawn(chat.clone().run_worker(cancel.clone()));
         }

@@ -120,10 +120,11 @@ pub async fn run_leased(
             tracing::warn!(target: "disconcierge_discord::gateway", code = ?end.code, shard = number, "Discord closed the gateway: {}", problem.summary());
             let stop = problem.stopped || recovery == Recovery::Stop;
             *status.problem.lock().expect("gateway status") = Some(problem);
+            if stop {
+                stopped = true;
+                break;
+            }
             match recovery {
-                _ if stop => {
-                    stopped = true;
-                }
                 Recovery::Intents(fewer) => {
                     // Every shard connects again with the narrower intents.
                     intents = fewer;
@@ -138,10 +139,8 @@ pub async fn run_leased(
                         tracing::warn!(target: "disconcierge_discord::gateway", error = %e, "could not release a shard");
                     }
                 }
-                Recovery::Stop => stopped = true,
-            }
-            if stopped {
-                break;
+                // Handled above.
+                Recovery::Stop => {}
             }
         }
         if stopped {

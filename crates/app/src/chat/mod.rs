@@ -20,7 +20,7 @@ pub mod admit;
 mod allowance;
 mod clear;
 mod feedback;
-pub(crate) mod janitor;
+mod janitor;
 mod progress;
 pub(crate) mod reply;
 mod worker;

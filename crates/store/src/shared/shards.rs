@@ -62,7 +62,7 @@ impl crate::ShardStore for Backend {
     ) -> Result<ShardHolding, StoreError> {
         let total = total.max(1);
         let until = after(now, lease)?;
-        let seen_since = now - (until - now);
+        let lease = until - now;
         let mut conn = self.writer().await?;
         sqlx::query(MEMBER_SEEN)
             .bind(owner)
@@ -70,7 +70,7 @@ impl crate::ShardStore for Backend {
             .execute(&mut *conn)
             .await?;
         sqlx::query(FORGET_MEMBERS)
-            .bind(ts(now - (until - now) * 10))
+            .bind(ts(now - lease * 10))
             .execute(&mut *conn)
             .await?;
         sqlx::query(FORGET_OTHER_COUNTS)
@@ -83,7 +83,7 @@ impl crate::ShardStore for Backend {
             .execute(&mut *conn)
             .await?;
         let members: i64 = sqlx::query_scalar(MEMBERS_SEEN_SINCE)
-            .bind(ts(seen_since))
+            .bind(ts(now - lease))
             .fetch_one(&mut *conn)
             .await?;
         let members = u32::try_from(members.max(1)).unwrap_or(u32::MAX);
