@@ -38,6 +38,8 @@ pub(crate) struct AppControl {
     pub llm_check: Mutex<Option<Instant>>,
     /// `DC_INSTANCE_ID`.
     pub instance_id: String,
+    /// Whether any server uses the support desk (set once Discord is connected, and by `/setup`).
+    pub desk_in_use: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[async_trait::async_trait]
@@ -167,10 +169,21 @@ impl AppControl {
                     "connected since {}{shards}",
                     since.format("%Y-%m-%d %H:%M UTC")
                 );
+                let blind = discord
+                    .message_content_advice()
+                    .filter(|_| self.desk_in_use.load(std::sync::atomic::Ordering::Relaxed));
                 match problem {
                     Some(p) if p.degraded => Health::new(
                         HealthLevel::Degraded,
                         format!("{connected}. {}", p.summary()),
+                    ),
+                    _ if blind.is_some() => Health::new(
+                        HealthLevel::Degraded,
+                        format!(
+                            "{connected}, but messages arrive without their text, so the AI cannot \
+                             read tickets: {}.",
+                            blind.unwrap_or_default()
+                        ),
                     ),
                     Some(p) => Health::new(
                         HealthLevel::Ok,

@@ -26,6 +26,7 @@ pub mod server;
 pub mod settings;
 mod shard_leases;
 pub mod telemetry;
+pub mod ticket_bot_import;
 
 /// Admin accounts (password rules, argon2id hashing) live with the admin interface.
 pub use disconcierge_web::admin;
@@ -205,7 +206,8 @@ impl Application {
         );
         let store = open_store(&settings).await?;
         ensure_schema(store.as_ref(), settings.database.auto_migrate).await?;
-        let runtime = RuntimeConfigService::load_or_init(store.clone()).await?;
+        let runtime =
+            RuntimeConfigService::load_or_seed(store.clone(), &settings.runtime_seeds).await?;
         if let Some(t) = &telemetry {
             t.apply(&runtime.current().config.log_levels);
         }
@@ -375,6 +377,7 @@ impl Application {
             self.store.clone(),
         ));
         let discord_slot = control::DiscordSlot::default();
+        let desk_in_use = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let webhook_stats =
             self.discord
                 .as_ref()
@@ -400,9 +403,11 @@ impl Application {
                 llm_settings: self.settings.llm.clone(),
                 runtime: self.runtime.clone(),
                 rate: rate.clone(),
+                training: self.settings.desk_training,
             },
             llm_check: std::sync::Mutex::new(None),
             instance_id: self.settings.instance_id.clone(),
+            desk_in_use: desk_in_use.clone(),
         });
         tasks.spawn(
             instances::Heartbeat {
@@ -441,6 +446,7 @@ impl Application {
                 grace,
                 rate,
                 discord_slot,
+                desk_in_use,
                 webhook_stats: webhook_stats.map(|(_, stats)| stats),
                 acks: self.acks.clone(),
                 wake,
@@ -518,6 +524,8 @@ struct DiscordSide {
     rate: Arc<rate::LlmRate>,
     /// Filled once connected, for the admin interface.
     discord_slot: control::DiscordSlot,
+    /// Whether any server uses the support desk (shared with the admin interface).
+    desk_in_use: Arc<std::sync::atomic::AtomicBool>,
     webhook_stats: Option<Arc<disconcierge_discord::webhook::WebhookStats>>,
     /// Acknowledgements in progress: the workers and the background writes give way to them.
     acks: Arc<acks::AcksInProgress>,
@@ -605,7 +613,11 @@ impl DiscordSide {
             embed_wake: tokio::sync::Notify::new(),
             instance_id: self.settings.instance_id.clone(),
             reply_lease: self.settings.queue.lease,
+            desk_in_use: self.desk_in_use.clone(),
+            ai_replies: self.settings.desk_ai_replies,
+            training: self.settings.desk_training,
         });
+        tasks.spawn(desk.clone().check_message_content());
         tasks.spawn(desk.clone().run_embedder(cancel.clone()));
         tasks.spawn(
             desk.clone()

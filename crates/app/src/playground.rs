@@ -32,6 +32,8 @@ pub(crate) struct Playground {
     pub llm_settings: LlmSettings,
     pub runtime: RuntimeConfigService,
     pub rate: Arc<LlmRate>,
+    /// `DC_DESK_TRAINING`: trained answers may be used (each server may still turn them off).
+    pub training: bool,
 }
 
 impl Playground {
@@ -68,6 +70,10 @@ impl Playground {
         config: &RuntimeConfig,
     ) -> Result<(PlaygroundPlan, Next), String> {
         let embedding_model = self.llm_settings.embedding_model.as_deref();
+        let switches =
+            crate::desk::Switches::of(self.store.as_ref(), guild_id, true, self.training)
+                .await
+                .map_err(|e| format!("could not read the server's settings: {e}"))?;
         let retrieved = answers::retrieve(
             self.store.as_ref(),
             self.llm.as_ref(),
@@ -75,6 +81,7 @@ impl Playground {
             guild_id,
             &ask.question,
             config,
+            switches.training,
         )
         .await
         .map_err(|e| format!("retrieval failed: {e}"))?;

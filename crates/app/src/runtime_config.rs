@@ -7,6 +7,7 @@
 //! the seam through which PostgreSQL LISTEN/NOTIFY (another instance changed the configuration) and the
 //! periodic refresh arrive.
 
+use crate::settings::ticket_bot::RuntimeSeeds;
 use disconcierge_core::model::StoredRuntimeConfig;
 use disconcierge_core::runtime_config::{RuntimeConfig, ValidationErrors};
 use disconcierge_store::{Change, Store, StoreError};
@@ -37,12 +38,32 @@ impl RuntimeConfigService {
     pub async fn load_or_init(
         store: Arc<dyn Store>,
     ) -> Result<RuntimeConfigService, RuntimeConfigError> {
+        Self::load_or_seed(store, &RuntimeSeeds::default()).await
+    }
+
+    /// Loads the stored configuration, writing the defaults with `seeds` applied on first start (the
+    /// ticket bot's settings); a stored configuration is kept, and each seed it differs from is logged.
+    pub async fn load_or_seed(
+        store: Arc<dyn Store>,
+        seeds: &RuntimeSeeds,
+    ) -> Result<RuntimeConfigService, RuntimeConfigError> {
         let stored = match store.load_runtime_config().await? {
-            Some(stored) => stored,
+            Some(stored) => {
+                for line in seeds.differences(&stored.config) {
+                    tracing::warn!("{line}");
+                }
+                stored
+            }
             None => {
-                tracing::info!("no runtime configuration stored yet; saving the defaults");
+                let mut config = RuntimeConfig::default();
+                seeds.apply(&mut config);
+                config.validate()?;
+                tracing::info!(
+                    seeded = !seeds.is_empty(),
+                    "no runtime configuration stored yet; saving the defaults"
+                );
                 store
-                    .save_runtime_config(&RuntimeConfig::default(), None, Some("init"))
+                    .save_runtime_config(&config, None, Some("init"))
                     .await?;
                 store
                     .load_runtime_config()

@@ -77,6 +77,31 @@ enum Command {
     /// For example: disconcierge manpage > /usr/local/share/man/man1/disconcierge.1 to install it, or
     /// disconcierge manpage | man -l - to read it.
     Manpage,
+    /// Bring data over from another bot.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// The Python ticket bot's trained answers (its data/training.db and exported JSON files), into one
+    /// server. Checked completely first, written all or nothing; running it again adds nothing.
+    TicketBot {
+        /// The ticket bot's SQLite database (DB_PATH in its .env; data/training.db by default).
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+        /// A JSON file exported by the ticket bot (/export_training); repeat for several.
+        #[arg(long, value_name = "FILE")]
+        json: Vec<PathBuf>,
+        /// The Discord server (guild) id the answers are for.
+        #[arg(long, value_name = "ID")]
+        guild: u64,
+        /// Read and check everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -168,6 +193,31 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             print_bytes(&generate::completions(Cli::command(), shell))
         }
         Command::Manpage => print_bytes(&generate::manpage(Cli::command())?),
+        Command::Import {
+            command:
+                ImportCommand::TicketBot {
+                    db,
+                    json,
+                    guild,
+                    dry_run,
+                },
+        } => {
+            let loaded = load(cli.config.as_deref())?;
+            init_logging(&loaded.settings)?;
+            let store = disconcierge_app::open_store(&loaded.settings).await?;
+            store.migrate().await?;
+            let result = disconcierge_app::ticket_bot_import::import(
+                store.as_ref(),
+                db.as_deref(),
+                &json,
+                guild,
+                dry_run,
+            )
+            .await;
+            store.close().await;
+            println!("{}", result?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config {
             command: ConfigCommand::Example,
         } => {

@@ -89,7 +89,8 @@ impl FromStr for LogLevel {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s.trim().to_ascii_lowercase().as_str() {
             "off" | "none" => LogLevel::Off,
-            "error" | "err" => LogLevel::Error,
+            // Python's logging names (the ticket bot's LOG_LEVEL) too.
+            "error" | "err" | "critical" | "fatal" => LogLevel::Error,
             "warn" | "warning" => LogLevel::Warn,
             "info" => LogLevel::Info,
             "debug" => LogLevel::Debug,
@@ -108,6 +109,7 @@ mod tests {
         assert_eq!("INFO".parse::<LogLevel>().unwrap(), LogLevel::Info);
         assert_eq!("WARN".parse::<LogLevel>().unwrap(), LogLevel::Warn);
         assert_eq!("warning".parse::<LogLevel>().unwrap(), LogLevel::Warn);
+        assert_eq!("CRITICAL".parse::<LogLevel>().unwrap(), LogLevel::Error);
         assert_eq!("debug".parse::<LogLevel>().unwrap(), LogLevel::Debug);
         assert!("loud".parse::<LogLevel>().is_err());
     }

@@ -22,10 +22,39 @@ pub struct DiscordConfig {
     pub api_base_url: Option<String>,
     /// `ws(s)://...` of a gateway proxy or fake.
     pub gateway_url: Option<String>,
-    pub intents: u64,
+    /// The gateway intents bit set; `None` (`DC_DISCORD_GATEWAY_INTENTS=auto`): [`DEFAULT_INTENTS`], plus
+    /// Message Content when the application's flags say the developer portal allows it.
+    pub intents: Option<u64>,
     /// How many gateway shards the bot runs, all instances together; `None`: as many as Discord
     /// recommends (one to start with when a single process runs them, more if Discord asks).
     pub shards: Option<u32>,
+}
+
+/// DisConcierge's default intents (3243773): guilds, their messages and the rest the bot reads, no
+/// privileged one.
+pub const DEFAULT_INTENTS: u64 = 3_243_773;
+
+/// The privileged intent that gives messages their text (tickets and mentions need it).
+pub const MESSAGE_CONTENT: u64 = 1 << 15;
+
+/// The intents the gateway asks for: the configured ones, or (automatic) the default ones plus Message
+/// Content when the application may use it.
+pub fn resolve_intents(configured: Option<u64>, message_content_allowed: bool) -> u64 {
+    match configured {
+        Some(bits) => bits,
+        None if message_content_allowed => DEFAULT_INTENTS | MESSAGE_CONTENT,
+        None => DEFAULT_INTENTS,
+    }
+}
+
+/// Whether the application's flags (`GET /applications/@me`) allow the Message Content intent: switched
+/// on in the developer portal (`GATEWAY_MESSAGE_CONTENT_LIMITED`, bots in fewer than 100 servers) or
+/// granted after review (`GATEWAY_MESSAGE_CONTENT`).
+fn message_content_allowed(flags: Option<twilight_model::oauth::ApplicationFlags>) -> bool {
+    use twilight_model::oauth::ApplicationFlags as F;
+    flags.is_some_and(|f| {
+        f.intersects(F::GATEWAY_MESSAGE_CONTENT | F::GATEWAY_MESSAGE_CONTENT_LIMITED)
+    })
 }
 
 /// Where the gateway connection stands.
@@ -114,6 +143,10 @@ pub struct Discord {
     pub(crate) application_id: Id<ApplicationMarker>,
     pub(crate) guild_id: Option<Id<GuildMarker>>,
     pub(crate) config: DiscordConfig,
+    /// The intents the gateway asks for first ([`resolve_intents`]).
+    pub(crate) intents: u64,
+    /// Whether the developer portal allows the Message Content intent (the application's flags).
+    pub(crate) message_content_allowed: bool,
     /// Whether the gateway is connected (see [`Discord::gateway_state`]).
     pub(crate) gateway: Arc<GatewayStatus>,
     /// The bot's user, when Discord said (it does for every bot application).
@@ -169,7 +202,10 @@ impl Discord {
                 application.id
             )));
         }
+        let allowed = message_content_allowed(application.flags);
         Ok(Discord {
+            intents: resolve_intents(config.intents, allowed),
+            message_content_allowed: allowed,
             http,
             application_id: application.id,
             guild_id: config.guild_id.and_then(Id::new_checked),
@@ -218,16 +254,42 @@ impl Discord {
         self.gateway.problem.lock().expect("gateway status").clone()
     }
 
-    /// The intents the gateway asks for: `DC_DISCORD_GATEWAY_INTENTS`, less what Discord refused.
+    /// The intents the gateway asks for: `DC_DISCORD_GATEWAY_INTENTS` (or the automatic choice), less
+    /// what Discord refused.
     pub fn gateway_intents(&self) -> u64 {
         match self
             .gateway
             .intents
             .load(std::sync::atomic::Ordering::Relaxed)
         {
-            0 => self.config.intents,
+            0 => self.intents,
             asked => asked,
         }
+    }
+
+    /// `None` when the gateway receives messages with their text; otherwise what the admin must do so it
+    /// does (messages in tickets and mentions arrive without text until then): which switch to turn on in
+    /// the developer portal, or which setting leaves Message Content out.
+    pub fn message_content_advice(&self) -> Option<String> {
+        const PORTAL: &str = "switch on Message Content Intent in Discord's developer portal (your \
+                              application → Bot → Privileged Gateway Intents) and restart disconcierge";
+        if self.gateway_intents() & MESSAGE_CONTENT != 0 {
+            return None;
+        }
+        Some(if self.intents & MESSAGE_CONTENT != 0 {
+            format!("Discord refused the Message Content intent (close code 4014): {PORTAL}")
+        } else if !self.message_content_allowed {
+            format!(
+                "the application may not use the Message Content intent: {PORTAL} (it is then asked \
+                 for by itself)"
+            )
+        } else {
+            format!(
+                "DC_DISCORD_GATEWAY_INTENTS={} leaves out Message Content (32768), which the application \
+                 may use: set DC_DISCORD_GATEWAY_INTENTS=auto (or add 32768) and restart disconcierge",
+                self.intents
+            )
+        })
     }
 
     /// How many shards the gateway runs in this process (0 when it does not run).

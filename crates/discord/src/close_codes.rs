@@ -144,7 +144,7 @@ pub fn decide(
             let without = intents - PRIVILEGED;
             let advice = if c == 4014 {
                 format!(
-                    "DC_DISCORD_GATEWAY_INTENTS asks for {} but the application is not allowed it. Switch \
+                    "The gateway asked for {} but the application is not allowed it. Switch \
                      it on in Discord's developer portal (your application → Bot → Privileged Gateway \
                      Intents), {restart}. Until then the bot is connected without it ({}): messages in \
                      tickets and mentions arrive without their text.",

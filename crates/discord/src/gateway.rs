@@ -139,7 +139,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<(), DiscordError> {
     let status = discord.gateway.clone();
-    let mut intents = Intents::from_bits_truncate(discord.config().intents);
+    let mut intents = Intents::from_bits_truncate(discord.intents);
     // The admin's count, or one to start with (Discord says with 4011 when it needs more).
     let mut shards = discord.config().shards.unwrap_or(1);
     let mut queue = InMemoryQueue::default();

@@ -76,7 +76,7 @@ pub async fn run_leased(
     leases: Arc<dyn ShardLeases>,
 ) -> Result<(), DiscordError> {
     let status = discord.gateway.clone();
-    let mut intents = Intents::from_bits_truncate(discord.config().intents);
+    let mut intents = Intents::from_bits_truncate(discord.intents);
     let (recommended_total, concurrency) = recommended(&discord).await;
     // A count set by the admin wins over Discord's recommendation.
     let mut total = discord.config().shards.unwrap_or(recommended_total);

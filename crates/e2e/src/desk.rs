@@ -33,7 +33,12 @@ pub async fn desk_app(backend: Backend) -> Option<TestApp> {
 /// A guild with an owner (olga), staff (sam, role Staff), a moderator who is not staff (hank), a server
 /// manager by role who is not the owner (mia), two members (ann, bob), a forum and a log channel.
 pub fn guild(app: &TestApp, name: &str) -> GuildHandle {
-    app.discord
+    guild_in(&app.discord, name)
+}
+
+/// [`guild`] in a Discord the application does not run against yet.
+pub fn guild_in(discord: &disconcierge_discord_sim::DiscordSim, name: &str) -> GuildHandle {
+    discord
         .guild(name)
         .member("olga")
         .owner("olga")
@@ -113,6 +118,22 @@ pub async fn setup(app: &TestApp, g: &GuildHandle) {
     let text = answer_of(&done).await;
     assert!(text.starts_with("Support tickets are set up"), "{text}");
     assert!(!text.contains("Message Content"), "{text}");
+}
+
+/// `/setup` by the owner in `g` with the forum and the staff role, and `options` besides; returns what it
+/// said.
+pub async fn setup_with(
+    app: &TestApp,
+    g: &GuildHandle,
+    options: Vec<(&str, OptionValue)>,
+) -> String {
+    let olga = actor(app, g, "olga");
+    let mut all: Vec<(&str, OptionValue)> = vec![
+        ("forum_channel", g.channel("tickets").into()),
+        ("staff_role", g.role("Staff").into()),
+    ];
+    all.extend(options);
+    answer_of(&slash(&olga, g.channel("general"), "setup", all).await).await
 }
 
 /// Posts a panel in #general and returns its message.

@@ -226,6 +226,23 @@ impl World {
         })
     }
 
+    /// The settings read from the dotenv file `file` as an admin wrote it, with only where this world's
+    /// database, listeners and Discord are added (`DC_DATABASE*`, `DC_API_LISTEN`, the simulator's URLs).
+    pub fn settings_from_file(&self, file: &std::path::Path) -> disconcierge_app::settings::Loaded {
+        let vars = [
+            ("DC_DATABASE_TYPE", self.db.opts.kind.as_str().to_string()),
+            ("DC_DATABASE", self.db.opts.url_or_path.clone()),
+            ("DC_API_LISTEN", "127.0.0.1:0".into()),
+            ("DC_SHUTDOWN_TIMEOUT", "5s".into()),
+            ("DC_DISCORD_API_BASE_URL", self.discord.api_base_url()),
+            ("DC_DISCORD_GATEWAY_URL", self.discord.gateway_url()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v));
+        Settings::load(&Sources::from_parts(vars, Some(file)).expect("the file is readable"))
+            .expect("valid settings")
+    }
+
     /// The application's settings for this world; `env` adds or overrides `DC_*` settings.
     pub fn settings(&self, env: &[(&str, &str)]) -> Settings {
         let mut vars: Vec<(String, String)> = vec![
@@ -290,7 +307,13 @@ impl PanicWatch {
 
 /// Starts the application in an existing world (for instance after another run of it crashed).
 pub async fn spawn_app_in(world: World, env: &[(&str, &str)]) -> TestApp {
-    let app = Application::build(world.settings(env), None)
+    let settings = world.settings(env);
+    spawn_app_with(world, settings).await
+}
+
+/// Starts the application in `world` with `settings` as they are.
+pub async fn spawn_app_with(world: World, settings: Settings) -> TestApp {
+    let app = Application::build(settings, None)
         .await
         .expect("the application builds");
     let World { db, discord, llm } = world;

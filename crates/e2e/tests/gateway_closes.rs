@@ -170,7 +170,14 @@ async fn a_disallowed_intent_reconnects_without_it_says_which_switch_and_receive
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_intents_reconnect_with_the_least_the_bot_needs() {
     let panics = watch_panics();
-    let app = start(DiscordSim::builder(), &[("DC_LLM_PROVIDER", "openai-chat")]).await;
+    let app = start(
+        DiscordSim::builder(),
+        &[
+            ("DC_LLM_PROVIDER", "openai-chat"),
+            ("DC_DISCORD_GATEWAY_INTENTS", "3243773"),
+        ],
+    )
+    .await;
     app.discord.gateway().wait_ready(1).await;
     let admin = Admin::sign_in(&app).await;
     wait_gateway_card(&admin, "ok").await;

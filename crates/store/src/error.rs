@@ -83,6 +83,14 @@ pub enum StoreError {
     #[error("the stored {what} could not be read: {message} — fix or remove it in the database")]
     Corrupt { what: &'static str, message: String },
 
+    /// Another program's database (brought over by an import) could not be read as expected.
+    #[error("could not read {what} at {path}: {message}")]
+    Foreign {
+        what: &'static str,
+        path: String,
+        message: String,
+    },
+
     /// Any other database failure.
     #[error(
         "database operation failed: {0} — check that the database is reachable and healthy (and its \

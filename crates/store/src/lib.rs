@@ -48,6 +48,7 @@ mod sqlite;
 mod terms;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod ticket_bot;
 mod waiting;
 
 pub use desk::{

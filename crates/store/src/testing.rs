@@ -269,6 +269,73 @@ fn with_database(url: &str, name: &str) -> String {
     format!("{base}/{name}{query}")
 }
 
+/// One row of the Python ticket bot's `training_data` table, for [`write_ticket_bot_db`].
+pub struct OldTrainingRow<'a> {
+    pub guild_id: Option<u64>,
+    pub query: &'a str,
+    pub response: &'a str,
+    pub category: &'a str,
+    /// As the ticket bot stored them: JSON text.
+    pub tags: &'a str,
+    pub usage_count: i64,
+}
+
+/// Writes a database at `path` the way the Python ticket bot's `training_db.py` laid it out
+/// (`training_data(id, guild_id, query, response, category, usage_count, tags, metadata, created_at,
+/// updated_at)`, plus its conversation table), holding `rows`: the fixture of the import's tests.
+pub async fn write_ticket_bot_db(path: &std::path::Path, rows: &[OldTrainingRow<'_>]) {
+    use sqlx::Connection;
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .expect("create the ticket bot's database");
+    for ddl in [
+        "CREATE TABLE training_data (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            guild_id INTEGER,
+            query TEXT NOT NULL,
+            response TEXT NOT NULL,
+            category TEXT DEFAULT 'general',
+            usage_count INTEGER DEFAULT 0,
+            tags TEXT,
+            metadata TEXT,
+            created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+            updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+        )",
+        "CREATE TABLE conversation_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            channel_id INTEGER,
+            user_id INTEGER,
+            message TEXT,
+            response TEXT,
+            timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+        )",
+    ] {
+        sqlx::query(ddl)
+            .execute(&mut conn)
+            .await
+            .expect("old schema");
+    }
+    for row in rows {
+        sqlx::query(
+            "INSERT INTO training_data (guild_id, query, response, category, usage_count, tags, metadata) \
+             VALUES ($1, $2, $3, $4, $5, $6, '{\"source\": \"train_command\"}')",
+        )
+        .bind(row.guild_id.map(|g| g as i64))
+        .bind(row.query)
+        .bind(row.response)
+        .bind(row.category)
+        .bind(row.usage_count)
+        .bind(row.tags)
+        .execute(&mut conn)
+        .await
+        .expect("old row");
+    }
+    conn.close().await.expect("close the ticket bot's database");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,6 +206,8 @@ async fn guild_settings_are_saved_and_replaced(kind: DatabaseKind) {
         log_channel_id: Some(12),
         instructions: Some("Be brief.".into()),
         auto_close_after_secs: Some(86_400),
+        ai_replies: true,
+        training: true,
         updated_by: 5,
         updated_at: t0(),
     };
@@ -219,6 +221,8 @@ async fn guild_settings_are_saved_and_replaced(kind: DatabaseKind) {
     settings.log_channel_id = None;
     settings.instructions = None;
     settings.auto_close_after_secs = None;
+    settings.ai_replies = false;
+    settings.training = false;
     settings.updated_by = 6;
     settings.updated_at = t0() + mins(1);
     store.save_guild_settings(&settings).await.unwrap();
@@ -792,6 +796,8 @@ async fn idle_tickets_are_the_live_ones_oldest_first(kind: DatabaseKind) {
         log_channel_id: None,
         instructions: None,
         auto_close_after_secs,
+        ai_replies: true,
+        training: true,
         updated_by: 1,
         updated_at: now,
     };
@@ -2028,6 +2034,8 @@ async fn desk_guilds_are_those_with_any_desk_data(kind: DatabaseKind) {
             log_channel_id: None,
             instructions: None,
             auto_close_after_secs: None,
+            ai_replies: true,
+            training: true,
             updated_by: 5,
             updated_at: t0(),
         })

@@ -1535,6 +1535,8 @@ async fn one_guild_never_shows_another_guilds_data() {
                     log_channel_id: None,
                     instructions: None,
                     auto_close_after_secs: None,
+                    ai_replies: true,
+                    training: true,
                     updated_by: 5,
                     updated_at: Utc::now(),
                 })

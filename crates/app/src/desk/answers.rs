@@ -71,8 +71,10 @@ pub(crate) fn with_note(answer: &str, note: &str) -> String {
     }
 }
 
-/// Looks `text` up in the guild's trained answers and knowledge bases (with the message's embedding when
-/// `embedding_model` is set): what tickets, `/test_ai` and the admin playground all do.
+/// Looks `text` up in the guild's trained answers (unless `training` is off there) and knowledge bases
+/// (with the message's embedding when `embedding_model` is set): what tickets, `/test_ai` and the admin
+/// playground all do.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn retrieve(
     store: &dyn Store,
     llm: &dyn LlmBackend,
@@ -80,10 +82,20 @@ pub(crate) async fn retrieve(
     guild_id: u64,
     text: &str,
     config: &RuntimeConfig,
+    training: bool,
 ) -> Result<Retrieved, DeskError> {
     let terms = retrieval::query_terms(text);
+    let trained = async {
+        if training {
+            store
+                .search_training(guild_id, &terms, CANDIDATES, embedding_model)
+                .await
+        } else {
+            Ok(Vec::new())
+        }
+    };
     let (trained, knowledge, embedding) = tokio::join!(
-        store.search_training(guild_id, &terms, CANDIDATES, embedding_model),
+        trained,
         store.search_knowledge(guild_id, None, &terms, CANDIDATES, embedding_model),
         query_embedding(llm, embedding_model, text),
     );
@@ -198,6 +210,7 @@ impl Desk {
         text: &str,
         config: &RuntimeConfig,
     ) -> Result<Retrieved, DeskError> {
+        let switches = self.switches(guild_id).await?;
         retrieve(
             self.store.as_ref(),
             self.llm.as_ref(),
@@ -205,8 +218,20 @@ impl Desk {
             guild_id,
             text,
             config,
+            switches.training,
         )
         .await
+    }
+
+    /// The switches in force in `guild_id`.
+    pub(crate) async fn switches(&self, guild_id: u64) -> Result<super::Switches, DeskError> {
+        Ok(super::Switches::of(
+            self.store.as_ref(),
+            guild_id,
+            self.ai_replies,
+            self.training,
+        )
+        .await?)
     }
 
     /// Answers the opener's message `m` (row `row` of the ticket's messages) in `ticket`, once: the reply
@@ -242,8 +267,17 @@ impl Desk {
                 return;
             }
         };
+        // Replies turned off (for every server, or in this one): the message stays recorded for staff.
+        let replies_on = match self.switches(ticket.guild_id).await {
+            Ok(s) => s.ai_replies,
+            Err(e) => {
+                tracing::error!(error = %e, ticket = ticket.id, "could not read the desk's switches");
+                renew.abort();
+                return;
+            }
+        };
         let open = current
-            .filter(|t| t.state == TicketState::Open && !m.content.trim().is_empty())
+            .filter(|t| replies_on && t.state == TicketState::Open && !m.content.trim().is_empty())
             .and_then(|t| t.thread_id.map(|thread| (t, thread)));
         let answered = match open {
             Some((ticket, thread)) => {
@@ -636,8 +670,12 @@ impl Desk {
                 Ok(n) => format!("{n} chat command{} waiting", if n == 1 { "" } else { "s" }),
                 Err(e) => format!("unknown ({e})"),
             };
+            let messages = match desk.discord.message_content_advice() {
+                Some(advice) => format!("\nTicket messages: ⚠️ received without their text: {advice}"),
+                None => String::new(),
+            };
             Ok(Reply::private(format!(
-                "**Status**\nGateway: {gateway}\nDatabase: {database}\nAI backend: {llm}\nQueue: {queue}"
+                "**Status**\nGateway: {gateway}{messages}\nDatabase: {database}\nAI backend: {llm}\nQueue: {queue}"
             )))
         });
         Ok(defer_private())

@@ -58,6 +58,23 @@ fn file_stem(name: &str) -> String {
 }
 
 impl Desk {
+    /// Refuses to add trained answers where training is off, saying which switch.
+    async fn require_training(&self, guild_id: u64) -> Result<(), DeskError> {
+        if !self.training {
+            return user_error(
+                "Training is turned off for every server (DC_DESK_TRAINING=false on the bot's host), so \
+                 no trained answer is added.",
+            );
+        }
+        if !self.switches(guild_id).await?.training {
+            return user_error(
+                "Training is turned off in this server, so no trained answer is added. Staff can turn it \
+                 on with /setup training:True.",
+            );
+        }
+        Ok(())
+    }
+
     pub(crate) async fn train(
         &self,
         asker: &Asker<'_>,
@@ -66,6 +83,7 @@ impl Desk {
         category: Option<String>,
         tags: Option<String>,
     ) -> Result<Ack, DeskError> {
+        self.require_training(asker.guild_id).await?;
         let entry = transfer::training_entry(
             "",
             &NewTrainingEntry {
@@ -509,6 +527,7 @@ impl Desk {
         asker: &Asker<'_>,
         file: Attachment,
     ) -> Result<Ack, DeskError> {
+        self.require_training(asker.guild_id).await?;
         check_json_file(&file)?;
         let desk = self.clone();
         let guild_id = asker.guild_id;

@@ -47,6 +47,36 @@ pub struct Desk {
     pub instance_id: String,
     /// How long a claim on a reply lasts unless renewed (`DC_QUEUE_LEASE`, as for chat commands).
     pub reply_lease: std::time::Duration,
+    /// Whether any server uses the desk: set at startup from the store and by `/setup`. The admin
+    /// interface warns while it is set and messages arrive without their text.
+    pub desk_in_use: Arc<std::sync::atomic::AtomicBool>,
+    /// `DC_DESK_AI_REPLIES`: replies in tickets are allowed in every server (each may turn them off).
+    pub ai_replies: bool,
+    /// `DC_DESK_TRAINING`: training is allowed in every server (each may turn it off).
+    pub training: bool,
+}
+
+/// The support desk's switches in force in one server: on for every server (`DC_DESK_AI_REPLIES`,
+/// `DC_DESK_TRAINING`) and not turned off by the server's `/setup`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Switches {
+    pub ai_replies: bool,
+    pub training: bool,
+}
+
+impl Switches {
+    pub(crate) async fn of(
+        store: &dyn Store,
+        guild_id: u64,
+        ai_replies: bool,
+        training: bool,
+    ) -> Result<Switches, disconcierge_store::StoreError> {
+        let here = store.guild_settings(guild_id).await?;
+        Ok(Switches {
+            ai_replies: ai_replies && here.as_ref().is_none_or(|s| s.ai_replies),
+            training: training && here.as_ref().is_none_or(|s| s.training),
+        })
+    }
 }
 
 /// Entries embedded per request to the backend.
@@ -178,23 +208,7 @@ impl Desk {
             self.require_staff(asker).await?;
         }
         match command {
-            DeskCommand::Setup {
-                forum_channel,
-                staff_role,
-                log_channel,
-                instructions,
-                auto_close_hours,
-            } => {
-                self.setup(
-                    asker,
-                    forum_channel,
-                    staff_role,
-                    log_channel,
-                    instructions,
-                    auto_close_hours,
-                )
-                .await
-            }
+            setup @ DeskCommand::Setup { .. } => self.setup(asker, setup).await,
             DeskCommand::TicketPanel {
                 title,
                 description,
@@ -306,6 +320,30 @@ impl Desk {
 }
 
 impl Desk {
+    /// Once at startup: notes whether any server uses the desk and, if one does while the gateway
+    /// receives messages without their text, says in the log which switch to turn on.
+    pub async fn check_message_content(self: Arc<Self>) {
+        let guilds = match self.store.desk_guilds().await {
+            Ok(guilds) => guilds,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read which servers use the support desk");
+                return;
+            }
+        };
+        if guilds.is_empty() {
+            return;
+        }
+        self.desk_in_use
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(advice) = self.discord.message_content_advice() {
+            tracing::warn!(
+                servers = guilds.len(),
+                "the support desk is used but the bot receives messages without their text, so the AI \
+                 cannot read tickets: {advice}"
+            );
+        }
+    }
+
     /// Computes the embeddings of entries that have none for the configured model (new entries, changed
     /// questions, or a new model), in batches, until cancelled. Does nothing without an embedding model.
     /// Every instance may run it: at worst two compute the same vector once.

@@ -9,7 +9,7 @@ use disconcierge_core::desk::model::{
 };
 use disconcierge_core::secret::InteractionToken;
 use disconcierge_discord::desk::components::parse_categories;
-use disconcierge_discord::desk::{Controls, Ping, Reply};
+use disconcierge_discord::desk::{Controls, DeskCommand, Ping, Reply};
 use disconcierge_discord::markup;
 use disconcierge_discord::router::{Ack, GuildMessage};
 use disconcierge_store::TicketReservation;
@@ -163,15 +163,24 @@ impl Desk {
 }
 
 impl Desk {
+    /// `/setup` (`command` is a [`DeskCommand::Setup`]).
     pub(crate) async fn setup(
         &self,
         asker: &Asker<'_>,
-        forum_channel: u64,
-        staff_role: u64,
-        log_channel: Option<u64>,
-        instructions: Option<String>,
-        auto_close_hours: Option<u64>,
+        command: DeskCommand,
     ) -> Result<Ack, DeskError> {
+        let DeskCommand::Setup {
+            forum_channel,
+            staff_role,
+            log_channel,
+            instructions,
+            auto_close_hours,
+            ai_replies,
+            training,
+        } = command
+        else {
+            unreachable!("setup is called with /setup's options");
+        };
         // Manage Server, or staff of an existing setup, may change it.
         let current = self.store.guild_settings(asker.guild_id).await?;
         if !asker
@@ -191,35 +200,37 @@ impl Desk {
                 .map(|i| i.trim().to_string())
                 .filter(|i| !i.is_empty()),
             auto_close_after_secs: auto_close_hours.filter(|h| *h > 0).map(|h| h * 3600),
+            ai_replies: ai_replies
+                .or(current.as_ref().map(|c| c.ai_replies))
+                .unwrap_or(true),
+            training: training
+                .or(current.as_ref().map(|c| c.training))
+                .unwrap_or(true),
             updated_by: asker.inv.user.id,
             updated_at: Utc::now(),
         };
         self.store.save_guild_settings(&settings).await?;
+        let switches = self.switches_note(&settings);
         tracing::info!(
             guild = asker.guild_id,
             by = asker.inv.user.id,
             "support desk set up"
         );
-        // Without the privileged MESSAGE_CONTENT intent, Discord sends messages in tickets without text.
-        const MESSAGE_CONTENT: u64 = 1 << 15;
-        let refused = self.discord.config().intents & MESSAGE_CONTENT != 0
-            && self.discord.gateway_intents() & MESSAGE_CONTENT == 0;
-        let intents_note = if refused {
-            "
-⚠️ The bot does not receive message text: Discord refused the Message Content intent (close code \
-             4014). Switch on Message Content Intent for the application in Discord's developer portal \
-             (Bot → Privileged Gateway Intents) and restart disconcierge, or the AI cannot read tickets."
-        } else if self.discord.gateway_intents() & MESSAGE_CONTENT == 0 {
-            "
-⚠️ The bot does not receive message text: enable the Message Content intent for the \
-             application in Discord's developer portal and add 32768 to DC_DISCORD_GATEWAY_INTENTS, or \
-             the AI cannot read tickets."
-        } else {
-            ""
-        };
+        // Without the privileged Message Content intent, Discord sends messages in tickets without text.
+        self.desk_in_use
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let intents_note = self
+            .discord
+            .message_content_advice()
+            .map(|advice| {
+                format!(
+                    "\n⚠️ The bot does not receive message text, so the AI cannot read tickets: {advice}."
+                )
+            })
+            .unwrap_or_default();
         Ok(Ack::Reply(Reply::private(format!(
             "Support tickets are set up: posts in {}, staff role {}{}{}.\n\
-             Next: `/ticket_panel` in the channel where members should open tickets.{intents_note}",
+             {switches}Next: `/ticket_panel` in the channel where members should open tickets.{intents_note}",
             markup::channel(forum_channel),
             markup::role(staff_role),
             log_channel
@@ -231,6 +242,39 @@ impl Desk {
                 .map(|_| ", with your instructions for the AI")
                 .unwrap_or_default(),
         ))))
+    }
+
+    /// What `/setup` says about the switches when one is off, here or for every server
+    /// (`DC_DESK_AI_REPLIES`, `DC_DESK_TRAINING`); empty when both are on.
+    fn switches_note(&self, settings: &GuildSettings) -> String {
+        let mut off = Vec::new();
+        for (name, here, everywhere, var) in [
+            (
+                "AI replies",
+                settings.ai_replies,
+                self.ai_replies,
+                "DC_DESK_AI_REPLIES",
+            ),
+            (
+                "Training",
+                settings.training,
+                self.training,
+                "DC_DESK_TRAINING",
+            ),
+        ] {
+            if !everywhere {
+                off.push(format!(
+                    "{name}: off for every server ({var}=false on the bot's host)"
+                ));
+            } else if !here {
+                off.push(format!("{name}: off in this server"));
+            }
+        }
+        if off.is_empty() {
+            String::new()
+        } else {
+            format!("{}.\n", off.join("; "))
+        }
     }
 
     pub(crate) async fn settings(&self, guild_id: u64) -> Result<GuildSettings, DeskError> {

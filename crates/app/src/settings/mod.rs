@@ -6,6 +6,7 @@
 //! is accepted. What can change at runtime lives in [`disconcierge_core::RuntimeConfig`] instead.
 
 pub mod dotenv;
+pub mod ticket_bot;
 pub mod vars;
 
 use disconcierge_core::log::{LogComponent, LogLevel};
@@ -41,13 +42,15 @@ pub struct Sources {
     values: BTreeMap<String, (String, Origin)>,
     /// The dotenv file that was read, if any.
     pub file: Option<PathBuf>,
+    /// The Python ticket bot's names found, read where their `DC_*` equivalents are not set.
+    ticket_bot: ticket_bot::Translated,
 }
 
 impl Sources {
     /// Reads the process environment and a dotenv file: `config_file` if given (it must exist), else `.env`
     /// in the current directory if there is one.
     pub fn from_process(config_file: Option<&Path>) -> Result<Sources, SettingsError> {
-        let env = std::env::vars().filter(|(k, _)| k.starts_with("DC_"));
+        let env = std::env::vars().filter(|(k, _)| k.starts_with("DC_") || ticket_bot::is_name(k));
         let file = match config_file {
             Some(p) => Some(p.to_path_buf()),
             None => Some(PathBuf::from(".env")).filter(|p| p.is_file()),
@@ -61,25 +64,31 @@ impl Sources {
         file: Option<&Path>,
     ) -> Result<Sources, SettingsError> {
         let mut values = BTreeMap::new();
+        let mut ticket_bot = BTreeMap::new();
+        let mut keep = |k: String, v: String, origin: Origin| {
+            if k.starts_with("DC_") {
+                values.insert(k, (v, origin));
+            } else if ticket_bot::is_name(&k) {
+                ticket_bot.insert(k, (v, origin));
+            }
+        };
         if let Some(path) = file {
             let pairs = dotenv::read_file(path).map_err(|e| SettingsError::File {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
             })?;
             for (k, v) in pairs {
-                if k.starts_with("DC_") {
-                    values.insert(k, (v, Origin::File(path.to_path_buf())));
-                }
+                keep(k, v, Origin::File(path.to_path_buf()));
             }
         }
         for (k, v) in env {
-            if k.starts_with("DC_") {
-                values.insert(k, (v, Origin::Environment));
-            }
+            keep(k, v, Origin::Environment);
         }
+        let ticket_bot = ticket_bot::translate(&mut values, ticket_bot);
         Ok(Sources {
             values,
             file: file.map(Path::to_path_buf),
+            ticket_bot,
         })
     }
 
@@ -219,7 +228,8 @@ pub struct DiscordSettings {
     pub application_id: Option<u64>,
     pub guild_id: Option<u64>,
     pub startup_message: String,
-    pub gateway_intents: u64,
+    /// `DC_DISCORD_GATEWAY_INTENTS`; `None` for `auto` (Message Content when the portal allows it).
+    pub gateway_intents: Option<u64>,
     pub gateway_enabled: bool,
     /// How long a shard lease lasts (shards spread over instances on PostgreSQL).
     pub gateway_shard_lease: Duration,
@@ -289,6 +299,12 @@ pub struct Settings {
     pub api: ApiSettings,
     /// How often tickets are checked for inactivity.
     pub ticket_idle_check_interval: Duration,
+    /// `DC_DESK_AI_REPLIES`: the bot may reply in tickets (each server may still turn replies off).
+    pub desk_ai_replies: bool,
+    /// `DC_DESK_TRAINING`: trained answers may be used and added (each server may still turn it off).
+    pub desk_training: bool,
+    /// The ticket bot's settings that seed a new database's runtime configuration.
+    pub runtime_seeds: ticket_bot::RuntimeSeeds,
     /// How often the runtime configuration is reloaded and caches forgotten whatever was announced.
     pub cluster_refresh_interval: Duration,
     /// What this build calls itself in the instances list: the package version, and the git revision
@@ -741,6 +757,8 @@ impl Settings {
             .unwrap_or_else(default_instance_id);
 
         let ticket_idle_check_interval = r.duration("DC_TICKET_IDLE_CHECK_INTERVAL");
+        let desk_ai_replies = r.bool("DC_DESK_AI_REPLIES");
+        let desk_training = r.bool("DC_DESK_TRAINING");
         if ticket_idle_check_interval < Duration::from_millis(100)
             || ticket_idle_check_interval > Duration::from_secs(3600)
         {
@@ -841,9 +859,12 @@ impl Settings {
             startup_message: r.string("DC_DISCORD_STARTUP_MESSAGE").unwrap_or_default(),
             gateway_intents: r.parsed(
                 "DC_DISCORD_GATEWAY_INTENTS",
-                3_243_773,
-                "expected the intents bit set as a whole number, such as 3243773",
-                |v| v.parse::<u64>().ok(),
+                None,
+                "expected auto or the intents bit set as a whole number, such as 3243773",
+                |v| match v.trim() {
+                    v if v.eq_ignore_ascii_case("auto") => Some(None),
+                    v => v.parse::<u64>().ok().map(Some),
+                },
             ),
             gateway_enabled: r.bool("DC_DISCORD_GATEWAY_ENABLED"),
             gateway_shard_lease: r.duration("DC_DISCORD_GATEWAY_SHARD_LEASE"),
@@ -929,6 +950,9 @@ impl Settings {
             }
         }
 
+        r.warnings.extend(sources.ticket_bot.notes.iter().cloned());
+        r.errors.extend(sources.ticket_bot.errors.iter().cloned());
+
         // Unknown DC_* variables are most likely typos.
         for (name, (_, origin)) in &sources.values {
             if vars::spec(name).is_none() {
@@ -975,6 +999,9 @@ impl Settings {
                     webhook,
                     api,
                     ticket_idle_check_interval,
+                    desk_ai_replies,
+                    desk_training,
+                    runtime_seeds: sources.ticket_bot.seeds.clone(),
                     cluster_refresh_interval,
                     version: env!("CARGO_PKG_VERSION").to_string(),
                 },

@@ -31,7 +31,7 @@ fn defaults_are_disconcierge_defaults() {
     );
     assert_eq!(s.queue.size, 100);
     assert_eq!(s.queue.max_age, Duration::from_secs(180));
-    assert_eq!(s.discord.gateway_intents, 3_243_773);
+    assert_eq!(s.discord.gateway_intents, None, "auto");
     assert_eq!(s.api.listen, "127.0.0.1:5000".parse().unwrap());
     assert_eq!(s.api.session_max_age, Duration::from_secs(6 * 3600));
     assert_eq!(s.api.cors.max_age, Duration::from_secs(12 * 3600));
@@ -374,5 +374,20 @@ fn the_shard_lease_is_bounded() {
     assert!(
         text.contains("DC_DISCORD_GATEWAY_SHARD_LEASE") && text.contains("between 1s and 5m"),
         "{text}"
+    );
+}
+
+#[test]
+fn gateway_intents_are_auto_or_a_bit_set() {
+    let intents = |v: &str| {
+        load(&[("DC_DISCORD_GATEWAY_INTENTS", v)]).map(|l| l.settings.discord.gateway_intents)
+    };
+    assert_eq!(intents("auto").unwrap(), None);
+    assert_eq!(intents("AUTO").unwrap(), None);
+    assert_eq!(intents("3276541").unwrap(), Some(3_276_541));
+    let err = intents("all").unwrap_err().to_string();
+    assert!(
+        err.contains("DC_DISCORD_GATEWAY_INTENTS=\"all\"") && err.contains("expected auto"),
+        "{err}"
     );
 }

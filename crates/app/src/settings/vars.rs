@@ -128,6 +128,16 @@ pub const VARS: &[VarSpec] = &[
         "How often each instance reloads the runtime configuration and forgets its caches, in case it missed a change another instance announced (PostgreSQL announces changes at once).",
     ),
     var(
+        "DC_DESK_AI_REPLIES",
+        "true",
+        "Support desk: the bot replies in tickets (a trained answer or the model's); false turns replies off in every server (each server can also turn them off with /setup ai_replies). The ticket bot's ENABLE_AUTO_RESPONSE.",
+    ),
+    var(
+        "DC_DESK_TRAINING",
+        "true",
+        "Support desk: trained answers (/train and its commands, and their use in replies); false turns training off in every server (each server can also turn it off with /setup training). The ticket bot's ENABLE_TRAINING.",
+    ),
+    var(
         "DC_TICKET_IDLE_CHECK_INTERVAL",
         "1m",
         "How often tickets are checked for inactivity (in servers where /setup set auto_close_hours).",
@@ -228,8 +238,8 @@ pub const VARS: &[VarSpec] = &[
     ),
     var(
         "DC_DISCORD_GATEWAY_INTENTS",
-        "3243773",
-        "Gateway intents bit set (DisConcierge's default).",
+        "auto",
+        "Gateway intents bit set, or auto: DisConcierge's default (3243773) plus Message Content (32768) when the application may use it (Developer Portal -> Bot -> Privileged Gateway Intents), which tickets and mentions need to read messages.",
     ),
     var(
         "DC_DISCORD_GATEWAY_ENABLED",

@@ -8,9 +8,11 @@
 //!   embeddings, and the choice between a trained answer and the LLM.
 //! * [`prompt`]: the instructions and conversation sent to the LLM for a ticket reply.
 //! * [`transfer`]: the JSON import/export files and the bounds on what staff type.
+//! * [`ticket_bot`]: the Python ticket bot's training data, checked and merged for an import.
 
 pub mod idle;
 pub mod model;
 pub mod prompt;
 pub mod retrieval;
+pub mod ticket_bot;
 pub mod transfer;

@@ -19,6 +19,10 @@ pub struct GuildSettings {
     pub instructions: Option<String>,
     /// Close tickets with no message for this long (a warning is posted first); `None` never.
     pub auto_close_after_secs: Option<u64>,
+    /// The bot replies in this server's tickets (trained answers and the model's); off, staff answer.
+    pub ai_replies: bool,
+    /// Trained answers are added (`/train`, `/import_training`) and used in replies.
+    pub training: bool,
     pub updated_by: u64,
     pub updated_at: DateTime<Utc>,
 }

@@ -192,7 +192,8 @@ struct TrainingFileEntry {
     tags: Vec<String>,
 }
 
-fn syntax(e: serde_json::Error) -> InputError {
+/// A JSON syntax or shape error, with its line and column.
+pub(crate) fn syntax(e: serde_json::Error) -> InputError {
     InputError::Syntax {
         line: e.line(),
         column: e.column(),

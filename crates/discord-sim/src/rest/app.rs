@@ -40,6 +40,7 @@ pub(super) async fn user(
 
 pub(super) async fn current_application(State(s): State<Arc<Shared>>) -> Response {
     let key = crate::webhook::hex(s.signing_key.verifying_key().as_bytes());
+    let flags = application_flags(s.config.privileged_intents);
     let app: Application = s.read(|w| {
         typed(json!({
             "id": w.application_id,
@@ -49,7 +50,7 @@ pub(super) async fn current_application(State(s): State<Arc<Shared>>) -> Respons
             "bot_public": false,
             "bot_require_code_grant": false,
             "verify_key": key,
-            "flags": 0,
+            "flags": flags,
             "bot": w.bot,
             "owner": w.bot,
             "interactions_endpoint_url": null,
@@ -58,6 +59,22 @@ pub(super) async fn current_application(State(s): State<Arc<Shared>>) -> Respons
         }))
     });
     json(&app)
+}
+
+/// The application's flags for the privileged intents the portal allows, as Discord reports them for an
+/// unverified bot (the `_LIMITED` flags: switched on in Bot → Privileged Gateway Intents).
+fn application_flags(allowed: twilight_model::gateway::Intents) -> u64 {
+    use twilight_model::gateway::Intents;
+    use twilight_model::oauth::ApplicationFlags as F;
+    [
+        (Intents::GUILD_PRESENCES, F::GATEWAY_PRESENCE_LIMITED),
+        (Intents::GUILD_MEMBERS, F::GATEWAY_GUILD_MEMBERS_LIMITED),
+        (Intents::MESSAGE_CONTENT, F::GATEWAY_MESSAGE_CONTENT_LIMITED),
+    ]
+    .into_iter()
+    .filter(|(intent, _)| allowed.contains(*intent))
+    .fold(F::empty(), |flags, (_, flag)| flags | flag)
+    .bits()
 }
 
 pub(super) async fn gateway(State(s): State<Arc<Shared>>) -> Response {

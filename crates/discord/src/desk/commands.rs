@@ -10,7 +10,8 @@ use twilight_model::channel::ChannelType;
 use twilight_model::guild::Permissions;
 use twilight_model::oauth::ApplicationIntegrationType;
 use twilight_util::builder::command::{
-    AttachmentBuilder, ChannelBuilder, CommandBuilder, IntegerBuilder, RoleBuilder, StringBuilder,
+    AttachmentBuilder, BooleanBuilder, ChannelBuilder, CommandBuilder, IntegerBuilder, RoleBuilder,
+    StringBuilder,
 };
 
 pub const SETUP: &str = "setup";
@@ -120,6 +121,14 @@ pub fn definitions() -> Vec<Command> {
                 .min_value(0)
                 .max_value(8760),
             )
+            .option(BooleanBuilder::new(
+                "ai_replies",
+                "Whether the bot replies in tickets (unchanged when left out; on at first)",
+            ))
+            .option(BooleanBuilder::new(
+                "training",
+                "Whether trained answers are added and used (unchanged when left out; on at first)",
+            ))
             .build(),
         admin(
             TICKET_PANEL,

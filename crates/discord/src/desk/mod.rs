@@ -47,6 +47,9 @@ pub enum DeskCommand {
         log_channel: Option<u64>,
         instructions: Option<String>,
         auto_close_hours: Option<u64>,
+        /// `None`: as before (on for a server's first `/setup`).
+        ai_replies: Option<bool>,
+        training: Option<bool>,
     },
     TicketPanel {
         title: String,
@@ -162,6 +165,13 @@ impl Options<'_> {
             .ok_or_else(|| format!("missing option {name}"))
     }
 
+    fn boolean(&self, name: &str) -> Option<bool> {
+        match self.value(name)? {
+            CommandOptionValue::Boolean(b) => Some(*b),
+            _ => None,
+        }
+    }
+
     fn integer(&self, name: &str) -> Option<i64> {
         match self.value(name)? {
             CommandOptionValue::Integer(i) => Some(*i),
@@ -224,6 +234,8 @@ pub(crate) fn command(data: &CommandData) -> Option<Result<DeskCommand, String>>
                 log_channel: o.channel("log_channel"),
                 instructions: o.string("instructions"),
                 auto_close_hours: o.integer("auto_close_hours").map(|h| h.max(0) as u64),
+                ai_replies: o.boolean("ai_replies"),
+                training: o.boolean("training"),
             },
             TICKET_PANEL => DeskCommand::TicketPanel {
                 title: o.required("title")?,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use disconcierge_core::desk::model::{
     NewTrainingEntry, TrainOutcome, TrainingEntry, TrainingStats,
 };
+use disconcierge_core::desk::ticket_bot::ImportedTraining;
 
 /// The support desk's trained answers. Part of [`super::DeskStore`].
 #[async_trait]
@@ -74,6 +75,14 @@ pub trait TrainingStore: Send + Sync {
     async fn import_training(
         &self,
         entries: &[NewTrainingEntry],
+        now: DateTime<Utc>,
+    ) -> Result<ImportReport, StoreError>;
+
+    /// As [`TrainingStore::import_training`], each entry's `uses` raised to at least the count given
+    /// (another bot's usage counts): importing the same entries again changes nothing.
+    async fn import_counted_training(
+        &self,
+        entries: &[ImportedTraining],
         now: DateTime<Utc>,
     ) -> Result<ImportReport, StoreError>;
 }

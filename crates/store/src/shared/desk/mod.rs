@@ -10,6 +10,7 @@ use disconcierge_core::desk::model::{
     TicketState, TrainOutcome, TrainingEntry, TrainingStats, UsedEntry,
 };
 use disconcierge_core::desk::retrieval::question_key;
+use disconcierge_core::desk::ticket_bot::ImportedTraining;
 
 /// The columns of a trained answer as read back (not the embedding, nor PostgreSQL's search document).
 macro_rules! training_columns {
@@ -38,11 +39,12 @@ macro_rules! select_kb {
 
 const UPSERT_GUILD_SETTINGS: &str = "\
     INSERT INTO guild_settings (guild_id, forum_channel_id, staff_role_id, log_channel_id, instructions, \
-        auto_close_after_secs, updated_by, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+        auto_close_after_secs, ai_replies, training, updated_by, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
     ON CONFLICT (guild_id) DO UPDATE SET forum_channel_id = excluded.forum_channel_id, \
         staff_role_id = excluded.staff_role_id, log_channel_id = excluded.log_channel_id, \
         instructions = excluded.instructions, auto_close_after_secs = excluded.auto_close_after_secs, \
+        ai_replies = excluded.ai_replies, training = excluded.training, \
         updated_by = excluded.updated_by, updated_at = excluded.updated_at";
 
 const GUILD_SETTINGS: &str = "SELECT * FROM guild_settings WHERE guild_id = $1";
@@ -204,6 +206,9 @@ pub(crate) const EDIT_TRAINING: &str = concat!(
 );
 
 /// No row when the question was trained meanwhile by someone else (PostgreSQL): look it up again.
+const RAISE_TRAINING_USES: &str =
+    "UPDATE training_entries SET uses = $2 WHERE id = $1 AND uses < $2";
+
 const INSERT_TRAINING: &str = concat!(
     "INSERT INTO training_entries (guild_id, question, question_key, answer, category, tags, \
         created_by, created_at, updated_at) \
@@ -478,6 +483,8 @@ fn guild_settings_from_row(row: &DbRow) -> Result<GuildSettings, sqlx::Error> {
         log_channel_id: get_opt_u64(row, "log_channel_id")?,
         instructions: row.try_get("instructions")?,
         auto_close_after_secs: auto_close,
+        ai_replies: row.try_get("ai_replies")?,
+        training: row.try_get("training")?,
         updated_by: get_u64(row, "updated_by")?,
         updated_at: row.try_get("updated_at")?,
     })

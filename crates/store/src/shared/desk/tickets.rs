@@ -18,6 +18,8 @@ impl crate::TicketStore for Backend {
                     .auto_close_after_secs
                     .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
             )
+            .bind(settings.ai_replies)
+            .bind(settings.training)
             .bind(id(settings.updated_by))
             .bind(ts(settings.updated_at))
             .execute(&mut *self.writer().await?)

@@ -176,4 +176,35 @@ impl crate::TrainingStore for Backend {
         tx.commit().await?;
         Ok(report)
     }
+
+    async fn import_counted_training(
+        &self,
+        entries: &[ImportedTraining],
+        now: DateTime<Utc>,
+    ) -> Result<ImportReport, StoreError> {
+        let mut report = ImportReport::default();
+        let mut conn = self.writer().await?;
+        let mut tx = begin_write(&mut conn).await?;
+        for imported in entries {
+            let entry = match Self::train_in(&mut tx, &imported.entry, now).await? {
+                TrainOutcome::Created(entry) => {
+                    report.created += 1;
+                    entry
+                }
+                TrainOutcome::Updated { entry, .. } => {
+                    report.updated += 1;
+                    entry
+                }
+            };
+            if imported.uses > entry.uses {
+                sqlx::query(RAISE_TRAINING_USES)
+                    .bind(entry.id)
+                    .bind(i64::from(imported.uses))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
 }
