@@ -376,6 +376,11 @@ impl Application {
             self.runtime.current().config.llm_requests_per_second,
             self.store.clone(),
         ));
+        // The support desk's own budget, so that tickets and `/chat` cannot hold each other back.
+        let desk_rate = Arc::new(rate::LlmRate::shared_desk(
+            self.runtime.current().config.desk_llm_requests_per_second,
+            self.store.clone(),
+        ));
         let discord_slot = control::DiscordSlot::default();
         let desk_in_use = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let webhook_stats =
@@ -403,6 +408,7 @@ impl Application {
                 llm_settings: self.settings.llm.clone(),
                 runtime: self.runtime.clone(),
                 rate: rate.clone(),
+                desk_rate: desk_rate.clone(),
                 training: self.settings.desk_training,
             },
             llm_check: std::sync::Mutex::new(None),
@@ -445,6 +451,7 @@ impl Application {
                 llm: self.llm.clone(),
                 grace,
                 rate,
+                desk_rate,
                 discord_slot,
                 desk_in_use,
                 webhook_stats: webhook_stats.map(|(_, stats)| stats),
@@ -522,6 +529,8 @@ struct DiscordSide {
     llm: Arc<dyn disconcierge_llm::LlmBackend>,
     grace: Duration,
     rate: Arc<rate::LlmRate>,
+    /// The support desk's LLM budget.
+    desk_rate: Arc<rate::LlmRate>,
     /// Filled once connected, for the admin interface.
     discord_slot: control::DiscordSlot,
     /// Whether any server uses the support desk (shared with the admin interface).
@@ -607,7 +616,7 @@ impl DiscordSide {
             llm: self.llm.clone(),
             llm_settings: self.settings.llm.clone(),
             discord: discord.clone(),
-            rate: rate.clone(),
+            rate: self.desk_rate.clone(),
             reply_locks: desk::TicketLocks::default(),
             embedding_model: self.settings.llm.embedding_model.clone(),
             embed_wake: tokio::sync::Notify::new(),

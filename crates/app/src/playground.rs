@@ -32,6 +32,8 @@ pub(crate) struct Playground {
     pub llm_settings: LlmSettings,
     pub runtime: RuntimeConfigService,
     pub rate: Arc<LlmRate>,
+    /// The support desk's own budget (`desk_llm_requests_per_second`), for questions asked in a guild.
+    pub desk_rate: Arc<LlmRate>,
     /// `DC_DESK_TRAINING`: trained answers may be used (each server may still turn them off).
     pub training: bool,
 }
@@ -56,7 +58,8 @@ impl Playground {
             }
             Next::Ask { request, fallback } => {
                 plan.request = Some(self.llm.request_json(&request));
-                tokio::spawn(self.clone().answer(request, fallback, config, tx));
+                let desk = ask.guild_id.is_some();
+                tokio::spawn(self.clone().answer(request, fallback, config, desk, tx));
             }
         }
         Ok(PlaygroundRun { plan, events: rx })
@@ -183,6 +186,7 @@ impl Playground {
         request: LlmRequest,
         fallback: String,
         config: RuntimeConfig,
+        desk: bool,
         tx: mpsc::Sender<PlaygroundEvent>,
     ) {
         let policy = RetryPolicy {
@@ -190,7 +194,13 @@ impl Playground {
             total_timeout: config.llm_answer_timeout,
             ..RetryPolicy::default()
         };
-        self.rate.acquire(config.llm_requests_per_second).await;
+        if desk {
+            self.desk_rate
+                .acquire(config.desk_llm_requests_per_second)
+                .await;
+        } else {
+            self.rate.acquire(config.llm_requests_per_second).await;
+        }
         let started = Instant::now();
         let events = tx.clone();
         let result =

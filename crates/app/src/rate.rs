@@ -6,7 +6,7 @@
 //! in all, not 6. Should the database not answer, the request is paced by this process alone (a warning
 //! says so) rather than held up. On SQLite one process owns the database and keeps the rate in memory.
 
-use disconcierge_store::{LLM_RATE, RateStore};
+use disconcierge_store::{DESK_LLM_RATE, LLM_RATE, RateStore};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
@@ -23,6 +23,8 @@ pub struct LlmRate<C: Clock = DefaultClock> {
     current: Mutex<(f64, Arc<Limiter<C>>)>,
     /// Where the rate is shared with other instances (any store: SQLite answers that it is not).
     shared: Option<Arc<dyn RateStore>>,
+    /// The shared rate's name in the store ([`LLM_RATE`] or [`DESK_LLM_RATE`]).
+    name: &'static str,
 }
 
 /// One request per `1 / rps` seconds, without bursts: requests are spread evenly.
@@ -52,10 +54,18 @@ impl LlmRate<DefaultClock> {
         }
     }
 
+    /// As [`LlmRate::shared`], for the support desk's own budget ([`DESK_LLM_RATE`]).
+    pub fn shared_desk(rps: f64, store: Arc<dyn RateStore>) -> Self {
+        LlmRate {
+            name: DESK_LLM_RATE,
+            ..Self::shared(rps, store)
+        }
+    }
+
     /// Waits until a request may be sent at `rps` requests per second.
     pub async fn acquire(&self, rps: f64) {
         if let Some(store) = &self.shared {
-            match store.reserve_slot(LLM_RATE, period(rps)).await {
+            match store.reserve_slot(self.name, period(rps)).await {
                 Ok(Some(wait)) => return tokio::time::sleep(wait).await,
                 Ok(None) => {}
                 Err(e) => tracing::warn!(
@@ -76,6 +86,7 @@ impl<C: Clock + Clone> LlmRate<C> {
             clock,
             current: Mutex::new((rps, limiter)),
             shared: None,
+            name: LLM_RATE,
         }
     }
 

@@ -104,6 +104,10 @@ pub struct RuntimeConfig {
     pub desk_fallback_threshold: f64,
     /// How many trained answers and knowledge entries the LLM gets as reference material.
     pub desk_context_entries: u32,
+    /// Requests per second to the LLM backend for the support desk (ticket replies, `/test_ai`, the
+    /// playground), a budget of its own beside `llm_requests_per_second` (`/chat`, `/private`), so that
+    /// neither can starve the other.
+    pub desk_llm_requests_per_second: f64,
     /// Posted first in a new ticket. `{user}` mentions the opener (the only ping allowed in it).
     pub desk_welcome_message: String,
     /// Appended (as small text) to a trained answer sent as is.
@@ -173,6 +177,7 @@ impl Default for RuntimeConfig {
             feedback_modal_max_length: 2000,
             desk_trained_answer_threshold: 0.85,
             desk_fallback_threshold: 0.6,
+            desk_llm_requests_per_second: 1.0,
             desk_context_entries: 5,
             desk_welcome_message: "Thanks for opening a ticket, {user}! Describe your problem in \
                                    this thread and our assistant will answer right away. Press \
@@ -298,15 +303,18 @@ impl RuntimeConfig {
         if self.clear_command_cooldown > Duration::from_secs(3600) {
             c.fail("clear_command_cooldown", "must be at most 1h".into());
         }
-        if !self.llm_requests_per_second.is_finite() {
-            c.fail("llm_requests_per_second", "must be a number".into());
-        } else {
-            c.range(
-                "llm_requests_per_second",
-                self.llm_requests_per_second,
-                0.01,
-                1000.0,
-            );
+        for (field, rps) in [
+            ("llm_requests_per_second", self.llm_requests_per_second),
+            (
+                "desk_llm_requests_per_second",
+                self.desk_llm_requests_per_second,
+            ),
+        ] {
+            if !rps.is_finite() {
+                c.fail(field, "must be a number".into());
+            } else {
+                c.range(field, rps, 0.01, 1000.0);
+            }
         }
         c.text("llm_model", &self.llm_model, 0, 200);
         c.text("llm_instructions", &self.llm_instructions, 0, 256_000);

@@ -208,6 +208,8 @@ async fn guild_settings_are_saved_and_replaced(kind: DatabaseKind) {
         auto_close_after_secs: Some(86_400),
         ai_replies: true,
         training: true,
+        member_replies_per_6h: 0,
+        member_reply_interval_secs: 0,
         updated_by: 5,
         updated_at: t0(),
     };
@@ -223,6 +225,8 @@ async fn guild_settings_are_saved_and_replaced(kind: DatabaseKind) {
     settings.auto_close_after_secs = None;
     settings.ai_replies = false;
     settings.training = false;
+    settings.member_replies_per_6h = 20;
+    settings.member_reply_interval_secs = 30;
     settings.updated_by = 6;
     settings.updated_at = t0() + mins(1);
     store.save_guild_settings(&settings).await.unwrap();
@@ -798,6 +802,8 @@ async fn idle_tickets_are_the_live_ones_oldest_first(kind: DatabaseKind) {
         auto_close_after_secs,
         ai_replies: true,
         training: true,
+        member_replies_per_6h: 0,
+        member_reply_interval_secs: 0,
         updated_by: 1,
         updated_at: now,
     };
@@ -2036,6 +2042,8 @@ async fn desk_guilds_are_those_with_any_desk_data(kind: DatabaseKind) {
             auto_close_after_secs: None,
             ai_replies: true,
             training: true,
+            member_replies_per_6h: 0,
+            member_reply_interval_secs: 0,
             updated_by: 5,
             updated_at: t0(),
         })

@@ -270,6 +270,12 @@ pub const SECTIONS: &[Section] = &[
                 "Trained answers and knowledge entries given to the LLM with each ticket message (0 to 20)."
             ),
             field!(
+                "desk_llm_requests_per_second",
+                Number,
+                "Requests per second",
+                "To the LLM backend for ticket replies, /test_ai and the playground: a budget of its own, so that tickets and /chat cannot hold each other back."
+            ),
+            field!(
                 "desk_welcome_message",
                 LongText,
                 "Welcome message",

@@ -1537,6 +1537,8 @@ async fn one_guild_never_shows_another_guilds_data() {
                     auto_close_after_secs: None,
                     ai_replies: true,
                     training: true,
+                    member_replies_per_6h: 0,
+                    member_reply_interval_secs: 0,
                     updated_by: 5,
                     updated_at: Utc::now(),
                 })

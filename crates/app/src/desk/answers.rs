@@ -223,17 +223,6 @@ impl Desk {
         .await
     }
 
-    /// The switches in force in `guild_id`.
-    pub(crate) async fn switches(&self, guild_id: u64) -> Result<super::Switches, DeskError> {
-        Ok(super::Switches::of(
-            self.store.as_ref(),
-            guild_id,
-            self.ai_replies,
-            self.training,
-        )
-        .await?)
-    }
-
     /// Answers the opener's message `m` (row `row` of the ticket's messages) in `ticket`, once: the reply
     /// is claimed in the database with a renewed lease first, so that it is written by one instance, and
     /// taken over after a crash (see [`Desk::recover_replies`]). One answer at a time per ticket, in order.
@@ -268,28 +257,40 @@ impl Desk {
             }
         };
         // Replies turned off (for every server, or in this one): the message stays recorded for staff.
-        let replies_on = match self.switches(ticket.guild_id).await {
-            Ok(s) => s.ai_replies,
+        let settings = match self.store.guild_settings(ticket.guild_id).await {
+            Ok(s) => s,
             Err(e) => {
-                tracing::error!(error = %e, ticket = ticket.id, "could not read the desk's switches");
+                tracing::error!(error = %e, ticket = ticket.id, "could not read the server's desk settings");
                 renew.abort();
                 return;
             }
         };
+        let replies_on = self.ai_replies && settings.as_ref().is_none_or(|s| s.ai_replies);
         let open = current
             .filter(|t| replies_on && t.state == TicketState::Open && !m.content.trim().is_empty())
             .and_then(|t| t.thread_id.map(|thread| (t, thread)));
         let answered = match open {
-            Some((ticket, thread)) => {
-                let config = self.runtime.current().config.clone();
-                let typing = self.keep_typing(thread);
-                let result = self.answer_planned(&ticket, thread, &m, &config).await;
-                typing.abort();
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, ticket = ticket.id, "could not answer in a ticket");
+            Some((ticket, thread)) => match self.limited_until(settings.as_ref(), &m).await {
+                Ok(Some(until)) => {
+                    self.tell_limited(thread, &m, settings.as_ref(), until)
+                        .await;
+                    false
                 }
-                true
-            }
+                Ok(None) => {
+                    let config = self.runtime.current().config.clone();
+                    let typing = self.keep_typing(thread);
+                    let result = self.answer_planned(&ticket, thread, &m, &config).await;
+                    typing.abort();
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, ticket = ticket.id, "could not answer in a ticket");
+                    }
+                    true
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, ticket = ticket.id, "could not read a member's AI replies");
+                    false
+                }
+            },
             None => false,
         };
         renew.abort();
@@ -418,7 +419,7 @@ impl Desk {
         // The text as it streams, shown in a message edited at most once per EDIT_INTERVAL.
         let (text_tx, text_rx) = watch::channel(String::new());
         let progress = tokio::spawn(stream_to_thread(self.discord.clone(), thread, text_rx));
-        self.rate.acquire(config.llm_requests_per_second).await;
+        self.rate.acquire(config.desk_llm_requests_per_second).await;
         let result =
             disconcierge_llm::generate(self.llm.as_ref(), &request, &policy, &mut |event| {
                 match event {
@@ -578,7 +579,7 @@ impl Desk {
                         total_timeout: config.llm_answer_timeout,
                         ..RetryPolicy::default()
                     };
-                    desk.rate.acquire(config.llm_requests_per_second).await;
+                    desk.rate.acquire(config.desk_llm_requests_per_second).await;
                     match disconcierge_llm::generate(desk.llm.as_ref(), &request, &policy, &mut |_| {}).await {
                         Ok(c) => c.text,
                         Err(e) => format!("(the LLM failed: {e})"),

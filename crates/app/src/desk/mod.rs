@@ -10,10 +10,13 @@
 //!   fallbacks), and `/test_ai`.
 //! * [`knowledge`]: trained answers and knowledge bases, with their imports and exports.
 //! * [`idle`]: warning and closing tickets nobody writes in.
+//! * [`policy`]: the switches (AI replies, training) and the per-member limits on AI replies.
 
 pub(crate) mod answers;
+pub(crate) use policy::Switches;
 mod idle;
 mod knowledge;
+mod policy;
 mod tickets;
 
 use crate::runtime_config::RuntimeConfigService;
@@ -35,6 +38,7 @@ pub struct Desk {
     pub llm: Arc<dyn LlmBackend>,
     pub llm_settings: LlmSettings,
     pub discord: Discord,
+    /// The desk's own LLM budget (`desk_llm_requests_per_second`), apart from `/chat`'s.
     pub rate: Arc<crate::rate::LlmRate>,
     /// One reply at a time per ticket, in the order its messages arrived (striped by ticket id).
     pub reply_locks: TicketLocks,
@@ -54,29 +58,6 @@ pub struct Desk {
     pub ai_replies: bool,
     /// `DC_DESK_TRAINING`: training is allowed in every server (each may turn it off).
     pub training: bool,
-}
-
-/// The support desk's switches in force in one server: on for every server (`DC_DESK_AI_REPLIES`,
-/// `DC_DESK_TRAINING`) and not turned off by the server's `/setup`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Switches {
-    pub ai_replies: bool,
-    pub training: bool,
-}
-
-impl Switches {
-    pub(crate) async fn of(
-        store: &dyn Store,
-        guild_id: u64,
-        ai_replies: bool,
-        training: bool,
-    ) -> Result<Switches, disconcierge_store::StoreError> {
-        let here = store.guild_settings(guild_id).await?;
-        Ok(Switches {
-            ai_replies: ai_replies && here.as_ref().is_none_or(|s| s.ai_replies),
-            training: training && here.as_ref().is_none_or(|s| s.training),
-        })
-    }
 }
 
 /// Entries embedded per request to the backend.
@@ -385,7 +366,7 @@ impl Desk {
             }
             let texts: Vec<String> = batch.iter().map(|(_, _, t)| t.clone()).collect();
             let config = self.runtime.current().config.clone();
-            self.rate.acquire(config.llm_requests_per_second).await;
+            self.rate.acquire(config.desk_llm_requests_per_second).await;
             match self.llm.embed(&texts).await {
                 Ok(Some(vectors)) if vectors.len() == batch.len() => {
                     for ((kind, id, _), vector) in batch.iter().zip(&vectors) {

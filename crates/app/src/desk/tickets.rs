@@ -177,6 +177,8 @@ impl Desk {
             auto_close_hours,
             ai_replies,
             training,
+            member_replies_per_6h,
+            member_reply_interval,
         } = command
         else {
             unreachable!("setup is called with /setup's options");
@@ -206,6 +208,12 @@ impl Desk {
             training: training
                 .or(current.as_ref().map(|c| c.training))
                 .unwrap_or(true),
+            member_replies_per_6h: member_replies_per_6h
+                .or(current.as_ref().map(|c| c.member_replies_per_6h))
+                .unwrap_or(0),
+            member_reply_interval_secs: member_reply_interval
+                .or(current.as_ref().map(|c| c.member_reply_interval_secs))
+                .unwrap_or(0),
             updated_by: asker.inv.user.id,
             updated_at: Utc::now(),
         };
@@ -242,39 +250,6 @@ impl Desk {
                 .map(|_| ", with your instructions for the AI")
                 .unwrap_or_default(),
         ))))
-    }
-
-    /// What `/setup` says about the switches when one is off, here or for every server
-    /// (`DC_DESK_AI_REPLIES`, `DC_DESK_TRAINING`); empty when both are on.
-    fn switches_note(&self, settings: &GuildSettings) -> String {
-        let mut off = Vec::new();
-        for (name, here, everywhere, var) in [
-            (
-                "AI replies",
-                settings.ai_replies,
-                self.ai_replies,
-                "DC_DESK_AI_REPLIES",
-            ),
-            (
-                "Training",
-                settings.training,
-                self.training,
-                "DC_DESK_TRAINING",
-            ),
-        ] {
-            if !everywhere {
-                off.push(format!(
-                    "{name}: off for every server ({var}=false on the bot's host)"
-                ));
-            } else if !here {
-                off.push(format!("{name}: off in this server"));
-            }
-        }
-        if off.is_empty() {
-            String::new()
-        } else {
-            format!("{}.\n", off.join("; "))
-        }
     }
 
     pub(crate) async fn settings(&self, guild_id: u64) -> Result<GuildSettings, DeskError> {

@@ -23,8 +23,21 @@ pub struct GuildSettings {
     pub ai_replies: bool,
     /// Trained answers are added (`/train`, `/import_training`) and used in replies.
     pub training: bool,
+    /// AI replies to one member (not staff) in 6 hours, in all of this server's tickets; 0: no limit.
+    pub member_replies_per_6h: u32,
+    /// The least time between two AI replies to one member, in seconds; 0: none.
+    pub member_reply_interval_secs: u32,
     pub updated_by: u64,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A member's AI replies in a server's tickets within a window (the per-member limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemberReplies {
+    pub count: u32,
+    /// When the first and the last of them were asked (the member's messages).
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
 }
 
 /// Where a ticket is in its life.

@@ -129,6 +129,22 @@ pub fn definitions() -> Vec<Command> {
                 "training",
                 "Whether trained answers are added and used (unchanged when left out; on at first)",
             ))
+            .option(
+                IntegerBuilder::new(
+                    "member_replies_per_6h",
+                    "AI replies to one member in 6 hours, staff excepted (0: no limit; unchanged when left out)",
+                )
+                .min_value(0)
+                .max_value(1000),
+            )
+            .option(
+                IntegerBuilder::new(
+                    "member_reply_interval",
+                    "Seconds between two AI replies to one member (0: none; unchanged when left out)",
+                )
+                .min_value(0)
+                .max_value(86_400),
+            )
             .build(),
         admin(
             TICKET_PANEL,

@@ -50,6 +50,10 @@ pub enum DeskCommand {
         /// `None`: as before (on for a server's first `/setup`).
         ai_replies: Option<bool>,
         training: Option<bool>,
+        /// `None`: as before (no limit at first).
+        member_replies_per_6h: Option<u32>,
+        /// Seconds; `None`: as before (none at first).
+        member_reply_interval: Option<u32>,
     },
     TicketPanel {
         title: String,
@@ -236,6 +240,12 @@ pub(crate) fn command(data: &CommandData) -> Option<Result<DeskCommand, String>>
                 auto_close_hours: o.integer("auto_close_hours").map(|h| h.max(0) as u64),
                 ai_replies: o.boolean("ai_replies"),
                 training: o.boolean("training"),
+                member_replies_per_6h: o
+                    .integer("member_replies_per_6h")
+                    .map(|n| n.clamp(0, 1000) as u32),
+                member_reply_interval: o
+                    .integer("member_reply_interval")
+                    .map(|n| n.clamp(0, 86_400) as u32),
             },
             TICKET_PANEL => DeskCommand::TicketPanel {
                 title: o.required("title")?,

@@ -5,7 +5,7 @@ use crate::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use disconcierge_core::desk::model::{
-    GuildSettings, NewTicket, NewTicketMessage, Ticket, TicketFilter, TicketMessage,
+    GuildSettings, MemberReplies, NewTicket, NewTicketMessage, Ticket, TicketFilter, TicketMessage,
 };
 use std::time::Duration;
 
@@ -16,6 +16,15 @@ pub trait TicketStore: Send + Sync {
 
     /// Inserts or replaces the guild's settings.
     async fn save_guild_settings(&self, settings: &GuildSettings) -> Result<(), StoreError>;
+
+    /// How many of `member_id`'s messages in the guild's tickets were answered by the bot since `since`,
+    /// and when the last of them was written (the per-member limits on AI replies).
+    async fn member_replies(
+        &self,
+        guild_id: u64,
+        member_id: u64,
+        since: DateTime<Utc>,
+    ) -> Result<MemberReplies, StoreError>;
 
     /// The guild's settings, `None` before `/setup`.
     async fn guild_settings(&self, guild_id: u64) -> Result<Option<GuildSettings>, StoreError>;

@@ -12,6 +12,9 @@ use std::time::Duration;
 /// The name of the LLM backend's request rate.
 pub const LLM_RATE: &str = "llm";
 
+/// The support desk's own budget of LLM requests (`desk_llm_requests_per_second`).
+pub const DESK_LLM_RATE: &str = "llm-desk";
+
 /// Slots of shared request rates.
 #[async_trait]
 pub trait RateStore: Send + Sync {

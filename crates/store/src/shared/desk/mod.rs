@@ -5,9 +5,9 @@
 use super::*;
 use crate::desk::{ImportReport, KbCreated, TicketReservation};
 use disconcierge_core::desk::model::{
-    EntryKind, GuildSettings, KbEntry, KnowledgeBase, NewKbEntry, NewTicket, NewTicketMessage,
-    NewTrainingEntry, ReplySource, TextMatch, Ticket, TicketAuthor, TicketFilter, TicketMessage,
-    TicketState, TrainOutcome, TrainingEntry, TrainingStats, UsedEntry,
+    EntryKind, GuildSettings, KbEntry, KnowledgeBase, MemberReplies, NewKbEntry, NewTicket,
+    NewTicketMessage, NewTrainingEntry, ReplySource, TextMatch, Ticket, TicketAuthor, TicketFilter,
+    TicketMessage, TicketState, TrainOutcome, TrainingEntry, TrainingStats, UsedEntry,
 };
 use disconcierge_core::desk::retrieval::question_key;
 use disconcierge_core::desk::ticket_bot::ImportedTraining;
@@ -39,15 +39,24 @@ macro_rules! select_kb {
 
 const UPSERT_GUILD_SETTINGS: &str = "\
     INSERT INTO guild_settings (guild_id, forum_channel_id, staff_role_id, log_channel_id, instructions, \
-        auto_close_after_secs, ai_replies, training, updated_by, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+        auto_close_after_secs, ai_replies, training, member_replies_per_6h, member_reply_interval_secs, \
+        updated_by, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
     ON CONFLICT (guild_id) DO UPDATE SET forum_channel_id = excluded.forum_channel_id, \
         staff_role_id = excluded.staff_role_id, log_channel_id = excluded.log_channel_id, \
         instructions = excluded.instructions, auto_close_after_secs = excluded.auto_close_after_secs, \
         ai_replies = excluded.ai_replies, training = excluded.training, \
+        member_replies_per_6h = excluded.member_replies_per_6h, \
+        member_reply_interval_secs = excluded.member_reply_interval_secs, \
         updated_by = excluded.updated_by, updated_at = excluded.updated_at";
 
 const GUILD_SETTINGS: &str = "SELECT * FROM guild_settings WHERE guild_id = $1";
+
+/// A member's opener messages answered since $3 in a guild's tickets (the `ticket_messages_member` index).
+const MEMBER_REPLIES: &str = "\
+    SELECT COUNT(*) AS n, MIN(created_at) AS first, MAX(created_at) AS last FROM ticket_messages \
+    WHERE guild_id = $1 AND author_id = $2 AND created_at >= $3 \
+        AND author = 'opener' AND reply_state = 'done'";
 
 /// No row when the unique index already holds a ticket of this user and category that is not closed (a
 /// concurrent reservation won).
@@ -485,6 +494,8 @@ fn guild_settings_from_row(row: &DbRow) -> Result<GuildSettings, sqlx::Error> {
         auto_close_after_secs: auto_close,
         ai_replies: row.try_get("ai_replies")?,
         training: row.try_get("training")?,
+        member_replies_per_6h: get_u32(row, "member_replies_per_6h")?,
+        member_reply_interval_secs: get_u32(row, "member_reply_interval_secs")?,
         updated_by: get_u64(row, "updated_by")?,
         updated_at: row.try_get("updated_at")?,
     })

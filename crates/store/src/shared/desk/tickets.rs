@@ -20,11 +20,32 @@ impl crate::TicketStore for Backend {
             )
             .bind(settings.ai_replies)
             .bind(settings.training)
+            .bind(i64::from(settings.member_replies_per_6h))
+            .bind(i64::from(settings.member_reply_interval_secs))
             .bind(id(settings.updated_by))
             .bind(ts(settings.updated_at))
             .execute(&mut *self.writer().await?)
             .await?;
         Ok(())
+    }
+
+    async fn member_replies(
+        &self,
+        guild_id: u64,
+        member_id: u64,
+        since: DateTime<Utc>,
+    ) -> Result<MemberReplies, StoreError> {
+        let row = sqlx::query(MEMBER_REPLIES)
+            .bind(id(guild_id))
+            .bind(id(member_id))
+            .bind(ts(since))
+            .fetch_one(&mut *self.reader().await?)
+            .await?;
+        Ok(MemberReplies {
+            count: get_u32(&row, "n")?,
+            first: row.try_get("first")?,
+            last: row.try_get("last")?,
+        })
     }
 
     async fn guild_settings(&self, guild_id: u64) -> Result<Option<GuildSettings>, StoreError> {
