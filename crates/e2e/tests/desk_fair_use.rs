@@ -86,7 +86,7 @@ async fn a_member_over_the_limit_is_told_when_and_staff_are_not_limited(backend:
         let answer = wait_bot_messages(&app, own, 2 + i).await;
         assert_eq!(answer.content, format!("Staff answer {i}."));
     }
-    app.discord.take_violations();
+    app.discord.assert_no_violations();
     app.stop().await;
 }
 
@@ -139,6 +139,6 @@ async fn chat_keeps_answering_while_the_desk_budget_holds_tickets_back(backend: 
         2,
         "the ticket reply still waits"
     );
-    app.discord.take_violations();
+    app.discord.assert_no_violations();
     app.stop().await;
 }

@@ -67,7 +67,7 @@ async fn a_fresh_bot_whose_portal_allows_message_content_answers_tickets(backend
     let admin = Admin::sign_in(&app).await;
     let status = admin.get("/api/status").await;
     assert_eq!(status["gateway"]["level"], "ok", "{status}");
-    app.discord.take_violations();
+    app.discord.assert_no_violations();
     app.stop().await;
 }
 
@@ -130,6 +130,6 @@ async fn a_portal_without_message_content_is_named_by_setup_status_and_the_dashb
         [3_243_773],
         "no second IDENTIFY: the gateway was never closed"
     );
-    app.discord.take_violations();
+    app.discord.assert_no_violations();
     app.stop().await;
 }

@@ -113,7 +113,7 @@ async fn ai_replies_and_training_turned_off_in_one_server(backend: Backend) {
     ann.post_message(thread, "Where is my parcel now?");
     let answer = wait_bot_messages(&app, thread, 2).await;
     assert_eq!(answer.content, "Let me look that up.");
-    app.discord.take_violations();
+    app.discord.assert_no_violations();
     app.stop().await;
 }
 
@@ -148,6 +148,6 @@ async fn the_host_turns_replies_and_training_off_for_every_server(backend: Backe
     ann.post_message(thread, "Hello?");
     assert_eq!(reply_state(&app, thread.get(), "Hello?").await, "skipped");
     assert_eq!(bot_message_count(&app, thread), 1);
-    app.discord.take_violations();
+    app.discord.assert_no_violations();
     app.stop().await;
 }

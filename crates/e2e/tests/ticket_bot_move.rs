@@ -199,6 +199,6 @@ async fn a_ticket_bot_env_runs_unchanged_and_its_training_db_imports_twice(backe
         .clone()
         .unwrap();
     assert_eq!(request["model"], "llama3");
-    app.discord.take_violations();
+    app.discord.assert_no_violations();
     app.stop().await;
 }

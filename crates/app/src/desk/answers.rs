@@ -196,6 +196,8 @@ pub(crate) fn trial_ticket(guild_id: u64, opener_name: String) -> Ticket {
         closed_by: None,
         closed_at: None,
         inactivity_warned_at: None,
+        claimed_by: None,
+        claimed_at: None,
         message_count: 0,
         created_at: Utc::now(),
         last_activity_at: Utc::now(),

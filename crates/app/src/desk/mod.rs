@@ -10,12 +10,14 @@
 //!   fallbacks), and `/test_ai`.
 //! * [`knowledge`]: trained answers and knowledge bases, with their imports and exports.
 //! * [`idle`]: warning and closing tickets nobody writes in.
+//! * [`lifecycle`]: a ticket's Claim, Close (with confirmation) and Reopen buttons.
 //! * [`policy`]: the switches (AI replies, training) and the per-member limits on AI replies.
 
 pub(crate) mod answers;
 pub(crate) use policy::Switches;
 mod idle;
 mod knowledge;
+mod lifecycle;
 mod policy;
 mod tickets;
 
@@ -262,6 +264,11 @@ impl Desk {
             DeskButton::KeepKb { .. } => {
                 Ok(Ack::Update(Reply::private("Kept: nothing was deleted.")))
             }
+            DeskButton::Claim { ticket_id } => self.claim(asker, ticket_id).await,
+            DeskButton::Close { ticket_id } => self.close_button(asker, ticket_id).await,
+            DeskButton::ConfirmClose { ticket_id } => self.confirm_close(asker, ticket_id).await,
+            DeskButton::KeepOpen { ticket_id } => self.keep_open(asker, ticket_id).await,
+            DeskButton::Reopen { ticket_id } => self.reopen(asker, ticket_id).await,
         }
     }
 

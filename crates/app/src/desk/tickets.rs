@@ -38,6 +38,12 @@ pub(crate) fn transcript(ticket: &Ticket, messages: &[TicketMessage]) -> String 
         ticket.created_at.format("%Y-%m-%d %H:%M:%S UTC")
     );
     out.push_str(&format!("State: {}", ticket.state.as_str()));
+    if let (Some(by), Some(at)) = (ticket.claimed_by, ticket.claimed_at) {
+        out.push_str(&format!(
+            "; claimed by {by} on {}",
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        ));
+    }
     if let Some(at) = ticket.escalated_at {
         out.push_str(&format!(
             "; escalated on {}",
@@ -106,11 +112,10 @@ impl Desk {
                         .map(|r| format!(": {r}"))
                         .unwrap_or_else(|| ".".into())
                 );
-                if let Err(e) = self
-                    .discord
-                    .edit_original_reply(token, &Reply::text(&text))
-                    .await
-                {
+                let announcement = Reply::text(&text).with_controls(Controls::Reopen {
+                    ticket_id: closed.id,
+                });
+                if let Err(e) = self.discord.edit_original_reply(token, &announcement).await {
                     tracing::warn!(error = %e, ticket = closed.id, "could not announce the closing");
                 }
                 format!(
@@ -123,7 +128,10 @@ impl Desk {
             Closing::Idle => {
                 if let Some(thread) = closed.thread_id {
                     let text = format!("🔒 Ticket {IDLE_REASON}.");
-                    if let Err(e) = self.discord.send(thread, &Reply::text(text)).await {
+                    let announcement = Reply::text(text).with_controls(Controls::Reopen {
+                        ticket_id: closed.id,
+                    });
+                    if let Err(e) = self.discord.send(thread, &announcement).await {
                         tracing::warn!(error = %e, ticket = closed.id, "could not announce the closing");
                     }
                 }
@@ -352,7 +360,7 @@ impl Desk {
                 .desk_welcome_message
                 .replace("{user}", &markup::user(ticket.opener_id)),
         )
-        .with_controls(Controls::TalkToHuman {
+        .with_controls(Controls::Ticket {
             ticket_id: ticket.id,
         })
         .pinging(Ping::User(ticket.opener_id));
@@ -444,7 +452,11 @@ impl Desk {
     }
 
     /// The ticket a button or command refers to, in this guild.
-    async fn ticket_in_guild(&self, guild_id: u64, id: i64) -> Result<Ticket, DeskError> {
+    pub(super) async fn ticket_in_guild(
+        &self,
+        guild_id: u64,
+        id: i64,
+    ) -> Result<Ticket, DeskError> {
         match self.store.ticket(id).await? {
             Some(t) if t.guild_id == guild_id => Ok(t),
             _ => user_error("This ticket no longer exists."),
@@ -703,6 +715,8 @@ mod tests {
             closed_by: Some(3),
             closed_at: Some(at),
             inactivity_warned_at: None,
+            claimed_by: None,
+            claimed_at: None,
             message_count: 2,
             created_at: at,
             last_activity_at: at,

@@ -98,6 +98,9 @@ pub struct Ticket {
     pub closed_at: Option<DateTime<Utc>>,
     /// When the inactivity warning was posted; cleared by any new message.
     pub inactivity_warned_at: Option<DateTime<Utc>>,
+    /// The member of staff who claimed (owns) the ticket, and when.
+    pub claimed_by: Option<u64>,
+    pub claimed_at: Option<DateTime<Utc>>,
     pub message_count: u32,
     pub created_at: DateTime<Utc>,
     pub last_activity_at: DateTime<Utc>,

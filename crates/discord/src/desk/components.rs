@@ -9,6 +9,10 @@
 //! | `dct:tl:<page>:<category>` | a page of `/training_list` |
 //! | `dct:kv:<page>:<kb id>` | a page of `/kb_view` |
 //! | `dct:kbdel:<kb id>` / `dct:kbkeep:<kb id>` | confirming or cancelling `/kb_delete` |
+//! | `dct:claim:<ticket id>` | staff: claim the ticket (own it) |
+//! | `dct:close:<ticket id>` | close the ticket: the opener is asked to confirm; staff ask the opener |
+//! | `dct:closeok:<ticket id>` / `dct:keep:<ticket id>` | confirming or declining the closing |
+//! | `dct:reopen:<ticket id>` | reopen a closed ticket (opener or staff) |
 
 use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle, Component};
 
@@ -28,6 +32,11 @@ pub enum DeskButton {
     Page { list: PagedList, page: u32 },
     ConfirmKbDelete { kb_id: i64 },
     KeepKb { kb_id: i64 },
+    Claim { ticket_id: i64 },
+    Close { ticket_id: i64 },
+    ConfirmClose { ticket_id: i64 },
+    KeepOpen { ticket_id: i64 },
+    Reopen { ticket_id: i64 },
 }
 
 /// A list shown a page at a time.
@@ -53,6 +62,11 @@ impl DeskButton {
             } => format!("dct:kv:{page}:{kb_id}"),
             DeskButton::ConfirmKbDelete { kb_id } => format!("dct:kbdel:{kb_id}"),
             DeskButton::KeepKb { kb_id } => format!("dct:kbkeep:{kb_id}"),
+            DeskButton::Claim { ticket_id } => format!("dct:claim:{ticket_id}"),
+            DeskButton::Close { ticket_id } => format!("dct:close:{ticket_id}"),
+            DeskButton::ConfirmClose { ticket_id } => format!("dct:closeok:{ticket_id}"),
+            DeskButton::KeepOpen { ticket_id } => format!("dct:keep:{ticket_id}"),
+            DeskButton::Reopen { ticket_id } => format!("dct:reopen:{ticket_id}"),
         };
         debug_assert!(id.len() <= CUSTOM_ID_MAX, "{id}");
         id
@@ -95,6 +109,21 @@ impl DeskButton {
             "kbkeep" => DeskButton::KeepKb {
                 kb_id: arg.parse().ok()?,
             },
+            "claim" => DeskButton::Claim {
+                ticket_id: arg.parse().ok()?,
+            },
+            "close" => DeskButton::Close {
+                ticket_id: arg.parse().ok()?,
+            },
+            "closeok" => DeskButton::ConfirmClose {
+                ticket_id: arg.parse().ok()?,
+            },
+            "keep" => DeskButton::KeepOpen {
+                ticket_id: arg.parse().ok()?,
+            },
+            "reopen" => DeskButton::Reopen {
+                ticket_id: arg.parse().ok()?,
+            },
             _ => return None,
         })
     }
@@ -119,6 +148,12 @@ pub enum Controls {
     },
     /// Delete / keep for `/kb_delete`.
     ConfirmKbDelete { kb_id: i64 },
+    /// Under a ticket's welcome message: talk to a human, claim (staff), close.
+    Ticket { ticket_id: i64 },
+    /// Close / keep open: confirming the closing of a ticket.
+    ConfirmClose { ticket_id: i64 },
+    /// Under a closed ticket's announcement: reopen.
+    Reopen { ticket_id: i64 },
 }
 
 fn button(custom: DeskButton, label: &str, style: ButtonStyle, disabled: bool) -> Component {
@@ -203,6 +238,55 @@ pub fn components(controls: &Controls) -> Vec<Component> {
                 ),
             ])
         }
+        Controls::Ticket { ticket_id } => {
+            let ticket_id = *ticket_id;
+            rows(vec![
+                button(
+                    DeskButton::TalkToHuman { ticket_id },
+                    "Talk to a human",
+                    ButtonStyle::Secondary,
+                    false,
+                ),
+                button(
+                    DeskButton::Claim { ticket_id },
+                    "Claim (staff)",
+                    ButtonStyle::Primary,
+                    false,
+                ),
+                button(
+                    DeskButton::Close { ticket_id },
+                    "Close",
+                    ButtonStyle::Danger,
+                    false,
+                ),
+            ])
+        }
+        Controls::ConfirmClose { ticket_id } => rows(vec![
+            button(
+                DeskButton::ConfirmClose {
+                    ticket_id: *ticket_id,
+                },
+                "Close the ticket",
+                ButtonStyle::Danger,
+                false,
+            ),
+            button(
+                DeskButton::KeepOpen {
+                    ticket_id: *ticket_id,
+                },
+                "Keep it open",
+                ButtonStyle::Secondary,
+                false,
+            ),
+        ]),
+        Controls::Reopen { ticket_id } => rows(vec![button(
+            DeskButton::Reopen {
+                ticket_id: *ticket_id,
+            },
+            "Reopen",
+            ButtonStyle::Secondary,
+            false,
+        )]),
         Controls::ConfirmKbDelete { kb_id } => rows(vec![
             button(
                 DeskButton::ConfirmKbDelete { kb_id: *kb_id },
@@ -278,6 +362,13 @@ mod tests {
             },
             DeskButton::ConfirmKbDelete { kb_id: 4 },
             DeskButton::KeepKb { kb_id: 4 },
+            DeskButton::Claim { ticket_id: 5 },
+            DeskButton::Close {
+                ticket_id: i64::MAX,
+            },
+            DeskButton::ConfirmClose { ticket_id: 5 },
+            DeskButton::KeepOpen { ticket_id: 5 },
+            DeskButton::Reopen { ticket_id: 5 },
         ] {
             let id = b.custom_id();
             assert!(id.len() <= CUSTOM_ID_MAX, "{id}");

@@ -133,6 +133,17 @@ impl Discord {
         Ok(())
     }
 
+    /// Unarchives and unlocks a thread (a reopened ticket).
+    pub async fn reopen_thread(&self, thread_id: u64) -> Result<(), DiscordError> {
+        self.http
+            .update_thread(id(thread_id, "thread")?)
+            .archived(false)
+            .locked(false)
+            .await
+            .map_err(|e| DiscordError::from_http("unarchive and unlock the ticket", e))?;
+        Ok(())
+    }
+
     /// Shows "(the bot) is typing…" in a channel for about 10 seconds.
     pub async fn typing(&self, channel_id: u64) -> Result<(), DiscordError> {
         self.http

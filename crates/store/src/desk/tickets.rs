@@ -82,6 +82,24 @@ pub trait TicketStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<Ticket>, StoreError>;
 
+    /// Gives a ticket that is not closed to `staff` (taking it over from whoever claimed it before). The
+    /// ticket as claimed, or `None` if it is closed, unknown, or already `staff`'s.
+    async fn claim_ticket(
+        &self,
+        id: i64,
+        staff: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ticket>, StoreError>;
+
+    /// `closed` → `open`, forgetting how it was closed; `now` is its last activity. The reopened ticket,
+    /// `None` if it was not closed (or does not exist), or [`StoreError::AlreadyExists`] when its opener
+    /// has another open ticket of the same category.
+    async fn reopen_ticket(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ticket>, StoreError>;
+
     /// Records a message in a ticket and returns its id; `None`, with nothing changed, if `message_id` was
     /// recorded before (a redelivered event). In the same transaction: the ticket's `message_count` + 1,
     /// `last_activity_at` moved up to the message's `created_at` (never back), and for authors other than

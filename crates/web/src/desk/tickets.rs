@@ -68,6 +68,9 @@ pub struct TicketView {
     pub closed_at: Option<DateTime<Utc>>,
     pub close_reason: Option<String>,
     pub inactivity_warned_at: Option<DateTime<Utc>>,
+    /// The member of staff who claimed (owns) the ticket, and when.
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<DateTime<Utc>>,
     pub message_count: u32,
     pub created_at: DateTime<Utc>,
     pub last_activity_at: DateTime<Utc>,
@@ -88,6 +91,8 @@ impl TicketView {
             closed_at: t.closed_at,
             close_reason: t.close_reason.clone(),
             inactivity_warned_at: t.inactivity_warned_at,
+            claimed_by: t.claimed_by.map(|v| v.to_string()),
+            claimed_at: t.claimed_at,
             message_count: t.message_count,
             created_at: t.created_at,
             last_activity_at: t.last_activity_at,
@@ -112,6 +117,10 @@ impl TicketView {
 
     pub fn warned(&self) -> String {
         when_or(self.inactivity_warned_at, "")
+    }
+
+    pub fn claimed(&self) -> String {
+        when_or(self.claimed_at, "")
     }
 }
 

@@ -88,6 +88,18 @@ pub(crate) const CLOSE_TICKET: &str = "\
     WHERE id = $1 AND state <> 'closed' \
     RETURNING *";
 
+const CLAIM_TICKET: &str = "\
+    UPDATE tickets SET claimed_by = $2, claimed_at = $3 \
+    WHERE id = $1 AND state <> 'closed' AND (claimed_by IS NULL OR claimed_by <> $2) \
+    RETURNING *";
+
+/// The `tickets_one_open` index refuses it when the opener has opened another ticket of the category.
+const REOPEN_TICKET: &str = "\
+    UPDATE tickets SET state = 'open', closed_by = NULL, close_reason = NULL, closed_at = NULL, \
+        inactivity_warned_at = NULL, last_activity_at = $2 \
+    WHERE id = $1 AND state = 'closed' \
+    RETURNING *";
+
 /// Copies the ticket's guild; no row when the message was recorded before or the ticket does not exist.
 const INSERT_TICKET_MESSAGE: &str = "\
     INSERT INTO ticket_messages (ticket_id, guild_id, message_id, author_id, author_name, author, \
@@ -515,6 +527,8 @@ fn ticket_from_row(row: &DbRow) -> Result<Ticket, sqlx::Error> {
         closed_by: get_opt_u64(row, "closed_by")?,
         closed_at: row.try_get("closed_at")?,
         inactivity_warned_at: row.try_get("inactivity_warned_at")?,
+        claimed_by: get_opt_u64(row, "claimed_by")?,
+        claimed_at: row.try_get("claimed_at")?,
         message_count: get_u32(row, "message_count")?,
         created_at: row.try_get("created_at")?,
         last_activity_at: row.try_get("last_activity_at")?,

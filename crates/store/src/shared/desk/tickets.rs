@@ -202,6 +202,35 @@ impl crate::TicketStore for Backend {
         Ok(row.as_ref().map(ticket_from_row).transpose()?)
     }
 
+    async fn claim_ticket(
+        &self,
+        id: i64,
+        staff: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query(CLAIM_TICKET)
+            .bind(id)
+            .bind(self::id(staff))
+            .bind(ts(now))
+            .fetch_all(&mut *self.writer().await?)
+            .await?;
+        Ok(row.first().map(ticket_from_row).transpose()?)
+    }
+
+    async fn reopen_ticket(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query(REOPEN_TICKET)
+            .bind(id)
+            .bind(ts(now))
+            .fetch_all(&mut *self.writer().await?)
+            .await
+            .map_err(|e| StoreError::from_write(e, "open ticket of this category", "ticket"))?;
+        Ok(row.first().map(ticket_from_row).transpose()?)
+    }
+
     async fn record_ticket_message(
         &self,
         message: &NewTicketMessage,

@@ -1,0 +1,216 @@
+//! A ticket's buttons beyond talking to a human: Claim (a member of staff owns it), Close (the opener
+//! confirms; staff ask the opener, who confirms or keeps it open) and Reopen (under the closing
+//! announcement). Their custom ids carry the ticket's id, so they work after any restart and on any
+//! instance; each step is checked against the ticket in the database, gated (staff, or the opener), and
+//! written to the server's log channel.
+
+use super::tickets::Closing;
+use super::{Asker, Desk, DeskError, user_error};
+use chrono::Utc;
+use disconcierge_core::desk::model::{Ticket, TicketState};
+use disconcierge_discord::desk::{Controls, Ping, Reply};
+use disconcierge_discord::markup;
+use disconcierge_discord::router::Ack;
+use disconcierge_store::StoreError;
+use std::sync::Arc;
+
+impl Desk {
+    /// The asker's name as shown in the ticket (no ping).
+    fn name_of(asker: &Asker<'_>) -> String {
+        let user = &asker.inv.user;
+        user.global_name.clone().unwrap_or(user.username.clone())
+    }
+
+    /// Claim: staff only; takes the ticket over from whoever claimed it before.
+    pub(crate) async fn claim(
+        self: &Arc<Self>,
+        asker: &Asker<'_>,
+        ticket_id: i64,
+    ) -> Result<Ack, DeskError> {
+        if !self.is_staff(asker).await? {
+            return user_error("Only staff can claim a ticket.");
+        }
+        let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
+        if ticket.state == TicketState::Closed {
+            return user_error("This ticket is closed.");
+        }
+        let me = asker.inv.user.id;
+        let Some(claimed) = self.store.claim_ticket(ticket.id, me, Utc::now()).await? else {
+            return Ok(Ack::Reply(Reply::private(
+                "You have claimed this ticket already.",
+            )));
+        };
+        let name = Self::name_of(asker);
+        let text = match ticket.claimed_by {
+            Some(before) => format!(
+                "🙋 {name} took this ticket over from {}.",
+                markup::user(before)
+            ),
+            None => format!("🙋 {name} claimed this ticket and will handle it."),
+        };
+        self.log_claim(&claimed, me).await;
+        tracing::info!(ticket = ticket.id, by = me, "ticket claimed");
+        Ok(Ack::Reply(Reply::text(text)))
+    }
+
+    async fn log_claim(self: &Arc<Self>, ticket: &Ticket, by: u64) {
+        let desk = self.clone();
+        let (guild, id, thread) = (ticket.guild_id, ticket.id, ticket.thread_id);
+        tokio::spawn(async move {
+            if let Ok(Some(settings)) = desk.store.guild_settings(guild).await {
+                let line = format!(
+                    "🙋 Ticket #{id} claimed by {}: {}",
+                    markup::user(by),
+                    markup::thread_or_pending(thread)
+                );
+                desk.log_event(&settings, &line, None).await;
+            }
+        });
+    }
+
+    /// Close: the opener is asked to confirm (only they see it); staff post a request the opener confirms
+    /// (or staff, with the same button).
+    pub(crate) async fn close_button(
+        &self,
+        asker: &Asker<'_>,
+        ticket_id: i64,
+    ) -> Result<Ack, DeskError> {
+        let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
+        if ticket.state == TicketState::Closed {
+            return user_error("This ticket is closed already.");
+        }
+        let confirm = Controls::ConfirmClose {
+            ticket_id: ticket.id,
+        };
+        if asker.inv.user.id == ticket.opener_id {
+            return Ok(Ack::Reply(
+                Reply::private("Close this ticket? It is then locked; you or staff can reopen it.")
+                    .with_controls(confirm),
+            ));
+        }
+        if !self.is_staff(asker).await? {
+            return user_error("Only the member who opened this ticket, or staff, can close it.");
+        }
+        Ok(Ack::Reply(
+            Reply::text(format!(
+                "{} suggests closing this ticket. {}, is your question answered? Close it, or keep it \
+                 open if you still need help.",
+                Self::name_of(asker),
+                markup::user(ticket.opener_id)
+            ))
+            .with_controls(confirm)
+            .pinging(Ping::User(ticket.opener_id)),
+        ))
+    }
+
+    /// Close, confirmed: by the opener, or by staff.
+    pub(crate) async fn confirm_close(
+        self: &Arc<Self>,
+        asker: &Asker<'_>,
+        ticket_id: i64,
+    ) -> Result<Ack, DeskError> {
+        let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
+        let closer = asker.inv.user.id;
+        if closer != ticket.opener_id && !self.is_staff(asker).await? {
+            return user_error("Only the member who opened this ticket, or staff, can close it.");
+        }
+        let reason = (closer == ticket.opener_id).then_some("confirmed by the opener");
+        let Some(closed) = self
+            .store
+            .close_ticket(ticket.id, closer, reason, Utc::now())
+            .await?
+        else {
+            return user_error("This ticket is closed already.");
+        };
+        let desk = self.clone();
+        let closing = Closing::ByMember {
+            closer,
+            token: asker.inv.token.clone(),
+        };
+        tokio::spawn(async move { desk.after_close(&closed, closing).await });
+        tracing::info!(
+            ticket = ticket.id,
+            by = closer,
+            "ticket closed with its button"
+        );
+        Ok(Ack::Defer { ephemeral: false })
+    }
+
+    /// Keep it open: the request to close is answered (by the opener or staff).
+    pub(crate) async fn keep_open(
+        &self,
+        asker: &Asker<'_>,
+        ticket_id: i64,
+    ) -> Result<Ack, DeskError> {
+        let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
+        if asker.inv.user.id != ticket.opener_id && !self.is_staff(asker).await? {
+            return user_error(
+                "Only the member who opened this ticket, or staff, can answer this.",
+            );
+        }
+        Ok(Ack::Update(Reply::text(format!(
+            "{} keeps this ticket open.",
+            Self::name_of(asker)
+        ))))
+    }
+
+    /// Reopen a closed ticket (the opener or staff): unarchived and unlocked, open again, announced.
+    pub(crate) async fn reopen(
+        self: &Arc<Self>,
+        asker: &Asker<'_>,
+        ticket_id: i64,
+    ) -> Result<Ack, DeskError> {
+        let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
+        let by = asker.inv.user.id;
+        if by != ticket.opener_id && !self.is_staff(asker).await? {
+            return user_error("Only the member who opened this ticket, or staff, can reopen it.");
+        }
+        let reopened = match self.store.reopen_ticket(ticket.id, Utc::now()).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return user_error("This ticket is open."),
+            Err(StoreError::AlreadyExists(_)) => {
+                return user_error(format!(
+                    "{} has another open {} ticket; continue there, or close it first.",
+                    ticket.opener_name, ticket.category
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let name = Self::name_of(asker);
+        let desk = self.clone();
+        tokio::spawn(async move {
+            let Some(thread) = reopened.thread_id else {
+                return;
+            };
+            if let Err(e) = desk.discord.reopen_thread(thread).await {
+                tracing::warn!(error = %e, ticket = reopened.id, "could not unarchive the reopened ticket");
+            }
+            let text = format!("🔓 Ticket reopened by {name}.");
+            if let Err(e) = desk
+                .discord
+                .send(
+                    thread,
+                    &Reply::text(&text).with_controls(Controls::Ticket {
+                        ticket_id: reopened.id,
+                    }),
+                )
+                .await
+            {
+                tracing::warn!(error = %e, ticket = reopened.id, "could not announce the reopening");
+            }
+            if let Ok(Some(settings)) = desk.store.guild_settings(reopened.guild_id).await {
+                let line = format!(
+                    "🔓 Ticket #{} reopened by {}: {}",
+                    reopened.id,
+                    markup::user(by),
+                    markup::channel(thread)
+                );
+                desk.log_event(&settings, &line, None).await;
+            }
+        });
+        tracing::info!(ticket = ticket.id, by, "ticket reopened");
+        Ok(Ack::Reply(Reply::private(
+            "Reopened: the ticket is open again.",
+        )))
+    }
+}
