@@ -47,18 +47,27 @@ pub struct ImportSummary {
     pub written: Option<ImportReport>,
 }
 
+/// `n` and `noun`, plural unless `n` is 1.
+fn count(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 impl std::fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} rows read: {} trained answers",
-            self.rows, self.entries
+            "{} read: {}",
+            count(self.rows as u64, "row"),
+            count(self.entries as u64, "trained answer")
         )?;
         if self.merged > 0 {
             write!(
                 f,
-                " ({} rows repeated an earlier question and were merged into it)",
-                self.merged
+                " ({} repeated an earlier question and merged into it)",
+                count(self.merged as u64, "row")
             )?;
         }
         match &self.written {
@@ -72,7 +81,8 @@ impl std::fmt::Display for ImportSummary {
         for (guild, n) in &self.other_guilds {
             write!(
                 f,
-                "\n{n} rows belong to server {guild} and were left out: import them with --guild {guild}"
+                "\n{} of server {guild} left out: import them with --guild {guild}",
+                count(*n as u64, "row")
             )?;
         }
         Ok(())

@@ -1,5 +1,5 @@
 //! The binary as an admin meets it: `config check`, `init`, `run` + `healthcheck`, `version`,
-//! `completions`, `manpage`.
+//! `completions`, `manpage`, `import ticket-bot`.
 //!
 //! Each test runs `disconcierge` in a fresh temporary directory (so no stray `.env` is read) with a
 //! controlled environment.
@@ -403,4 +403,122 @@ fn a_database_connection_error_names_the_place_but_not_the_password() {
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("postgres://dc:***@127.0.0.1:1/dc"), "{all}");
     assert!(!all.contains("DBPASS-SHOULD-NEVER-PRINT"), "{all}");
+}
+
+#[test]
+fn the_log_file_keeps_the_newest_days_only() {
+    let dir = TempDir::new();
+    let logs = dir.0.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    // Five earlier days' files, as the daily rotation left them.
+    for day in 1..=5 {
+        std::fs::write(
+            logs.join(format!("disconcierge.log.2026-11-0{day}")),
+            "old\n",
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(20)); // distinct creation times
+    }
+    let mut child = cmd(&dir.0)
+        .arg("run")
+        .env("DC_API_LISTEN", "127.0.0.1:0")
+        .env("DC_LOG_FILE", "logs/disconcierge.log")
+        .env("DC_LOG_FILE_KEEP", "3")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (_url, stderr_read) = wait_for_listen(&mut child, &log);
+    stop(&mut child, stderr_read);
+    let mut names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 3, "the newest 3 files are kept: {names:?}");
+    assert!(
+        names[..2] == ["disconcierge.log.2026-11-04", "disconcierge.log.2026-11-05"],
+        "{names:?}"
+    );
+    assert!(
+        names[2].as_str() > "disconcierge.log.2026-11-05",
+        "today's file: {names:?}"
+    );
+}
+
+#[test]
+fn import_ticket_bot_brings_the_training_db_over_once() {
+    let dir = TempDir::new();
+    let db = dir.0.join("training.db");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(disconcierge_store::testing::write_ticket_bot_db(
+            &db,
+            &[
+                disconcierge_store::testing::OldTrainingRow {
+                    guild_id: Some(42),
+                    query: "How do I reset my password?",
+                    response: "Use the Forgot password link.",
+                    category: "account",
+                    tags: r#"["password"]"#,
+                    usage_count: 7,
+                },
+                disconcierge_store::testing::OldTrainingRow {
+                    guild_id: Some(43),
+                    query: "Another server?",
+                    response: "Yes.",
+                    category: "general",
+                    tags: "[]",
+                    usage_count: 0,
+                },
+            ],
+        ));
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "ticket-bot",
+            "--db",
+            "training.db",
+            "--guild",
+            "42",
+        ];
+        args.extend_from_slice(extra);
+        cmd(&dir.0).args(&args).output().unwrap()
+    };
+    let dry = import(&["--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(
+        text(&dry).contains("2 rows read: 1 trained answer; dry run, nothing written"),
+        "{}",
+        text(&dry)
+    );
+    let first = import(&[]);
+    assert!(first.status.success(), "{}", text(&first));
+    let out = text(&first);
+    assert!(out.contains("1 new, 0 already there"), "{out}");
+    assert!(
+        out.contains("1 row of server 43 left out: import them with --guild 43"),
+        "{out}"
+    );
+    let again = import(&[]);
+    assert!(
+        text(&again).contains("0 new, 1 already there"),
+        "{}",
+        text(&again)
+    );
+    let missing = cmd(&dir.0)
+        .args(["import", "ticket-bot", "--db", "nope.db", "--guild", "42"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing).contains("there is no such file")
+            && text(&missing).contains("nothing was imported"),
+        "{}",
+        text(&missing)
+    );
 }

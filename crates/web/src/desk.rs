@@ -14,6 +14,7 @@
 //! are recorded as created by [`WEB_AUTHOR`], and the admin's name goes to the log.
 
 mod knowledge;
+mod settings;
 mod tickets;
 mod training;
 
@@ -34,12 +35,14 @@ use serde::Deserialize;
 
 pub fn routes() -> Router<WebState> {
     tickets::routes()
+        .merge(settings::routes())
         .merge(training::routes())
         .merge(knowledge::routes())
 }
 
 pub fn api_routes() -> utoipa_axum::router::OpenApiRouter<WebState> {
     tickets::api_routes()
+        .merge(settings::api_routes())
         .merge(training::api_routes())
         .merge(knowledge::api_routes())
 }

@@ -304,6 +304,8 @@ const EXPECTED: &[&str] = &[
     "POST /api/playground",
     "GET /api/tickets",
     "GET /api/tickets/{id}",
+    "GET /api/desk/settings",
+    "PATCH /api/desk/settings",
     "GET /api/training",
     "POST /api/training",
     "GET /api/training/export",
@@ -1235,6 +1237,68 @@ async fn answers_match_the_document() {
         ),
         None,
         ok,
+    )
+    .await;
+    let settings = ("GET", "/api/desk/settings", "/api/desk/settings?guild=77");
+    w.checked(&mut c, s1, settings, None, StatusCode::NOT_FOUND)
+        .await;
+    w.store()
+        .save_guild_settings(&disconcierge_core::desk::model::GuildSettings {
+            guild_id: 77,
+            forum_channel_id: 1,
+            staff_role_id: 2,
+            log_channel_id: None,
+            instructions: None,
+            auto_close_after_secs: None,
+            ai_replies: true,
+            training: true,
+            member_replies_per_6h: 0,
+            member_reply_interval_secs: 0,
+            updated_by: 5,
+            updated_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    w.checked(&mut c, s1, settings, None, ok).await;
+    w.checked(
+        &mut c,
+        s1,
+        ("GET", "/api/desk/settings", "/api/desk/settings"),
+        None,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let change = ("PATCH", "/api/desk/settings", "/api/desk/settings?guild=77");
+    w.checked(
+        &mut c,
+        s1,
+        change,
+        Some(json!({"member_reply_interval_secs": 60})),
+        ok,
+    )
+    .await;
+    w.checked(
+        &mut c,
+        s1,
+        change,
+        Some(json!({"member_replies_per_6h": 1001})),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    w.checked(
+        &mut c,
+        s1,
+        change,
+        Some(json!({"other": 1})),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    w.checked(
+        &mut c,
+        s1,
+        ("PATCH", "/api/desk/settings", "/api/desk/settings?guild=78"),
+        Some(json!({})),
+        StatusCode::NOT_FOUND,
     )
     .await;
     let entry = json!({"question": "How do I reset my password?", "answer": "Use the link.", "tags": ["account"]});
