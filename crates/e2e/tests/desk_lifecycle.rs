@@ -150,3 +150,112 @@ async fn claim_close_with_confirmation_and_reopen(backend: Backend) {
     app.discord.assert_no_violations();
     app.stop().await;
 }
+
+disconcierge_e2e::both!(staff_add_and_remove_members_of_a_ticket);
+async fn staff_add_and_remove_members_of_a_ticket(backend: Backend) {
+    let Some(app) = desk_app(backend).await else {
+        return;
+    };
+    let g = guild(&app, "Tea Shop");
+    setup(&app, &g).await;
+    let (ann, sam, bob) = (
+        actor(&app, &g, "ann"),
+        actor(&app, &g, "sam"),
+        actor(&app, &g, "bob"),
+    );
+    let thread = open(&ann, &panel(&app, &g).await, "Billing").await;
+    wait_bot_messages(&app, thread, 1).await;
+    let in_thread = |who: &disconcierge_discord_sim::Actor| {
+        let id = who.id();
+        app.discord.world(|w| {
+            w.thread_members
+                .get(&thread)
+                .is_some_and(|m| m.contains(&id))
+        })
+    };
+    assert!(!in_thread(&bob));
+
+    // Members do not even see the command (Discord hides it: it needs Manage Messages); a moderator
+    // who sees it but is not staff is refused; staff can, and it is logged.
+    let hank = actor(&app, &g, "hank");
+    let refused = answer_of(
+        &slash(
+            &hank,
+            thread,
+            "ticket_add",
+            vec![("member", bob.id().into())],
+        )
+        .await,
+    )
+    .await;
+    assert!(refused.contains("staff"), "{refused}");
+    assert!(!in_thread(&bob));
+    let added = answer_of(
+        &slash(
+            &sam,
+            thread,
+            "ticket_add",
+            vec![("member", bob.id().into())],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        added,
+        format!("➕ sam added <@{}> to this ticket.", bob.id())
+    );
+    assert!(in_thread(&bob));
+    wait_message(&app, g.channel("ticket-log"), |m| {
+        m.content.starts_with(&format!(
+            "➕ <@{}> added <@{}> in ticket #",
+            sam.id(),
+            bob.id()
+        ))
+    })
+    .await;
+
+    let removed = answer_of(
+        &slash(
+            &sam,
+            thread,
+            "ticket_remove",
+            vec![("member", bob.id().into())],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        removed,
+        format!("➖ sam removed <@{}> from this ticket.", bob.id())
+    );
+    assert!(!in_thread(&bob));
+    let opener = answer_of(
+        &slash(
+            &sam,
+            thread,
+            "ticket_remove",
+            vec![("member", ann.id().into())],
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        opener.starts_with("The member who opened the ticket stays in it"),
+        "{opener}"
+    );
+    assert!(in_thread(&ann));
+    // Outside a ticket.
+    let elsewhere = answer_of(
+        &slash(
+            &sam,
+            g.channel("general"),
+            "ticket_add",
+            vec![("member", bob.id().into())],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(elsewhere, "Use this inside a ticket.");
+    app.discord.assert_no_violations();
+    app.stop().await;
+}

@@ -90,7 +90,11 @@ disconcierge_e2e::both!(a_crash_while_delivering_delivers_the_stored_answer_with
 async fn a_crash_while_delivering_delivers_the_stored_answer_without_asking_again(
     backend: Backend,
 ) {
-    let Some(world) = World::start(backend).await else {
+    // The second instance starts, finds the lease expired and delivers: under the whole suite on two
+    // cores that once took longer than the simulator's default 5 s wait (it failed at 5.4 s).
+    let discord =
+        disconcierge_discord_sim::DiscordSim::builder().default_timeout(Duration::from_secs(15));
+    let Some(world) = World::start_with(backend, discord).await else {
         return;
     };
     let env = [("DC_LLM_PROVIDER", "openai-chat"), ("DC_QUEUE_LEASE", "1s")];

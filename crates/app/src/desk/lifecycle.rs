@@ -1,6 +1,6 @@
 //! A ticket's buttons beyond talking to a human: Claim (a member of staff owns it), Close (the opener
 //! confirms; staff ask the opener, who confirms or keeps it open) and Reopen (under the closing
-//! announcement). Their custom ids carry the ticket's id, so they work after any restart and on any
+//! announcement); and staff's `/ticket_add` and `/ticket_remove`, who else is in the ticket. Their custom ids carry the ticket's id, so they work after any restart and on any
 //! instance; each step is checked against the ticket in the database, gated (staff, or the opener), and
 //! written to the server's log channel.
 
@@ -212,5 +212,68 @@ impl Desk {
         Ok(Ack::Reply(Reply::private(
             "Reopened: the ticket is open again.",
         )))
+    }
+
+    /// `/ticket_add` (`add`) or `/ticket_remove`: staff add a member to this ticket's thread, or take
+    /// one out (never its opener).
+    pub(crate) async fn ticket_member(
+        self: &Arc<Self>,
+        asker: &Asker<'_>,
+        member: u64,
+        add: bool,
+    ) -> Result<Ack, DeskError> {
+        let ticket = self.ticket_here(asker).await?;
+        if ticket.state == TicketState::Closed {
+            return user_error("This ticket is closed; reopen it first.");
+        }
+        let Some(thread) = ticket.thread_id else {
+            return user_error("This ticket is still being created; try again in a moment.");
+        };
+        if !add && member == ticket.opener_id {
+            return user_error(
+                "The member who opened the ticket stays in it; close the ticket instead.",
+            );
+        }
+        let result = if add {
+            self.discord.add_thread_member(thread, member).await
+        } else {
+            self.discord.remove_thread_member(thread, member).await
+        };
+        if let Err(e) = result {
+            return user_error(format!(
+                "Discord refused to {} {}: {e}",
+                if add { "add" } else { "remove" },
+                markup::user(member)
+            ));
+        }
+        let by = asker.inv.user.id;
+        let (icon, verb) = if add {
+            ("➕", "added")
+        } else {
+            ("➖", "removed")
+        };
+        if let Ok(Some(settings)) = self.store.guild_settings(ticket.guild_id).await {
+            let line = format!(
+                "{icon} {} {verb} {} in ticket #{}: {}",
+                markup::user(by),
+                markup::user(member),
+                ticket.id,
+                markup::channel(thread)
+            );
+            self.log_event(&settings, &line, None).await;
+        }
+        tracing::info!(
+            ticket = ticket.id,
+            by,
+            member,
+            add,
+            "ticket members changed"
+        );
+        Ok(Ack::Reply(Reply::text(format!(
+            "{icon} {} {verb} {} {} this ticket.",
+            Self::name_of(asker),
+            markup::user(member),
+            if add { "to" } else { "from" }
+        ))))
     }
 }

@@ -202,6 +202,8 @@ impl Desk {
             }
             DeskCommand::CloseTicket { reason } => self.close_command(asker, reason).await,
             DeskCommand::TicketInfo => self.ticket_info(asker).await,
+            DeskCommand::TicketAdd { member } => self.ticket_member(asker, member, true).await,
+            DeskCommand::TicketRemove { member } => self.ticket_member(asker, member, false).await,
             DeskCommand::Train {
                 question,
                 answer,

@@ -464,7 +464,7 @@ impl Desk {
     }
 
     /// The ticket of the thread a command was used in.
-    async fn ticket_here(&self, asker: &Asker<'_>) -> Result<Ticket, DeskError> {
+    pub(super) async fn ticket_here(&self, asker: &Asker<'_>) -> Result<Ticket, DeskError> {
         let here = match asker.inv.channel_id {
             Some(c) => self.store.ticket_by_thread(c).await?,
             None => None,

@@ -640,6 +640,35 @@ pub(super) async fn add_thread_member(
     })
 }
 
+/// `DELETE /channels/{id}/thread-members/{user}`: as Discord, 204 whether or not the user was in it.
+pub(super) async fn remove_thread_member(
+    State(s): State<Arc<Shared>>,
+    Path((ch, user)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let ch = channel_id(&ch)?;
+    s.mutate(|w| {
+        let thread = channel(w, ch)?.clone();
+        if !is_thread(thread.kind) {
+            return Err(ApiError::wrong_channel_type());
+        }
+        if thread.thread_metadata.as_ref().is_some_and(|m| m.archived) {
+            return Err(ApiError::archived_thread());
+        }
+        let user: Id<UserMarker> = if user == "@me" {
+            w.bot.id
+        } else {
+            snowflake(&user, ApiError::unknown_user)?
+        };
+        let members = w.thread_members.entry(ch).or_default();
+        members.remove(&user);
+        let count = i8::try_from(members.len()).unwrap_or(i8::MAX);
+        if let Some(c) = w.channels.get_mut(&ch) {
+            c.member_count = Some(count);
+        }
+        Ok(no_content())
+    })
+}
+
 pub(super) async fn typing(
     State(s): State<Arc<Shared>>,
     Path(ch): Path<String>,

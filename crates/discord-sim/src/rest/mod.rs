@@ -262,7 +262,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             &p("/channels/{channel_id}/thread-members/{user_id}"),
-            put(channels::add_thread_member),
+            put(channels::add_thread_member).delete(channels::remove_thread_member),
         )
         .route(&p("/channels/{channel_id}/typing"), post(channels::typing))
         .route(

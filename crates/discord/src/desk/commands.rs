@@ -11,13 +11,15 @@ use twilight_model::guild::Permissions;
 use twilight_model::oauth::ApplicationIntegrationType;
 use twilight_util::builder::command::{
     AttachmentBuilder, BooleanBuilder, ChannelBuilder, CommandBuilder, IntegerBuilder, RoleBuilder,
-    StringBuilder,
+    StringBuilder, UserBuilder,
 };
 
 pub const SETUP: &str = "setup";
 pub const TICKET_PANEL: &str = "ticket_panel";
 pub const CLOSE_TICKET: &str = "close_ticket";
 pub const TICKET_INFO: &str = "ticket_info";
+pub const TICKET_ADD: &str = "ticket_add";
+pub const TICKET_REMOVE: &str = "ticket_remove";
 pub const TRAIN: &str = "train";
 pub const TRAINING_LIST: &str = "training_list";
 pub const TRAINING_DELETE: &str = "training_delete";
@@ -41,6 +43,8 @@ pub const ALL: &[&str] = &[
     TICKET_PANEL,
     CLOSE_TICKET,
     TICKET_INFO,
+    TICKET_ADD,
+    TICKET_REMOVE,
     TRAIN,
     TRAINING_LIST,
     TRAINING_DELETE,
@@ -167,6 +171,12 @@ pub fn definitions() -> Vec<Command> {
             "Show this ticket's status (staff also get the transcript)",
         )
         .build(),
+        staff(TICKET_ADD, "Add a member to this ticket")
+            .option(UserBuilder::new("member", "Who to add").required(true))
+            .build(),
+        staff(TICKET_REMOVE, "Remove a member from this ticket")
+            .option(UserBuilder::new("member", "Who to remove").required(true))
+            .build(),
         staff(TRAIN, "Teach an answer to a question")
             .option(text("question", "The question", true, 1000))
             .option(text("answer", "The answer", true, 4000))

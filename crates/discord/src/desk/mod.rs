@@ -64,6 +64,14 @@ pub enum DeskCommand {
         reason: Option<String>,
     },
     TicketInfo,
+    /// Staff: add a member to the ticket's thread.
+    TicketAdd {
+        member: u64,
+    },
+    /// Staff: remove a member from the ticket's thread.
+    TicketRemove {
+        member: u64,
+    },
     Train {
         question: String,
         answer: String,
@@ -197,6 +205,13 @@ impl Options<'_> {
         }
     }
 
+    fn user(&self, name: &str) -> Option<u64> {
+        match self.value(name)? {
+            CommandOptionValue::User(u) => Some(u.get()),
+            _ => None,
+        }
+    }
+
     fn role(&self, name: &str) -> Option<u64> {
         match self.value(name)? {
             CommandOptionValue::Role(r) => Some(r.get()),
@@ -256,6 +271,12 @@ pub(crate) fn command(data: &CommandData) -> Option<Result<DeskCommand, String>>
                 reason: o.string("reason"),
             },
             TICKET_INFO => DeskCommand::TicketInfo,
+            TICKET_ADD => DeskCommand::TicketAdd {
+                member: o.user("member").ok_or("missing member")?,
+            },
+            TICKET_REMOVE => DeskCommand::TicketRemove {
+                member: o.user("member").ok_or("missing member")?,
+            },
             TRAIN => DeskCommand::Train {
                 question: o.required("question")?,
                 answer: o.required("answer")?,

@@ -122,6 +122,19 @@ impl Discord {
         Ok(())
     }
 
+    /// Removes a user from a thread.
+    pub async fn remove_thread_member(
+        &self,
+        thread_id: u64,
+        user_id: u64,
+    ) -> Result<(), DiscordError> {
+        self.http
+            .remove_thread_member(id(thread_id, "thread")?, id(user_id, "user")?)
+            .await
+            .map_err(|e| DiscordError::from_http("remove the user from the ticket", e))?;
+        Ok(())
+    }
+
     /// Archives and locks a thread (a closed ticket).
     pub async fn close_thread(&self, thread_id: u64) -> Result<(), DiscordError> {
         self.http
