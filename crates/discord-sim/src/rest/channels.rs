@@ -605,24 +605,49 @@ pub(super) async fn update_channel(
     })
 }
 
+/// The thread and user of a thread-member route, checked as Discord does: a thread that is not
+/// archived, and a user (`@me`: the bot).
+fn thread_member_target(
+    w: &World,
+    ch: Id<ChannelMarker>,
+    user: &str,
+) -> Result<(Channel, Id<UserMarker>), ApiError> {
+    let thread = channel(w, ch)?.clone();
+    if !is_thread(thread.kind) {
+        return Err(ApiError::wrong_channel_type());
+    }
+    if thread.thread_metadata.as_ref().is_some_and(|m| m.archived) {
+        return Err(ApiError::archived_thread());
+    }
+    let user: Id<UserMarker> = if user == "@me" {
+        w.bot.id
+    } else {
+        snowflake(user, ApiError::unknown_user)?
+    };
+    Ok((thread, user))
+}
+
+/// Adds or removes `user` in thread `ch`'s members and keeps its member count.
+fn set_thread_member(w: &mut World, ch: Id<ChannelMarker>, user: Id<UserMarker>, member: bool) {
+    let members = w.thread_members.entry(ch).or_default();
+    if member {
+        members.insert(user);
+    } else {
+        members.remove(&user);
+    }
+    let count = i8::try_from(members.len()).unwrap_or(i8::MAX);
+    if let Some(c) = w.channels.get_mut(&ch) {
+        c.member_count = Some(count);
+    }
+}
+
 pub(super) async fn add_thread_member(
     State(s): State<Arc<Shared>>,
     Path((ch, user)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let ch = channel_id(&ch)?;
     s.mutate(|w| {
-        let thread = channel(w, ch)?.clone();
-        if !is_thread(thread.kind) {
-            return Err(ApiError::wrong_channel_type());
-        }
-        if thread.thread_metadata.as_ref().is_some_and(|m| m.archived) {
-            return Err(ApiError::archived_thread());
-        }
-        let user: Id<UserMarker> = if user == "@me" {
-            w.bot.id
-        } else {
-            snowflake(&user, ApiError::unknown_user)?
-        };
+        let (thread, user) = thread_member_target(w, ch, &user)?;
         if !w.users.contains_key(&user) {
             return Err(ApiError::unknown_user());
         }
@@ -630,12 +655,7 @@ pub(super) async fn add_thread_member(
         if !w.guilds[&guild].members.contains_key(&user) {
             return Err(ApiError::unknown_member());
         }
-        let members = w.thread_members.entry(ch).or_default();
-        members.insert(user);
-        let count = i8::try_from(members.len()).unwrap_or(i8::MAX);
-        if let Some(c) = w.channels.get_mut(&ch) {
-            c.member_count = Some(count);
-        }
+        set_thread_member(w, ch, user, true);
         Ok(no_content())
     })
 }
@@ -647,24 +667,8 @@ pub(super) async fn remove_thread_member(
 ) -> Result<Response, ApiError> {
     let ch = channel_id(&ch)?;
     s.mutate(|w| {
-        let thread = channel(w, ch)?.clone();
-        if !is_thread(thread.kind) {
-            return Err(ApiError::wrong_channel_type());
-        }
-        if thread.thread_metadata.as_ref().is_some_and(|m| m.archived) {
-            return Err(ApiError::archived_thread());
-        }
-        let user: Id<UserMarker> = if user == "@me" {
-            w.bot.id
-        } else {
-            snowflake(&user, ApiError::unknown_user)?
-        };
-        let members = w.thread_members.entry(ch).or_default();
-        members.remove(&user);
-        let count = i8::try_from(members.len()).unwrap_or(i8::MAX);
-        if let Some(c) = w.channels.get_mut(&ch) {
-            c.member_count = Some(count);
-        }
+        let (_, user) = thread_member_target(w, ch, &user)?;
+        set_thread_member(w, ch, user, false);
         Ok(no_content())
     })
 }
