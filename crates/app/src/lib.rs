@@ -410,6 +410,7 @@ impl Application {
                 rate: rate.clone(),
                 desk_rate: desk_rate.clone(),
                 training: self.settings.desk_training,
+                ai_replies: self.settings.desk_ai_replies,
             },
             llm_check: std::sync::Mutex::new(None),
             instance_id: self.settings.instance_id.clone(),

@@ -36,6 +36,8 @@ pub(crate) struct Playground {
     pub desk_rate: Arc<LlmRate>,
     /// `DC_DESK_TRAINING`: trained answers may be used (each server may still turn them off).
     pub training: bool,
+    /// `DC_DESK_AI_REPLIES`, for the plan's warnings.
+    pub ai_replies: bool,
 }
 
 impl Playground {
@@ -73,10 +75,14 @@ impl Playground {
         config: &RuntimeConfig,
     ) -> Result<(PlaygroundPlan, Next), String> {
         let embedding_model = self.llm_settings.embedding_model.as_deref();
-        let switches =
-            crate::desk::Switches::of(self.store.as_ref(), guild_id, true, self.training)
-                .await
-                .map_err(|e| format!("could not read the server's settings: {e}"))?;
+        let switches = crate::desk::Switches::of(
+            self.store.as_ref(),
+            guild_id,
+            self.ai_replies,
+            self.training,
+        )
+        .await
+        .map_err(|e| format!("could not read the server's settings: {e}"))?;
         let retrieved = answers::retrieve(
             self.store.as_ref(),
             self.llm.as_ref(),
@@ -103,19 +109,27 @@ impl Playground {
             .chain(knowledge.iter().take(SHOWN_MATCHES))
             .map(|s| shown(s, used.contains(&(s.kind, s.id))))
             .collect();
-        let view = |decision: String| PlaygroundPlan {
+        let warnings = self.warnings(guild_id, switches).await?;
+        let view = |kind: &'static str, entry_id: Option<i64>, decision: String| PlaygroundPlan {
+            kind,
+            entry_id,
             decision,
+            warnings,
             matches,
             provider: self.llm.provider().to_string(),
             request: None,
         };
         match plan {
             Plan::Trained(best) => Ok((
-                view(format!(
-                    "Trained answer #{} is sent as is (confidence {:.2} ≥ the threshold {:.2}); the model is \
+                view(
+                    "trained",
+                    Some(best.id),
+                    format!(
+                        "Trained answer #{} is sent as is (confidence {:.2} ≥ the threshold {:.2}); the model is \
                      not asked.",
-                    best.id, best.confidence, config.desk_trained_answer_threshold
-                )),
+                        best.id, best.confidence, config.desk_trained_answer_threshold
+                    ),
+                ),
                 Next::Send(answers::with_note(&best.body, &config.desk_trained_note)),
             )),
             Plan::Llm { context, fallback } => {
@@ -149,9 +163,44 @@ impl Playground {
                     Some(best) => answers::with_note(&best.body, &config.desk_fallback_note),
                     None => config.desk_staff_follow_up_message.clone(),
                 };
-                Ok((view(decision), Next::Ask { request, fallback }))
+                Ok((view("llm", None, decision), Next::Ask { request, fallback }))
             }
         }
+    }
+
+    /// What may surprise the admin about a guild's answer: no desk data at all (a mistyped id?), training
+    /// or AI replies turned off there.
+    async fn warnings(
+        &self,
+        guild_id: u64,
+        switches: crate::desk::Switches,
+    ) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        let known = self
+            .store
+            .desk_guilds()
+            .await
+            .map_err(|e| format!("could not read which servers use the desk: {e}"))?;
+        if !known.contains(&guild_id) {
+            out.push(format!(
+                "Server {guild_id} has no support-desk data (no /setup, tickets, trained answers or \
+                 knowledge bases): is the id right?"
+            ));
+        }
+        if !switches.training {
+            out.push(
+                "Training is turned off for this server (or every server): trained answers are not used."
+                    .into(),
+            );
+        }
+        if !switches.ai_replies {
+            out.push(
+                "AI replies are turned off for this server (or every server): members' ticket messages \
+                 get no answer; this shows what the bot would say."
+                    .into(),
+            );
+        }
+        Ok(out)
     }
 
     /// Without a guild: as `/chat` would ask, without the asker's conversation.
@@ -166,6 +215,9 @@ impl Playground {
         };
         (
             PlaygroundPlan {
+                kind: "chat",
+                entry_id: None,
+                warnings: Vec::new(),
                 decision:
                     "Asked as /chat would ask it, with the configured instructions and without \
                            a conversation history."

@@ -82,6 +82,9 @@ async fn the_playground_answers_like_a_ticket_without_posting(backend: Backend) 
         "{decision}"
     );
     assert_eq!(events[0]["request"], Value::Null);
+    assert_eq!(events[0]["kind"], "trained");
+    assert_eq!(events[0]["entry_id"], trained);
+    assert_eq!(events[0]["warnings"], json!([]));
     assert_eq!(events[0]["matches"][0]["kind"], "trained");
     assert_eq!(events[0]["matches"][0]["used"], true);
     let done = events.last().unwrap();
@@ -112,6 +115,10 @@ async fn the_playground_answers_like_a_ticket_without_posting(backend: Backend) 
     assert_eq!(
         plan["decision"], "The model answers with 1 reference entry.",
         "{plan}"
+    );
+    assert_eq!(
+        (&plan["kind"], &plan["entry_id"]),
+        (&json!("llm"), &Value::Null)
     );
     let invoice = plan["matches"]
         .as_array()
@@ -146,7 +153,24 @@ async fn the_playground_answers_like_a_ticket_without_posting(backend: Backend) 
     let events = admin.ask(json!({"question": "Say hello"})).await;
     let instructions = app.runtime.current().config.llm_instructions.clone();
     assert_eq!(events[0]["request"]["messages"][0]["content"], instructions);
+    assert_eq!(events[0]["kind"], "chat");
     assert_eq!(events.last().unwrap()["text"], "Hello!");
+
+    // A server id with no desk data at all (mistyped?) is answered with a warning.
+    app.llm.push_reply(Reply::text("No idea."));
+    let events = admin
+        .ask(json!({"guild": "123456789012345678", "question": "How do I reset my password?"}))
+        .await;
+    assert_eq!(events[0]["kind"], "llm");
+    let warnings = events[0]["warnings"].as_array().unwrap();
+    assert!(
+        warnings.len() == 1
+            && warnings[0]
+                .as_str()
+                .unwrap()
+                .starts_with("Server 123456789012345678 has no support-desk data"),
+        "{warnings:?}"
+    );
 
     // The model failing: why, and what the member would have been sent.
     app.llm

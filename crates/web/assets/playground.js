@@ -16,6 +16,13 @@
 
   function showPlan(plan) {
     setText("pg-decision", plan.decision);
+    const warnings = $("pg-warnings");
+    warnings.replaceChildren();
+    for (const w of plan.warnings) {
+      const item = document.createElement("li");
+      item.textContent = w;
+      warnings.appendChild(item);
+    }
     setText("pg-provider", "(" + plan.provider + ")");
     setText(
       "pg-request",

@@ -72,8 +72,17 @@ pub struct PlaygroundMatch {
 /// What the bot decided before answering.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PlaygroundPlan {
+    /// What the bot does, for scripts: `trained` (a trained answer is sent as is, `entry_id`), `llm`
+    /// (the model answers, with the matches marked `used` as reference) or `chat` (no guild: as `/chat`).
+    #[schema(value_type = String, pattern = "^(trained|llm|chat)$")]
+    pub kind: &'static str,
+    /// The trained answer sent as is, for `kind` `trained`.
+    pub entry_id: Option<i64>,
     /// One sentence: trained answer sent as is, or the LLM with which context.
     pub decision: String,
+    /// What may make the answer differ from what the admin expects: a server with no desk data (a
+    /// mistyped id?), training or AI replies turned off there.
+    pub warnings: Vec<String>,
     pub matches: Vec<PlaygroundMatch>,
     /// `openai`, `openai-chat` or `ollama`.
     pub provider: String,
@@ -451,6 +460,9 @@ mod tests {
         let line = serde_json::to_value(PlaygroundEvent::Delta { text: "hi".into() }).unwrap();
         assert_eq!(line, serde_json::json!({"type": "delta", "text": "hi"}));
         let plan = PlaygroundEvent::Plan(PlaygroundPlan {
+            kind: "chat",
+            entry_id: None,
+            warnings: Vec::new(),
             decision: "d".into(),
             matches: vec![],
             provider: "ollama".into(),

@@ -81,6 +81,9 @@ impl Control for TestControl {
     async fn playground(&self, ask: PlaygroundAsk) -> Result<PlaygroundRun, String> {
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         let plan = PlaygroundPlan {
+            kind: "llm",
+            entry_id: None,
+            warnings: Vec::new(),
             decision: "ask the LLM with one trained answer".into(),
             matches: vec![PlaygroundMatch {
                 kind: "trained",

@@ -67,6 +67,9 @@ impl Control for MemControl {
     async fn playground(&self, ask: PlaygroundAsk) -> Result<PlaygroundRun, String> {
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         let plan = PlaygroundPlan {
+            kind: "llm",
+            entry_id: None,
+            warnings: Vec::new(),
             decision: format!("Guild {:?} asked by {}", ask.guild_id, ask.member_name),
             matches: vec![PlaygroundMatch {
                 kind: "trained",
