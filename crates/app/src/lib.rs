@@ -407,8 +407,13 @@ impl Application {
                 llm: self.llm.clone(),
                 llm_settings: self.settings.llm.clone(),
                 runtime: self.runtime.clone(),
-                rate: rate.clone(),
-                desk_rate: desk_rate.clone(),
+                rate: Arc::new(rate::LlmRate::shared_playground(
+                    self.runtime
+                        .current()
+                        .config
+                        .playground_llm_requests_per_second,
+                    self.store.clone(),
+                )),
                 training: self.settings.desk_training,
                 ai_replies: self.settings.desk_ai_replies,
             },

@@ -31,9 +31,9 @@ pub(crate) struct Playground {
     pub llm: Arc<dyn LlmBackend>,
     pub llm_settings: LlmSettings,
     pub runtime: RuntimeConfigService,
+    /// The playground's own budget (`playground_llm_requests_per_second`): trying questions never
+    /// holds back members' answers.
     pub rate: Arc<LlmRate>,
-    /// The support desk's own budget (`desk_llm_requests_per_second`), for questions asked in a guild.
-    pub desk_rate: Arc<LlmRate>,
     /// `DC_DESK_TRAINING`: trained answers may be used (each server may still turn them off).
     pub training: bool,
     /// `DC_DESK_AI_REPLIES`, for the plan's warnings.
@@ -60,8 +60,7 @@ impl Playground {
             }
             Next::Ask { request, fallback } => {
                 plan.request = Some(self.llm.request_json(&request));
-                let desk = ask.guild_id.is_some();
-                tokio::spawn(self.clone().answer(request, fallback, config, desk, tx));
+                tokio::spawn(self.clone().answer(request, fallback, config, tx));
             }
         }
         Ok(PlaygroundRun { plan, events: rx })
@@ -238,7 +237,6 @@ impl Playground {
         request: LlmRequest,
         fallback: String,
         config: RuntimeConfig,
-        desk: bool,
         tx: mpsc::Sender<PlaygroundEvent>,
     ) {
         let policy = RetryPolicy {
@@ -246,13 +244,9 @@ impl Playground {
             total_timeout: config.llm_answer_timeout,
             ..RetryPolicy::default()
         };
-        if desk {
-            self.desk_rate
-                .acquire(config.desk_llm_requests_per_second)
-                .await;
-        } else {
-            self.rate.acquire(config.llm_requests_per_second).await;
-        }
+        self.rate
+            .acquire(config.playground_llm_requests_per_second)
+            .await;
         let started = Instant::now();
         let events = tx.clone();
         let result =

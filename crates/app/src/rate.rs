@@ -6,7 +6,7 @@
 //! in all, not 6. Should the database not answer, the request is paced by this process alone (a warning
 //! says so) rather than held up. On SQLite one process owns the database and keeps the rate in memory.
 
-use disconcierge_store::{DESK_LLM_RATE, LLM_RATE, RateStore};
+use disconcierge_store::{DESK_LLM_RATE, LLM_RATE, PLAYGROUND_LLM_RATE, RateStore};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
@@ -23,7 +23,7 @@ pub struct LlmRate<C: Clock = DefaultClock> {
     current: Mutex<(f64, Arc<Limiter<C>>)>,
     /// Where the rate is shared with other instances (any store: SQLite answers that it is not).
     shared: Option<Arc<dyn RateStore>>,
-    /// The shared rate's name in the store ([`LLM_RATE`] or [`DESK_LLM_RATE`]).
+    /// The shared rate's name in the store ([`LLM_RATE`], [`DESK_LLM_RATE`] or [`PLAYGROUND_LLM_RATE`]).
     name: &'static str,
 }
 
@@ -58,6 +58,14 @@ impl LlmRate<DefaultClock> {
     pub fn shared_desk(rps: f64, store: Arc<dyn RateStore>) -> Self {
         LlmRate {
             name: DESK_LLM_RATE,
+            ..Self::shared(rps, store)
+        }
+    }
+
+    /// As [`LlmRate::shared`], for the admin playground's own budget ([`PLAYGROUND_LLM_RATE`]).
+    pub fn shared_playground(rps: f64, store: Arc<dyn RateStore>) -> Self {
+        LlmRate {
+            name: PLAYGROUND_LLM_RATE,
             ..Self::shared(rps, store)
         }
     }

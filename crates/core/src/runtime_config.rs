@@ -108,6 +108,9 @@ pub struct RuntimeConfig {
     /// playground), a budget of its own beside `llm_requests_per_second` (`/chat`, `/private`), so that
     /// neither can starve the other.
     pub desk_llm_requests_per_second: f64,
+    /// Requests per second to the LLM backend for the admin playground: a budget of its own, so that
+    /// trying questions never holds back members' answers (nor the other way round).
+    pub playground_llm_requests_per_second: f64,
     /// Posted first in a new ticket. `{user}` mentions the opener (the only ping allowed in it).
     pub desk_welcome_message: String,
     /// Appended (as small text) to a trained answer sent as is.
@@ -178,6 +181,7 @@ impl Default for RuntimeConfig {
             desk_trained_answer_threshold: 0.85,
             desk_fallback_threshold: 0.6,
             desk_llm_requests_per_second: 1.0,
+            playground_llm_requests_per_second: 1.0,
             desk_context_entries: 5,
             desk_welcome_message: "Thanks for opening a ticket, {user}! Describe your problem in \
                                    this thread and our assistant will answer right away. Press \
@@ -308,6 +312,10 @@ impl RuntimeConfig {
             (
                 "desk_llm_requests_per_second",
                 self.desk_llm_requests_per_second,
+            ),
+            (
+                "playground_llm_requests_per_second",
+                self.playground_llm_requests_per_second,
             ),
         ] {
             if !rps.is_finite() {

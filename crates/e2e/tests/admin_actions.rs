@@ -289,3 +289,44 @@ async fn chat(app: &TestApp, g: &disconcierge_discord_sim::GuildHandle, prompt: 
         .await;
     app.settle(g.user("alice").get()).await;
 }
+
+disconcierge_e2e::both!(the_playground_has_a_budget_of_its_own);
+async fn the_playground_has_a_budget_of_its_own(backend: Backend) {
+    let Some(app) = desk_app(backend).await else {
+        return;
+    };
+    // The members' budgets allow one request every 100 s; the playground keeps its own.
+    app.configure(|c| {
+        c.llm_requests_per_second = 0.01;
+        c.desk_llm_requests_per_second = 0.01;
+    })
+    .await;
+    let g = guild(&app, "Tea Shop");
+    app.llm.push_reply(Reply::text("Chat answer."));
+    let asked = app
+        .discord
+        .user(g.user("ann"))
+        .run_slash_command(
+            g.channel("general"),
+            "chat",
+            [("prompt", "hi")],
+            Via::Gateway,
+        )
+        .await;
+    asked
+        .wait_original(|m| m.content.starts_with("Chat answer."))
+        .await;
+    // /chat's next slot is 100 s away; the playground answers without waiting for it (a shared budget
+    // would hold this request until then).
+    let admin = Admin::sign_in(&app).await;
+    app.llm.push_reply(Reply::text("Playground answer."));
+    let events = tokio::time::timeout(
+        Duration::from_secs(30),
+        admin.ask(json!({"question": "Say hello"})),
+    )
+    .await
+    .expect("the playground did not wait for the members' budget");
+    assert_eq!(events.last().unwrap()["text"], "Playground answer.");
+    app.discord.assert_no_violations();
+    app.stop().await;
+}

@@ -58,8 +58,8 @@ pub use desk::{
 pub use error::StoreError;
 pub use roles::{
     AdminStore, CHANNEL, Change, Changes, ClaimedShard, ClusterStore, ConfigStore, DESK_LLM_RATE,
-    InstanceStore, LLM_RATE, LogStore, QueueStore, RateStore, ShardHolding, ShardSession,
-    ShardStore, StatsStore, ThrottleStore, UserStore,
+    InstanceStore, LLM_RATE, LogStore, PLAYGROUND_LLM_RATE, QueueStore, RateStore, ShardHolding,
+    ShardSession, ShardStore, StatsStore, ThrottleStore, UserStore,
 };
 
 /// Which database a store talks to.

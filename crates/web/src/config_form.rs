@@ -273,7 +273,13 @@ pub const SECTIONS: &[Section] = &[
                 "desk_llm_requests_per_second",
                 Number,
                 "Requests per second",
-                "To the LLM backend for ticket replies, /test_ai and the playground: a budget of its own, so that tickets and /chat cannot hold each other back."
+                "To the LLM backend for ticket replies and /test_ai: a budget of its own, so that tickets and /chat cannot hold each other back."
+            ),
+            field!(
+                "playground_llm_requests_per_second",
+                Number,
+                "Playground requests per second",
+                "To the LLM backend for the admin playground: a budget of its own, so that trying questions never holds back members' answers."
             ),
             field!(
                 "desk_welcome_message",

@@ -19,7 +19,7 @@ pub use config::ConfigStore;
 pub use instances::InstanceStore;
 pub use logs::LogStore;
 pub use queue::QueueStore;
-pub use rate::{DESK_LLM_RATE, LLM_RATE, RateStore};
+pub use rate::{DESK_LLM_RATE, LLM_RATE, PLAYGROUND_LLM_RATE, RateStore};
 pub use shards::{ClaimedShard, ShardHolding, ShardSession, ShardStore};
 pub use stats::StatsStore;
 pub use throttle::ThrottleStore;

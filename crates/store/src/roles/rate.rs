@@ -15,6 +15,9 @@ pub const LLM_RATE: &str = "llm";
 /// The support desk's own budget of LLM requests (`desk_llm_requests_per_second`).
 pub const DESK_LLM_RATE: &str = "llm-desk";
 
+/// The admin playground's own budget (`playground_llm_requests_per_second`).
+pub const PLAYGROUND_LLM_RATE: &str = "llm-playground";
+
 /// Slots of shared request rates.
 #[async_trait]
 pub trait RateStore: Send + Sync {
