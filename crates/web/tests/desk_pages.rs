@@ -875,7 +875,20 @@ async fn training_exports_import_back_and_malformed_files_change_nothing() {
             )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        assert_eq!(reply.json(), json!({"created": 2, "updated": 0}));
+        let imported = reply.json();
+        assert_eq!(
+            (&imported["created"], &imported["updated"]),
+            (&json!(2), &json!(0))
+        );
+        // The ids of what was created: each one is there, in C, with the file's question.
+        let ids = imported["ids"].as_array().unwrap();
+        assert_eq!(ids.len(), 2);
+        for id in ids {
+            let one = web
+                .get(&format!("/api/training/{id}?guild={C}"), Some(&api_cookie))
+                .await;
+            assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+        }
         let reply = web
             .raw(
                 Method::POST,
@@ -1456,7 +1469,16 @@ async fn the_desk_api_needs_csrf_and_names_invalid_fields() {
                 export.body.clone(),
             )
             .await;
-        assert_eq!(reply.json(), json!({"added": 1}));
+        let added = reply.json();
+        assert_eq!(added["added"], 1);
+        let id = &added["ids"][0];
+        let entry = web
+            .get(
+                &format!("/api/knowledge_bases/{kb}/entries/{id}?guild={A}"),
+                c,
+            )
+            .await;
+        assert_eq!(entry.status, StatusCode::OK, "{}", entry.body);
         let reply = web
             .raw(
                 Method::POST,

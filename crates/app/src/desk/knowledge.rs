@@ -462,7 +462,8 @@ impl Desk {
             let n = desk
                 .store
                 .import_kb_entries(kb.id, &parsed.entries, user, Utc::now())
-                .await?;
+                .await?
+                .len();
             Ok(Reply::private(format!(
                 "Imported {n} entr{} into \"{}\" (from \"{}\").",
                 if n == 1 { "y" } else { "ies" },

@@ -74,15 +74,15 @@ pub trait KnowledgeStore: Send + Sync {
     /// Every entry of the knowledge base, by id (for export).
     async fn all_kb_entries(&self, kb_id: i64) -> Result<Vec<KbEntry>, StoreError>;
 
-    /// Appends the entries in one transaction (nothing written if any fails) and returns how many were
-    /// added. Errors as [`KnowledgeStore::add_kb_entry`].
+    /// Appends the entries in one transaction (nothing written if any fails) and returns the new entries'
+    /// ids, in order. Errors as [`KnowledgeStore::add_kb_entry`].
     async fn import_kb_entries(
         &self,
         kb_id: i64,
         entries: &[NewKbEntry],
         created_by: u64,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<Vec<i64>, StoreError>;
 
     /// Deletes the knowledge base with its entries (and their index rows). `false` if there is no such
     /// knowledge base in this guild.

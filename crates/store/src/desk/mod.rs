@@ -48,13 +48,15 @@ impl KbCreated {
 }
 
 /// What [`TrainingStore::import_training`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
     /// New entries.
     pub created: u64,
     /// Entries whose question was trained before (in the guild, or earlier in the same import): their
     /// answer was replaced.
     pub updated: u64,
+    /// The id of each imported entry, in the file's order (an entry updated twice appears twice).
+    pub ids: Vec<i64>,
 }
 
 /// The support desk's repository: guild settings, tickets and their messages, trained answers, knowledge

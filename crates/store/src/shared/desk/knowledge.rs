@@ -157,7 +157,7 @@ impl crate::KnowledgeStore for Backend {
         entries: &[NewKbEntry],
         created_by: u64,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         let mut conn = self.writer().await?;
         let mut tx = begin_write(&mut conn).await?;
         if entries.is_empty() {
@@ -171,11 +171,16 @@ impl crate::KnowledgeStore for Backend {
             }
         }
         // Dropping the transaction on an error rolls every entry back.
+        let mut ids = Vec::with_capacity(entries.len());
         for entry in entries {
-            Self::add_kb_entry_in(&mut tx, kb_id, entry, created_by, now).await?;
+            ids.push(
+                Self::add_kb_entry_in(&mut tx, kb_id, entry, created_by, now)
+                    .await?
+                    .id,
+            );
         }
         tx.commit().await?;
-        Ok(entries.len() as u64)
+        Ok(ids)
     }
 
     async fn delete_kb(&self, guild_id: u64, id: i64) -> Result<bool, StoreError> {

@@ -168,10 +168,17 @@ impl crate::TrainingStore for Backend {
         let mut conn = self.writer().await?;
         let mut tx = begin_write(&mut conn).await?;
         for entry in entries {
-            match Self::train_in(&mut tx, entry, now).await? {
-                TrainOutcome::Created(_) => report.created += 1,
-                TrainOutcome::Updated { .. } => report.updated += 1,
-            }
+            let id = match Self::train_in(&mut tx, entry, now).await? {
+                TrainOutcome::Created(e) => {
+                    report.created += 1;
+                    e.id
+                }
+                TrainOutcome::Updated { entry, .. } => {
+                    report.updated += 1;
+                    entry.id
+                }
+            };
+            report.ids.push(id);
         }
         tx.commit().await?;
         Ok(report)
@@ -196,6 +203,7 @@ impl crate::TrainingStore for Backend {
                     entry
                 }
             };
+            report.ids.push(entry.id);
             if imported.uses > entry.uses {
                 sqlx::query(RAISE_TRAINING_USES)
                     .bind(entry.id)

@@ -415,6 +415,8 @@ async fn export_api(
 struct Imported {
     /// Entries added.
     added: u64,
+    /// Their ids, in the file's order.
+    ids: Vec<i64>,
 }
 
 /// Import entries into a knowledge base, as `/kb_import` does.
@@ -449,7 +451,10 @@ async fn import_api(
     let kb = kb_of(&state, &g.guild, &id).await?;
     let body = body.map_err(file_refused)?;
     match import(&state, &session, &kb, &body).await? {
-        Ok(added) => Ok(Json(Imported { added })),
+        Ok(ids) => Ok(Json(Imported {
+            added: ids.len() as u64,
+            ids,
+        })),
         Err(message) => Err(ApiError {
             message: format!("nothing was imported: {message}"),
             ..Invalid::new("file", message).api()

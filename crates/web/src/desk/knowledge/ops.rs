@@ -147,13 +147,13 @@ pub(super) async fn export(state: &WebState, kb: &KnowledgeBase) -> Result<Respo
 }
 
 /// Reads a knowledge-base file and appends its entries: the located fault of a bad file (nothing
-/// written), or how many were added.
+/// written), or the new entries' ids, in the file's order.
 pub(super) async fn import(
     state: &WebState,
     by: &Session,
     kb: &KnowledgeBase,
     bytes: &[u8],
-) -> Result<Result<u64, String>, StoreError> {
+) -> Result<Result<Vec<i64>, String>, StoreError> {
     if bytes.len() > MAX_IMPORT_BYTES {
         return Ok(Err(format!(
             "the file is {} bytes; at most {MAX_IMPORT_BYTES} bytes can be imported at once",
@@ -173,9 +173,9 @@ pub(super) async fn import(
         .import_kb_entries(kb.id, &parsed.entries, WEB_AUTHOR, Utc::now())
         .await
     {
-        Ok(n) => {
-            tracing::info!(admin = %by.actor(), guild = kb.guild_id, kb = kb.id, entries = n, "knowledge entries imported in the admin interface");
-            Ok(Ok(n))
+        Ok(ids) => {
+            tracing::info!(admin = %by.actor(), guild = kb.guild_id, kb = kb.id, entries = ids.len(), "knowledge entries imported in the admin interface");
+            Ok(Ok(ids))
         }
         Err(StoreError::InvalidArgument(message)) => Ok(Err(message)),
         Err(StoreError::NotFound(_)) => Ok(Err("this knowledge base was deleted meanwhile".into())),

@@ -623,9 +623,10 @@ async fn import_page(
         Err(response) => return response,
     };
     match import(&state, &session, &kb, form.json.as_bytes()).await {
-        Ok(Ok(n)) => Redirect::to(&format!(
-            "/disconcierge/knowledge/{}?guild={guild_id}&done=imported&added={n}",
-            kb.id
+        Ok(Ok(ids)) => Redirect::to(&format!(
+            "/disconcierge/knowledge/{}?guild={guild_id}&done=imported&added={}",
+            kb.id,
+            ids.len()
         ))
         .into_response(),
         Ok(Err(message)) => import_view(

@@ -301,6 +301,8 @@ struct Imported {
     created: u64,
     /// Entries whose question was trained before: their answer was replaced.
     updated: u64,
+    /// The id of each entry of the file, in its order (a question given twice appears twice).
+    ids: Vec<i64>,
 }
 
 /// Import trained answers, as `/import_training` does.
@@ -336,6 +338,7 @@ async fn import_api(
         Ok(report) => Ok(Json(Imported {
             created: report.created,
             updated: report.updated,
+            ids: report.ids,
         })),
         Err(message) => Err(ApiError {
             message: format!("nothing was imported: {message}"),
