@@ -169,27 +169,27 @@ impl AppControl {
                     "connected since {}{shards}",
                     since.format("%Y-%m-%d %H:%M UTC")
                 );
+                // Messages without their text matter only once a server uses the desk.
                 let blind = discord
                     .message_content_advice()
                     .filter(|_| self.desk_in_use.load(std::sync::atomic::Ordering::Relaxed));
-                match problem {
-                    Some(p) if p.degraded => Health::new(
+                match (problem, blind) {
+                    (Some(p), _) if p.degraded => Health::new(
                         HealthLevel::Degraded,
                         format!("{connected}. {}", p.summary()),
                     ),
-                    _ if blind.is_some() => Health::new(
+                    (_, Some(advice)) => Health::new(
                         HealthLevel::Degraded,
                         format!(
                             "{connected}, but messages arrive without their text, so the AI cannot \
-                             read tickets: {}.",
-                            blind.unwrap_or_default()
+                             read tickets: {advice}."
                         ),
                     ),
-                    Some(p) => Health::new(
+                    (Some(p), None) => Health::new(
                         HealthLevel::Ok,
                         format!("{connected}. Last close: {}", p.summary()),
                     ),
-                    None => Health::new(HealthLevel::Ok, connected),
+                    (None, None) => Health::new(HealthLevel::Ok, connected),
                 }
             }
         }

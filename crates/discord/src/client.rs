@@ -57,6 +57,41 @@ fn message_content_allowed(flags: Option<twilight_model::oauth::ApplicationFlags
     })
 }
 
+/// [`Discord::message_content_advice`] for an application configured with `configured` intents (`None`:
+/// auto) that asked for `asked`, runs with `running` (less what Discord refused), and whose portal allows
+/// Message Content or not.
+fn message_content_advice(
+    configured: Option<u64>,
+    asked: u64,
+    running: u64,
+    allowed: bool,
+) -> Option<String> {
+    const SWITCH: &str = "switch on Message Content Intent in Discord's developer portal (your \
+                          application → Bot → Privileged Gateway Intents)";
+    const RESTART: &str = "restart disconcierge";
+    if running & MESSAGE_CONTENT != 0 {
+        return None;
+    }
+    Some(match (asked & MESSAGE_CONTENT != 0, allowed, configured) {
+        (true, _, _) => format!(
+            "Discord refused the Message Content intent (close code 4014): {SWITCH} and {RESTART}"
+        ),
+        (false, false, None) => format!(
+            "the application may not use the Message Content intent: {SWITCH} and {RESTART} (it is \
+             then asked for by itself)"
+        ),
+        (false, false, Some(bits)) => format!(
+            "the application may not use the Message Content intent, and DC_DISCORD_GATEWAY_INTENTS={bits} \
+             leaves it out: {SWITCH}, add 32768 to DC_DISCORD_GATEWAY_INTENTS (or set it to auto) and \
+             {RESTART}"
+        ),
+        (false, true, _) => format!(
+            "DC_DISCORD_GATEWAY_INTENTS={asked} leaves out Message Content (32768), which the application \
+             may use: set DC_DISCORD_GATEWAY_INTENTS=auto (or add 32768) and {RESTART}"
+        ),
+    })
+}
+
 /// Where the gateway connection stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayState {
@@ -271,25 +306,12 @@ impl Discord {
     /// does (messages in tickets and mentions arrive without text until then): which switch to turn on in
     /// the developer portal, or which setting leaves Message Content out.
     pub fn message_content_advice(&self) -> Option<String> {
-        const PORTAL: &str = "switch on Message Content Intent in Discord's developer portal (your \
-                              application → Bot → Privileged Gateway Intents) and restart disconcierge";
-        if self.gateway_intents() & MESSAGE_CONTENT != 0 {
-            return None;
-        }
-        Some(if self.intents & MESSAGE_CONTENT != 0 {
-            format!("Discord refused the Message Content intent (close code 4014): {PORTAL}")
-        } else if !self.message_content_allowed {
-            format!(
-                "the application may not use the Message Content intent: {PORTAL} (it is then asked \
-                 for by itself)"
-            )
-        } else {
-            format!(
-                "DC_DISCORD_GATEWAY_INTENTS={} leaves out Message Content (32768), which the application \
-                 may use: set DC_DISCORD_GATEWAY_INTENTS=auto (or add 32768) and restart disconcierge",
-                self.intents
-            )
-        })
+        message_content_advice(
+            self.config.intents,
+            self.intents,
+            self.gateway_intents(),
+            self.message_content_allowed,
+        )
     }
 
     /// How many shards the gateway runs in this process (0 when it does not run).
@@ -338,6 +360,50 @@ impl Discord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_content_advice_names_the_switch_or_the_setting_at_fault() {
+        const WITH: u64 = DEFAULT_INTENTS | MESSAGE_CONTENT;
+        // Received: nothing to say.
+        assert_eq!(message_content_advice(None, WITH, WITH, true), None);
+        // Asked for and refused (4014).
+        let refused = message_content_advice(Some(WITH), WITH, DEFAULT_INTENTS, false).unwrap();
+        assert!(
+            refused.contains("close code 4014")
+                && refused.contains("Bot → Privileged Gateway Intents")
+        );
+        // Auto, and the portal does not allow it: only the switch, asked for by itself afterwards.
+        let auto = message_content_advice(None, DEFAULT_INTENTS, DEFAULT_INTENTS, false).unwrap();
+        assert!(auto.contains("it is then asked for by itself"), "{auto}");
+        assert!(!auto.contains("DC_DISCORD_GATEWAY_INTENTS"), "{auto}");
+        // A bit set without it, and the portal does not allow it: both the switch and the setting.
+        let both = message_content_advice(
+            Some(DEFAULT_INTENTS),
+            DEFAULT_INTENTS,
+            DEFAULT_INTENTS,
+            false,
+        )
+        .unwrap();
+        assert!(
+            both.contains("Privileged Gateway Intents")
+                && both.contains("add 32768 to DC_DISCORD_GATEWAY_INTENTS")
+                && !both.contains("by itself"),
+            "{both}"
+        );
+        // A bit set without it, the portal allows it: only the setting.
+        let setting = message_content_advice(
+            Some(DEFAULT_INTENTS),
+            DEFAULT_INTENTS,
+            DEFAULT_INTENTS,
+            true,
+        )
+        .unwrap();
+        assert!(
+            setting.starts_with("DC_DISCORD_GATEWAY_INTENTS=3243773 leaves out Message Content")
+                && !setting.contains("Privileged"),
+            "{setting}"
+        );
+    }
 
     #[test]
     fn base_urls_become_twilight_proxies() {

@@ -86,6 +86,37 @@ async fn a_member_over_the_limit_is_told_when_and_staff_are_not_limited(backend:
         let answer = wait_bot_messages(&app, own, 2 + i).await;
         assert_eq!(answer.content, format!("Staff answer {i}."));
     }
+
+    // Another server allows one reply an hour: the second question is told so, and when.
+    let other = guild(&app, "Coffee Shop");
+    setup(&app, &other).await;
+    setup_with(
+        &app,
+        &other,
+        vec![("member_reply_interval", 3600i64.into())],
+    )
+    .await;
+    let bob = actor(&app, &other, "bob");
+    let other_panel = disconcierge_e2e::desk::panel(&app, &other).await;
+    let thread = open(&bob, &other_panel, "Billing").await;
+    wait_bot_messages(&app, thread, 1).await;
+    app.llm.push_reply(Reply::text("Hourly answer."));
+    bob.post_message(thread, "First?");
+    assert_eq!(
+        wait_bot_messages(&app, thread, 2).await.content,
+        "Hourly answer."
+    );
+    settled(&app, thread.get(), "First?", "done").await;
+    bob.post_message(thread, "Second?");
+    let told = wait_bot_messages(&app, thread, 3).await;
+    assert!(
+        told.content.starts_with(
+            "bob: The AI answers each member at most once every 1h here; it answers again <t:"
+        ),
+        "{}",
+        told.content
+    );
+    settled(&app, thread.get(), "Second?", "skipped").await;
     app.discord.assert_no_violations();
     app.stop().await;
 }

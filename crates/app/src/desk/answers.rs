@@ -205,14 +205,15 @@ pub(crate) fn trial_ticket(guild_id: u64, opener_name: String) -> Ticket {
 }
 
 impl Desk {
-    /// Looks `text` up in the guild's trained answers and knowledge bases.
+    /// Looks `text` up in the guild's trained answers (unless `training` is off there) and knowledge
+    /// bases.
     pub(crate) async fn retrieve(
         &self,
         guild_id: u64,
         text: &str,
         config: &RuntimeConfig,
+        training: bool,
     ) -> Result<Retrieved, DeskError> {
-        let switches = self.switches(guild_id).await?;
         retrieve(
             self.store.as_ref(),
             self.llm.as_ref(),
@@ -220,7 +221,7 @@ impl Desk {
             guild_id,
             text,
             config,
-            switches.training,
+            training,
         )
         .await
     }
@@ -267,21 +268,24 @@ impl Desk {
                 return;
             }
         };
-        let replies_on = self.ai_replies && settings.as_ref().is_none_or(|s| s.ai_replies);
+        let switches = self.switches_of(settings.as_ref());
         let open = current
-            .filter(|t| replies_on && t.state == TicketState::Open && !m.content.trim().is_empty())
+            .filter(|t| {
+                switches.ai_replies && t.state == TicketState::Open && !m.content.trim().is_empty()
+            })
             .and_then(|t| t.thread_id.map(|thread| (t, thread)));
         let answered = match open {
             Some((ticket, thread)) => match self.limited_until(settings.as_ref(), &m).await {
-                Ok(Some(until)) => {
-                    self.tell_limited(thread, &m, settings.as_ref(), until)
-                        .await;
+                Ok(Some((until, limit))) => {
+                    self.tell_limited(thread, &m, until, limit).await;
                     false
                 }
                 Ok(None) => {
                     let config = self.runtime.current().config.clone();
                     let typing = self.keep_typing(thread);
-                    let result = self.answer_planned(&ticket, thread, &m, &config).await;
+                    let result = self
+                        .answer_planned(&ticket, thread, &m, &config, switches.training)
+                        .await;
                     typing.abort();
                     if let Err(e) = &result {
                         tracing::error!(error = %e, ticket = ticket.id, "could not answer in a ticket");
@@ -390,8 +394,11 @@ impl Desk {
         thread: u64,
         m: &GuildMessage,
         config: &RuntimeConfig,
+        training: bool,
     ) -> Result<(), DeskError> {
-        let retrieved = self.retrieve(ticket.guild_id, &m.content, config).await?;
+        let retrieved = self
+            .retrieve(ticket.guild_id, &m.content, config, training)
+            .await?;
         let (context, fallback) = match retrieved.plan {
             Plan::Trained(best) => {
                 let text = with_note(&best.body, &config.desk_trained_note);
@@ -547,7 +554,10 @@ impl Desk {
         let asker_name = asker.inv.user.username.clone();
         self.finish_later(asker.inv.token.clone(), async move {
             let config = desk.runtime.current().config.clone();
-            let retrieved = desk.retrieve(guild_id, &prompt_text, &config).await?;
+            let training = desk.switches(guild_id).await?.training;
+            let retrieved = desk
+                .retrieve(guild_id, &prompt_text, &config, training)
+                .await?;
             let mut report = String::new();
             let answer = match &retrieved.plan {
                 Plan::Trained(best) => {

@@ -4,10 +4,9 @@
 //! instance; each step is checked against the ticket in the database, gated (staff, or the opener), and
 //! written to the server's log channel.
 
-use super::tickets::Closing;
 use super::{Asker, Desk, DeskError, user_error};
 use chrono::Utc;
-use disconcierge_core::desk::model::{Ticket, TicketState};
+use disconcierge_core::desk::model::TicketState;
 use disconcierge_discord::desk::{Controls, Ping, Reply};
 use disconcierge_discord::markup;
 use disconcierge_discord::router::Ack;
@@ -48,24 +47,17 @@ impl Desk {
             ),
             None => format!("🙋 {name} claimed this ticket and will handle it."),
         };
-        self.log_claim(&claimed, me).await;
+        self.log_later(
+            claimed.guild_id,
+            format!(
+                "🙋 Ticket #{} claimed by {}: {}",
+                claimed.id,
+                markup::user(me),
+                markup::thread_or_pending(claimed.thread_id)
+            ),
+        );
         tracing::info!(ticket = ticket.id, by = me, "ticket claimed");
         Ok(Ack::Reply(Reply::text(text)))
-    }
-
-    async fn log_claim(self: &Arc<Self>, ticket: &Ticket, by: u64) {
-        let desk = self.clone();
-        let (guild, id, thread) = (ticket.guild_id, ticket.id, ticket.thread_id);
-        tokio::spawn(async move {
-            if let Ok(Some(settings)) = desk.store.guild_settings(guild).await {
-                let line = format!(
-                    "🙋 Ticket #{id} claimed by {}: {}",
-                    markup::user(by),
-                    markup::thread_or_pending(thread)
-                );
-                desk.log_event(&settings, &line, None).await;
-            }
-        });
     }
 
     /// Close: the opener is asked to confirm (only they see it); staff post a request the opener confirms
@@ -77,7 +69,7 @@ impl Desk {
     ) -> Result<Ack, DeskError> {
         let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
         if ticket.state == TicketState::Closed {
-            return user_error("This ticket is closed already.");
+            return user_error("This ticket is already closed.");
         }
         let confirm = Controls::ConfirmClose {
             ticket_id: ticket.id,
@@ -110,30 +102,10 @@ impl Desk {
         ticket_id: i64,
     ) -> Result<Ack, DeskError> {
         let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
-        let closer = asker.inv.user.id;
-        if closer != ticket.opener_id && !self.is_staff(asker).await? {
-            return user_error("Only the member who opened this ticket, or staff, can close it.");
-        }
-        let reason = (closer == ticket.opener_id).then_some("confirmed by the opener");
-        let Some(closed) = self
-            .store
-            .close_ticket(ticket.id, closer, reason, Utc::now())
-            .await?
-        else {
-            return user_error("This ticket is closed already.");
-        };
-        let desk = self.clone();
-        let closing = Closing::ByMember {
-            closer,
-            token: asker.inv.token.clone(),
-        };
-        tokio::spawn(async move { desk.after_close(&closed, closing).await });
-        tracing::info!(
-            ticket = ticket.id,
-            by = closer,
-            "ticket closed with its button"
-        );
-        Ok(Ack::Defer { ephemeral: false })
+        self.require_opener_or_staff(asker, &ticket, "close it")
+            .await?;
+        let reason = (asker.inv.user.id == ticket.opener_id).then_some("confirmed by the opener");
+        self.close_by(asker, &ticket, reason).await
     }
 
     /// Keep it open: the request to close is answered (by the opener or staff).
@@ -143,11 +115,8 @@ impl Desk {
         ticket_id: i64,
     ) -> Result<Ack, DeskError> {
         let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
-        if asker.inv.user.id != ticket.opener_id && !self.is_staff(asker).await? {
-            return user_error(
-                "Only the member who opened this ticket, or staff, can answer this.",
-            );
-        }
+        self.require_opener_or_staff(asker, &ticket, "answer this")
+            .await?;
         Ok(Ack::Update(Reply::text(format!(
             "{} keeps this ticket open.",
             Self::name_of(asker)
@@ -161,10 +130,9 @@ impl Desk {
         ticket_id: i64,
     ) -> Result<Ack, DeskError> {
         let ticket = self.ticket_in_guild(asker.guild_id, ticket_id).await?;
+        self.require_opener_or_staff(asker, &ticket, "reopen it")
+            .await?;
         let by = asker.inv.user.id;
-        if by != ticket.opener_id && !self.is_staff(asker).await? {
-            return user_error("Only the member who opened this ticket, or staff, can reopen it.");
-        }
         let reopened = match self.store.reopen_ticket(ticket.id, Utc::now()).await {
             Ok(Some(t)) => t,
             Ok(None) => return user_error("This ticket is open."),
@@ -198,15 +166,15 @@ impl Desk {
             {
                 tracing::warn!(error = %e, ticket = reopened.id, "could not announce the reopening");
             }
-            if let Ok(Some(settings)) = desk.store.guild_settings(reopened.guild_id).await {
-                let line = format!(
+            desk.log_later(
+                reopened.guild_id,
+                format!(
                     "🔓 Ticket #{} reopened by {}: {}",
                     reopened.id,
                     markup::user(by),
                     markup::channel(thread)
-                );
-                desk.log_event(&settings, &line, None).await;
-            }
+                ),
+            );
         });
         tracing::info!(ticket = ticket.id, by, "ticket reopened");
         Ok(Ack::Reply(Reply::private(
@@ -252,16 +220,16 @@ impl Desk {
         } else {
             ("➖", "removed")
         };
-        if let Ok(Some(settings)) = self.store.guild_settings(ticket.guild_id).await {
-            let line = format!(
+        self.log_later(
+            ticket.guild_id,
+            format!(
                 "{icon} {} {verb} {} in ticket #{}: {}",
                 markup::user(by),
                 markup::user(member),
                 ticket.id,
                 markup::channel(thread)
-            );
-            self.log_event(&settings, &line, None).await;
-        }
+            ),
+        );
         tracing::info!(
             ticket = ticket.id,
             by,

@@ -20,6 +20,20 @@ pub(crate) struct Switches {
 }
 
 impl Switches {
+    /// The switches of a server whose settings (`None` before `/setup`) are `here`, with `ai_replies`
+    /// and `training` the ones for every server.
+    pub(crate) fn from_settings(
+        here: Option<&GuildSettings>,
+        ai_replies: bool,
+        training: bool,
+    ) -> Switches {
+        Switches {
+            ai_replies: ai_replies && here.is_none_or(|s| s.ai_replies),
+            training: training && here.is_none_or(|s| s.training),
+        }
+    }
+
+    /// [`Switches::from_settings`] with the server's settings read from `store`.
     pub(crate) async fn of(
         store: &dyn Store,
         guild_id: u64,
@@ -27,11 +41,14 @@ impl Switches {
         training: bool,
     ) -> Result<Switches, disconcierge_store::StoreError> {
         let here = store.guild_settings(guild_id).await?;
-        Ok(Switches {
-            ai_replies: ai_replies && here.as_ref().is_none_or(|s| s.ai_replies),
-            training: training && here.as_ref().is_none_or(|s| s.training),
-        })
+        Ok(Self::from_settings(here.as_ref(), ai_replies, training))
     }
+}
+
+/// Whether the author of `m` is staff in a server whose staff role is `staff_role`: the role, or
+/// managing the server (its owner, Administrator, Manage Server), as for the staff commands.
+pub(crate) fn is_staff_message(m: &GuildMessage, staff_role: Option<u64>) -> bool {
+    m.manages_guild || staff_role.is_some_and(|r| m.roles.contains(&r))
 }
 
 impl Desk {
@@ -44,6 +61,11 @@ impl Desk {
             self.training,
         )
         .await?)
+    }
+
+    /// The switches in force in a server whose settings are `here`.
+    pub(crate) fn switches_of(&self, here: Option<&GuildSettings>) -> Switches {
+        Switches::from_settings(here, self.ai_replies, self.training)
     }
 
     /// What `/setup` says about the switches when one is off, here or for every server
@@ -100,19 +122,19 @@ impl Desk {
         }
     }
 
-    /// When the AI may answer `m`'s author again, if one of the server's per-member limits holds it back
-    /// now (`None`: answer). Staff (the staff role, or managing the server) are never limited.
+    /// When the AI may answer `m`'s author again, and which of the server's per-member limits holds it
+    /// back now (`None`: answer). Staff (the staff role, or managing the server) are never limited.
     pub(super) async fn limited_until(
         &self,
         settings: Option<&GuildSettings>,
         m: &GuildMessage,
-    ) -> Result<Option<DateTime<Utc>>, DeskError> {
+    ) -> Result<Option<(DateTime<Utc>, Limit)>, DeskError> {
         let Some(s) =
             settings.filter(|s| s.member_replies_per_6h > 0 || s.member_reply_interval_secs > 0)
         else {
             return Ok(None);
         };
-        if m.manages_guild || m.roles.contains(&s.staff_role_id) {
+        if is_staff_message(m, Some(s.staff_role_id)) {
             return Ok(None);
         }
         let now = Utc::now();
@@ -122,7 +144,7 @@ impl Desk {
             .store
             .member_replies(s.guild_id, m.author.id, now - window)
             .await?;
-        let mut until: Option<DateTime<Utc>> = None;
+        let mut held: Option<(DateTime<Utc>, Limit)> = None;
         if s.member_reply_interval_secs > 0 {
             let last = match replies.last {
                 None if interval > window => {
@@ -133,31 +155,37 @@ impl Desk {
                 }
                 last => last,
             };
-            until = last.map(|l| l + interval).filter(|u| *u > now);
+            held = last
+                .map(|l| l + interval)
+                .filter(|u| *u > now)
+                .map(|u| (u, Limit::Interval(s.member_reply_interval_secs)));
         }
         if s.member_replies_per_6h > 0 && replies.count >= s.member_replies_per_6h {
             // A reply is free again when the oldest answered message in the window leaves it.
             let free = replies.first.map_or(now + window, |t| t + window);
-            until = Some(until.map_or(free, |u| u.max(free)));
+            if held.is_none_or(|(u, _)| free > u) {
+                held = Some((free, Limit::Per6h(s.member_replies_per_6h)));
+            }
         }
-        Ok(until)
+        Ok(held)
     }
 
-    /// Tells the member in `thread` that the AI answers them again `until`.
+    /// Tells the member in `thread` that the AI answers them again `until`, and which `limit` says so.
     pub(super) async fn tell_limited(
         &self,
         thread: u64,
         m: &GuildMessage,
-        settings: Option<&GuildSettings>,
         until: DateTime<Utc>,
+        limit: Limit,
     ) {
-        let per_6h = settings
-            .map(|s| s.member_replies_per_6h)
-            .unwrap_or_default();
-        let why = if per_6h > 0 {
-            format!("The AI answers each member at most {per_6h} times in 6 hours here")
-        } else {
-            "The AI answers each member only so often here".to_string()
+        let why = match limit {
+            Limit::Per6h(n) => {
+                format!("The AI answers each member at most {n} times in 6 hours here")
+            }
+            Limit::Interval(secs) => format!(
+                "The AI answers each member at most once every {} here",
+                disconcierge_core::format_duration(Duration::from_secs(u64::from(secs)))
+            ),
         };
         let text = format!(
             "{}: {why}; it answers again {}. Staff can still help you in this ticket.",
@@ -171,4 +199,13 @@ impl Desk {
             tracing::warn!(error = %e, "could not tell a member when the AI answers again");
         }
     }
+}
+
+/// Which per-member limit holds an AI reply back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Limit {
+    /// At most this many replies in 6 hours.
+    Per6h(u32),
+    /// At most one reply every this many seconds.
+    Interval(u32),
 }

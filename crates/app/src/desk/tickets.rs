@@ -451,6 +451,21 @@ impl Desk {
         }
     }
 
+    /// Posts `text` to the log channel of `guild_id` (if it has one) in a task of its own, so that an
+    /// interaction's answer never waits for it.
+    pub(super) fn log_later(self: &Arc<Self>, guild_id: u64, text: String) {
+        let desk = self.clone();
+        tokio::spawn(async move {
+            match desk.store.guild_settings(guild_id).await {
+                Ok(Some(settings)) => desk.log_event(&settings, &text, None).await,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, guild = guild_id, "could not read where to log a ticket event")
+                }
+            }
+        });
+    }
+
     /// The ticket a button or command refers to, in this guild.
     pub(super) async fn ticket_in_guild(
         &self,
@@ -461,6 +476,22 @@ impl Desk {
             Some(t) if t.guild_id == guild_id => Ok(t),
             _ => user_error("This ticket no longer exists."),
         }
+    }
+
+    /// Refuses anyone but the ticket's opener and staff: "Only the member who opened this ticket, or
+    /// staff, can {what}."
+    pub(super) async fn require_opener_or_staff(
+        &self,
+        asker: &Asker<'_>,
+        ticket: &Ticket,
+        what: &str,
+    ) -> Result<(), DeskError> {
+        if asker.inv.user.id == ticket.opener_id || self.is_staff(asker).await? {
+            return Ok(());
+        }
+        user_error(format!(
+            "Only the member who opened this ticket, or staff, can {what}."
+        ))
     }
 
     /// The ticket of the thread a command was used in.
@@ -575,21 +606,31 @@ impl Desk {
         reason: Option<String>,
     ) -> Result<Ack, DeskError> {
         let ticket = self.ticket_here(asker).await?;
-        if asker.inv.user.id != ticket.opener_id && !self.is_staff(asker).await? {
-            return user_error("Only the member who opened this ticket, or staff, can close it.");
-        }
+        self.require_opener_or_staff(asker, &ticket, "close it")
+            .await?;
         let reason = reason
             .map(|r| r.trim().to_string())
             .filter(|r| !r.is_empty());
+        self.close_by(asker, &ticket, reason.as_deref()).await
+    }
+
+    /// Closes `ticket` for the asker (opener or staff, already checked), `reason` recorded: the
+    /// interaction is deferred and [`Desk::after_close`] announces it in its answer.
+    pub(crate) async fn close_by(
+        self: &Arc<Self>,
+        asker: &Asker<'_>,
+        ticket: &Ticket,
+        reason: Option<&str>,
+    ) -> Result<Ack, DeskError> {
+        let closer = asker.inv.user.id;
         let Some(closed) = self
             .store
-            .close_ticket(ticket.id, asker.inv.user.id, reason.as_deref(), Utc::now())
+            .close_ticket(ticket.id, closer, reason, Utc::now())
             .await?
         else {
             return user_error("This ticket is already closed.");
         };
         let desk = self.clone();
-        let closer = asker.inv.user.id;
         let closing = Closing::ByMember {
             closer,
             token: asker.inv.token.clone(),
@@ -651,7 +692,7 @@ impl Desk {
         // Administrator, Manage Server).
         let author = if m.author.id == ticket.opener_id {
             TicketAuthor::Opener
-        } else if m.manages_guild || staff_role.is_some_and(|r| m.roles.contains(&r)) {
+        } else if super::policy::is_staff_message(&m, staff_role) {
             TicketAuthor::Staff
         } else {
             TicketAuthor::Member

@@ -163,25 +163,15 @@ impl crate::TrainingStore for Backend {
         entries: &[NewTrainingEntry],
         now: DateTime<Utc>,
     ) -> Result<ImportReport, StoreError> {
-        let mut report = ImportReport::default();
-        // Dropping the transaction on an error rolls every entry back.
-        let mut conn = self.writer().await?;
-        let mut tx = begin_write(&mut conn).await?;
-        for entry in entries {
-            let id = match Self::train_in(&mut tx, entry, now).await? {
-                TrainOutcome::Created(e) => {
-                    report.created += 1;
-                    e.id
-                }
-                TrainOutcome::Updated { entry, .. } => {
-                    report.updated += 1;
-                    entry.id
-                }
-            };
-            report.ids.push(id);
-        }
-        tx.commit().await?;
-        Ok(report)
+        // The same import with no usage counts to carry over.
+        let uncounted: Vec<ImportedTraining> = entries
+            .iter()
+            .map(|entry| ImportedTraining {
+                entry: entry.clone(),
+                uses: 0,
+            })
+            .collect();
+        self.import_counted_training(&uncounted, now).await
     }
 
     async fn import_counted_training(
@@ -190,6 +180,7 @@ impl crate::TrainingStore for Backend {
         now: DateTime<Utc>,
     ) -> Result<ImportReport, StoreError> {
         let mut report = ImportReport::default();
+        // Dropping the transaction on an error rolls every entry back.
         let mut conn = self.writer().await?;
         let mut tx = begin_write(&mut conn).await?;
         for imported in entries {
