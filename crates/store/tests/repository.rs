@@ -2489,14 +2489,12 @@ async fn llm_calls_and_feedback_of_a_command(kind: DatabaseKind) {
     );
     assert!(calls.windows(2).all(|w| w[0].id < w[1].id));
 
-    store
-        .insert_user_feedback(&feedback(cmd, 5, FeedbackKind::Good))
-        .await
-        .unwrap();
-    store
-        .insert_user_feedback(&feedback(cmd, 6, FeedbackKind::Other))
-        .await
-        .unwrap();
+    // Built once: `t0()` is the current second, so building them again to compare could cross
+    // into the next one.
+    let good = feedback(cmd, 5, FeedbackKind::Good);
+    let other_kind = feedback(cmd, 6, FeedbackKind::Other);
+    store.insert_user_feedback(&good).await.unwrap();
+    store.insert_user_feedback(&other_kind).await.unwrap();
     store
         .insert_user_feedback(&feedback(other, 6, FeedbackKind::Inaccurate))
         .await
@@ -2504,10 +2502,7 @@ async fn llm_calls_and_feedback_of_a_command(kind: DatabaseKind) {
     let got = store.feedback_for_command(cmd).await.unwrap();
     assert_eq!(
         got.iter().map(|f| f.feedback.clone()).collect::<Vec<_>>(),
-        [
-            feedback(cmd, 5, FeedbackKind::Good),
-            feedback(cmd, 6, FeedbackKind::Other)
-        ]
+        [good, other_kind]
     );
     assert!(
         store
