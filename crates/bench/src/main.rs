@@ -9,7 +9,7 @@
 //! scripts/bench.sh cluster                    # 1 and 3 instances on PostgreSQL: throughput and takeover
 //! disconcierge-bench chat --bin target/release/disconcierge [--rates 500,1000,2000] [--seconds 5]
 //!                         [--sequential 300] [--sims-nice 10]
-//! disconcierge-bench retrieval [--sizes 1000,10000,100000] [--requests 1000]
+//! disconcierge-bench retrieval [--sizes 1000,10000,100000] [--requests 1000] [--databases sqlite,postgres]
 //! disconcierge-bench cluster --bin PATH [--instances 1,3] [--burst 3000]   (DC_BENCH_POSTGRES_URL)
 //! disconcierge-bench sims --env-out FILE --ask-via URL [--questions 12]  (scripts/cluster.sh)
 //! ```
@@ -34,7 +34,7 @@ mod stats;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: disconcierge-bench chat --bin PATH [--rates R1,R2,…] [--seconds S] [--sequential N] [--sims-nice N]\n       disconcierge-bench admin --bin PATH [--rows N] [--requests N]\n       disconcierge-bench retrieval [--sizes N1,N2,…] [--requests N]\n       disconcierge-bench cluster --bin PATH [--instances N1,N2,…] [--burst N]   (PostgreSQL: DC_BENCH_POSTGRES_URL)\n       disconcierge-bench sims --env-out FILE --ask-via URL [--questions N]";
+const USAGE: &str = "usage: disconcierge-bench chat --bin PATH [--rates R1,R2,…] [--seconds S] [--sequential N] [--sims-nice N]\n       disconcierge-bench admin --bin PATH [--rows N] [--requests N]\n       disconcierge-bench retrieval [--sizes N1,N2,…] [--requests N] [--databases sqlite,postgres]\n       disconcierge-bench cluster --bin PATH [--instances N1,N2,…] [--burst N]   (PostgreSQL: DC_BENCH_POSTGRES_URL)\n       disconcierge-bench sims --env-out FILE --ask-via URL [--questions N]";
 
 #[derive(Debug)]
 pub struct Options {
@@ -52,6 +52,8 @@ pub struct Options {
     pub requests: u32,
     /// Retrieval bench: entries per index (empty: 1,000, 10,000 and 100,000).
     pub sizes: Vec<u64>,
+    /// Retrieval bench: which databases (`sqlite`, `postgres`; PostgreSQL needs `DC_BENCH_POSTGRES_URL`).
+    pub databases: Vec<String>,
     /// Chat bench: the niceness of the threads that run the Discord and LLM simulators (0 to 19).
     pub sims_nice: u32,
     /// Cluster bench: how many instances, one run per count.
@@ -77,6 +79,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
         rows: 1_000_000,
         requests: 200,
         sizes: Vec::new(),
+        databases: vec!["sqlite".into(), "postgres".into()],
         sims_nice: 10,
         instances: vec![1, 3],
         burst: 3000,
@@ -122,6 +125,16 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
                     .split(',')
                     .map(|r| number(r.trim()).map(u64::from))
                     .collect::<Result<_, _>>()?
+            }
+            "--databases" => {
+                options.databases = value.split(',').map(|d| d.trim().to_string()).collect();
+                if let Some(d) = options
+                    .databases
+                    .iter()
+                    .find(|d| *d != "sqlite" && *d != "postgres")
+                {
+                    return Err(format!("--databases {d}: sqlite or postgres"));
+                }
             }
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }

@@ -106,14 +106,21 @@ macro_rules! pg_any_term {
     };
 }
 
+/// Searches are planned with their terms each time (an unnamed statement). A prepared one switches to a
+/// generic plan after five runs, made without knowing the terms: it may read a whole guild's entries for
+/// a term found in most of them, or walk an index that suits a rare one for a common one. Planning costs
+/// well under a millisecond.
+pub(crate) const PLAN_EACH_SEARCH: bool = true;
+
 /// Trained answers matching any of the terms in `$2`, best first (`ts_rank_cd` over the weighted `search`
 /// document: question A, tags B, answer C), through the GIN index. `$1` guild, `$3` limit, `$4` the
-/// embedding model whose vectors to return.
+/// embedding model whose vectors to return. The guild is checked on the few rows the rare terms find
+/// (`+ 0` keeps the planner from intersecting them with every entry of the guild in its index).
 pub(crate) const SEARCH_TRAINING: &str = concat!(
     "SELECT t.id, t.question AS title, t.answer AS body, t.tags, CAST(NULL AS TEXT) AS source, \
          CASE WHEN t.embedding_model = $4 THEN t.embedding END AS embedding \
      FROM training_entries t \
-     WHERE t.guild_id = $1 AND t.search @@ ",
+     WHERE t.guild_id + 0 = $1 AND t.search @@ ",
     pg_any_term!(),
     " ORDER BY ts_rank_cd(t.search, ",
     pg_any_term!(),
@@ -126,7 +133,7 @@ pub(crate) const SEARCH_KNOWLEDGE: &str = concat!(
     "SELECT e.id, e.title, e.content AS body, e.tags, k.name AS source, \
          CASE WHEN e.embedding_model = $4 THEN e.embedding END AS embedding \
      FROM kb_entries e JOIN knowledge_bases k ON k.id = e.kb_id \
-     WHERE e.guild_id = $1 AND ($5::BIGINT IS NULL OR e.kb_id = $5) AND e.search @@ ",
+     WHERE e.guild_id + 0 = $1 AND ($5::BIGINT IS NULL OR e.kb_id + 0 = $5) AND e.search @@ ",
     pg_any_term!(),
     " ORDER BY ts_rank_cd(e.search, ",
     pg_any_term!(),
@@ -135,14 +142,17 @@ pub(crate) const SEARCH_KNOWLEDGE: &str = concat!(
 
 /// [`SEARCH_TRAINING`] for a message of only very common words ([`TermSelection::All`]): entries with
 /// all of them, newest first, unranked (ranking every entry that contains them would read most of the
-/// guild; the application scores the candidates).
+/// guild; the application scores the candidates). The guild's `(guild_id, id)` index is read backwards
+/// until enough entries match: the guild is given as a range, which the planner does not fold into a
+/// constant, so that only that index provides the order (with `guild_id = $1` it may walk the primary
+/// key instead, through every newer entry of other guilds).
 pub(crate) const SEARCH_TRAINING_ALL: &str = concat!(
     "SELECT t.id, t.question AS title, t.answer AS body, t.tags, CAST(NULL AS TEXT) AS source, \
          CASE WHEN t.embedding_model = $4 THEN t.embedding END AS embedding \
      FROM training_entries t \
-     WHERE t.guild_id = $1 AND t.search @@ ",
+     WHERE t.guild_id >= $1 AND t.guild_id <= $1 AND t.search @@ ",
     pg_terms!("$2", "&"),
-    " ORDER BY t.id DESC LIMIT $3"
+    " ORDER BY t.guild_id DESC, t.id DESC LIMIT $3"
 );
 
 /// [`SEARCH_KNOWLEDGE`] for a message of only very common words (see [`SEARCH_TRAINING_ALL`]).
@@ -150,24 +160,10 @@ pub(crate) const SEARCH_KNOWLEDGE_ALL: &str = concat!(
     "SELECT e.id, e.title, e.content AS body, e.tags, k.name AS source, \
          CASE WHEN e.embedding_model = $4 THEN e.embedding END AS embedding \
      FROM kb_entries e JOIN knowledge_bases k ON k.id = e.kb_id \
-     WHERE e.guild_id = $1 AND ($5::BIGINT IS NULL OR e.kb_id = $5) AND e.search @@ ",
+     WHERE e.guild_id >= $1 AND e.guild_id <= $1 AND ($5::BIGINT IS NULL OR e.kb_id = $5) \
+       AND e.search @@ ",
     pg_terms!("$2", "&"),
-    " ORDER BY e.id DESC LIMIT $3"
-);
-
-/// Trained answers (all guilds) containing the term `$1`, counted up to [`COMMON_TERM`] (see
-/// [`crate::terms`]).
-const COUNT_TRAINING_TERM: &str = concat!(
-    "SELECT COUNT(*) FROM (SELECT 1 FROM training_entries WHERE search @@ ",
-    pg_terms!("$1", "|"),
-    " LIMIT 1001) AS found"
-);
-
-/// Knowledge entries (all guilds) containing the term `$1` (see [`COUNT_TRAINING_TERM`]).
-const COUNT_KNOWLEDGE_TERM: &str = concat!(
-    "SELECT COUNT(*) FROM (SELECT 1 FROM kb_entries WHERE search @@ ",
-    pg_terms!("$1", "|"),
-    " LIMIT 1001) AS found"
+    " ORDER BY e.guild_id DESC, e.id DESC LIMIT $3"
 );
 
 /// The value bound as `$2` of the searches: the terms (letters and digits only), space-separated. The
@@ -177,6 +173,34 @@ fn full_text_query(terms: &[String]) -> String {
 }
 
 impl Backend {
+    /// After a bulk import into `table` (`training_entries` or `kb_entries`): the entries waiting in its
+    /// full-text index's pending list are merged into the index (every search reads that list from
+    /// start to end, up to 4 MB, until autovacuum gets to it), and the table's statistics are refreshed
+    /// (they tell the searches which words are common, see [`count_terms`]). The import has committed:
+    /// a failure here is logged, and autovacuum does the same later.
+    async fn after_import(&self, table: &'static str) {
+        let index = if table == "training_entries" {
+            "SELECT gin_clean_pending_list('training_entries_search')"
+        } else {
+            "SELECT gin_clean_pending_list('kb_entries_search')"
+        };
+        let analyze = if table == "training_entries" {
+            "ANALYZE training_entries"
+        } else {
+            "ANALYZE kb_entries"
+        };
+        let done = async {
+            let mut conn = self.writer().await?;
+            sqlx::query(index).execute(&mut *conn).await?;
+            sqlx::query(analyze).execute(&mut *conn).await?;
+            Ok::<_, sqlx::Error>(())
+        };
+        if let Err(e) = done.await {
+            tracing::warn!(error = %e, table, "could not tidy the search index after an import (autovacuum will)");
+        }
+        self.term_counts.clear();
+    }
+
     /// The search for `terms`: the statement and the value bound as its `$2`, with the terms worth
     /// searching, chosen by how many entries contain each (see [`crate::terms`]): `ts_rank_cd` reads every
     /// matching row's document, so a term in most entries would make every search read most of the guild.
@@ -187,10 +211,8 @@ impl Backend {
         _guild_id: i64,
         _kb_id: Option<i64>,
     ) -> Result<(String, &'static str), sqlx::Error> {
-        let mut counted = Vec::with_capacity(terms.len());
-        for term in terms {
-            counted.push((term.clone(), self.term_count(table, term).await?));
-        }
+        let counts = self.term_counts(table, terms).await?;
+        let counted: Vec<(String, u32)> = terms.iter().cloned().zip(counts).collect();
         let training = table == "training_fts";
         Ok(match select_terms(&counted, COMMON_TERM, SEARCH_BUDGET) {
             TermSelection::Any(terms) => (
@@ -212,24 +234,73 @@ impl Backend {
         })
     }
 
-    /// Entries (all guilds) containing `term`, counted up to [`COMMON_TERM`] and cached.
-    async fn term_count(&self, table: &'static str, term: &str) -> Result<u32, sqlx::Error> {
-        if let Some(n) = self.term_counts.get(table, term) {
-            return Ok(n);
+    /// For each term, the entries (all guilds) containing it, counted up to [`COMMON_TERM`] and cached:
+    /// the terms not cached are counted in one statement (one round trip, each term planned with its
+    /// own frequency).
+    async fn term_counts(
+        &self,
+        table: &'static str,
+        terms: &[String],
+    ) -> Result<Vec<u32>, sqlx::Error> {
+        let mut counts: Vec<Option<u32>> = terms
+            .iter()
+            .map(|term| self.term_counts.get(table, term))
+            .collect();
+        let missing: Vec<usize> = (0..terms.len()).filter(|&i| counts[i].is_none()).collect();
+        if !missing.is_empty() {
+            let indexed = if table == "training_fts" {
+                "training_entries"
+            } else {
+                "kb_entries"
+            };
+            // Built from the table name and the number of terms only; the terms are bound.
+            let sql = sqlx::AssertSqlSafe(count_terms(indexed, missing.len()));
+            let mut query = sqlx::query_as::<_, (i32, i64)>(sql).persistent(false);
+            for &i in &missing {
+                query = query.bind(&terms[i]);
+            }
+            for (k, n) in query.fetch_all(&mut *self.reader().await?).await? {
+                let Some(&i) = usize::try_from(k).ok().and_then(|k| missing.get(k)) else {
+                    continue;
+                };
+                let n = u32::try_from(n).unwrap_or(COMMON_TERM);
+                self.term_counts.put(table, &terms[i], n);
+                counts[i] = Some(n);
+            }
         }
-        let sql = if table == "training_fts" {
-            COUNT_TRAINING_TERM
-        } else {
-            COUNT_KNOWLEDGE_TERM
-        };
-        let n: i64 = sqlx::query_scalar(sql)
-            .bind(term)
-            .fetch_one(&mut *self.reader().await?)
-            .await?;
-        let n = u32::try_from(n).unwrap_or(COMMON_TERM);
-        self.term_counts.put(table, term, n);
-        Ok(n)
+        Ok(counts.into_iter().map(Option::unwrap_or_default).collect())
     }
+}
+
+/// The statement counting, for each of `n` terms bound as `$1`…`$n`, the entries of `table` (all guilds)
+/// that contain it, up to [`COMMON_TERM`]: rows `(k, count)`, `k` the term's index from 0. The terms go
+/// through `to_tsvector` as in [`pg_terms`]. A term whose lexeme the table's statistics (`ANALYZE`,
+/// kept by autovacuum) already list among the most common ones, at [`COMMON_TERM`] entries or more, is
+/// not counted: counting it would read a thousand documents.
+fn count_terms(table: &str, n: usize) -> String {
+    let common = format!(
+        "WITH common AS (SELECT e.lexeme FROM pg_stats s \
+             CROSS JOIN LATERAL unnest(CAST(CAST(s.most_common_elems AS TEXT) AS TEXT[]), s.most_common_elem_freqs) \
+                 AS e(lexeme, freq) \
+             WHERE s.schemaname = current_schema() AND s.tablename = '{table}' AND s.attname = 'search' \
+               AND e.lexeme IS NOT NULL \
+               AND e.freq * (SELECT reltuples FROM pg_class WHERE oid = CAST('{table}' AS regclass)) >= {COMMON_TERM}) "
+    );
+    let counts = (0..n)
+        .map(|k| {
+            let param = format!("${}", k + 1);
+            format!(
+                "SELECT {k} AS k, CASE WHEN EXISTS (SELECT 1 FROM common \
+                     WHERE common.lexeme = ANY (tsvector_to_array(to_tsvector('english', {param})))) \
+                 THEN {COMMON_TERM} \
+                 ELSE (SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE search @@ \
+                     CAST(NULLIF(replace(CAST(strip(to_tsvector('english', {param})) AS TEXT), ''' ''', ''' | '''), '') AS tsquery) \
+                     LIMIT {COMMON_TERM}) AS found) END AS n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    common + &counts
 }
 
 /// Timestamps go to TIMESTAMPTZ as they are (PostgreSQL keeps microseconds).
@@ -369,6 +440,10 @@ impl Backend {
                 )
             })?
             .application_name("disconcierge")
+            // Short statements only: compiling one with LLVM (the server's default above a plan cost
+            // that a ranked search over a big guild passes) takes tens of milliseconds, many times what
+            // running it does.
+            .options([("jit", "off")])
             .log_statements(log::LevelFilter::Trace)
             .log_slow_statements(log::LevelFilter::Warn, opts.slow_threshold);
         // One direct connection first: the pool would retry until its timeout and then report only

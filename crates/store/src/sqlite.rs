@@ -212,6 +212,15 @@ pub(crate) const OPEN_TICKET_LOCKED: &str = "\
 /// A trained question by key, read inside the write transaction that updates it. `$1` guild, `$2` key.
 pub(crate) const TRAINING_BY_KEY_LOCKED: &str = "SELECT id, answer, category, tags FROM training_entries WHERE guild_id = $1 AND question_key = $2";
 
+/// Searches are prepared once and kept in the connection's statement cache: SQLite plans each run with
+/// its values anyway.
+pub(crate) const PLAN_EACH_SEARCH: bool = false;
+
+impl Backend {
+    /// Nothing: the FTS5 tables are up to date as each entry is written.
+    async fn after_import(&self, _table: &'static str) {}
+}
+
 /// Trained answers matching a [`fts_query`] (`$2`), best first: BM25 with the question weighing
 /// most, then the tags, then the answer (the scope column is not searched). FTS5 sorts by `rank`
 /// itself. `$1` guild (filtered on each hit, see [`fts_query`]), `$3` limit, `$4` the

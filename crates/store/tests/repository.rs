@@ -149,8 +149,8 @@ const USAGE: TokenUsage = TokenUsage {
 const LEASE: Duration = Duration::from_secs(60);
 
 /// The migrations this binary ships (the same versions for both backends).
-const MIGRATIONS: [i64; 18] = [
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+const MIGRATIONS: [i64; 19] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
 ];
 
 // ----- Migrations -----

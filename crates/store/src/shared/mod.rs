@@ -24,7 +24,9 @@
 //! * `fn waiting_bound(&self) -> Option<&WaitingBound>`, the bound on waiting commands this process keeps
 //!   (SQLite) or `None` (PostgreSQL: other instances record commands too);
 //! * for the desk (`desk/`): `OPEN_TICKET_LOCKED`, `TRAINING_BY_KEY_LOCKED`, `SEARCH_TRAINING`,
-//!   `SEARCH_KNOWLEDGE` and `Backend::full_text_query`.
+//!   `SEARCH_KNOWLEDGE`, `Backend::full_text_query`, `PLAN_EACH_SEARCH` (a search is planned
+//!   with its terms each time rather than prepared once) and `Backend::after_import(table)` (what a
+//!   bulk import of trained answers or knowledge entries leaves to do for fast searches).
 //!
 //! Here: value conversions and the foundation of [`crate::Store`] (migrations, ping, close); the row
 //! mappers in `rows.rs`; one module per role trait (`config`, `admins`, `users`, `queue`, `logs`,

@@ -180,6 +180,7 @@ impl crate::KnowledgeStore for Backend {
             );
         }
         tx.commit().await?;
+        self.after_import("kb_entries").await;
         Ok(ids)
     }
 
@@ -209,6 +210,7 @@ impl crate::KnowledgeStore for Backend {
             .full_text_query("training_fts", &terms, id(guild_id), None)
             .await?;
         let rows = sqlx::query(sql)
+            .persistent(!PLAN_EACH_SEARCH)
             .bind(id(guild_id))
             .bind(matching)
             .bind(i64::from(limit))
@@ -234,6 +236,7 @@ impl crate::KnowledgeStore for Backend {
             .full_text_query("kb_fts", &terms, id(guild_id), kb_id)
             .await?;
         let rows = sqlx::query(sql)
+            .persistent(!PLAN_EACH_SEARCH)
             .bind(id(guild_id))
             .bind(matching)
             .bind(i64::from(limit))

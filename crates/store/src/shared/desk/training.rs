@@ -204,6 +204,7 @@ impl crate::TrainingStore for Backend {
             }
         }
         tx.commit().await?;
+        self.after_import("training_entries").await;
         Ok(report)
     }
 }
