@@ -45,7 +45,7 @@ impl Bot for Chat {
                 }
             },
             Incoming::Clear { invocation } => match self.clear(&invocation).await {
-                Ok(content) => message(&content),
+                Ok(ack) => ack,
                 Err(e) => {
                     tracing::error!(error = %e, "could not start a new conversation");
                     message(&self.runtime.current().config.discord_error_message)

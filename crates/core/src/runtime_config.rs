@@ -86,6 +86,9 @@ pub struct RuntimeConfig {
     pub discord_rate_limited_message: String,
     /// Sent when the queue was full and the user's command was dropped.
     pub discord_queue_full_message: String,
+    /// Sent (privately) to an ignored user who uses a command; empty: nothing is shown, the command is
+    /// acknowledged silently (never Discord's "The application did not respond").
+    pub discord_ignored_message: String,
 
     // --- Feedback ---
     pub feedback_enabled: bool,
@@ -172,6 +175,7 @@ impl Default for RuntimeConfig {
                 "I'm very busy right now and couldn't get to your question. Please try \
                                          again in a few minutes."
                     .into(),
+            discord_ignored_message: String::new(),
             feedback_enabled: true,
             feedback_modal_title: "Tell us more".into(),
             feedback_modal_input_label: "What was wrong or missing?".into(),
@@ -400,6 +404,12 @@ impl RuntimeConfig {
             "discord_queue_full_message",
             &self.discord_queue_full_message,
             1,
+            MESSAGE_MAX,
+        );
+        c.text(
+            "discord_ignored_message",
+            &self.discord_ignored_message,
+            0,
             MESSAGE_MAX,
         );
         c.text(

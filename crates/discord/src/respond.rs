@@ -177,6 +177,24 @@ impl Discord {
         Ok(message_of(response).await?.id.get())
     }
 
+    /// Deletes the original response (a silent acknowledgement's private "thinking…") in the background,
+    /// retrying while the acknowledgement may not have reached Discord yet.
+    pub fn delete_original_later(&self, token: InteractionToken) {
+        let discord = self.clone();
+        tokio::spawn(async move {
+            let client = discord.http.interaction(discord.application_id);
+            let deleted = retrying(
+                "delete a silent acknowledgement",
+                Retry::EDIT_RESPONSE,
+                || client.delete_response(token.expose()).into_future(),
+            )
+            .await;
+            if let Err(e) = deleted {
+                tracing::warn!(error = %e, "could not delete a silent acknowledgement (the member sees a private \"thinking…\" until Discord drops it)");
+            }
+        });
+    }
+
     /// Adds a follow-up message to the answer. Returns its id.
     pub async fn followup(
         &self,

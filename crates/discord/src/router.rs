@@ -12,7 +12,7 @@ use disconcierge_core::secret::InteractionToken;
 use std::sync::Arc;
 use twilight_model::application::interaction::application_command::CommandOptionValue;
 use twilight_model::application::interaction::modal::ModalInteractionComponent;
-use twilight_model::application::interaction::{Interaction, InteractionData};
+use twilight_model::application::interaction::{Interaction, InteractionData, InteractionType};
 use twilight_model::channel::Message;
 use twilight_model::channel::message::{AllowedMentions, MessageFlags};
 use twilight_model::http::interaction::{
@@ -195,7 +195,11 @@ pub enum Ack {
     Reply(crate::desk::Reply),
     /// Replace the message the clicked button is on.
     Update(crate::desk::Reply),
-    /// No response at all (ignored users and bots are told nothing).
+    /// Acknowledged without showing anything: a command gets a private "thinking…" that is deleted at
+    /// once, a button or form a deferred update that changes nothing (ignored users, when no message is
+    /// configured for them; never Discord's "The application did not respond").
+    Silent,
+    /// No response at all: the same interaction delivered twice, which its first delivery answers.
     Nothing,
 }
 
@@ -361,10 +365,30 @@ fn modal_value(components: &[ModalInteractionComponent], field: &str) -> Option<
     })
 }
 
-/// The response for an [`Ack`]; `None` for [`Ack::Nothing`].
-pub fn response(ack: &Ack) -> Option<InteractionResponse> {
+/// Whether [`Ack::Silent`] for an interaction of `kind` leaves a message to delete (a command's deferred
+/// response does; a component's or form's deferred update does not).
+fn silent_leaves_a_message(kind: InteractionType) -> bool {
+    !matches!(
+        kind,
+        InteractionType::MessageComponent | InteractionType::ModalSubmit
+    )
+}
+
+/// The response for an [`Ack`] to an interaction of `kind`; `None` for [`Ack::Nothing`].
+pub fn response(ack: &Ack, kind: InteractionType) -> Option<InteractionResponse> {
     let flags = |ephemeral: bool| ephemeral.then_some(MessageFlags::EPHEMERAL);
     match ack {
+        Ack::Silent if silent_leaves_a_message(kind) => Some(InteractionResponse {
+            kind: InteractionResponseType::DeferredChannelMessageWithSource,
+            data: Some(InteractionResponseData {
+                flags: flags(true),
+                ..Default::default()
+            }),
+        }),
+        Ack::Silent => Some(InteractionResponse {
+            kind: InteractionResponseType::DeferredUpdateMessage,
+            data: None,
+        }),
         Ack::Defer { ephemeral } => Some(InteractionResponse {
             kind: InteractionResponseType::DeferredChannelMessageWithSource,
             data: Some(InteractionResponseData {
@@ -438,7 +462,7 @@ impl Dispatcher {
         let token = interaction.token.clone();
         self.bot.received(log_entry(&interaction));
         let ack = self.bot.on_interaction(incoming(&interaction)).await;
-        let Some(response) = response(&ack) else {
+        let Some(response) = response(&ack, interaction.kind) else {
             return;
         };
         let result = self
@@ -448,7 +472,13 @@ impl Dispatcher {
             .create_response(id, &token, &response)
             .await;
         match result {
-            Ok(_) => self.bot.acknowledged(id.get()).await,
+            Ok(_) => {
+                if matches!(ack, Ack::Silent) && silent_leaves_a_message(interaction.kind) {
+                    self.discord
+                        .delete_original_later(InteractionToken::new(token.clone()));
+                }
+                self.bot.acknowledged(id.get()).await
+            }
             Err(e) => tracing::error!(
                 target: "disconcierge_discord::router",
                 error = %crate::DiscordError::from_http("acknowledge an interaction", e),
@@ -486,7 +516,11 @@ impl crate::webhook::InteractionHandler for Dispatcher {
         let bot = self.bot.clone();
         // The answer leaves as soon as this returns; edits that race it are retried (see `respond`).
         tokio::spawn(async move { bot.acknowledged(id).await });
-        response(&ack).unwrap_or(InteractionResponse {
+        if matches!(ack, Ack::Silent) && silent_leaves_a_message(interaction.kind) {
+            self.discord
+                .delete_original_later(InteractionToken::new(interaction.token.clone()));
+        }
+        response(&ack, interaction.kind).unwrap_or(InteractionResponse {
             // A webhook must answer something: a private "thinking" that is never followed up.
             kind: InteractionResponseType::DeferredChannelMessageWithSource,
             data: Some(InteractionResponseData {

@@ -1238,3 +1238,96 @@ async fn each_queued_command_wakes_an_idle_worker_at_once(backend: Backend) {
         "all four were taken while the first was still being answered"
     );
 }
+
+disconcierge_e2e::both!(ignored_users_get_the_configured_message_or_a_silent_acknowledgement);
+async fn ignored_users_get_the_configured_message_or_a_silent_acknowledgement(backend: Backend) {
+    use disconcierge_discord_sim::twilight_model::http::interaction::InteractionResponseType;
+    let Some(app) = start(backend, "ollama").await else {
+        return;
+    };
+    let guild = app
+        .discord
+        .guild("Test Guild")
+        .member("troll")
+        .text_channel("general")
+        .create();
+    let troll = guild.user("troll");
+    app.store
+        .upsert_user(troll.get(), "troll", None)
+        .await
+        .unwrap();
+    app.store.set_user_ignored(troll.get(), true).await.unwrap();
+    let channel = guild.channel("general");
+    let actor = app.discord.user(troll);
+
+    // No message configured (the default): each command is acknowledged with a private "thinking…"
+    // that is deleted at once, over the gateway and over the webhook; /clear too.
+    assert_eq!(app.runtime.current().config.discord_ignored_message, "");
+    let delete = "/webhooks/{application_id}/{token}/messages/{message_id}";
+    let mut silent = Vec::new();
+    for (name, webhook) in [("chat", false), ("private", true), ("clear", true)] {
+        let options: Vec<(&str, &str)> = if name == "clear" {
+            vec![]
+        } else {
+            vec![("prompt", "let me in")]
+        };
+        let run = actor
+            .run_slash_command(channel, name, options, via(&app, webhook))
+            .await;
+        let ack = run.wait_ack().await;
+        assert_eq!(
+            ack.response.kind,
+            InteractionResponseType::DeferredChannelMessageWithSource,
+            "/{name}"
+        );
+        assert!(
+            ack.response
+                .data
+                .and_then(|d| d.flags)
+                .is_some_and(|f| f.contains(MessageFlags::EPHEMERAL)),
+            "/{name}: private"
+        );
+        silent.push(run);
+    }
+    app.discord
+        .wait_requests(Method::DELETE, delete, silent.len())
+        .await;
+    for run in &silent {
+        assert!(run.original().is_none(), "the \"thinking…\" is gone");
+    }
+
+    // A message configured: it is the private answer.
+    app.configure(|c| {
+        c.discord_ignored_message = "This bot does not answer you; ask a moderator why.".into()
+    })
+    .await;
+    let told = actor
+        .run_slash_command(channel, "chat", [("prompt", "again")], Via::Gateway)
+        .await
+        .wait_original(|m| !m.content.is_empty())
+        .await;
+    assert_eq!(
+        told.content,
+        "This bot does not answer you; ask a moderator why."
+    );
+    assert!(
+        told.flags
+            .unwrap_or(MessageFlags::empty())
+            .contains(MessageFlags::EPHEMERAL)
+    );
+    assert!(
+        app.llm.requests().is_empty(),
+        "nothing was asked of the model"
+    );
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'ignored'")
+            .await,
+        3
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM clear_commands").await,
+        0
+    );
+}

@@ -215,6 +215,12 @@ pub const SECTIONS: &[Section] = &[
                 "Queue full message",
                 "Sent when the queue was full and the command dropped."
             ),
+            field!(
+                "discord_ignored_message",
+                LongText,
+                "Ignored user message",
+                "Shown privately to an ignored user who uses a command. Empty: nothing is shown (the command is acknowledged silently)."
+            ),
         ],
     },
     Section {

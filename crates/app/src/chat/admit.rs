@@ -286,7 +286,7 @@ impl Admitter {
                             bot = pending.is_bot,
                             "ignored a chat command"
                         );
-                        (ChatCommandState::Ignored, Ack::Nothing)
+                        (ChatCommandState::Ignored, super::reply::ignored(config))
                     }
                     Admission::Paused => {
                         (ChatCommandState::Aborted, message(&config.paused_message))

@@ -1,15 +1,16 @@
 //! `/clear`: the user's next question starts a new conversation.
 
 use super::Chat;
+use super::reply::message;
 use chrono::Utc;
-use disconcierge_discord::router::Invocation;
+use disconcierge_discord::router::{Ack, Invocation};
 use disconcierge_store::StoreError;
 
 impl Chat {
     /// `/clear`: the user's next `/chat` starts a new conversation. The OpenAI conversation is forgotten
     /// (a new one is created on the next question); for providers whose history disconcierge keeps, the
     /// recorded clear marks where the history starts.
-    pub(crate) async fn clear(&self, inv: &Invocation) -> Result<String, StoreError> {
+    pub(crate) async fn clear(&self, inv: &Invocation) -> Result<Ack, StoreError> {
         let current = self.runtime.current();
         let config = &current.config;
         let now = Utc::now();
@@ -22,16 +23,16 @@ impl Chat {
             )
             .await?;
         if user.ignored || inv.user.bot {
-            return Ok(config.discord_error_message.clone());
+            return Ok(super::reply::ignored(config));
         }
         if let Some(last) = self.store.last_clear_command(user.discord_id).await? {
             let cooldown =
                 chrono::TimeDelta::from_std(config.clear_command_cooldown).unwrap_or_default();
             if now < last + cooldown {
-                return Ok(format!(
+                return Ok(message(&format!(
                     "You just started a new conversation. You can do it again {}.",
                     disconcierge_discord::markup::relative_time(last + cooldown)
-                ));
+                )));
             }
         }
         self.store
@@ -46,6 +47,8 @@ impl Chat {
         self.store
             .set_user_conversation(user.discord_id, None)
             .await?;
-        Ok("Done: your next question starts a new conversation.".to_string())
+        Ok(message(
+            "Done: your next question starts a new conversation.",
+        ))
     }
 }
