@@ -438,6 +438,7 @@ impl Application {
                 development: self.settings.development,
                 session_ttl: self.settings.api.session_max_age,
                 trusted_proxies: self.settings.api.trusted_proxies.clone(),
+                csrf_key: self.settings.api.secret.clone(),
             },
         );
         let api = tokio::spawn(server::serve(

@@ -2,8 +2,10 @@
 //!
 //! A session token is 32 random bytes (hex) given to the browser in the `dc_session` cookie; the database
 //! keeps only its SHA-256, so a copy of the database does not hand out logins. The CSRF token of a session
-//! is the SHA-256 of a fixed prefix and the session token: only the holder of the cookie can compute it,
-//! it needs no storage, and it changes with every login.
+//! is derived from the session token: only the holder of the cookie can compute it, it needs no storage,
+//! and it changes with every login. With `DC_API_SECRET` it is the HMAC-SHA256 of the session token under
+//! that secret, so that even the holder of the cookie cannot compute it without the server (every
+//! instance must then have the same secret); without, the SHA-256 of a fixed prefix and the token.
 
 use crate::WebState;
 use crate::admin;
@@ -14,7 +16,9 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use disconcierge_core::model::AdminAccount;
+use disconcierge_core::secret::{ExposeSecret, SecretString};
 use disconcierge_store::{Store, StoreError};
+use hmac::{Hmac, KeyInit, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
@@ -35,12 +39,23 @@ pub fn session_token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The CSRF token of the session whose token is `token`.
-pub fn csrf_token(token: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"disconcierge csrf v1\0");
-    hasher.update(token.as_bytes());
-    hex::encode(hasher.finalize())
+/// The CSRF token of the session whose token is `token`, keyed with `DC_API_SECRET` when set.
+pub fn csrf_token(key: Option<&SecretString>, token: &str) -> String {
+    match key {
+        Some(key) => {
+            let mut mac = Hmac::<Sha256>::new_from_slice(key.expose_secret().as_bytes())
+                .expect("HMAC takes a key of any length");
+            mac.update(b"disconcierge csrf v2\0");
+            mac.update(token.as_bytes());
+            hex::encode(mac.finalize().into_bytes())
+        }
+        None => {
+            let mut hasher = Sha256::new();
+            hasher.update(b"disconcierge csrf v1\0");
+            hasher.update(token.as_bytes());
+            hex::encode(hasher.finalize())
+        }
+    }
 }
 
 /// Compares two strings in time independent of where they differ.
@@ -143,7 +158,7 @@ pub async fn session(state: &WebState, headers: &HeaderMap) -> Result<Session, A
         admin,
         token_hash,
         api_token: None,
-        csrf: csrf_token(token),
+        csrf: csrf_token(state.settings().csrf_key.as_ref(), token),
     })
 }
 
@@ -510,11 +525,41 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(session_token_hash(&a).len(), 64);
         assert_ne!(session_token_hash(&a), a);
-        assert_ne!(csrf_token(&a), csrf_token(&b));
-        assert_ne!(csrf_token(&a), session_token_hash(&a));
-        assert!(constant_time_eq(&csrf_token(&a), &csrf_token(&a)));
-        assert!(!constant_time_eq(&csrf_token(&a), &csrf_token(&b)));
+        assert_ne!(csrf_token(None, &a), csrf_token(None, &b));
+        assert_ne!(csrf_token(None, &a), session_token_hash(&a));
+        assert!(constant_time_eq(
+            &csrf_token(None, &a),
+            &csrf_token(None, &a)
+        ));
+        assert!(!constant_time_eq(
+            &csrf_token(None, &a),
+            &csrf_token(None, &b)
+        ));
         assert!(!constant_time_eq("abc", "abcd"));
+    }
+
+    #[test]
+    fn a_csrf_key_changes_every_token_and_is_needed_to_compute_it() {
+        let token = new_session_token();
+        let key = SecretString::from("one instance's secret".to_string());
+        let other = SecretString::from("another secret".to_string());
+        let keyed = csrf_token(Some(&key), &token);
+        assert_eq!(keyed.len(), 64);
+        assert_eq!(
+            keyed,
+            csrf_token(Some(&key), &token),
+            "the same for every instance"
+        );
+        assert_ne!(keyed, csrf_token(None, &token));
+        assert_ne!(keyed, csrf_token(Some(&other), &token));
+        assert_ne!(keyed, csrf_token(Some(&key), &new_session_token()));
+        // HMAC-SHA256 as RFC 4231 defines it (its test case 2: key "Jefe").
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes()),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 
     #[test]

@@ -230,6 +230,8 @@ pub struct WebSettings {
     /// the client, for the login throttle's per-address count. Empty: the connection's address is the
     /// client's.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `DC_API_SECRET`: the key of the CSRF tokens (see `auth`); `None` derives them from the session alone.
+    pub csrf_key: Option<disconcierge_core::secret::SecretString>,
 }
 
 impl Default for WebSettings {
@@ -239,6 +241,7 @@ impl Default for WebSettings {
             development: false,
             session_ttl: Duration::from_secs(12 * 3600),
             trusted_proxies: Vec::new(),
+            csrf_key: None,
         }
     }
 }

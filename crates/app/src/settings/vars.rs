@@ -104,7 +104,7 @@ pub const VARS: &[VarSpec] = &[
     var(
         "DC_DEVELOPMENT",
         "false",
-        "Development mode: session cookies use SameSite=None.",
+        "Development mode: admin session cookies use SameSite=Lax instead of Strict, so that links from other local tools keep the login (not None: browsers drop a SameSite=None cookie without Secure, which plain-HTTP development cannot set).",
     ),
     var(
         "DC_INSTANCE_ID",
@@ -365,7 +365,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     secret(
         "DC_API_SECRET",
-        "Secret that signs CSRF tokens; a random one is made at each start when unset.",
+        "Key of the admin pages' CSRF tokens (HMAC-SHA256 of the login session); every instance must have the same one. Unset: the tokens are derived from the session alone.",
     ),
     var(
         "DC_API_LOG_LEVEL",
