@@ -1,7 +1,10 @@
-//! The admin bench: page load times of the admin interface on a large SQLite database.
+//! The admin bench: page load times of the admin interface on a large database, SQLite and (with
+//! `DC_BENCH_POSTGRES_URL`, a database the bench may fill) PostgreSQL; `--databases` picks.
 //!
-//! 1. Seeds a fresh SQLite file with `--rows` chat commands (default 1,000,000) from 1,000 users in 10
-//!    guilds over the last 30 days, one in fifty failed, through the store (as the bot writes them).
+//! 1. Seeds a fresh SQLite file (or the PostgreSQL database) with `--rows` chat commands (default
+//!    1,000,000) from 1,000 users in 10 guilds over the last 30 days, one in fifty failed, through the
+//!    store (as the bot writes them). A PostgreSQL database an earlier run seeded with as many commands is
+//!    measured as it is; after seeding it, the bench runs `ANALYZE`, as autovacuum would within a minute.
 //! 2. Starts the release binary on it (no Discord, no LLM: only the admin interface is measured), signs in.
 //!    Completed commands then get an answer time (0.5 to 30 s) and tokens, as a worker would have
 //!    written them; one command in fifty gets feedback, and 2,000 support tickets are opened (half closed).
@@ -26,22 +29,91 @@ const USERS: u64 = 1_000;
 const GUILDS: u64 = 10;
 const PASSWORD: &str = "bench password 1";
 
+/// The database a run measures.
+enum Target {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Target {
+    fn name(&self) -> &'static str {
+        match self {
+            Target::Sqlite(_) => "SQLite",
+            Target::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    fn connect_options(&self) -> ConnectOptions {
+        match self {
+            Target::Sqlite(path) => ConnectOptions::sqlite(path.display().to_string()),
+            Target::Postgres(url) => ConnectOptions::postgres(url.clone()),
+        }
+    }
+}
+
 pub async fn run(options: &Options) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("disconcierge-bench-admin-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let result = bench(options, &dir).await;
+    let mut result = Ok(());
+    if options.databases.iter().any(|d| d == "sqlite") {
+        result = bench(options, &dir, Target::Sqlite(dir.join("admin.sqlite3"))).await;
+    }
+    if result.is_ok() && options.databases.iter().any(|d| d == "postgres") {
+        match std::env::var("DC_BENCH_POSTGRES_URL") {
+            Ok(url) => result = bench(options, &dir, Target::Postgres(url)).await,
+            Err(_) if !options.databases.iter().any(|d| d == "sqlite") => {
+                result = Err("--databases postgres needs DC_BENCH_POSTGRES_URL".into());
+            }
+            Err(_) => {}
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
-    let db_path = dir.join("admin.sqlite3");
-    let store = disconcierge_store::connect(&ConnectOptions::sqlite(db_path.display().to_string()))
+async fn bench(options: &Options, dir: &std::path::Path, target: Target) -> Result<(), String> {
+    let store = disconcierge_store::connect(&target.connect_options())
         .await
         .map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     let rows = options.rows;
-    println!("seeding {rows} chat commands…");
+    let seeded = match &target {
+        Target::Postgres(url) => count_commands(url).await? == rows,
+        Target::Sqlite(_) => false,
+    };
+    if seeded {
+        println!(
+            "{}: the {rows} chat commands of an earlier run are there; measured as they are",
+            target.name()
+        );
+    } else {
+        seed(&store, &target, rows).await?;
+    }
+    store.close().await;
+    serve_and_measure(options, dir, &target, rows).await
+}
+
+/// Chat commands in the PostgreSQL database at `url`.
+async fn count_commands(url: &str) -> Result<u64, String> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chat_commands")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = conn.close().await;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Writes the commands, their answers and feedback, the tickets and the bench's admin account.
+async fn seed(
+    store: &std::sync::Arc<dyn disconcierge_store::Store>,
+    target: &Target,
+    rows: u64,
+) -> Result<(), String> {
+    println!("seeding {rows} chat commands into {}…", target.name());
     let seeding = Instant::now();
     for u in 1..=USERS {
         store
@@ -51,11 +123,15 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     }
     let start = Utc::now() - TimeDelta::days(30);
     let step_ms = (30 * 24 * 3600 * 1000) / i64::try_from(rows.max(1)).unwrap_or(1);
-    // One writer: with several connections writing back to back, SQLite's automatic checkpoints never
-    // got to run and the WAL grew past 7 GB in a minute (see BENCHMARKS.md).
+    // One writer. On SQLite, with several connections writing back to back its automatic checkpoints
+    // never got to run and the WAL grew past 7 GB in a minute (see BENCHMARKS.md). On both, ids must
+    // follow the creation times as when a bot records commands as they come: the list by date relies
+    // on it (to within a minute, `rows.rs`); writers in parallel would each write their own stretch of
+    // the month.
+    let writers: u64 = 1;
     let mut tasks = tokio::task::JoinSet::new();
-    let per_task = rows;
-    for t in 0..1u64 {
+    let per_task = rows.div_ceil(writers);
+    for t in 0..writers {
         let store = store.clone();
         tasks.spawn(async move {
             let from = t * per_task;
@@ -90,7 +166,7 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
     while let Some(r) = tasks.join_next().await {
         r.map_err(|e| e.to_string())??;
     }
-    answers_and_feedback(&store, &db_path, rows, start, step_ms).await?;
+    answers_and_feedback(store, target, rows, start, step_ms).await?;
     let hash = disconcierge_web::admin::hash_password(PASSWORD.into())
         .await
         .map_err(|e| e.to_string())?;
@@ -98,17 +174,47 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
         .create_admin("bench", &hash)
         .await
         .map_err(|e| e.to_string())?;
-    store.close().await;
-    let file_mb = std::fs::metadata(&db_path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
-    println!(
-        "seeded in {:.1} s; database file {file_mb:.0} MB",
-        seeding.elapsed().as_secs_f64()
-    );
+    let size = match target {
+        Target::Sqlite(path) => format!(
+            "database file {:.0} MB",
+            std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6
+        ),
+        Target::Postgres(url) => {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::query("ANALYZE")
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = conn.close().await;
+            format!("database {:.0} MB, analyzed", bytes as f64 / 1e6)
+        }
+    };
+    println!("seeded in {:.1} s; {size}", seeding.elapsed().as_secs_f64());
+    Ok(())
+}
 
+/// Starts the bot on the seeded database, signs in and measures the pages.
+async fn serve_and_measure(
+    options: &Options,
+    dir: &std::path::Path,
+    target: &Target,
+    rows: u64,
+) -> Result<(), String> {
     let api_port = free_port()?;
+    let (kind, location) = match target {
+        Target::Sqlite(path) => ("sqlite", path.display().to_string()),
+        Target::Postgres(url) => ("postgres", url.clone()),
+    };
     let env: Vec<(String, String)> = [
-        ("DC_DATABASE_TYPE", "sqlite".to_string()),
-        ("DC_DATABASE", db_path.display().to_string()),
+        ("DC_DATABASE_TYPE", kind.to_string()),
+        ("DC_DATABASE", location),
         ("DC_API_LISTEN", format!("127.0.0.1:{api_port}")),
     ]
     .into_iter()
@@ -248,7 +354,8 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
         ),
     ];
     println!(
-        "\n## Admin page loads: {rows} chat commands in SQLite, {} sequential requests per page\n",
+        "\n## Admin page loads: {rows} chat commands in {}, {} sequential requests per page\n",
+        target.name(),
         options.requests
     );
     println!("| page | p50 | p99 | max | bytes |");
@@ -291,35 +398,49 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
 /// the month, every other one closed an hour later.
 async fn answers_and_feedback(
     store: &std::sync::Arc<dyn disconcierge_store::Store>,
-    db_path: &std::path::Path,
+    target: &Target,
     rows: u64,
     start: chrono::DateTime<Utc>,
     step_ms: i64,
 ) -> Result<(), String> {
-    use sqlx::Connection as _;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db_path.display()))
-        .await
-        .map_err(|e| e.to_string())?;
-    let chunk = 50_000i64;
-    let last = i64::try_from(rows).unwrap_or(i64::MAX);
-    let mut from = 1i64;
-    while from <= last {
-        sqlx::query(
-            "UPDATE chat_commands SET \
-                 finished_at = strftime('%Y-%m-%dT%H:%M:%f000Z', created_at, \
-                     '+' || ((500 + (id * 7919) % 100 * ((id * 104729) % 295)) / 1000.0) || ' seconds'), \
-                 prompt_tokens = 150, completion_tokens = (id * 31) % 1800, \
-                 total_tokens = 150 + (id * 31) % 1800 \
-             WHERE id >= $1 AND id < $2 AND state = 'completed'",
-        )
-        .bind(from)
-        .bind(from + chunk)
-        .execute(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
-        from += chunk;
+    // The same update on both, in its dialect: the answer time, then the tokens.
+    const TOKENS: &str = "prompt_tokens = 150, completion_tokens = (id * 31) % 1800, \
+         total_tokens = 150 + (id * 31) % 1800 \
+         WHERE id >= $1 AND id < $2 AND state = 'completed'";
+    let sqlite = format!(
+        "UPDATE chat_commands SET finished_at = strftime('%Y-%m-%dT%H:%M:%f000Z', created_at, \
+             '+' || ((500 + (id * 7919) % 100 * ((id * 104729) % 295)) / 1000.0) || ' seconds'), {TOKENS}"
+    );
+    let postgres = format!(
+        "UPDATE chat_commands SET finished_at = created_at + make_interval(secs => \
+             (500 + (id * 7919) % 100 * ((id * 104729) % 295)) / 1000.0), {TOKENS}"
+    );
+    // In id ranges, so that SQLite checkpoints between them.
+    macro_rules! in_chunks {
+        ($conn:expr, $sql:expr) => {{
+            use sqlx::Connection as _;
+            let mut conn = $conn.await.map_err(|e| e.to_string())?;
+            let (chunk, last) = (50_000i64, i64::try_from(rows).unwrap_or(i64::MAX));
+            let mut from = 1i64;
+            while from <= last {
+                sqlx::query(sqlx::AssertSqlSafe($sql.as_str()))
+                    .bind(from)
+                    .bind(from + chunk)
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                from += chunk;
+            }
+            let _ = conn.close().await;
+        }};
     }
-    let _ = conn.close().await;
+    match target {
+        Target::Sqlite(path) => in_chunks!(
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())),
+            sqlite
+        ),
+        Target::Postgres(url) => in_chunks!(sqlx::PgConnection::connect(url), postgres),
+    }
     let kinds = FeedbackKind::ALL;
     for i in (0..rows).step_by(50) {
         let id = i64::try_from(i + 1).unwrap_or(i64::MAX);

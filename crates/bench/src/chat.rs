@@ -44,8 +44,23 @@ async fn bench(options: &Options, dir: &std::path::Path) -> Result<(), String> {
 
     // The runtime configuration is written before the bot starts: no per-user limit or LLM pacing gets
     // in the way of the load (they are measured as part of the path, not as a bottleneck).
+    // SQLite in the bench's folder, unless `DC_DATABASE_TYPE=postgres` and `DC_DATABASE` (which reach
+    // the bot too, see below) name a PostgreSQL database: give it a fresh one.
     let db_path = dir.join("bench.sqlite3");
-    let store = disconcierge_store::connect(&ConnectOptions::sqlite(db_path.display().to_string()))
+    let target = match (
+        std::env::var("DC_DATABASE_TYPE").as_deref(),
+        std::env::var("DC_DATABASE"),
+    ) {
+        (Ok("postgres"), Ok(url)) => {
+            println!(
+                "database: PostgreSQL ({})",
+                disconcierge_core::secret::redact_url(&url)
+            );
+            ConnectOptions::postgres(url)
+        }
+        _ => ConnectOptions::sqlite(db_path.display().to_string()),
+    };
+    let store = disconcierge_store::connect(&target)
         .await
         .map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;

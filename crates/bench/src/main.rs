@@ -34,7 +34,7 @@ mod stats;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: disconcierge-bench chat --bin PATH [--rates R1,R2,…] [--seconds S] [--sequential N] [--sims-nice N]\n       disconcierge-bench admin --bin PATH [--rows N] [--requests N]\n       disconcierge-bench retrieval [--sizes N1,N2,…] [--requests N] [--databases sqlite,postgres]\n       disconcierge-bench cluster --bin PATH [--instances N1,N2,…] [--burst N]   (PostgreSQL: DC_BENCH_POSTGRES_URL)\n       disconcierge-bench sims --env-out FILE --ask-via URL [--questions N]";
+const USAGE: &str = "usage: disconcierge-bench chat --bin PATH [--rates R1,R2,…] [--seconds S] [--sequential N] [--sims-nice N]\n       disconcierge-bench admin --bin PATH [--rows N] [--requests N] [--databases sqlite,postgres]\n       disconcierge-bench retrieval [--sizes N1,N2,…] [--requests N] [--databases sqlite,postgres]\n       disconcierge-bench cluster --bin PATH [--instances N1,N2,…] [--burst N]   (PostgreSQL: DC_BENCH_POSTGRES_URL)\n       disconcierge-bench sims --env-out FILE --ask-via URL [--questions N]";
 
 #[derive(Debug)]
 pub struct Options {
@@ -52,7 +52,8 @@ pub struct Options {
     pub requests: u32,
     /// Retrieval bench: entries per index (empty: 1,000, 10,000 and 100,000).
     pub sizes: Vec<u64>,
-    /// Retrieval bench: which databases (`sqlite`, `postgres`; PostgreSQL needs `DC_BENCH_POSTGRES_URL`).
+    /// Admin and retrieval benches: which databases (`sqlite`, `postgres`; PostgreSQL needs
+    /// `DC_BENCH_POSTGRES_URL`).
     pub databases: Vec<String>,
     /// Chat bench: the niceness of the threads that run the Discord and LLM simulators (0 to 19).
     pub sims_nice: u32,
