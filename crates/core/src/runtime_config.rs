@@ -34,7 +34,8 @@ pub mod discord_limits {
 #[serde(default)]
 pub struct RuntimeConfig {
     // --- Operation ---
-    /// Paused: the queue holds; non-priority users get `paused_message`.
+    /// Paused: only priority users' commands are answered; other users get `paused_message`, and what
+    /// they queued before the pause waits (until it expires, or the bot resumes).
     pub paused: bool,
     pub paused_message: String,
 

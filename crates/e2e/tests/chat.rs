@@ -677,21 +677,11 @@ async fn chat_completions_and_ollama_remember_the_conversation_until_clear(backe
     }
 }
 
-disconcierge_e2e::both!(paused_bots_refuse_most_and_hold_the_queue_until_it_expires);
-async fn paused_bots_refuse_most_and_hold_the_queue_until_it_expires(backend: Backend) {
-    let Some(app) = try_spawn_app(
-        backend,
-        &[
-            ("DC_LLM_PROVIDER", "ollama"),
-            ("DC_QUEUE_MAX_AGE", "1s"),
-            ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
-        ],
-    )
-    .await
-    else {
+disconcierge_e2e::both!(paused_bots_answer_priority_users_only);
+async fn paused_bots_answer_priority_users_only(backend: Backend) {
+    let Some(app) = start(backend, "ollama").await else {
         return;
     };
-    app.discord.gateway().wait_ready(1).await;
     let guild = app
         .discord
         .guild("Test Guild")
@@ -724,78 +714,153 @@ async fn paused_bots_refuse_most_and_hold_the_queue_until_it_expires(backend: Ba
             .contains(MessageFlags::EPHEMERAL)
     );
 
-    // A priority user is admitted, but the paused queue holds; after DC_QUEUE_MAX_AGE they are told.
-    let held = app
+    // A priority user is answered while paused, over either way in.
+    for (prompt, webhook) in [("urgent", true), ("urgent too", false)] {
+        app.llm
+            .push_reply(Reply::text(format!("answer to {prompt}")));
+        let asked = app
+            .discord
+            .user(vip)
+            .run_slash_command(
+                guild.channel("general"),
+                "chat",
+                [("prompt", prompt)],
+                via(&app, webhook),
+            )
+            .await;
+        let answer = asked
+            .wait_original(|m| m.content.starts_with("answer to"))
+            .await;
+        assert!(answer.content.starts_with(&format!("answer to {prompt}")));
+    }
+    assert_eq!(app.llm.requests().len(), 2, "only the priority user's");
+    app.discord.assert_no_violations();
+    let db = app.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'completed'")
+            .await,
+        2
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'aborted'")
+            .await,
+        1
+    );
+}
+
+/// The application with `setting` (besides the model and the webhook), a guild with `members`, and its
+/// four workers kept busy by four more members whose questions the model takes a minute to start
+/// answering, so that the next questions wait in the queue. The app stops without waiting for those
+/// answers (`DC_SHUTDOWN_TIMEOUT=1s`).
+async fn with_busy_workers(
+    backend: Backend,
+    setting: (&str, &str),
+    members: &[&str],
+) -> Option<(TestApp, disconcierge_discord_sim::GuildHandle)> {
+    let app = try_spawn_app(
+        backend,
+        &[
+            ("DC_LLM_PROVIDER", "ollama"),
+            setting,
+            ("DC_SHUTDOWN_TIMEOUT", "1s"),
+            ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
+        ],
+    )
+    .await?;
+    app.discord.gateway().wait_ready(1).await;
+    let mut guild = app.discord.guild("Test Guild");
+    for name in members {
+        guild = guild.member(name);
+    }
+    for i in 0..4 {
+        guild = guild.member(&format!("busy{i}"));
+    }
+    let guild = guild.text_channel("general").create();
+    // No pacing between the four requests (the default is one a second).
+    app.configure(|c| c.llm_requests_per_second = 100.0).await;
+    for i in 0..4 {
+        app.llm
+            .push_reply(Reply::text("slow").first_token_after(Duration::from_secs(60)));
+        app.discord
+            .user(guild.user(&format!("busy{i}")))
+            .run_slash_command(
+                guild.channel("general"),
+                "chat",
+                [("prompt", "take your time")],
+                Via::Gateway,
+            )
+            .await
+            .wait_ack()
+            .await;
+        // Taken by a worker before the next one comes: none of them waits in the (small) queue.
+        app.llm
+            .wait_for_requests(i + 1, Duration::from_secs(10))
+            .await
+            .expect("a worker asked the model");
+    }
+    Some((app, guild))
+}
+
+disconcierge_e2e::both!(a_question_waiting_too_long_expires_and_its_user_is_told);
+async fn a_question_waiting_too_long_expires_and_its_user_is_told(backend: Backend) {
+    let Some((app, guild)) = with_busy_workers(backend, ("DC_QUEUE_MAX_AGE", "1s"), &["joe"]).await
+    else {
+        return;
+    };
+    let config = app.runtime.current().config.clone();
+
+    let waiting = app
         .discord
-        .user(vip)
+        .user(guild.user("joe"))
         .run_slash_command(
             guild.channel("general"),
             "chat",
-            [("prompt", "urgent")],
+            [("prompt", "anyone?")],
             via(&app, true),
         )
         .await;
-    held.wait_ack().await;
-    let expired = held.wait_original(|m| !m.content.is_empty()).await;
+    waiting.wait_ack().await;
+    let expired = waiting.wait_original(|m| !m.content.is_empty()).await;
     assert_eq!(expired.content, config.discord_queue_full_message);
-    assert!(
-        app.llm.requests().is_empty(),
-        "nothing was generated while paused"
+    assert_eq!(
+        app.llm.requests().len(),
+        4,
+        "the expired question was never asked"
     );
     app.discord.assert_no_violations();
     let db = app.stop().await;
     assert_eq!(
-        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'expired'")
-            .await,
+        db.scalar_i64(
+            "SELECT COUNT(*) FROM chat_commands WHERE prompt = 'anyone?' AND state = 'expired'"
+        )
+        .await,
         1
     );
 }
 
 disconcierge_e2e::both!(a_full_queue_drops_the_oldest_and_tells_its_user);
 async fn a_full_queue_drops_the_oldest_and_tells_its_user(backend: Backend) {
-    let Some(app) = try_spawn_app(
-        backend,
-        &[
-            ("DC_LLM_PROVIDER", "ollama"),
-            ("DC_QUEUE_SIZE", "1"),
-            ("DC_DISCORD_WEBHOOK_SERVER_ENABLED", "true"),
-        ],
-    )
-    .await
+    let Some((app, guild)) =
+        with_busy_workers(backend, ("DC_QUEUE_SIZE", "1"), &["ann", "bob"]).await
     else {
         return;
     };
-    app.discord.gateway().wait_ready(1).await;
-    let guild = app
-        .discord
-        .guild("Test Guild")
-        .member("vip1")
-        .member("vip2")
-        .text_channel("general")
-        .create();
-    for name in ["vip1", "vip2"] {
-        let id = guild.user(name).get();
-        app.store.upsert_user(id, name, None).await.unwrap();
-        app.store.set_user_priority(id, true).await.unwrap();
-    }
-    // Paused: the queue holds what it admits (priority users only).
-    app.configure(|c| c.paused = true).await;
     let config = app.runtime.current().config.clone();
 
     // The first over the gateway, the second over the webhook.
     let ask = |name: &'static str| {
         let actor = app.discord.user(guild.user(name));
         let channel = guild.channel("general");
-        let via = via(&app, name == "vip2");
+        let via = via(&app, name == "bob");
         async move {
             actor
                 .run_slash_command(channel, "chat", [("prompt", name)], via)
                 .await
         }
     };
-    let first = ask("vip1").await;
+    let first = ask("ann").await;
     first.wait_ack().await;
-    let second = ask("vip2").await;
+    let second = ask("bob").await;
     second.wait_ack().await;
     // The queue holds one: the older command made room and its user was told.
     let dropped = first.wait_original(|m| !m.content.is_empty()).await;
@@ -807,13 +872,17 @@ async fn a_full_queue_drops_the_oldest_and_tells_its_user(backend: Backend) {
     app.discord.assert_no_violations();
     let db = app.stop().await;
     assert_eq!(
-        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'aborted'")
-            .await,
+        db.scalar_i64(
+            "SELECT COUNT(*) FROM chat_commands WHERE prompt = 'ann' AND state = 'aborted'"
+        )
+        .await,
         1
     );
     assert_eq!(
-        db.scalar_i64("SELECT COUNT(*) FROM chat_commands WHERE state = 'queued'")
-            .await,
+        db.scalar_i64(
+            "SELECT COUNT(*) FROM chat_commands WHERE prompt = 'bob' AND state = 'queued'"
+        )
+        .await,
         1
     );
 }

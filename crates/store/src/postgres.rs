@@ -24,24 +24,34 @@ pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// as sqlx's migrator does.
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT to_regclass('_sqlx_migrations') IS NOT NULL";
 
+/// The claim statement, taking only the commands that also match `$only` (see [`CLAIM`]).
+macro_rules! claim {
+    ($only:literal) => {
+        concat!(
+            "UPDATE chat_commands SET state = 'in_progress', \
+                step = CASE WHEN step = 'finalizing' THEN step ELSE 'generating' END, lease_owner = $1, \
+                lease_expires_at = $2, \
+                attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
+            WHERE id = ( \
+                SELECT id FROM chat_commands \
+                WHERE state IN ('queued', 'in_progress') \
+                  AND (state = 'queued' OR lease_expires_at < $3) \
+                  AND token_expires_at > $3 ",
+            $only,
+            "ORDER BY priority DESC, created_at, id \
+                LIMIT 1 \
+                FOR UPDATE SKIP LOCKED) \
+            RETURNING *"
+        )
+    };
+}
 /// Claims the next command in one statement. `FOR UPDATE SKIP LOCKED` makes concurrent claimers (in this
 /// process or other instances) pass over a row another claimer is taking instead of waiting for it or
 /// taking it too; under READ COMMITTED the locked row is re-checked against the `WHERE`, so a row claimed
 /// a moment ago is not taken again. `$1` owner, `$2` lease end, `$3` now.
-pub(crate) const CLAIM: &str = "\
-    UPDATE chat_commands SET state = 'in_progress', \
-        step = CASE WHEN step = 'finalizing' THEN step ELSE 'generating' END, lease_owner = $1, \
-        lease_expires_at = $2, \
-        attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
-    WHERE id = ( \
-        SELECT id FROM chat_commands \
-        WHERE state IN ('queued', 'in_progress') \
-          AND (state = 'queued' OR lease_expires_at < $3) \
-          AND token_expires_at > $3 \
-        ORDER BY priority DESC, created_at, id \
-        LIMIT 1 \
-        FOR UPDATE SKIP LOCKED) \
-    RETURNING *";
+pub(crate) const CLAIM: &str = claim!("");
+/// [`CLAIM`] for priority users' commands only (while paused).
+pub(crate) const CLAIM_PRIORITY: &str = claim!("AND priority ");
 
 // ----- Dashboard statistics (see `shared/activity.rs`) -----
 

@@ -425,6 +425,8 @@ mod tests {
         let all = [
             crate::sqlite::CLAIM,
             crate::postgres::CLAIM,
+            crate::sqlite::CLAIM_PRIORITY,
+            crate::postgres::CLAIM_PRIORITY,
             crate::sqlite::EXPIRE_CHAT_COMMANDS.as_str(),
             crate::postgres::EXPIRE_CHAT_COMMANDS.as_str(),
             super::USER_IN_FLIGHT,

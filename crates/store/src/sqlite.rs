@@ -34,6 +34,26 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MIGRATIONS_TABLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM sqlite_master \
      WHERE type = 'table' AND name = '_sqlx_migrations')";
 
+/// The claim statement, taking only the commands that also match `$only` (see [`CLAIM`]).
+macro_rules! claim {
+    ($only:literal) => {
+        concat!(
+            "UPDATE chat_commands SET state = 'in_progress', \
+                step = CASE WHEN step = 'finalizing' THEN step ELSE 'generating' END, lease_owner = $1, \
+                lease_expires_at = $2, \
+                attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
+            WHERE id = ( \
+                SELECT id FROM chat_commands INDEXED BY chat_commands_claim \
+                WHERE state IN ('queued', 'in_progress') \
+                  AND (state = 'queued' OR lease_expires_at < $3) \
+                  AND token_expires_at > $3 ",
+            $only,
+            "ORDER BY priority DESC, created_at, id \
+                LIMIT 1) \
+            RETURNING *"
+        )
+    };
+}
 /// Claims the next command in one statement. SQLite runs one writer at a time and a write statement
 /// takes the write lock before it reads, so the sub-select and the update cannot interleave with another
 /// claim. `$1` owner, `$2` lease end, `$3` now.
@@ -43,19 +63,9 @@ const MIGRATIONS_TABLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM sqlite_maste
 /// `(state, id)` index for the `state IN (…)` equality and sorted every queued row for each claim: 0.6 ms
 /// a claim with 6,000 queued, most of the bot's SQLite time while a backlog is answered (BENCHMARKS.md,
 /// 2026-12-06, night session).
-pub(crate) const CLAIM: &str = "\
-    UPDATE chat_commands SET state = 'in_progress', \
-        step = CASE WHEN step = 'finalizing' THEN step ELSE 'generating' END, lease_owner = $1, \
-        lease_expires_at = $2, \
-        attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
-    WHERE id = ( \
-        SELECT id FROM chat_commands INDEXED BY chat_commands_claim \
-        WHERE state IN ('queued', 'in_progress') \
-          AND (state = 'queued' OR lease_expires_at < $3) \
-          AND token_expires_at > $3 \
-        ORDER BY priority DESC, created_at, id \
-        LIMIT 1) \
-    RETURNING *";
+pub(crate) const CLAIM: &str = claim!("");
+/// [`CLAIM`] for priority users' commands only (while paused).
+pub(crate) const CLAIM_PRIORITY: &str = claim!("AND priority ");
 
 // ----- Recording chat commands in batches (see `QueueStore::record_chat_commands`) -----
 //

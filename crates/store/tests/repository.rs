@@ -687,6 +687,34 @@ async fn claim_takes_priority_then_oldest(kind: DatabaseKind) {
         .unwrap();
     assert_eq!(store.queued_count().await.unwrap(), 5);
 
+    // Paused: priority users' commands only, oldest first; the others stay queued, untouched.
+    let mut paused = Vec::new();
+    for _ in 0..2 {
+        let claimed = store
+            .claim_next_priority_chat_command("worker", LEASE, now)
+            .await
+            .unwrap()
+            .expect("a priority command");
+        paused.push(claimed.id);
+    }
+    assert_eq!(paused, [vip_old.id, vip_new.id]);
+    assert!(
+        store
+            .claim_next_priority_chat_command("worker", LEASE, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.queued_count().await.unwrap(), 3);
+    for id in [vip_old.id, vip_new.id] {
+        assert!(
+            store
+                .requeue_chat_command(id, "worker", None)
+                .await
+                .unwrap()
+        );
+    }
+
     let mut order = Vec::new();
     while let Some(cmd) = store
         .claim_next_chat_command("worker", LEASE, now)
@@ -696,7 +724,8 @@ async fn claim_takes_priority_then_oldest(kind: DatabaseKind) {
         assert_eq!(cmd.state, ChatCommandState::InProgress);
         assert_eq!(cmd.lease_owner.as_deref(), Some("worker"));
         assert_eq!(cmd.lease_expires_at, Some(now + mins(1)));
-        assert_eq!(cmd.attempts, 1);
+        let tried_while_paused = cmd.priority;
+        assert_eq!(cmd.attempts, 1 + u32::from(tried_while_paused));
         assert_eq!(cmd.started_at, Some(now));
         order.push(cmd.id);
         assert!(order.len() <= 4, "claimed too many: {order:?}");

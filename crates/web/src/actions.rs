@@ -167,7 +167,8 @@ async fn action_submit(
 
 /// Pause the bot.
 ///
-/// The queue holds; users other than priority ones get the paused message. Saved in the configuration.
+/// Only priority users are answered; the others get the paused message, and what they queued before
+/// waits. Saved in the configuration.
 #[utoipa::path(
     post,
     path = "/api/actions/pause",

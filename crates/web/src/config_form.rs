@@ -65,7 +65,7 @@ pub const SECTIONS: &[Section] = &[
                 "paused",
                 Bool,
                 "Paused",
-                "The queue holds; users other than priority ones get the paused message."
+                "Only priority users are answered; the others get the paused message, and what they queued before waits."
             ),
             field!(
                 "paused_message",

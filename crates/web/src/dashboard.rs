@@ -60,7 +60,10 @@ async fn dashboard_page(
     Query(q): Query<DashboardQuery>,
 ) -> Response {
     let notice = q.done.as_deref().map(|d| match d {
-        "pause" => "Paused: the queue holds and users are told the bot is paused.".to_string(),
+        "pause" => {
+            "Paused: only priority users are answered; the others are told the bot is paused."
+                .to_string()
+        }
         "resume" => "Resumed: the bot answers everyone again.".to_string(),
         "reload" => {
             "Reloaded: the newer configuration from the database is in force; caches were cleared."

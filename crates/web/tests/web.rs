@@ -1009,7 +1009,10 @@ async fn pause_and_resume_need_confirmation_and_apply_at_once() {
     assert!(applied.config.paused);
     assert_eq!(applied.updated_by.as_deref(), Some("Admin"));
     let page = web.get(reply.location(), Some(&cookie)).await;
-    assert!(page.body.contains("Paused: the queue holds"));
+    assert!(
+        page.body
+            .contains("Paused: only priority users are answered")
+    );
     assert!(
         page.body
             .contains("action=\"/disconcierge/actions/resume\"")

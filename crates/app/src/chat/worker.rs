@@ -29,19 +29,28 @@ impl Chat {
                 _ = cancel.cancelled() => return,
                 _ = self.acks.quiet() => {}
             }
-            let current = self.runtime.current();
-            let config = &current.config;
-            let idle = if config.paused {
-                self.queue.sleep_paused
-            } else {
-                match self
-                    .store
-                    .claim_next_chat_command(&self.instance_id, self.queue.lease, Utc::now())
-                    .await
-                {
+            let paused = self.runtime.current().config.paused;
+            let idle = {
+                // Paused, only priority users' commands are answered; the others wait in the queue.
+                let claimed = if paused {
+                    self.store
+                        .claim_next_priority_chat_command(
+                            &self.instance_id,
+                            self.queue.lease,
+                            Utc::now(),
+                        )
+                        .await
+                } else {
+                    self.store
+                        .claim_next_chat_command(&self.instance_id, self.queue.lease, Utc::now())
+                        .await
+                };
+                match claimed {
                     // A pause that landed between reading the configuration and claiming holds this
                     // command too: it goes back to the queue untouched.
-                    Ok(Some(command)) if self.runtime.current().config.paused => {
+                    Ok(Some(command))
+                        if !command.priority && self.runtime.current().config.paused =>
+                    {
                         if let Err(e) = self
                             .store
                             .requeue_chat_command(command.id, &self.instance_id, None)
@@ -69,6 +78,7 @@ impl Chat {
                         // asking the database in vain.
                         self.queue.sleep_empty
                     }
+                    Ok(None) if paused => self.queue.sleep_paused,
                     Ok(None) => {
                         let _ = self.queued_here.take();
                         self.queue.sleep_empty

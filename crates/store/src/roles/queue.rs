@@ -47,6 +47,15 @@ pub trait QueueStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<ChatCommand>, StoreError>;
 
+    /// [`QueueStore::claim_next_chat_command`] taking only priority users' commands (what a paused bot
+    /// answers); the others stay queued, untouched.
+    async fn claim_next_priority_chat_command(
+        &self,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ChatCommand>, StoreError>;
+
     /// Extends a lease. `false` if `owner` no longer holds the command (another worker took it over):
     /// the caller must stop working on it.
     async fn renew_lease(

@@ -13,7 +13,7 @@
 //! * `MIGRATOR`, the embedded migrations;
 //! * `ts(DateTime<Utc>)`, which turns a timestamp into the value bound for the backend's timestamp columns;
 //! * `begin_write(&mut connection)`, which starts a transaction that will write;
-//! * `CLAIM`, `QUEUE_ACKNOWLEDGED`, `EXPIRE_CHAT_COMMANDS` and `MIGRATIONS_TABLE_EXISTS`, the
+//! * `CLAIM` (and `CLAIM_PRIORITY`, the same for priority users only), `QUEUE_ACKNOWLEDGED`, `EXPIRE_CHAT_COMMANDS` and `MIGRATIONS_TABLE_EXISTS`, the
 //!   dialect-specific statements;
 //! * `INSERT_LLM_CALL_LOGS`, call logs from one JSON array;
 //! * `RESERVE_SLOT`, the reservation of a shared rate's next slot (`None` on SQLite: see

@@ -81,15 +81,16 @@ impl crate::QueueStore for Backend {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> Result<Option<ChatCommand>, StoreError> {
-        let until = lease_end(now, lease)?;
-        let row = sqlx::query(CLAIM)
-            .bind(owner)
-            .bind(ts(until))
-            .bind(ts(now))
-            .fetch_all(&mut *self.writer().await?)
-            .first()
-            .await?;
-        Ok(row.as_ref().map(chat_command_from_row).transpose()?)
+        self.claim_with(CLAIM, owner, lease, now).await
+    }
+
+    async fn claim_next_priority_chat_command(
+        &self,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ChatCommand>, StoreError> {
+        self.claim_with(CLAIM_PRIORITY, owner, lease, now).await
     }
 
     async fn renew_lease(
@@ -565,5 +566,26 @@ impl crate::QueueStore for Backend {
             .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(n as u64)
+    }
+}
+
+impl Backend {
+    /// Runs a claim statement (`CLAIM` or `CLAIM_PRIORITY`) for `owner`.
+    async fn claim_with(
+        &self,
+        statement: &'static str,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ChatCommand>, StoreError> {
+        let until = lease_end(now, lease)?;
+        let row = sqlx::query(statement)
+            .bind(owner)
+            .bind(ts(until))
+            .bind(ts(now))
+            .fetch_all(&mut *self.writer().await?)
+            .first()
+            .await?;
+        Ok(row.as_ref().map(chat_command_from_row).transpose()?)
     }
 }
