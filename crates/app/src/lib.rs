@@ -16,6 +16,7 @@ mod gateway;
 pub mod healthcheck;
 mod instances;
 pub mod interaction_log;
+mod keep_alive;
 pub mod llm;
 pub mod metrics;
 pub mod notify;

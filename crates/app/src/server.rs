@@ -4,6 +4,7 @@
 //! running) and served here. On shutdown the server stops accepting, lets requests in flight finish within
 //! the grace period, then closes.
 
+use crate::keep_alive::IdleAcceptor;
 use crate::settings::{HttpTimeouts, TlsSettings, TlsVersion};
 use axum::Router;
 use axum::http::StatusCode;
@@ -93,14 +94,15 @@ pub async fn serve(
         })
     };
     listener.set_nonblocking(true).map_err(io)?;
-    let header_timeout = timeouts
-        .read_header
-        .min(timeouts.idle.max(timeouts.read_header));
+    // hyper's one timer (waiting for a request and reading its headers) as a backstop; the two apart
+    // are kept by `IdleAcceptor`.
+    let header_timeout = timeouts.idle + timeouts.read_header;
+    let idle = |inner| IdleAcceptor::new(inner, timeouts.idle, timeouts.read_header);
     let result = match tls {
         None => {
             let mut server = axum_server::from_tcp(listener)
                 .map_err(io)?
-                .acceptor(NoDelayAcceptor)
+                .acceptor(idle(NoDelayAcceptor))
                 .handle(handle);
             configure(server.http_builder(), header_timeout);
             server
@@ -112,7 +114,11 @@ pub async fn serve(
                 .acceptor(NoDelayAcceptor);
             let mut server = axum_server::from_tcp(listener)
                 .map_err(io)?
-                .acceptor(acceptor)
+                .acceptor(IdleAcceptor::new(
+                    acceptor,
+                    timeouts.idle,
+                    timeouts.read_header,
+                ))
                 .handle(handle);
             configure(server.http_builder(), header_timeout);
             server
