@@ -911,18 +911,30 @@ async fn status_reports_the_database_the_ai_backend_and_the_queue(backend: Backe
     };
     status("0 chat commands waiting").await;
 
-    // A command held in the paused queue is counted.
+    // A command queued before a pause waits (paused, only priority users are answered) and is counted.
     let olga = g.user("olga");
     app.store
         .upsert_user(olga.get(), "olga", None)
         .await
         .unwrap();
-    app.store.set_user_priority(olga.get(), true).await.unwrap();
     app.configure(|c| c.paused = true).await;
-    let held = actor(&app, &g, "olga")
-        .run_slash_command(general, "chat", [("prompt", "hello")], Via::Gateway)
-        .await;
-    held.wait_ack().await;
+    let now = chrono::Utc::now();
+    app.store
+        .insert_chat_command(disconcierge_core::model::NewChatCommand {
+            interaction_id: 4_000_000,
+            interaction_token: Default::default(),
+            token_expires_at: now + chrono::TimeDelta::minutes(15),
+            application_id: 1,
+            user_id: olga.get(),
+            guild_id: Some(g.id().get()),
+            channel_id: Some(general.get()),
+            private: false,
+            prompt: "hello".into(),
+            state: disconcierge_core::model::ChatCommandState::Queued,
+            created_at: now,
+        })
+        .await
+        .unwrap();
     wait_count(
         &app,
         "SELECT COUNT(*) FROM chat_commands WHERE state = 'queued'",
