@@ -97,30 +97,31 @@ impl<S> IdleIo<S> {
     /// Follows the bytes read: the first of a request starts its header timeout, the blank line after
     /// its headers ends it.
     fn read(&mut self, bytes: &[u8]) {
+        const END: &[u8; 4] = b"\r\n\r\n";
         for &b in bytes {
-            match self.phase {
+            self.phase = match self.phase {
+                // The rest is the body (or its end): nothing to follow until the answer.
+                Phase::Busy { .. } => return,
                 Phase::Idle => {
                     self.arm(self.header);
-                    self.phase = Phase::Header {
+                    Phase::Header {
                         matched: u8::from(b == b'\r'),
-                    };
+                    }
                 }
                 Phase::Header { matched } => {
-                    const END: &[u8; 4] = b"\r\n\r\n";
                     let matched = if b == END[usize::from(matched)] {
                         matched + 1
                     } else {
                         u8::from(b == b'\r')
                     };
                     if matched == 4 {
-                        self.phase = Phase::Busy { answered: false };
                         self.armed = false;
+                        Phase::Busy { answered: false }
                     } else {
-                        self.phase = Phase::Header { matched };
+                        Phase::Header { matched }
                     }
                 }
-                Phase::Busy { .. } => {}
-            }
+            };
         }
     }
 
@@ -143,9 +144,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for IdleIo<S> {
         let before = buf.filled().len();
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                let this = &mut *self;
-                let new = buf.filled()[before..].to_vec();
-                this.read(&new);
+                self.read(&buf.filled()[before..]);
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),

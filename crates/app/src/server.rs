@@ -97,12 +97,15 @@ pub async fn serve(
     // hyper's one timer (waiting for a request and reading its headers) as a backstop; the two apart
     // are kept by `IdleAcceptor`.
     let header_timeout = timeouts.idle + timeouts.read_header;
-    let idle = |inner| IdleAcceptor::new(inner, timeouts.idle, timeouts.read_header);
     let result = match tls {
         None => {
             let mut server = axum_server::from_tcp(listener)
                 .map_err(io)?
-                .acceptor(idle(NoDelayAcceptor))
+                .acceptor(IdleAcceptor::new(
+                    NoDelayAcceptor,
+                    timeouts.idle,
+                    timeouts.read_header,
+                ))
                 .handle(handle);
             configure(server.http_builder(), header_timeout);
             server

@@ -374,6 +374,14 @@ fn silent_leaves_a_message(kind: InteractionType) -> bool {
     )
 }
 
+/// After `ack` is sent for an interaction of `kind`: the private "thinking…" of a silent acknowledgement
+/// is deleted.
+fn after_ack(discord: &Discord, ack: &Ack, kind: InteractionType, token: &str) {
+    if matches!(ack, Ack::Silent) && silent_leaves_a_message(kind) {
+        discord.delete_original_later(InteractionToken::new(token));
+    }
+}
+
 /// The response for an [`Ack`] to an interaction of `kind`; `None` for [`Ack::Nothing`].
 pub fn response(ack: &Ack, kind: InteractionType) -> Option<InteractionResponse> {
     let flags = |ephemeral: bool| ephemeral.then_some(MessageFlags::EPHEMERAL);
@@ -473,10 +481,7 @@ impl Dispatcher {
             .await;
         match result {
             Ok(_) => {
-                if matches!(ack, Ack::Silent) && silent_leaves_a_message(interaction.kind) {
-                    self.discord
-                        .delete_original_later(InteractionToken::new(token.clone()));
-                }
+                after_ack(&self.discord, &ack, interaction.kind, &token);
                 self.bot.acknowledged(id.get()).await
             }
             Err(e) => tracing::error!(
@@ -516,10 +521,7 @@ impl crate::webhook::InteractionHandler for Dispatcher {
         let bot = self.bot.clone();
         // The answer leaves as soon as this returns; edits that race it are retried (see `respond`).
         tokio::spawn(async move { bot.acknowledged(id).await });
-        if matches!(ack, Ack::Silent) && silent_leaves_a_message(interaction.kind) {
-            self.discord
-                .delete_original_later(InteractionToken::new(interaction.token.clone()));
-        }
+        after_ack(&self.discord, &ack, interaction.kind, &interaction.token);
         response(&ack, interaction.kind).unwrap_or(InteractionResponse {
             // A webhook must answer something: a private "thinking" that is never followed up.
             kind: InteractionResponseType::DeferredChannelMessageWithSource,

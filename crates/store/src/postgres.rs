@@ -189,15 +189,16 @@ impl Backend {
     /// (they tell the searches which words are common, see [`count_terms`]). The import has committed:
     /// a failure here is logged, and autovacuum does the same later.
     async fn after_import(&self, table: &'static str) {
-        let index = if table == "training_entries" {
-            "SELECT gin_clean_pending_list('training_entries_search')"
+        let (index, analyze) = if table == "training_entries" {
+            (
+                "SELECT gin_clean_pending_list('training_entries_search')",
+                "ANALYZE training_entries",
+            )
         } else {
-            "SELECT gin_clean_pending_list('kb_entries_search')"
-        };
-        let analyze = if table == "training_entries" {
-            "ANALYZE training_entries"
-        } else {
-            "ANALYZE kb_entries"
+            (
+                "SELECT gin_clean_pending_list('kb_entries_search')",
+                "ANALYZE kb_entries",
+            )
         };
         let done = async {
             let mut conn = self.writer().await?;

@@ -534,7 +534,7 @@ async fn password_api(
     Ok((
         [(header::SET_COOKIE, auth::login_cookie(&state, &token))],
         Json(NewSession {
-            csrf_token: auth::csrf_token(state.settings().csrf_key.as_ref(), &token),
+            csrf_token: state.csrf_token(&token),
         }),
     )
         .into_response())

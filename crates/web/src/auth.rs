@@ -58,6 +58,13 @@ pub fn csrf_token(key: Option<&SecretString>, token: &str) -> String {
     }
 }
 
+impl WebState {
+    /// The CSRF token of the session whose token is `token`, with this server's key.
+    pub fn csrf_token(&self, token: &str) -> String {
+        csrf_token(self.settings().csrf_key.as_ref(), token)
+    }
+}
+
 /// Compares two strings in time independent of where they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
@@ -158,7 +165,7 @@ pub async fn session(state: &WebState, headers: &HeaderMap) -> Result<Session, A
         admin,
         token_hash,
         api_token: None,
-        csrf: csrf_token(state.settings().csrf_key.as_ref(), token),
+        csrf: state.csrf_token(token),
     })
 }
 

@@ -190,7 +190,7 @@ async fn login_api(
             [(header::SET_COOKIE, auth::login_cookie(&state, &token))],
             Json(Me {
                 username: admin.username,
-                csrf_token: auth::csrf_token(state.settings().csrf_key.as_ref(), &token),
+                csrf_token: state.csrf_token(&token),
             }),
         )
             .into_response()),

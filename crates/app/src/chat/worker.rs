@@ -30,63 +30,59 @@ impl Chat {
                 _ = self.acks.quiet() => {}
             }
             let paused = self.runtime.current().config.paused;
-            let idle = {
-                // Paused, only priority users' commands are answered; the others wait in the queue.
-                let claimed = if paused {
-                    self.store
-                        .claim_next_priority_chat_command(
-                            &self.instance_id,
-                            self.queue.lease,
-                            Utc::now(),
-                        )
+            // Paused, only priority users' commands are answered; the others wait in the queue.
+            let claimed = if paused {
+                self.store
+                    .claim_next_priority_chat_command(
+                        &self.instance_id,
+                        self.queue.lease,
+                        Utc::now(),
+                    )
+                    .await
+            } else {
+                self.store
+                    .claim_next_chat_command(&self.instance_id, self.queue.lease, Utc::now())
+                    .await
+            };
+            let idle = match claimed {
+                // A pause that landed between reading the configuration and claiming holds this
+                // command too: it goes back to the queue untouched.
+                Ok(Some(command)) if !command.priority && self.runtime.current().config.paused => {
+                    if let Err(e) = self
+                        .store
+                        .requeue_chat_command(command.id, &self.instance_id, None)
                         .await
-                } else {
-                    self.store
-                        .claim_next_chat_command(&self.instance_id, self.queue.lease, Utc::now())
-                        .await
-                };
-                match claimed {
-                    // A pause that landed between reading the configuration and claiming holds this
-                    // command too: it goes back to the queue untouched.
-                    Ok(Some(command))
-                        if !command.priority && self.runtime.current().config.paused =>
                     {
-                        if let Err(e) = self
-                            .store
-                            .requeue_chat_command(command.id, &self.instance_id, None)
-                            .await
-                        {
-                            tracing::warn!(error = %e, command = command.id, "could not put a command back in the queue");
-                        }
-                        self.queue.sleep_paused
+                        tracing::warn!(error = %e, command = command.id, "could not put a command back in the queue");
                     }
-                    Ok(Some(command)) => {
-                        let hinted = self.queued_here.take();
-                        // While answering, this worker must not hold a wake-up registration: a wake-up
-                        // meant for an idle worker would be spent on it and the next command would wait
-                        // for this answer (or the idle poll). Dropping the registration passes on a
-                        // wake-up it already received.
-                        notified.set(self.wake.notified());
-                        self.answer(command).await;
-                        // A command nobody announced here (left by a previous run, queued by another
-                        // instance) may have others behind it: look again at once, as after an
-                        // announcement still pending.
-                        if !hinted || self.queued_here.any() {
-                            continue;
-                        }
-                        // Nothing queued here since: wait for a wake-up (or the idle poll) instead of
-                        // asking the database in vain.
-                        self.queue.sleep_empty
+                    self.queue.sleep_paused
+                }
+                Ok(Some(command)) => {
+                    let hinted = self.queued_here.take();
+                    // While answering, this worker must not hold a wake-up registration: a wake-up
+                    // meant for an idle worker would be spent on it and the next command would wait
+                    // for this answer (or the idle poll). Dropping the registration passes on a
+                    // wake-up it already received.
+                    notified.set(self.wake.notified());
+                    self.answer(command).await;
+                    // A command nobody announced here (left by a previous run, queued by another
+                    // instance) may have others behind it: look again at once, as after an
+                    // announcement still pending.
+                    if !hinted || self.queued_here.any() {
+                        continue;
                     }
-                    Ok(None) if paused => self.queue.sleep_paused,
-                    Ok(None) => {
-                        let _ = self.queued_here.take();
-                        self.queue.sleep_empty
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not claim a command");
-                        self.queue.sleep_empty
-                    }
+                    // Nothing queued here since: wait for a wake-up (or the idle poll) instead of
+                    // asking the database in vain.
+                    self.queue.sleep_empty
+                }
+                Ok(None) if paused => self.queue.sleep_paused,
+                Ok(None) => {
+                    let _ = self.queued_here.take();
+                    self.queue.sleep_empty
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not claim a command");
+                    self.queue.sleep_empty
                 }
             };
             tokio::select! {
